@@ -1,0 +1,1 @@
+"""Checkerboard Lab core: a pure library (numpy/torch/pandas/plotly), never importing streamlit."""
