@@ -1,0 +1,271 @@
+"""Shared Streamlit helpers: navigation registry, presentation mode, URL state, output.
+
+Every page uses these instead of calling ``st.plotly_chart``/``st.image`` directly, so
+presentation mode (wide layout, larger type, helper text folded away, high-contrast
+colour scales) and the PNG downloads apply everywhere from one place.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRESENT_KEY = "present"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One entry of the navigation: file under ``pages/``, title, icon, URL path."""
+
+    path: str
+    title: str
+    icon: str
+    url_path: str
+    blurb: str
+
+
+#: The one registry of pages, in navigation order (home is ``dashboard.py`` itself).
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("pages/coverage.py", "Kernel coverage", ":material/grid_on:", "coverage",
+             "How a transposed convolution paints its output: Figures 4 and 6, any settings."),
+    PageSpec("pages/matrix.py", "Convolution as a matrix", ":material/table:", "matrix",
+             "C, its transpose, and the three equal ways to deconvolve (Figures 2 and 3)."),
+    PageSpec("pages/layer_lab.py", "Layer lab", ":material/layers:", "layer_lab",
+             "Every upsampler side by side at initialisation, with an artifact score and costs."),
+    PageSpec("pages/gallery.py", "Training gallery", ":material/photo_library:", "gallery",
+             "Watch artifacts appear epoch by epoch in the stored checkpoints (Figure 5)."),
+    PageSpec("pages/comparison.py", "Compare models", ":material/compare:", "comparison",
+             "Deconvolution vs resize-convolution on any image (Figure 7)."),
+    PageSpec("pages/story.py", "The story", ":material/slideshow:", "story",
+             "The whole argument of the post as live steps, ready for a meeting."),
+)
+
+
+def available_pages() -> list[PageSpec]:
+    """The registered pages whose file exists (all of them in a complete checkout)."""
+    return [p for p in PAGES if (ROOT / p.path).exists()]
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def presenting() -> bool:
+    """Is presentation mode on? (The sidebar toggle, bound to ``?present=true``.)"""
+    return bool(st.session_state.get(PRESENT_KEY, False))
+
+
+def presentation_toggle() -> bool:
+    """The one "Presentation mode" switch, in the sidebar of every page."""
+    return st.sidebar.toggle(
+        "Presentation mode",
+        key=PRESENT_KEY,
+        bind="query-params",
+        help="Wide layout, larger type and figures, explanations folded away, "
+        "high-contrast colours: for a projector.",
+    )
+
+
+_PRESENT_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 1.25rem; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.3rem; }
+h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
+h3 { font-size: 1.9rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+[data-testid="stCaptionContainer"] { display: none; }
+</style>
+"""
+
+
+def setup_app() -> bool:
+    """Called once per run by ``dashboard.py`` before the page runs: sidebar + layout."""
+    on = presentation_toggle()
+    st.set_page_config(
+        page_title="Checkerboard Lab",
+        page_icon=":material/grid_4x4:",
+        layout="wide" if on else "centered",
+        initial_sidebar_state="auto",
+    )
+    if on:
+        st.html(_PRESENT_CSS)
+    return on
+
+
+def explain(markdown: str) -> None:
+    """Explanatory text: shown normally, folded away in presentation mode."""
+    if not presenting():
+        st.markdown(markdown)
+
+
+def secondary() -> st.delta_generator.DeltaGenerator:
+    """A container for secondary controls: an expander, collapsed when presenting."""
+    return st.expander("More settings", expanded=not presenting())
+
+
+# --------------------------------------------------------------------------- URL state
+
+
+@dataclass(frozen=True)
+class IntParam:
+    """An integer URL parameter in ``[lo, hi]``."""
+
+    lo: int
+    hi: int
+
+    def accepts(self, raw: str) -> bool:
+        try:
+            value = int(raw)
+        except ValueError:
+            return False
+        return self.lo <= value <= self.hi
+
+    def describe(self) -> str:
+        return f"an integer from {self.lo} to {self.hi}"
+
+
+@dataclass(frozen=True)
+class ChoiceParam:
+    """A URL parameter taking one of ``options`` (several if ``multi``)."""
+
+    options: tuple[str, ...]
+    multi: bool = False
+
+    def accepts(self, raw: str) -> bool:
+        return raw in self.options
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.options)
+
+
+def check_query_params(spec: dict[str, IntParam | ChoiceParam]) -> list[str]:
+    """Warn about URL parameters that make no sense; bound widgets then use defaults.
+
+    Call before the widgets are created (they drop invalid values from the URL). Unknown
+    parameter names are ignored silently (they may belong to another page).
+    Returns the warnings shown (for tests and callers).
+    """
+    warnings = []
+    for name, rule in spec.items():
+        if name not in st.query_params:
+            continue
+        values = st.query_params.get_all(name)
+        if not getattr(rule, "multi", False) and len(values) > 1:
+            warnings.append(f"URL parameter `{name}` was given {len(values)} times; using the default.")
+            continue
+        bad = [v for v in values if not rule.accepts(v)]
+        if bad:
+            warnings.append(
+                f"Ignored URL parameter `{name}={bad[0]}`: expected {rule.describe()}; "
+                "using the default."
+            )
+    for text in warnings:
+        st.warning(text, icon=":material/link_off:")
+    return warnings
+
+
+def init_state(defaults: dict[str, object]) -> None:
+    """Give widgets their defaults through session state (so presets can set them).
+
+    Widgets created afterwards with ``key=name`` and no ``value=`` read these; a value
+    from the URL (``bind="query-params"``) still wins on the first run.
+    """
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+def preset_button(label: str, values: dict[str, object], *, key: str, help: str | None = None) -> None:
+    """A button that sets several bound widgets at once (runs before they are drawn)."""
+
+    def apply() -> None:
+        for name, value in values.items():
+            st.session_state[name] = value
+
+    st.button(label, key=key, on_click=apply, help=help)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def colorscale(kind: str = "sequential") -> str:
+    """Plotly colour scale: perceptual by default, high contrast when presenting."""
+    if kind == "diverging":
+        return "RdBu_r" if not presenting() else "PuOr_r"
+    return "Viridis" if not presenting() else "Inferno"
+
+
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "checkerboard-lab"},
+}
+
+
+def show_plot(fig: go.Figure, *, key: str | None = None, height: int | None = None) -> None:
+    """Render a plotly figure: toolbar PNG export, larger type when presenting."""
+    if presenting():
+        fig.update_layout(font={"size": 20}, title_font={"size": 26})
+        if height:
+            height = int(height * 1.3)
+    if height:
+        fig.update_layout(height=height)
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme="streamlit")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float image in [0, 1] (H, W) or (H, W, C) -> uint8, clipped."""
+    return (np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def magnify(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement: every pixel becomes a ``factor`` x ``factor`` block."""
+    if factor <= 1:
+        return image
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """PNG encoding of a float [0, 1] or uint8 image."""
+    arr = image if image.dtype == np.uint8 else to_uint8(image)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def show_image(
+    image: np.ndarray,
+    caption: str | None = None,
+    *,
+    magnify_to: int | None = None,
+    download: str | None = None,
+    key: str | None = None,
+) -> None:
+    """Show an image magnified with nearest-neighbour (never smoothed), with a PNG download.
+
+    ``magnify_to``: target width in pixels; the integer factor is chosen so the image is
+    at most that wide. ``download``: file name of the PNG download button (the magnified
+    pixels as shown).
+    """
+    arr = image if image.dtype == np.uint8 else to_uint8(image)
+    if magnify_to:
+        factor = max(1, magnify_to // max(1, arr.shape[1]))
+        arr = magnify(arr, factor)
+    st.image(arr, caption=caption, width="content")
+    if download:
+        st.download_button(
+            "PNG", data=png_bytes(arr), file_name=download, mime="image/png",
+            key=key or f"dl-{download}", icon=":material/download:",
+        )
+
+
+def page_links(pages: Sequence[PageSpec] | None = None) -> None:
+    """Links to pages with their one-line descriptions."""
+    for page in pages if pages is not None else available_pages():
+        st.page_link(page.path, label=f"**{page.title}**: {page.blurb}", icon=page.icon)

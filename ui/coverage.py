@@ -1,0 +1,320 @@
+"""Views of how a transposed convolution paints its output (coverage page, home, story)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.overlap import CoverageReport, Dim, contributors, coverage_report
+from ui.common import (
+    ChoiceParam,
+    IntParam,
+    check_query_params,
+    colorscale,
+    explain,
+    init_state,
+    preset_button,
+    show_plot,
+)
+
+#: Largest side of the heatmap drawn; bigger maps show their top-left corner.
+MAX_DRAWN = 160
+#: Largest side at which the counts are written into the cells.
+MAX_ANNOTATED = 24
+#: Most (input, tap) pairs listed in a hover.
+MAX_PAIRS = 6
+
+
+@dataclass(frozen=True)
+class CoverageSpec:
+    """The settings of the coverage view (one spatial size and square kernel)."""
+
+    dims: int = 2
+    kernel: int = 3
+    stride: int = 2
+    padding: int = 0
+    dilation: int = 1
+    output_padding: int = 0
+    size: int = 5
+    layers: int = 1
+
+    @property
+    def input_size(self) -> int | tuple[int, int]:
+        return self.size if self.dims == 1 else (self.size, self.size)
+
+    def report(self) -> CoverageReport:
+        return coverage_report(
+            self.kernel, self.stride, self.input_size, padding=self.padding,
+            dilation=self.dilation, output_padding=self.output_padding, layers=self.layers,
+        )
+
+    @property
+    def dim(self) -> Dim:
+        return Dim(self.size, self.kernel, self.stride, self.padding, self.dilation,
+                   self.output_padding)
+
+    def torch_line(self) -> str:
+        cls = "ConvTranspose1d" if self.dims == 1 else "ConvTranspose2d"
+        line = (
+            f"nn.{cls}(in_channels, out_channels, kernel_size={self.kernel}, "
+            f"stride={self.stride}, padding={self.padding}, "
+            f"output_padding={self.output_padding}, dilation={self.dilation})"
+        )
+        return line if self.layers == 1 else f"nn.Sequential(*[{line} for _ in range({self.layers})])"
+
+
+FIGURE_4 = {"dims": "2-D", "kernel": 3, "stride": 2, "padding": 0, "dilation": 1,
+            "output_padding": 0, "size": 5, "layers": 1}
+FIGURE_6 = {**FIGURE_4, "kernel": 4, "padding": 1}
+
+_DEFAULTS = FIGURE_4
+_DIMS = ("1-D", "2-D")
+
+URL_PARAMS = {
+    "dims": ChoiceParam(_DIMS),
+    "kernel": IntParam(1, 9),
+    "stride": IntParam(1, 5),
+    "padding": IntParam(0, 8),
+    "dilation": IntParam(1, 4),
+    "output_padding": IntParam(0, 4),
+    "size": IntParam(2, 32),
+    "layers": IntParam(1, 3),
+}
+
+
+def kernel_controls() -> CoverageSpec:
+    """The coverage controls, bound to the URL; returns the chosen spec."""
+    check_query_params(URL_PARAMS)
+    init_state(_DEFAULTS)
+    cols = st.columns(3)
+    with cols[0]:
+        preset_button("Figure 4: 3x3, stride 2", FIGURE_4, key="preset-fig4",
+                      help="Uneven overlap: some cells painted 4 times, others once.")
+    with cols[1]:
+        preset_button("Figure 6: 4x4, stride 2", FIGURE_6, key="preset-fig6",
+                      help="Kernel divisible by stride: even overlap in the interior.")
+    dims = st.segmented_control("View", _DIMS, key="dims", bind="query-params") or "2-D"
+    left, right = st.columns(2)
+    with left:
+        kernel = st.slider("Kernel size", 1, 9, key="kernel", bind="query-params")
+        stride = st.slider("Stride", 1, 5, key="stride", bind="query-params")
+        size = st.slider("Input size", 2, 32, key="size", bind="query-params")
+        layers = st.slider("Stacked layers", 1, 3, key="layers", bind="query-params",
+                           help="Chain identical layers: the count becomes the number of paths.")
+    with right:
+        padding = st.slider("Padding", 0, 8, key="padding", bind="query-params",
+                            help="PyTorch crops this many cells from each end of the output.")
+        dilation = st.slider("Dilation", 1, 4, key="dilation", bind="query-params")
+        output_padding = st.slider("Output padding", 0, 4, key="output_padding",
+                                   bind="query-params",
+                                   help="Extra cells at the far end; must be < stride or dilation.")
+    return CoverageSpec(1 if dims == "1-D" else 2, kernel, stride, padding, dilation,
+                        output_padding, size, layers)
+
+
+def _pairs_text(pairs: list[tuple], limit: int = MAX_PAIRS) -> str:
+    shown = "<br>".join(pairs[:limit])
+    return shown + (f"<br>… and {len(pairs) - limit} more" if len(pairs) > limit else "")
+
+
+def _hover_1d(spec: CoverageSpec, n_out: int) -> list[str]:
+    """Per output cell: which (input cell, tap) pairs write it."""
+    dim = spec.dim
+    texts = []
+    for j in range(n_out):
+        pairs = [f"input {i} × tap {t}" for i, t in contributors(dim, j)]
+        texts.append(_pairs_text(pairs) if pairs else "nothing (output padding / cropped)")
+    return texts
+
+
+def _hover_2d(spec: CoverageSpec, shape: tuple[int, int]) -> np.ndarray:
+    dim = spec.dim
+    rows = [contributors(dim, r) for r in range(shape[0])]
+    cols = [contributors(dim, c) for c in range(shape[1])]
+    text = np.empty(shape, dtype=object)
+    for r in range(shape[0]):
+        for c in range(shape[1]):
+            pairs = [
+                f"input ({i},{j}) × tap ({a},{b})" for i, a in rows[r] for j, b in cols[c]
+            ]
+            text[r, c] = _pairs_text(pairs) if pairs else "nothing (output padding / cropped)"
+    return text
+
+
+def coverage_heatmap(
+    counts: np.ndarray, title: str, *, spec: CoverageSpec | None = None
+) -> go.Figure:
+    """Heatmap of a coverage map (1-D maps as one row), counts written in small grids.
+
+    With ``spec`` (one layer) the hover lists the input cells and taps writing each cell.
+    """
+    grid = counts if counts.ndim == 2 else counts[None, :]
+    full_shape = grid.shape
+    grid = grid[:MAX_DRAWN, :MAX_DRAWN]
+    h, w = grid.shape
+    paths = spec is not None and spec.layers > 1
+    what = "paths from the input" if paths else "times painted"
+    if spec is not None and spec.layers == 1:
+        if counts.ndim == 1:
+            detail = np.array([_hover_1d(spec, w)], dtype=object)
+        else:
+            detail = _hover_2d(spec, (h, w))
+    else:
+        detail = np.full((h, w), "", dtype=object)
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            colorscale=colorscale(),
+            customdata=detail,
+            text=grid if max(h, w) <= MAX_ANNOTATED else None,
+            texttemplate="%{text}" if max(h, w) <= MAX_ANNOTATED else None,
+            hovertemplate=(
+                ("output cell %{x}" if counts.ndim == 1 else "output cell (row %{y}, col %{x})")
+                + f"<br><b>%{{z}}</b> {what}<br>%{{customdata}}<extra></extra>"
+            ),
+            colorbar={"title": {"text": what}},
+            xgap=1 if max(h, w) <= 64 else 0,
+            ygap=1 if max(h, w) <= 64 else 0,
+        )
+    )
+    if full_shape != grid.shape:
+        title += f" (top-left {h}x{w} of {full_shape[0]}x{full_shape[1]})"
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "output column", "constrain": "domain"},
+        yaxis={"title": "output row" if counts.ndim == 2 else "", "autorange": "reversed",
+               "scaleanchor": "x", "constrain": "domain",
+               "showticklabels": counts.ndim == 2},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+    )
+    return fig
+
+
+def painting_figure(spec: CoverageSpec) -> go.Figure:
+    """1-D: every input cell's kernel copy as a row of squares, then the counts per layer.
+
+    The Distill-style picture: row ``i`` shows where input cell ``i`` paints (tap ``t``
+    at output ``i*s + t*d - padding``); the bottom rows give the total count after each
+    stacked layer.
+    """
+    dim = spec.dim
+    n_out = dim.out_size
+    xs, ys, texts = [], [], []
+    for i in range(spec.size):
+        for t in range(spec.kernel):
+            j = i * spec.stride + t * spec.dilation - spec.padding
+            if 0 <= j < n_out:
+                xs.append(j)
+                ys.append(f"input {i}")
+                texts.append(f"input {i} × tap {t} → output {j}")
+    fig = go.Figure(
+        go.Scatter(
+            x=xs, y=ys, mode="markers", marker={"symbol": "square", "size": 14, "opacity": 0.6},
+            hovertext=texts, hoverinfo="text", name="kernel copies",
+        )
+    )
+    spec_1l = spec
+    for layer in range(1, spec.layers + 1):
+        layer_spec = CoverageSpec(1, spec_1l.kernel, spec_1l.stride, spec_1l.padding,
+                                  spec_1l.dilation, spec_1l.output_padding, spec.size, layer)
+        counts = layer_spec.report().counts
+        fig.add_trace(
+            go.Bar(
+                x=np.arange(counts.size), y=counts, name=f"count after layer {layer}",
+                opacity=0.5 if layer < spec.layers else 0.9, yaxis="y2",
+                hovertemplate=f"layer {layer}, output %{{x}}: %{{y}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title="Painting in 1-D: each input cell paints one copy of the kernel",
+        xaxis={"title": "output cell (first layer)" if spec.layers > 1 else "output cell"},
+        yaxis={"title": "input cell", "domain": [0.45, 1.0], "autorange": "reversed"},
+        yaxis2={"title": "count", "domain": [0.0, 0.38]},
+        barmode="overlay",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+    )
+    return fig
+
+
+def phase_table(report: CoverageReport) -> pd.DataFrame:
+    """The interior count of each output phase, as a small table."""
+    pattern = report.phase_pattern
+    if pattern.ndim == 1:
+        return pd.DataFrame({"interior count": pattern},
+                            index=[f"column ≡ {a}" for a in range(pattern.size)])
+    return pd.DataFrame(
+        pattern,
+        index=[f"row ≡ {a}" for a in range(pattern.shape[0])],
+        columns=[f"col ≡ {b}" for b in range(pattern.shape[1])],
+    )
+
+
+def output_formula(spec: CoverageSpec) -> str:
+    """The output-size formula with this configuration's numbers (LaTeX)."""
+    dim = spec.dim
+    text = (
+        r"\text{out} = (n-1)\,s - 2p + d\,(k-1) + \text{output\_padding} + 1"
+        rf" = ({dim.n}-1)\cdot{dim.s} - 2\cdot{dim.p} + {dim.d}\cdot({dim.k}-1) + {dim.op} + 1"
+        rf" = {dim.out_size}"
+    )
+    if spec.layers > 1:
+        sizes = [dim.out_size]
+        cur = dim.next_layer()
+        for _ in range(spec.layers - 1):
+            sizes.append(cur.out_size)
+            cur = cur.next_layer()
+        text += r"\;\to\;" + r"\;\to\;".join(str(s) for s in sizes[1:])
+    return text
+
+
+def render_coverage(spec: CoverageSpec, *, key: str = "coverage") -> CoverageReport | None:
+    """The full coverage view for ``spec``: heatmap, statistics, phases, formula, code.
+
+    Shows an ``st.error`` naming the rule for configurations PyTorch refuses and returns
+    None; otherwise returns the report.
+    """
+    try:
+        report = spec.report()
+    except ValueError as err:
+        st.error(f"This layer cannot be built: {err}.", icon=":material/block:")
+        return None
+    k, s = spec.kernel, spec.stride
+    title = f"{k}x{k} kernel, stride {s}: how many times each output cell is painted"
+    if spec.layers > 1:
+        title = f"{spec.layers} stacked {k}x{k}/stride {s} layers: paths to each output cell"
+    main, side = st.columns([3, 2])
+    with main:
+        show_plot(coverage_heatmap(report.counts, title, spec=spec), key=f"{key}-heatmap",
+                  height=520 if spec.dims == 2 else 260)
+        if spec.dims == 1:
+            show_plot(painting_figure(spec), key=f"{key}-painting", height=420)
+    with side:
+        interior = report.interior_stats
+        a, b = st.columns(2)
+        a.metric("Output size", " x ".join(map(str, report.output_size)))
+        b.metric("Interior even?", "yes" if report.interior_even else "no")
+        a.metric("Interior min / max", f"{interior.min} / {interior.max}")
+        b.metric("Interior max/min", "∞" if interior.min == 0 else f"{interior.ratio:.2f}")
+        border = report.border_stats
+        a.metric("Border min / max", "—" if border is None else f"{border.min} / {border.max}")
+        b.metric("Period", " x ".join(map(str, report.periods)),
+                 help="Smallest repeat of the interior pattern, in output cells.")
+        if not report.interior_in_map:
+            st.info("This input is too small to have interior cells: interior figures "
+                    "are those of a long input.")
+        st.markdown("**Interior count per output phase**")
+        st.dataframe(phase_table(report))
+        explain(
+            "Phase = output index modulo the stride. Away from the borders every cell of "
+            "a phase is painted the same number of times, "
+            r"$\lceil (k - r)/s \rceil$ for phase $r$ (dilation 1, no padding): equal "
+            "phases mean no checkerboard."
+        )
+    st.latex(output_formula(spec))
+    st.code(("import torch.nn as nn\n" + spec.torch_line()), language="python")
+    return report
