@@ -1,0 +1,625 @@
+"""Images in and out: safe decoding of untrusted bytes, and pixel-exact views.
+
+Everything a user can drop into the dashboard goes through `load_image_bytes`, which
+decides by *content* (never by file name or MIME type) whether the bytes are an image
+it can use, and returns one canonical form: a float32 array of shape (H, W, 3) with
+values in [0, 1], plus human-readable notices about every conversion it made.
+
+Failure is a single exception type, `ImageLoadError` (a `ValueError`), whose message
+is written for the person who uploaded the file, so a page can show `str(err)` in an
+`st.error` and nothing else.
+
+Decompression bombs are refused from the header alone: Pillow's `Image.open` is lazy,
+so `img.size` is known before a single pixel is decoded, and we cap the pixel count
+(`max_pixels`, default 40 MP) well below Pillow's own limit (89.5 MP warns,
+179 MP raises `DecompressionBombError`). Pillow's warning is turned into an error too.
+
+The helpers at the bottom never smooth: `magnify_nearest` repeats pixels
+(nearest-neighbour), because a checkerboard artifact is a one-pixel pattern and any
+interpolation (including the browser's) would blur away exactly what we want to show.
+`content_hash` exists because `st.cache_data` hashes large arrays from a sample: two
+arrays that differ in one pixel can hash equal there, so caches key on this instead.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_SIDE",
+    "DEFAULT_MIN_SIZE",
+    "ImageLoadError",
+    "LoadedImage",
+    "Region",
+    "abs_difference",
+    "content_hash",
+    "crop_region",
+    "load_image_bytes",
+    "magnify_nearest",
+    "tile_grid",
+    "to_gif_bytes",
+    "to_png_bytes",
+    "to_uint8",
+]
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # a file larger than this is refused unread
+DEFAULT_MAX_PIXELS = 40_000_000  # declared W*H above this is refused from the header
+DEFAULT_MAX_SIDE = 1024  # longer side above this is downscaled (with a notice)
+DEFAULT_MIN_SIZE = 16  # either side below this is refused (the network downsamples 4x)
+
+# Modes whose samples are wider than 8 bits: Pillow's own convert("RGB") clips
+# them to 255 instead of rescaling, which turns a 16-bit photo white. We scale them.
+_HIGH_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+
+
+class ImageLoadError(ValueError):
+    """The bytes are not an image we can use; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded image in canonical form.
+
+    pixels: float32 array (H, W, 3), values in [0, 1], C-contiguous and read-only
+        (it may sit in a shared cache: copy before editing).
+    notices: what was done to get there, e.g. "downscaled from 6000x4000 to 1024x683".
+    format: the container Pillow recognised ("PNG", "JPEG", ...).
+    original_size: (width, height) as declared by the file, before any change.
+    original_mode: Pillow's mode string of the file ("RGB", "I;16", "CMYK", ...).
+    digest: `content_hash(pixels)`, a cache key for anything computed from it.
+    """
+
+    pixels: np.ndarray
+    notices: tuple[str, ...]
+    format: str
+    original_size: tuple[int, int]
+    original_mode: str
+    digest: str
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+# --------------------------------------------------------------------------- loading
+
+
+# Signatures of formats we read: a file that starts like one of these but that Pillow
+# cannot identify is a damaged image, not a foreign file.
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _describe_foreign(data: bytes) -> str | None:
+    """A message when the bytes are clearly some other kind of file (SVG, PDF, text)."""
+    head = data[:2048]
+    stripped = head.lstrip()
+    if stripped[:5].lower() in (b"<?xml", b"<svg ", b"<svg>") or b"<svg" in head[:512].lower():
+        return (
+            "This looks like an SVG (vector) file, which cannot be used here. "
+            "Export it as PNG or JPEG and upload that."
+        )
+    if stripped[:4] == b"%PDF":
+        return "This is a PDF document, not an image. Upload a PNG, JPEG, WebP, BMP or TIFF file."
+    try:  # tolerate a multi-byte character cut at the end of the sample
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.strip():
+        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+        if printable / len(text) > 0.95:
+            preview = " ".join(text.split())[:40]
+            return (
+                f"This is a text file (it starts with {preview!r}), not an image. "
+                "Upload a PNG, JPEG, WebP, BMP or TIFF file."
+            )
+    return None
+
+
+def _describe_unrecognised(data: bytes) -> str:
+    """Best guess at what a file Pillow could not identify is, for the error message."""
+    foreign = _describe_foreign(data)
+    if foreign:
+        return foreign
+    head = data[:2048]
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return (
+                f"This file starts like a {name} image but could not be read: it is truncated "
+                "or damaged."
+            )
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return (
+            "This file starts like a WebP image but could not be read: it is truncated or damaged."
+        )
+    return (
+        "This file is not an image format we can read (its content matches no known "
+        "image format, whatever its name says). Upload a PNG, JPEG, WebP, BMP or TIFF file."
+    )
+
+
+def _megapixels(n: int) -> str:
+    return f"{n / 1e6:.1f} MP"
+
+
+def _check_declared_size(size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse from the header, before decoding: the whole point of the bomb check."""
+    w, h = size
+    if w <= 0 or h <= 0:
+        raise ImageLoadError(f"The file declares an empty image ({w}x{h} pixels).")
+    if w * h > max_pixels:
+        raise ImageLoadError(
+            f"The file declares {w}x{h} pixels ({_megapixels(w * h)}), more than the "
+            f"{_megapixels(max_pixels)} this app will decode. Files like this are refused "
+            "without decoding them (they can be decompression bombs); resize the image "
+            "and upload it again."
+        )
+
+
+def _raise_on_warnings(caught: list[warnings.WarningMessage], fmt: str) -> None:
+    """Turn the warnings Pillow uses for refusals-in-all-but-name into errors."""
+    for w in caught:
+        if issubclass(w.category, Image.DecompressionBombWarning):
+            raise ImageLoadError(
+                "The file declares far more pixels than this app will decode and was refused "
+                f"without decoding it (a possible decompression bomb): {w.message}"
+            )
+        if "truncated" in str(w.message).lower():
+            raise ImageLoadError(
+                f"The {fmt} file could not be decoded: it is truncated ({w.message})."
+            )
+
+
+def _high_bit_to_float(img: Image.Image) -> tuple[np.ndarray, list[str]]:
+    """Greyscale samples wider than 8 bits -> float32 (H, W) in [0, 1].
+
+    I;16*: unsigned 16-bit, x / 65535.
+    I:     32-bit signed; in practice 16-bit data (older PNG/TIFF paths), so it is
+           clipped to [0, 65535] then divided by 65535 (clipping is announced).
+    F:     32-bit float; kept if already in [0, 1], else min-max rescaled (announced).
+    """
+    notices: list[str] = []
+    arr = np.asarray(img)  # (H, W), dtype uint16 / >u2 / int32 / float32
+    if img.mode.startswith("I;16"):
+        out = arr.astype(np.float32) / 65535.0
+        notices.append(f"converted from 16-bit greyscale ({img.mode}), scaled by 1/65535")
+    elif img.mode == "I":
+        a = arr.astype(np.float64)
+        if a.min() < 0 or a.max() > 65535:
+            notices.append("32-bit integer samples outside 0..65535 were clipped")
+        out = (np.clip(a, 0, 65535) / 65535.0).astype(np.float32)
+        notices.append("converted from 32-bit integer greyscale (I), scaled by 1/65535")
+    else:  # "F"
+        a = arr.astype(np.float64)
+        finite = np.isfinite(a)
+        if not finite.all():
+            if not finite.any():
+                raise ImageLoadError("The image contains no finite pixel values (all NaN or inf).")
+            a = np.where(finite, a, np.nanmin(a[finite]))
+            notices.append("non-finite float samples (NaN/inf) replaced by the minimum")
+        lo, hi = float(a.min()), float(a.max())
+        if lo >= 0.0 and hi <= 1.0:
+            out = a.astype(np.float32)
+            notices.append("converted from 32-bit float greyscale (F)")
+        else:
+            span = hi - lo if hi > lo else 1.0
+            out = ((a - lo) / span).astype(np.float32)
+            notices.append(
+                f"converted from 32-bit float greyscale (F), rescaled from [{lo:.4g}, {hi:.4g}]"
+            )
+    return out, notices
+
+
+def _composite_alpha(img: Image.Image) -> tuple[Image.Image, list[str]]:
+    """Any mode with transparency -> RGB, composited on white (or alpha dropped)."""
+    rgba = img.convert("RGBA")
+    lo, _hi = rgba.getchannel("A").getextrema()
+    if lo == 255:
+        return rgba.convert("RGB"), [f"alpha channel dropped ({img.mode}, fully opaque)"]
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    out = Image.alpha_composite(white, rgba).convert("RGB")
+    return out, [f"transparent areas composited on white ({img.mode} with alpha)"]
+
+
+def _to_rgb(img: Image.Image) -> tuple[Image.Image | np.ndarray, list[str]]:
+    """Bring any Pillow mode to 8-bit RGB (a PIL image) or, for high-bit modes,
+    to a float32 (H, W) greyscale array in [0, 1]."""
+    mode = img.mode
+    if mode == "RGB":
+        return img, []
+    if mode in _HIGH_BIT_MODES:
+        return _high_bit_to_float(img)
+    if mode in _ALPHA_MODES:
+        return _composite_alpha(img)
+    if mode == "P":
+        if "transparency" in img.info:
+            out, notes = _composite_alpha(img)
+            return out, ["converted from a palette image", *notes]
+        return img.convert("RGB"), ["converted from a palette image"]
+    if mode == "L":
+        return img.convert("RGB"), ["converted from greyscale"]
+    if mode == "1":
+        return img.convert("RGB"), ["converted from black-and-white (1-bit)"]
+    if mode == "CMYK":
+        return img.convert("RGB"), ["converted from CMYK"]
+    try:  # YCbCr, LAB, HSV, and anything a future Pillow adds
+        return img.convert("RGB"), [f"converted from {mode}"]
+    except (ValueError, OSError) as exc:
+        raise ImageLoadError(
+            f"The image uses pixel mode {mode!r}, which cannot be converted to RGB."
+        ) from exc
+
+
+def _resize_float(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Downscale a float32 (H, W) array with Lanczos (Pillow mode "F")."""
+    im = Image.fromarray(np.ascontiguousarray(grey, dtype=np.float32), mode="F")
+    return np.asarray(im.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
+
+
+def load_image_bytes(
+    data: bytes | bytearray | memoryview,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int = DEFAULT_MAX_SIDE,
+    min_size: int = DEFAULT_MIN_SIZE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> LoadedImage:
+    """Decode untrusted bytes into a float32 (H, W, 3) image in [0, 1].
+
+    Checked by content: the file name and MIME type play no part.
+    - Refused (ImageLoadError): empty, larger than `max_bytes`, not an image (random
+      bytes, text, SVG, PDF, ...), declared W*H above `max_pixels` (from the header,
+      before decoding), truncated or damaged, either side below `min_size` (also after
+      downscaling an extremely thin image).
+    - Converted, with a notice: greyscale, 1-bit, 16-bit and 32-bit greyscale (scaled,
+      not clipped), palette, RGBA/LA/PA (composited on white, or alpha dropped when
+      fully opaque), CMYK and other modes; animated/multi-frame files (first frame);
+      EXIF orientation applied; longer side above `max_side` downscaled (Lanczos).
+    """
+    if min_size < 1 or max_side < min_size or max_pixels < 1:
+        raise ValueError(
+            f"need 1 <= min_size <= max_side and max_pixels >= 1, got min_size={min_size}, "
+            f"max_side={max_side}, max_pixels={max_pixels}"
+        )
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) == 0:
+        raise ImageLoadError("The file is empty (0 bytes).")
+    if len(data) > max_bytes:
+        raise ImageLoadError(
+            f"The file is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB."
+        )
+
+    notices: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        # Recorded, not raised: Pillow *warns* (rather than raises) between 89.5 and
+        # 179 MP, and warns "Truncated File Read" on some damaged TIFFs; both are
+        # checked below and turned into refusals.
+        warnings.simplefilter("always")
+        try:
+            img = Image.open(io.BytesIO(data))  # lazy: reads the header only
+        except UnidentifiedImageError:
+            raise ImageLoadError(_describe_unrecognised(data)) from None
+        except Image.DecompressionBombError as exc:
+            raise ImageLoadError(
+                "The file declares far more pixels than this app will decode and was refused "
+                f"without decoding it (a possible decompression bomb): {exc}"
+            ) from None
+        except Exception as exc:  # any parser failure is a bad file
+            foreign = _describe_foreign(data)
+            raise ImageLoadError(
+                foreign or f"The file could not be read as an image (damaged header: {exc})."
+            ) from None
+
+        fmt = img.format or "unknown"
+        original_size = (int(img.size[0]), int(img.size[1]))
+        original_mode = img.mode
+        _check_declared_size(original_size, max_pixels)  # before any pixel is decoded
+        _raise_on_warnings(caught, fmt)
+
+        try:
+            n_frames = int(getattr(img, "n_frames", 1))
+            if n_frames > 1:
+                img.seek(0)
+                kind = "animated " if getattr(img, "is_animated", False) else "multi-frame "
+                notices.append(f"first frame of an {kind}{fmt} ({n_frames} frames)")
+            if fmt == "JPEG" and max(original_size) > max_side:
+                # Let libjpeg decode at 1/2, 1/4 or 1/8 scale directly (DCT scaling):
+                # far faster and lighter than decoding a 24 MP photo in full.
+                img.draft("RGB", (max_side, max_side))
+            img.load()
+            # A file whose header lies about its size is caught here too.
+            _check_declared_size((int(img.size[0]), int(img.size[1])), max_pixels)
+        except ImageLoadError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise ImageLoadError(
+                f"The file was refused while decoding (a possible decompression bomb): {exc}"
+            ) from None
+        except Exception as exc:  # truncated/damaged data raise many types
+            raise ImageLoadError(
+                f"The {fmt} file could not be decoded: it is truncated or damaged ({exc})."
+            ) from None
+        _raise_on_warnings(caught, fmt)
+
+    try:
+        orientation = int(img.getexif().get(0x0112, 1) or 1)
+    except Exception:  # a broken EXIF block must not break the image
+        orientation = 1
+    if orientation != 1:
+        try:
+            img = ImageOps.exif_transpose(img)
+            notices.append(f"rotated/flipped according to its EXIF orientation ({orientation})")
+        except Exception:
+            notices.append("its EXIF orientation tag is broken and was ignored")
+
+    try:
+        converted, conv_notes = _to_rgb(img)
+    except ImageLoadError:
+        raise
+    except Exception as exc:
+        raise ImageLoadError(f"The image could not be converted to RGB ({exc}).") from None
+    notices.extend(conv_notes)
+
+    if isinstance(converted, np.ndarray):
+        h, w = converted.shape
+    else:
+        w, h = converted.size
+    if min(w, h) < min_size:
+        raise ImageLoadError(
+            f"The image is {w}x{h} pixels: too small to process. It needs at least "
+            f"{min_size} pixels on each side."
+        )
+
+    if max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        new_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if min(new_size) < min_size:
+            raise ImageLoadError(
+                f"The image is {w}x{h} pixels: too elongated to process. Fitting its longer "
+                f"side into {max_side} pixels would leave {new_size[0]}x{new_size[1]}, and at "
+                f"least {min_size} pixels are needed on each side."
+            )
+        ow, oh = original_size
+        notices.append(
+            f"downscaled from {ow}x{oh} to {new_size[0]}x{new_size[1]} "
+            f"(the longer side is limited to {max_side} pixels)"
+        )
+        if isinstance(converted, np.ndarray):
+            converted = _resize_float(converted, new_size)
+        else:
+            converted = converted.resize(new_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+    if isinstance(converted, np.ndarray):  # high-bit greyscale (H, W)
+        grey = np.clip(converted, 0.0, 1.0).astype(np.float32)
+        pixels = np.repeat(grey[:, :, None], 3, axis=2)  # (H, W, 3)
+    else:
+        pixels = np.asarray(converted, dtype=np.float32) / np.float32(255.0)  # (H, W, 3)
+    pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    pixels.setflags(write=False)
+    return LoadedImage(
+        pixels=pixels,
+        notices=tuple(notices),
+        format=fmt,
+        original_size=original_size,
+        original_mode=original_mode,
+        digest=content_hash(pixels),
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_image(img: np.ndarray, name: str = "image") -> np.ndarray:
+    arr = np.asarray(img)
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+        raise ValueError(
+            f"{name} must have shape (H, W) or (H, W, C) with C in 1, 3, 4; got {arr.shape}"
+        )
+    return arr
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """Float image in [0, 1] -> uint8 (round half to even, values clipped first).
+
+    A uint8 input is returned unchanged (as an array); other integer dtypes are refused
+    because their range is ambiguous.
+    """
+    arr = _check_image(img)
+    if arr.dtype == np.uint8:
+        return arr
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(
+            f"to_uint8 expects a float image in [0, 1] or uint8, got dtype {arr.dtype}"
+        )
+    return np.rint(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def magnify_nearest(img: np.ndarray, factor: int) -> np.ndarray:
+    """Enlarge by an integer factor with nearest neighbour: out[y, x] = img[y // f, x // f].
+
+    Every pixel becomes an f x f block of identical values: no interpolation at all,
+    so one-pixel patterns such as checkerboards stay exactly visible.
+    (H, W[, C]) -> (f*H, f*W[, C]).
+    """
+    arr = _check_image(img)
+    if isinstance(factor, bool) or not isinstance(factor, int | np.integer) or factor < 1:
+        raise ValueError(f"factor must be an integer >= 1, got {factor!r}")
+    f = int(factor)
+    if f == 1:
+        return arr.copy()
+    return np.repeat(np.repeat(arr, f, axis=0), f, axis=1)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle of pixels: rows top..top+height-1, columns left..left+width-1."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+    def __post_init__(self) -> None:
+        for name in ("top", "left", "height", "width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ValueError(f"Region.{name} must be an integer, got {value!r}")
+        if self.top < 0 or self.left < 0:
+            raise ValueError(f"Region top/left must be >= 0, got ({self.top}, {self.left})")
+        if self.height < 1 or self.width < 1:
+            raise ValueError(f"Region height/width must be >= 1, got ({self.height}, {self.width})")
+
+    def clamped(self, shape: Sequence[int]) -> Region:
+        """The same region shrunk to fit an image of shape (H, W, ...) and moved inside it."""
+        h, w = int(shape[0]), int(shape[1])
+        if h < 1 or w < 1:
+            raise ValueError(f"cannot fit a region into an empty image of shape {tuple(shape)}")
+        height, width = min(self.height, h), min(self.width, w)
+        top = min(self.top, h - height)
+        left = min(self.left, w - width)
+        return Region(int(top), int(left), int(height), int(width))
+
+
+def crop_region(img: np.ndarray, region: Region) -> np.ndarray:
+    """img[top:top+height, left:left+width]; the region must lie inside the image
+    (use `region.clamped(img.shape)` first when the image may have changed)."""
+    arr = _check_image(img)
+    h, w = arr.shape[:2]
+    if region.top + region.height > h or region.left + region.width > w:
+        raise ValueError(f"{region} does not fit inside an image of {h}x{w} pixels (HxW)")
+    return arr[region.top : region.top + region.height, region.left : region.left + region.width]
+
+
+def abs_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| per pixel and channel, float32; shapes must match."""
+    a32 = np.asarray(a, dtype=np.float32)
+    b32 = np.asarray(b, dtype=np.float32)
+    if a32.shape != b32.shape:
+        raise ValueError(
+            f"images must have the same shape to be compared, got {a32.shape} and {b32.shape}"
+        )
+    return np.abs(a32 - b32)
+
+
+def content_hash(array: np.ndarray) -> str:
+    """A digest of every byte of the array plus its dtype and shape (hex, 32 chars).
+
+    Unlike `st.cache_data`'s sampling hash, two arrays differing in one element differ
+    here; the same bytes with another shape or dtype differ too.
+    """
+    arr = np.ascontiguousarray(array)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{arr.dtype.str}|{arr.shape}|".encode())
+    h.update(memoryview(arr).cast("B"))
+    return h.hexdigest()
+
+
+def tile_grid(
+    rows: Sequence[Sequence[np.ndarray]], *, gap: int = 4, background: float = 1.0
+) -> np.ndarray:
+    """Lay images out in a grid (list of rows), each cell padded to its row's height and
+    its column's width, `gap` pixels of `background` between cells. Images are float
+    (H, W, 3) or (H, W) in [0, 1]; the result is float32 (H_total, W_total, 3)."""
+    if not rows or any(len(r) == 0 for r in rows):
+        raise ValueError("tile_grid needs at least one image in every row")
+    if gap < 0:
+        raise ValueError(f"gap must be >= 0, got {gap}")
+    cells = [[_as_rgb_float(im) for im in row] for row in rows]
+    n_cols = max(len(r) for r in cells)
+    row_h = [max(c.shape[0] for c in r) for r in cells]
+    col_w = [max(r[j].shape[1] for r in cells if j < len(r)) for j in range(n_cols)]
+    total_h = sum(row_h) + gap * (len(cells) - 1)
+    total_w = sum(col_w) + gap * (n_cols - 1)
+    out = np.full((total_h, total_w, 3), background, dtype=np.float32)
+    y = 0
+    for i, r in enumerate(cells):
+        x = 0
+        for j, c in enumerate(r):
+            out[y : y + c.shape[0], x : x + c.shape[1]] = c
+            x += col_w[j] + gap
+        y += row_h[i] + gap
+    return out
+
+
+def _as_rgb_float(img: np.ndarray) -> np.ndarray:
+    arr = _check_image(img)
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    arr = np.asarray(arr, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    return arr
+
+
+def to_png_bytes(img: np.ndarray) -> bytes:
+    """Encode a float [0, 1] or uint8 image, (H, W) or (H, W, 3|4), as PNG (lossless)."""
+    arr = to_uint8(img)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def to_gif_bytes(frames: Sequence[np.ndarray], duration_ms: int = 500, *, loop: int = 0) -> bytes:
+    """Encode frames (same shape, float [0, 1] or uint8) as an animated GIF.
+
+    Each frame gets its own 256-colour palette (median cut) with dithering OFF:
+    dithering would add its own fine pattern on top of the checkerboards we show.
+    `loop=0` loops forever. Pillow merges consecutive identical frames (adding
+    their durations), so the file may hold fewer frames than given.
+    """
+    if len(frames) == 0:
+        raise ValueError("to_gif_bytes needs at least one frame")
+    if duration_ms < 1:
+        raise ValueError(f"duration_ms must be >= 1, got {duration_ms}")
+    shapes = {np.asarray(f).shape[:2] for f in frames}
+    if len(shapes) != 1:
+        raise ValueError(f"all frames must have the same height and width, got {sorted(shapes)}")
+    pil_frames = []
+    for f in frames:
+        rgb = to_uint8(_as_rgb_float(f))
+        pil_frames.append(
+            Image.fromarray(rgb).quantize(
+                colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+            )
+        )
+    buf = io.BytesIO()
+    pil_frames[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=pil_frames[1:],
+        duration=int(duration_ms),
+        loop=int(loop),
+        disposal=1,
+    )
+    return buf.getvalue()
