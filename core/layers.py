@@ -20,14 +20,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
     "UPSAMPLERS",
+    "BilinearAdditive",
+    "Deconv",
+    "DeconvHold",
+    "FusedResizeConv",
+    "ResizeConv",
+    "SubPixelConv",
     "UpsamplerConfig",
     "UpsamplerSpec",
+    "count_macs",
+    "count_parameters",
+    "hold_kernel",
+    "icnr_",
     "make_upsampler",
     "same_padding",
     "transposed_padding",
@@ -211,6 +222,275 @@ def icnr_(weight: torch.Tensor, bias: torch.Tensor | None, scale: int,
 
 
 # ---------------------------------------------------------------------------------------
+# Resize-convolution at transposed-convolution cost
+# ---------------------------------------------------------------------------------------
+
+
+def _phase_plan(kernel_size: int, scale: int) -> tuple[torch.Tensor, tuple[int, ...], int, int]:
+    """How the ``s`` output phases of nearest-upsample + k-tap conv read the input (1-D).
+
+    With ``u[m] = x[m // s]`` and "same" left padding ``pl``, output ``y[s*i + a]`` is
+    ``sum_t w[t] * x[i + floor((a + t - pl) / s)]``: phase ``a`` only reads input offsets
+    ``lo_a .. hi_a`` with ``lo_a = floor((a - pl) / s)``, ``hi_a = floor((a + k-1 - pl) / s)``,
+    i.e. at most ``K = ceil((k - 1) / s) + 1`` taps (2 for k=3, s=2), and several taps
+    ``t`` of the k x k kernel land on the same input pixel: their weights add.
+
+    Returns
+
+    * ``M`` ``(s, K, k)``: ``M[a, p, t] = 1`` when tap ``t`` of phase ``a`` reads offset
+      ``lo_a + p``; the phase kernel of a 2-D weight is ``M[a] @ w @ M[b].T``;
+    * ``shifts[a] = lo_a - min(lo)``: where phase ``a`` starts in a conv output that reads
+      offsets ``min(lo) ..``;
+    * ``pad_left = -min(lo)`` and ``pad_right = max(lo) + K - 1``: input zero padding.
+    """
+    pl, _ = same_padding(kernel_size)
+    lo = [(a - pl) // scale for a in range(scale)]
+    hi = [(a + kernel_size - 1 - pl) // scale for a in range(scale)]
+    taps = max(h - low + 1 for low, h in zip(lo, hi, strict=True))
+    m = torch.zeros(scale, taps, kernel_size, dtype=torch.float64)
+    for a in range(scale):
+        for t in range(kernel_size):
+            m[a, (a + t - pl) // scale - lo[a], t] = 1.0
+    low = min(lo)
+    return m, tuple(o - low for o in lo), -low, max(lo) + taps - 1
+
+
+class FusedResizeConv(nn.Module):
+    """``resize_nearest`` computed without building the upsampled tensor.
+
+    Nearest upsampling by ``s`` then a k x k convolution is a *linear, s-periodic* map of
+    the small input, i.e. one transposed convolution at stride ``s`` whose kernel is the
+    (flipped) k x k kernel convolved with an ``s x s`` box: kernel size ``k + s - 1``
+    (:func:`core.matrix.fold_resize_kernel`). Every output phase then sums the same
+    taps, which is why the resize-convolution has no checkerboard.
+
+    The layer holds exactly the parameters of :class:`ResizeConv` (``conv.weight``
+    ``(C_out, C_in, k, k)``, ``conv.bias``), so state dicts load into each other, and
+    derives the fast kernel from them at every call (differentiable, so it trains).
+    Three exact ways of computing it (``method``):
+
+    * ``"phase"`` (default, fastest measured): for each of the ``s*s`` output phases
+      ``(a, b)`` only ``K x K`` input taps matter (``K = ceil((k-1)/s) + 1``: 2 x 2 for
+      k=3, s=2); the ``s*s`` phase kernels ``M[a] @ w @ M[b]^T`` run as ``s*s*C_out``
+      output channels of **one** ``conv2d`` at the input size, and the phases are then
+      interleaved (a ``pixel_shuffle`` with a per-phase shift of at most one pixel).
+      ``s*s*K*K`` multiply-adds per input pixel and channel pair (16 for k=3, s=2,
+      against 36 for ``resize_nearest`` and 9 for a 3x3 transposed convolution).
+    * ``"folded"``: one ``conv_transpose2d`` at stride ``s`` with the folded
+      ``(k+s-1)``-kernel, then an exact crop (even kernels pad unevenly).
+    * ``"zoh"``: a k x k ``conv_transpose2d`` at stride ``s`` followed by an ``s x s``
+      box sum (the zero-order hold of Sugawara et al. 2019): box-blurring the kernel
+      and box-blurring the output are the same thing.
+
+    All three agree with :class:`ResizeConv` to float rounding, forward and backward.
+    Only zero padding is supported (that is what the fold is exact for).
+    """
+
+    METHODS = ("phase", "folded", "zoh")
+
+    def __init__(self, in_channels: int, out_channels: int, scale: int, kernel_size: int,
+                 bias: bool = True, method: str = "phase") -> None:
+        super().__init__()
+        if method not in self.METHODS:
+            raise ValueError(f"method must be one of {self.METHODS}, got {method!r}")
+        self.scale, self.kernel_size, self.method = scale, kernel_size, method
+        # Same name, shape and initialisation as ResizeConv.conv: interchangeable weights.
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias)
+        m, shifts, pad_left, pad_right = _phase_plan(kernel_size, scale)
+        self.register_buffer("phase_taps", m, persistent=False)  # (s, K, k)
+        self.shifts, self.pad_left, self.pad_right = shifts, pad_left, pad_right
+
+    # -- the three exact computations -------------------------------------------------
+
+    def phase_kernels(self) -> torch.Tensor:
+        """The ``s*s`` phase kernels as one conv2d weight ``(C_out*s*s, C_in, K, K)``.
+
+        Row ``c*s*s + a*s + b`` is the kernel of output channel ``c``, phase ``(a, b)``:
+        ``G[c, a, b] = M[a] @ w[c] @ M[b]^T`` (the order ``pixel_shuffle`` expects).
+        """
+        w = self.conv.weight  # (C_out, C_in, k, k)
+        m = self.phase_taps.to(w.dtype)  # (s, K, k)
+        g = torch.einsum("apt,octu,bqu->oabcpq", m, w, m)  # (C_out, s, s, C_in, K, K)
+        c_out, s, _, c_in, taps, _ = g.shape
+        return g.reshape(c_out * s * s, c_in, taps, taps)
+
+    def _forward_phase(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        s = self.scale
+        bias = self.conv.bias
+        if bias is not None:
+            bias = bias.repeat_interleave(s * s)  # one copy per phase
+        xp = F.pad(x, (self.pad_left, self.pad_right, self.pad_left, self.pad_right))
+        y = F.conv2d(xp, self.phase_kernels(), bias)  # (N, C_out*s*s, H+e, W+e)
+        if not any(self.shifts):  # every phase starts at offset 0: plain pixel shuffle
+            return F.pixel_shuffle(y[..., :h, :w], s)  # (N, C_out, sH, sW)
+        y = y.view(n, -1, s, s, *y.shape[-2:])  # (N, C_out, s, s, H+e, W+e)
+        out = y.new_empty(n, y.shape[1], h, s, w, s)  # (N, C_out, H, s, W, s)
+        for a, sa in enumerate(self.shifts):
+            for b, sb in enumerate(self.shifts):
+                out[:, :, :, a, :, b] = y[:, :, a, b, sa:sa + h, sb:sb + w]
+        return out.view(n, -1, s * h, s * w)  # (N, C_out, sH, sW)
+
+    def folded_kernel(self) -> torch.Tensor:
+        """The ``conv_transpose2d`` weight ``(C_in, C_out, k+s-1, k+s-1)``."""
+        return _fold_resize_kernel(self.conv.weight, self.scale)
+
+    def _forward_folded(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        s = self.scale
+        pl, pr = same_padding(self.kernel_size)
+        # Full transposed conv T has length s(H-1) + k + s - 1 and resize-conv output
+        # y[i] = T[i + pr]; the symmetric `padding=pl` drops pl on each side, the rest of
+        # the (even-kernel) asymmetry is a crop.
+        t = F.conv_transpose2d(x, self.folded_kernel(), self.conv.bias, stride=s, padding=pl)
+        d = pr - pl
+        return t[..., d:d + s * h, d:d + s * w]  # (N, C_out, sH, sW)
+
+    def _forward_zoh(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        s = self.scale
+        _, pr = same_padding(self.kernel_size)
+        wt = self.conv.weight.transpose(0, 1).flip(-2, -1)  # (C_in, C_out, k, k)
+        t = F.conv_transpose2d(x, wt, None, stride=s)  # (N, C_out, s(H-1)+k, s(W-1)+k)
+        # y[i] = sum_{q < s} T[i + pr - q]: an s-box sum of T (zero outside), via a
+        # stride-1 average pool over T padded by s-1 zeros on every side.
+        t = F.pad(t, (s - 1, s - 1, s - 1, s - 1))
+        y = F.avg_pool2d(t, s, stride=1) * (s * s)
+        y = y[..., pr:pr + s * h, pr:pr + s * w]  # (N, C_out, sH, sW)
+        if self.conv.bias is not None:
+            y = y + self.conv.bias.view(1, -1, 1, 1)
+        return y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W)
+        if self.method == "phase":
+            return self._forward_phase(x)
+        if self.method == "folded":
+            return self._forward_folded(x)
+        return self._forward_zoh(x)
+
+    def macs(self, height: int, width: int) -> int:
+        """Multiply-adds of the chosen method (k=3, s=2 phase: 16 per input pixel/pair)."""
+        c_in, c_out = self.conv.in_channels, self.conv.out_channels
+        s, k = self.scale, self.kernel_size
+        if self.method == "phase":
+            taps = self.phase_taps.shape[1]
+            e = max(self.shifts)
+            return (height + e) * (width + e) * c_in * c_out * s * s * taps * taps
+        if self.method == "folded":
+            return height * width * c_in * c_out * (k + s - 1) ** 2
+        return height * width * c_in * c_out * k * k
+
+
+def _fold_resize_kernel(weight: torch.Tensor, scale: int) -> torch.Tensor:
+    """``(C_out, C_in, k, k)`` conv weight -> ``(C_in, C_out, k+s-1, k+s-1)`` transposed
+    weight of nearest-upsample + conv; :func:`core.matrix.fold_resize_kernel`."""
+    from core.matrix import fold_resize_kernel
+
+    return fold_resize_kernel(weight, scale)
+
+
+# ---------------------------------------------------------------------------------------
+# Fixed smoothing after a transposed convolution
+# ---------------------------------------------------------------------------------------
+
+
+def hold_kernel(scale: int, order: int = 0) -> torch.Tensor:
+    """1-D kernel of the order-``d`` hold: an ``s``-box convolved with itself ``d`` times.
+
+    ``order=0`` is the zero-order hold ``[1]*s`` (Sugawara et al. 2019), ``order=1`` the
+    first-order hold (the linear-interpolation triangle, ``[1, 2, 1]`` for s=2), as in
+    Kinoshita & Kiya 2020. Normalised to sum 1 so the layer keeps the deconvolution's
+    average gain. Length ``(d + 1)(s - 1) + 1``.
+    """
+    box = torch.ones(scale, dtype=torch.float64)
+    k = box
+    for _ in range(order):
+        k = torch.from_numpy(np.convolve(k.numpy(), box.numpy()))
+    return k / k.sum()
+
+
+class DeconvHold(nn.Module):
+    """Transposed convolution followed by a fixed (non-trainable) ``s x s`` smoothing.
+
+    Sugawara, Shiota & Kiya 2019 and Kinoshita & Kiya 2020 show that a stride-``s``
+    transposed convolution is free of checkerboard artifacts if its kernel contains the
+    zero-order hold ``H_0 = ones(s, s)`` as a factor: every output phase then receives the
+    same total weight for a constant input. Rather than constraining the learned
+    kernel, they append a *fixed* smoothing layer with kernel ``H_0`` (order 0) or
+    ``H_0 * H_0 * ...`` (higher orders, smoother). Convolution is associative, so the
+    composite kernel always holds the factor.
+
+    The smoothing is depthwise, "same" sized (uneven kernels pad one more on the right)
+    with replicate padding so borders keep their level. With zero padding and order 0 the
+    layer would be exactly a resize-convolution (compare :class:`FusedResizeConv`,
+    ``method="zoh"``).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, scale: int, kernel_size: int,
+                 order: int = 0, bias: bool = True) -> None:
+        super().__init__()
+        if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+            raise ValueError(f"order must be an integer >= 0, got {order!r}")
+        self.scale, self.kernel_size, self.order = scale, kernel_size, order
+        self.deconv = Deconv(in_channels, out_channels, scale, kernel_size, bias=bias).deconv
+        h = hold_kernel(scale, order).float()
+        self.register_buffer("hold", torch.outer(h, h)[None, None], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W)
+        y = self.deconv(x)  # (N, C_out, sH, sW)
+        c = y.shape[1]
+        kernel = self.hold.to(y.dtype).expand(c, 1, -1, -1)  # (C_out, 1, L, L)
+        y = _same_pad(y, kernel.shape[-1], "replicate")
+        return F.conv2d(y, kernel, groups=c)  # (N, C_out, sH, sW)
+
+    def macs(self, height: int, width: int) -> int:
+        c = self.deconv
+        length = self.hold.shape[-1]
+        return height * width * c.in_channels * c.out_channels * self.kernel_size ** 2 \
+            + self.scale ** 2 * height * width * c.out_channels * length ** 2
+
+
+# ---------------------------------------------------------------------------------------
+# Bilinear additive upsampling
+# ---------------------------------------------------------------------------------------
+
+
+class BilinearAdditive(nn.Module):
+    """Bilinear additive upsampling (Wojna et al. 2017) after a k x k convolution.
+
+    Wojna et al. ("The Devil is in the Decoder") upsample feature maps bilinearly and then
+    sum every ``g`` consecutive channels, a parameter-free upsampling that reduces the
+    channels by ``g`` (4 for 2x in the paper). Here a k x k convolution at the input
+    size first makes ``g * C_out`` channels (``g = scale**2`` unless ``groups_summed`` is
+    given), so the layer has the parameters and cost of ``subpixel`` with the pixel
+    shuffle replaced by bilinear additive upsampling: no phase has its own kernel, so no
+    checkerboard.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, scale: int, kernel_size: int,
+                 groups_summed: int | None = None, padding_mode: str = "zeros",
+                 bias: bool = True) -> None:
+        super().__init__()
+        g = scale * scale if groups_summed is None else groups_summed
+        if isinstance(g, bool) or not isinstance(g, int) or g < 1:
+            raise ValueError(f"groups_summed must be an integer >= 1, got {g!r}")
+        _pad_mode(padding_mode)
+        self.scale, self.kernel_size, self.groups_summed = scale, kernel_size, g
+        self.padding_mode = padding_mode
+        self.conv = nn.Conv2d(in_channels, out_channels * g, kernel_size, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W)
+        y = self.conv(_same_pad(x, self.kernel_size, self.padding_mode))  # (N, g*C_out, H, W)
+        y = F.interpolate(y, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        n, _, h, w = y.shape
+        return y.view(n, -1, self.groups_summed, h, w).sum(dim=2)  # (N, C_out, sH, sW)
+
+    def macs(self, height: int, width: int) -> int:
+        c = self.conv
+        return height * width * c.in_channels * c.out_channels * self.kernel_size ** 2
+
+
+# ---------------------------------------------------------------------------------------
 # The registry
 # ---------------------------------------------------------------------------------------
 
@@ -245,6 +525,22 @@ def _subpixel_icnr(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.M
     return SubPixelConv(c_in, c_out, scale, k, icnr=True, **options)
 
 
+def _fused_resize(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.Module:
+    return FusedResizeConv(c_in, c_out, scale, k, **options)
+
+
+def _deconv_zoh(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.Module:
+    return DeconvHold(c_in, c_out, scale, k, **{"order": 0, **options})
+
+
+def _deconv_foh(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.Module:
+    return DeconvHold(c_in, c_out, scale, k, **{"order": 1, **options})
+
+
+def _bilinear_additive(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.Module:
+    return BilinearAdditive(c_in, c_out, scale, k, **options)
+
+
 UPSAMPLERS: dict[str, UpsamplerSpec] = {
     spec.name: spec
     for spec in [
@@ -270,6 +566,25 @@ UPSAMPLERS: dict[str, UpsamplerSpec] = {
             "Sub-pixel convolution initialised with ICNR: nearest upsampling at init.",
             "Aitken et al. 2017, 'Checkerboard artifact free sub-pixel convolution' "
             "(arXiv:1707.02937)"),
+        UpsamplerSpec(
+            "fused_resize", _fused_resize,
+            "resize_nearest computed as one conv at the input size (folded kernel, phase split).",
+            "Odena et al. 2016 (resize-convolution); fold: nearest upsample * conv = one "
+            "transposed conv with a box-blurred kernel"),
+        UpsamplerSpec(
+            "deconv_zoh", _deconv_zoh,
+            "Transposed convolution, then a fixed s x s zero-order hold (box) smoothing.",
+            "Sugawara, Shiota & Kiya 2019, 'Checkerboard artifacts free convolutional neural "
+            "networks' (APSIPA Trans.)"),
+        UpsamplerSpec(
+            "deconv_foh", _deconv_foh,
+            "Transposed convolution, then a fixed first-order hold (triangle) smoothing.",
+            "Kinoshita & Kiya 2020, 'Fixed smooth convolutional layer for avoiding "
+            "checkerboard artifacts in CNNs' (ICASSP)"),
+        UpsamplerSpec(
+            "bilinear_additive", _bilinear_additive,
+            "k x k conv to g x C_out channels, bilinear upsampling, sum of every g channels.",
+            "Wojna et al. 2017, 'The Devil is in the Decoder' (BMVC)"),
     ]
 }
 
