@@ -31,6 +31,7 @@ __all__ = [
     "Deconv",
     "DeconvHold",
     "FusedResizeConv",
+    "PhasePlan",
     "ResizeConv",
     "SubPixelConv",
     "UpsamplerConfig",
@@ -40,6 +41,7 @@ __all__ = [
     "hold_kernel",
     "icnr_",
     "make_upsampler",
+    "phase_plan",
     "same_padding",
     "transposed_padding",
     "upsampler_names",
@@ -226,33 +228,51 @@ def icnr_(weight: torch.Tensor, bias: torch.Tensor | None, scale: int,
 # ---------------------------------------------------------------------------------------
 
 
-def _phase_plan(kernel_size: int, scale: int) -> tuple[torch.Tensor, tuple[int, ...], int, int]:
+@dataclass(frozen=True)
+class PhasePlan:
     """How the ``s`` output phases of nearest-upsample + k-tap conv read the input (1-D).
 
     With ``u[m] = x[m // s]`` and "same" left padding ``pl``, output ``y[s*i + a]`` is
-    ``sum_t w[t] * x[i + floor((a + t - pl) / s)]``: phase ``a`` only reads input offsets
-    ``lo_a .. hi_a`` with ``lo_a = floor((a - pl) / s)``, ``hi_a = floor((a + k-1 - pl) / s)``,
-    i.e. at most ``K = ceil((k - 1) / s) + 1`` taps (2 for k=3, s=2), and several taps
-    ``t`` of the k x k kernel land on the same input pixel: their weights add.
+    ``sum_t w[t] * x[i + floor((a + t - pl) / s)]``: phase ``a`` only reads the input
+    offsets ``lo_a = floor((a - pl)/s) .. floor((a + k-1 - pl)/s)``, at most
+    ``K = ceil((k - 1)/s) + 1`` of them (2 for k=3, s=2), and taps ``t`` that land on
+    the same input pixel add up. Writing ``pl = q*s + r``, ``lo_a = -q - 1`` for
+    ``a < r`` and ``-q`` for ``a >= r``: the phases start at most one pixel apart.
 
-    Returns
+    A single stride-1 conv over the input padded by ``pad_left = -min(lo)`` then gives
+    phase ``a`` at rows ``i + shift_a`` (``shift_a = lo_a - min(lo)``, 0 or 1), i.e.
+    ``H + extra`` rows with ``extra = max(shift)``. If the conv's output channels put
+    phase ``(j + r) mod s`` in slot ``j`` (``order``), ``pixel_shuffle`` lays every
+    phase out one whole period early or at its place, and cropping ``offset = (s - r)
+    mod s`` rows and columns gives the exact resize-convolution output.
 
-    * ``M`` ``(s, K, k)``: ``M[a, p, t] = 1`` when tap ``t`` of phase ``a`` reads offset
-      ``lo_a + p``; the phase kernel of a 2-D weight is ``M[a] @ w @ M[b].T``;
-    * ``shifts[a] = lo_a - min(lo)``: where phase ``a`` starts in a conv output that reads
-      offsets ``min(lo) ..``;
-    * ``pad_left = -min(lo)`` and ``pad_right = max(lo) + K - 1``: input zero padding.
+    ``taps[a, p, t] = 1`` when tap ``t`` of phase ``a`` reads offset ``lo_a + p``, so the
+    2-D phase kernel is ``taps[a] @ w @ taps[b].T``.
     """
+
+    taps: torch.Tensor  # (s, K, k), float64
+    order: tuple[int, ...]  # phase held by each pixel-shuffle slot
+    pad_left: int
+    pad_right: int
+    extra: int  # rows/columns beyond H, W that the conv computes
+    offset: int  # crop at the start of the pixel-shuffled tensor
+
+
+def phase_plan(kernel_size: int, scale: int) -> PhasePlan:
+    """The :class:`PhasePlan` of nearest upsampling by ``scale`` + a ``kernel_size`` conv."""
     pl, _ = same_padding(kernel_size)
     lo = [(a - pl) // scale for a in range(scale)]
     hi = [(a + kernel_size - 1 - pl) // scale for a in range(scale)]
-    taps = max(h - low + 1 for low, h in zip(lo, hi, strict=True))
-    m = torch.zeros(scale, taps, kernel_size, dtype=torch.float64)
+    n_taps = max(h - low + 1 for low, h in zip(lo, hi, strict=True))
+    taps = torch.zeros(scale, n_taps, kernel_size, dtype=torch.float64)
     for a in range(scale):
         for t in range(kernel_size):
-            m[a, (a + t - pl) // scale - lo[a], t] = 1.0
+            taps[a, (a + t - pl) // scale - lo[a], t] = 1.0
+    r = pl % scale
     low = min(lo)
-    return m, tuple(o - low for o in lo), -low, max(lo) + taps - 1
+    return PhasePlan(taps=taps, order=tuple((j + r) % scale for j in range(scale)),
+                     pad_left=-low, pad_right=max(lo) + n_taps - 1,
+                     extra=max(lo) - low, offset=(scale - r) % scale)
 
 
 class FusedResizeConv(nn.Module):
@@ -296,40 +316,37 @@ class FusedResizeConv(nn.Module):
         self.scale, self.kernel_size, self.method = scale, kernel_size, method
         # Same name, shape and initialisation as ResizeConv.conv: interchangeable weights.
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias)
-        m, shifts, pad_left, pad_right = _phase_plan(kernel_size, scale)
-        self.register_buffer("phase_taps", m, persistent=False)  # (s, K, k)
-        self.shifts, self.pad_left, self.pad_right = shifts, pad_left, pad_right
+        self.plan = phase_plan(kernel_size, scale)
+        # taps reordered into pixel-shuffle slots: (s, K, k)
+        slots = self.plan.taps[list(self.plan.order)]
+        self.register_buffer("phase_taps", slots, persistent=False)
 
     # -- the three exact computations -------------------------------------------------
 
     def phase_kernels(self) -> torch.Tensor:
         """The ``s*s`` phase kernels as one conv2d weight ``(C_out*s*s, C_in, K, K)``.
 
-        Row ``c*s*s + a*s + b`` is the kernel of output channel ``c``, phase ``(a, b)``:
-        ``G[c, a, b] = M[a] @ w[c] @ M[b]^T`` (the order ``pixel_shuffle`` expects).
+        Row ``c*s*s + i*s + j`` is the kernel of output channel ``c`` for pixel-shuffle
+        slot ``(i, j)``, which holds phase ``(order[i], order[j])``:
+        ``G = taps[order[i]] @ w[c] @ taps[order[j]]^T``.
         """
         w = self.conv.weight  # (C_out, C_in, k, k)
-        m = self.phase_taps.to(w.dtype)  # (s, K, k)
+        m = self.phase_taps.to(w.dtype)  # (s, K, k), slot order
         g = torch.einsum("apt,octu,bqu->oabcpq", m, w, m)  # (C_out, s, s, C_in, K, K)
         c_out, s, _, c_in, taps, _ = g.shape
         return g.reshape(c_out * s * s, c_in, taps, taps)
 
     def _forward_phase(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        s = self.scale
+        h, w = x.shape[-2:]
+        s, plan = self.scale, self.plan
         bias = self.conv.bias
         if bias is not None:
             bias = bias.repeat_interleave(s * s)  # one copy per phase
-        xp = F.pad(x, (self.pad_left, self.pad_right, self.pad_left, self.pad_right))
+        xp = F.pad(x, (plan.pad_left, plan.pad_right, plan.pad_left, plan.pad_right))
         y = F.conv2d(xp, self.phase_kernels(), bias)  # (N, C_out*s*s, H+e, W+e)
-        if not any(self.shifts):  # every phase starts at offset 0: plain pixel shuffle
-            return F.pixel_shuffle(y[..., :h, :w], s)  # (N, C_out, sH, sW)
-        y = y.view(n, -1, s, s, *y.shape[-2:])  # (N, C_out, s, s, H+e, W+e)
-        out = y.new_empty(n, y.shape[1], h, s, w, s)  # (N, C_out, H, s, W, s)
-        for a, sa in enumerate(self.shifts):
-            for b, sb in enumerate(self.shifts):
-                out[:, :, :, a, :, b] = y[:, :, a, b, sa:sa + h, sb:sb + w]
-        return out.view(n, -1, s * h, s * w)  # (N, C_out, sH, sW)
+        y = F.pixel_shuffle(y, s)  # (N, C_out, s(H+e), s(W+e))
+        o = plan.offset
+        return y[..., o:o + s * h, o:o + s * w]  # (N, C_out, sH, sW)
 
     def folded_kernel(self) -> torch.Tensor:
         """The ``conv_transpose2d`` weight ``(C_in, C_out, k+s-1, k+s-1)``."""
@@ -374,7 +391,7 @@ class FusedResizeConv(nn.Module):
         s, k = self.scale, self.kernel_size
         if self.method == "phase":
             taps = self.phase_taps.shape[1]
-            e = max(self.shifts)
+            e = self.plan.extra
             return (height + e) * (width + e) * c_in * c_out * s * s * taps * taps
         if self.method == "folded":
             return height * width * c_in * c_out * (k + s - 1) ** 2
