@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from ui.common import explain
+from ui.common import explain, route_through_dashboard
 from ui.coverage import kernel_controls, render_coverage
+
+route_through_dashboard()
 
 st.title("Kernel coverage")
 explain(

@@ -55,6 +55,26 @@ def available_pages() -> list[PageSpec]:
     return [p for p in PAGES if (ROOT / p.path).exists()]
 
 
+# --------------------------------------------------------------------------- routing
+
+
+def route_through_dashboard() -> None:
+    """First line of every page: make sure ``dashboard.py`` (the router) is in charge.
+
+    Streamlit treats a ``pages/`` folder as the legacy multipage layout until
+    ``st.navigation`` has run once in the server process. So when a page's own URL is
+    the first thing a fresh server is asked for, Streamlit runs the page file directly,
+    skipping ``dashboard.py`` (no navigation, no presentation switch). Here we detect
+    that case, switch the process to ``st.navigation`` mode and rerun: the rerun goes
+    through ``dashboard.py``, which resolves the same URL to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 # --------------------------------------------------------------------------- presentation
 
 

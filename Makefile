@@ -1,0 +1,51 @@
+# Checkerboard Lab: the two commands (`make run`, `make test`) do all the set-up.
+# Re-running is fast: installs happen again only when a requirements file changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+PORT ?= 8501
+
+.PHONY: run test lint bench experiment clean help
+
+help:
+	@echo "make run         create .venv, install, start the dashboard on port $(PORT)"
+	@echo "make test        same set-up plus dev tools, then ruff and every test"
+	@echo "make bench       run the benchmark scripts (tables + benchmarks/results/*.json)"
+	@echo "make experiment  retrain the shipped checkpoints (about 40 min on 2 CPU cores)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+
+test: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: $(DEV_STAMP)
+	$(BIN)/python benchmarks/coverage.py
+	$(BIN)/python benchmarks/upsampling.py
+	$(BIN)/python benchmarks/training.py
+	$(BIN)/python benchmarks/gallery.py
+
+experiment: $(STAMP)
+	$(BIN)/python -m core.train --experiment --resume
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,172 @@
+"""Real-browser end-to-end tests: a fresh `streamlit run dashboard.py`, driven by Chromium.
+
+Each page is opened by its own URL as the first thing the browser does on a fresh
+server (the case AppTest cannot see), and must draw its charts with no exception box.
+Screenshots go to ``artifacts/screenshots/`` (ignored by git).
+
+Needs Debian's Chromium at /usr/bin/chromium (`apt-get install chromium`); without it
+these tests skip with that message, except under CI=true where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ui.common import available_pages
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+#: What each page must draw (a CSS selector); plotly charts unless said otherwise.
+CHART = '[data-testid="stPlotlyChart"] .main-svg'
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("CI=true but /usr/bin/chromium is missing: .ci/run must install it")
+    pytest.skip(
+        "browser tests need Chromium: run `apt-get install chromium` (Debian) to enable them",
+        allow_module_level=True,
+    )
+
+sync_api = pytest.importorskip("playwright.sync_api") if os.environ.get("CI") != "true" else None
+if sync_api is None:
+    import playwright.sync_api as sync_api  # noqa: E402  (must exist in CI)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            proc.kill()
+            raise RuntimeError(f"streamlit did not become healthy:\n{out}")
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                      args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def _wait_idle(page, timeout_ms: int = 90_000) -> None:
+    """Wait until the script run has finished (no 'Running...' status widget)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout_ms,
+    )
+
+
+def _open(browser, url: str, name: str, selector: str = CHART):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector(selector, timeout=90_000)
+    _wait_idle(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    return context, page
+
+
+def _assert_no_exception(page) -> None:
+    boxes = page.locator('[data-testid="stException"]')
+    assert boxes.count() == 0, boxes.first.inner_text()
+
+
+@pytest.mark.parametrize("spec", available_pages(), ids=lambda s: s.url_path)
+def test_page_opened_first_by_its_url(server, browser, spec):
+    context, page = _open(browser, f"{server}/{spec.url_path}", spec.url_path)
+    try:
+        _assert_no_exception(page)
+        assert page.locator(CHART).count() >= 1
+        assert page.get_by_text("Presentation mode").count() == 1
+    finally:
+        context.close()
+
+
+def test_home_page(server, browser):
+    context, page = _open(browser, server, "home")
+    try:
+        _assert_no_exception(page)
+        assert page.get_by_role("heading", name="Checkerboard Lab").count() == 1
+    finally:
+        context.close()
+
+
+def test_coverage_controls_write_the_url_and_links_reopen_the_view(server, browser):
+    context, page = _open(browser, f"{server}/coverage?kernel=5&stride=3", "coverage-url")
+    try:
+        _assert_no_exception(page)
+        page.get_by_role("button", name="Figure 6: 4x4, stride 2").click()
+        page.wait_for_function("() => window.location.search.includes('kernel=4')",
+                               timeout=30_000)
+        _wait_idle(page)
+        shared = page.url
+        assert "padding=1" in shared
+    finally:
+        context.close()
+    context, page = _open(browser, shared, "coverage-reopened")
+    try:
+        _assert_no_exception(page)
+        heatmap = page.locator("[data-testid=\"stPlotlyChart\"]").first.text_content()
+        assert "4x4 kernel, stride 2" in heatmap
+    finally:
+        context.close()
+
+
+def test_nonsense_url_shows_a_warning_not_a_traceback(server, browser):
+    context, page = _open(browser, f"{server}/coverage?kernel=banana&size=-3",
+                          "coverage-bad-url")
+    try:
+        _assert_no_exception(page)
+        assert page.get_by_text("Ignored URL parameter").count() >= 1
+    finally:
+        context.close()
