@@ -7,7 +7,6 @@ colour scales) and the PNG downloads apply everywhere from one place.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
+
+from core.images import magnify_nearest, to_png_bytes, to_uint8
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -239,26 +239,6 @@ def show_plot(fig: go.Figure, *, key: str | None = None, height: int | None = No
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme="streamlit")
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] (H, W) or (H, W, C) -> uint8, clipped."""
-    return (np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def magnify(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement: every pixel becomes a ``factor`` x ``factor`` block."""
-    if factor <= 1:
-        return image
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """PNG encoding of a float [0, 1] or uint8 image."""
-    arr = image if image.dtype == np.uint8 else to_uint8(image)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def show_image(
     image: np.ndarray,
     caption: str | None = None,
@@ -273,14 +253,14 @@ def show_image(
     at most that wide. ``download``: file name of the PNG download button (the magnified
     pixels as shown).
     """
-    arr = image if image.dtype == np.uint8 else to_uint8(image)
+    arr = to_uint8(image)
     if magnify_to:
         factor = max(1, magnify_to // max(1, arr.shape[1]))
-        arr = magnify(arr, factor)
+        arr = magnify_nearest(arr, factor)
     st.image(arr, caption=caption, width="content")
     if download:
         st.download_button(
-            "PNG", data=png_bytes(arr), file_name=download, mime="image/png",
+            "PNG", data=to_png_bytes(arr), file_name=download, mime="image/png",
             key=key or f"dl-{download}", icon=":material/download:",
         )
 
