@@ -284,31 +284,32 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage") -> CoverageRep
         st.error(f"This layer cannot be built: {err}.", icon=":material/block:")
         return None
     k, s = spec.kernel, spec.stride
-    title = f"{k}x{k} kernel, stride {s}: how many times each output cell is painted"
+    title = f"{k}x{k} kernel, stride {s}: times each output cell is painted"
     if spec.layers > 1:
         title = f"{spec.layers} stacked {k}x{k}/stride {s} layers: paths to each output cell"
-    main, side = st.columns([3, 2])
-    with main:
-        show_plot(coverage_heatmap(report.counts, title, spec=spec), key=f"{key}-heatmap",
-                  height=520 if spec.dims == 2 else 260)
-        if spec.dims == 1:
-            show_plot(painting_figure(spec), key=f"{key}-painting", height=420)
-    with side:
-        interior = report.interior_stats
-        a, b = st.columns(2)
-        a.metric("Output size", " x ".join(map(str, report.output_size)))
-        b.metric("Interior even?", "yes" if report.interior_even else "no")
-        a.metric("Interior min / max", f"{interior.min} / {interior.max}")
-        b.metric("Interior max/min", "∞" if interior.min == 0 else f"{interior.ratio:.2f}")
-        border = report.border_stats
-        a.metric("Border min / max", "—" if border is None else f"{border.min} / {border.max}")
-        b.metric("Period", " x ".join(map(str, report.periods)),
-                 help="Smallest repeat of the interior pattern, in output cells.")
-        if not report.interior_in_map:
-            st.info("This input is too small to have interior cells: interior figures "
-                    "are those of a long input.")
+    show_plot(coverage_heatmap(report.counts, title, spec=spec), key=f"{key}-heatmap",
+              height=560 if spec.dims == 2 else 240)
+    if spec.dims == 1:
+        show_plot(painting_figure(spec), key=f"{key}-painting", height=420)
+    interior = report.interior_stats
+    border = report.border_stats
+    cols = st.columns(3)
+    cols[0].metric("Output size", " x ".join(map(str, report.output_size)))
+    cols[1].metric("Interior even?", "yes" if report.interior_even else "no")
+    cols[2].metric("Period", " x ".join(map(str, report.periods)),
+                   help="Smallest repeat of the interior pattern, in output cells.")
+    cols[0].metric("Interior min / max", f"{interior.min} / {interior.max}")
+    cols[1].metric("Interior max/min", "∞" if interior.min == 0 else f"{interior.ratio:.2f}",
+                   help="1.00 means every interior cell is painted equally often.")
+    cols[2].metric("Border min / max", "—" if border is None else f"{border.min} / {border.max}")
+    if not report.interior_in_map:
+        st.info("This input is too small to have interior cells: the interior figures "
+                "are those of a long input.")
+    table, text = st.columns([2, 3])
+    with table:
         st.markdown("**Interior count per output phase**")
         st.dataframe(phase_table(report))
+    with text:
         explain(
             "Phase = output index modulo the stride. Away from the borders every cell of "
             "a phase is painted the same number of times, "
