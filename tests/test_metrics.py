@@ -1,0 +1,156 @@
+"""Tests of core/metrics.py on real photographs shipped inside scikit-image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage
+import torch
+from PIL import Image
+
+from core.layers import make_upsampler
+from core.metrics import (
+    artifact_frequencies,
+    checkerboard_score,
+    high_pass,
+    log_power_spectrum,
+    phase_pattern,
+    polyphase_gains,
+    spectrum_figure,
+)
+
+DATA = Path(skimage.__file__).parent / "data"
+
+
+def photo(name: str) -> np.ndarray:
+    """A bundled colour photograph as float64 (H, W, 3) in [0, 1]."""
+    with Image.open(DATA / name) as img:
+        return np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return photo("astronaut.png")
+
+
+def checkerboard(h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    return np.where((yy + xx) % 2 == 0, 1.0, -1.0)
+
+
+@pytest.mark.parametrize("name", ["astronaut.png", "coffee.png", "chelsea.png",
+                                  "motorcycle_left.png"])
+@pytest.mark.parametrize("period", [2, 4, 8])
+def test_clean_photographs_score_near_zero(name, period):
+    assert checkerboard_score(photo(name), period) < 2e-3
+
+
+def test_score_grows_monotonically_with_checkerboard_amplitude(astronaut):
+    cb = checkerboard(*astronaut.shape[:2])[:, :, None]
+    amps = [0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+    scores = [checkerboard_score(astronaut + a * cb, 4) for a in amps]
+    assert all(b > a for a, b in zip(scores, scores[1:], strict=False)), scores
+    # and it reads the amplitude itself (the +/-1 pattern passes the high-pass unchanged)
+    for a, s in zip(amps[2:], scores[2:], strict=True):
+        assert s == pytest.approx(a, rel=0.1)
+
+
+def test_score_is_exact_for_a_pattern_on_a_smooth_ramp():
+    h, w = 64, 96
+    yy, xx = np.mgrid[:h, :w]
+    ramp = 0.2 + 0.5 * yy / h + 0.2 * xx / w  # a linear ramp is removed exactly
+    assert checkerboard_score(ramp, 4) < 1e-12
+    pattern = np.random.default_rng(0).normal(size=(4, 4))
+    pattern -= pattern.mean()
+    tiled = np.tile(pattern, (h // 4, w // 4))
+    q = phase_pattern(ramp + 0.01 * tiled, 4)
+    np.testing.assert_allclose(q, 0.01 * pattern, atol=1e-12)
+
+
+def test_score_does_not_depend_on_image_size(astronaut):
+    for crop in (64, 128, 256, 512):
+        img = astronaut[:crop, :crop]
+        cb = checkerboard(crop, crop)[:, :, None]
+        assert checkerboard_score(img + 0.03 * cb, 4) == pytest.approx(0.03, rel=0.1)
+    # a pure pattern on a flat image: identical at every size
+    scores = {n: checkerboard_score(0.5 + 0.05 * checkerboard(n, n), 2) for n in (16, 50, 300)}
+    assert np.allclose(list(scores.values()), 0.05)
+
+
+def test_grey_and_colour_inputs(astronaut):
+    grey = astronaut.mean(axis=2)
+    assert phase_pattern(grey, 4).shape == (4, 4)
+    assert phase_pattern(astronaut, 4).shape == (4, 4, 3)
+    q = phase_pattern(astronaut, 4)
+    np.testing.assert_allclose(q.mean(axis=(0, 1)), 0, atol=1e-15)
+
+
+def test_phase_alignment_follows_the_image_grid():
+    img = np.full((40, 40), 0.5)
+    img[1::4, 2::4] += 0.1  # a dot at phase (1, 2)
+    q = phase_pattern(img, 4)
+    assert np.unravel_index(np.argmax(q), q.shape) == (1, 2)
+    residual, y0, x0 = high_pass(img, 4)
+    assert y0 % 4 == 0 and x0 % 4 == 0 and residual.shape[0] % 4 == 0
+
+
+def test_deconv_output_scores_far_above_resize_at_init(astronaut):
+    """Real artifacts (random transposed convolutions) read high; the fixes read low."""
+    x = torch.from_numpy(astronaut[::4, ::4].astype(np.float32)).permute(2, 0, 1)[None]
+    scores = {}
+    for name in ("deconv", "resize_nearest", "subpixel_icnr"):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(make_upsampler(name, 3, 8), torch.nn.ReLU(),
+                                  make_upsampler(name, 8, 3))
+        with torch.no_grad():
+            y = net(x)[0].permute(1, 2, 0).numpy().astype(np.float64)
+        y = (y - y.min()) / (y.max() - y.min())
+        scores[name] = checkerboard_score(y, 4)
+    assert scores["deconv"] > 10 * scores["resize_nearest"]
+    assert scores["deconv"] > 10 * scores["subpixel_icnr"]
+
+
+def test_input_errors():
+    with pytest.raises(ValueError, match="period"):
+        checkerboard_score(np.zeros((32, 32)), 1)
+    with pytest.raises(ValueError, match="at least"):
+        checkerboard_score(np.zeros((10, 64)), 4)
+    with pytest.raises(ValueError, match="shape"):
+        checkerboard_score(np.zeros((2, 32, 32, 3)), 2)
+    with pytest.raises(ValueError, match="finite"):
+        checkerboard_score(np.full((32, 32), np.nan), 2)
+
+
+def test_spectrum_marks_the_artifact_peaks(astronaut):
+    cb = checkerboard(*astronaut.shape[:2])[:, :, None]
+    spec = log_power_spectrum(astronaut + 0.05 * cb, 4)
+    assert spec.log_power.shape == astronaut.shape[:2]
+    assert spec.markers.shape == (15, 2)
+    assert [-0.5, -0.5] in spec.markers.tolist() and [0.0, 0.0] not in spec.markers.tolist()
+    # the +/- checkerboard lives at (0.5, 0.5) = (-0.5, -0.5) after fftshift
+    i, j = np.argmin(np.abs(spec.fy + 0.5)), np.argmin(np.abs(spec.fx + 0.5))
+    assert spec.log_power[i, j] > np.percentile(spec.log_power, 99.9)
+    fig = spectrum_figure(spec, title="t")
+    assert len(fig.data) == 2
+    assert artifact_frequencies(2).tolist() == [[-0.5, -0.5], [-0.5, 0.0], [0.0, -0.5]]
+
+
+def test_polyphase_gains():
+    w = np.arange(9.0).reshape(3, 3)
+    g = polyphase_gains(w, 2)
+    # taps (t, u) with t, u even / odd
+    np.testing.assert_allclose(g, [[0 + 2 + 6 + 8, 1 + 7], [3 + 5, 4]])
+    assert g.sum() == w.sum()
+    # a 4x4 box-folded kernel (resize-convolution) has equal gains
+    folded = np.convolve([1.0, 2.0, 3.0], [1.0, 1.0])
+    np.testing.assert_allclose(polyphase_gains(np.outer(folded, folded), 2), 36.0)
+    layer = make_upsampler("deconv", 3, 2, kernel_size=3)
+    gt = polyphase_gains(layer.deconv.weight, 2)
+    assert gt.shape == (3, 2, 2, 2)
+    np.testing.assert_allclose(gt.sum(axis=(-2, -1)),
+                               layer.deconv.weight.detach().sum(dim=(-2, -1)).numpy(),
+                               rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="weight"):
+        polyphase_gains(np.zeros(3), 2)
