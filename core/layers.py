@@ -17,6 +17,8 @@ same along each axis):
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,11 +38,14 @@ __all__ = [
     "SubPixelConv",
     "UpsamplerConfig",
     "UpsamplerSpec",
+    "cost_row",
     "count_macs",
     "count_parameters",
     "hold_kernel",
     "icnr_",
     "make_upsampler",
+    "median_time",
+    "peak_memory_bytes",
     "phase_plan",
     "same_padding",
     "transposed_padding",
@@ -664,3 +669,63 @@ def count_macs(module: nn.Module, height: int, width: int) -> int:
 
 
 
+
+
+# ---------------------------------------------------------------------------------------
+# Measured cost (used by benchmarks/upsampling.py and the layer lab's cost table)
+# ---------------------------------------------------------------------------------------
+
+
+def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in seconds, after ``warmup`` untimed calls."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_memory_bytes(fn: Callable[[], object]) -> int:
+    """Peak bytes allocated by the CPU allocator during ``fn()`` (outputs included).
+
+    Replays the allocation/free events that ``torch.profiler`` records with
+    ``profile_memory=True`` in time order and returns the highest running total, i.e.
+    the memory the call needs on top of what was alive before it (inputs, weights).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
+    live = peak = 0
+    for e in events:
+        live += e.nbytes()  # > 0 allocation, < 0 free
+        peak = max(peak, live)
+    return peak
+
+
+def cost_row(name: str, in_channels: int, out_channels: int, height: int, width: int, *,
+             batch: int = 1, scale: int = 2, kernel_size: int = 3, repeats: int = 5,
+             seed: int = 0, **options) -> dict[str, object]:
+    """Parameters, multiply-adds and measured inference time of one upsampler."""
+    torch.manual_seed(seed)
+    layer = make_upsampler(name, in_channels, out_channels, scale=scale,
+                           kernel_size=kernel_size, **options).eval()
+    x = torch.randn(batch, in_channels, height, width)
+
+    def run() -> None:
+        with torch.inference_mode():
+            layer(x)
+
+    return {
+        "upsampler": name,
+        "parameters": count_parameters(layer),
+        "multiply_adds": batch * count_macs(layer, height, width),
+        "forward_ms": 1e3 * median_time(run, repeats=repeats, warmup=1),
+    }
