@@ -54,11 +54,13 @@ __all__ = [
     "Spectrum",
     "artifact_frequencies",
     "checkerboard_score",
+    "gain_imbalance",
     "high_pass",
     "log_power_spectrum",
     "phase_pattern",
     "polyphase_gains",
     "spectrum_figure",
+    "to_unit_range",
 ]
 
 
@@ -271,3 +273,35 @@ def polyphase_gains(weight, stride: int) -> np.ndarray:
     w = np.pad(w, pad)
     w = w.reshape(*w.shape[:-2], ph // stride, stride, pw // stride, stride)
     return w.sum(axis=(-4, -2))
+
+
+def gain_imbalance(gains) -> float:
+    """How unequal the phase gains are: ``mean over channel pairs of (max - min over the
+    phases)``, divided by the RMS of all gains. 0 for every fix (equal phases); a few
+    tenths to over 1 for a randomly initialised 3x3, stride-2 transposed convolution.
+
+    ``gains``: ``(s, s)`` or ``(C_in, C_out, s, s)`` (:func:`polyphase_gains`, or
+    :func:`core.layers.phase_gains`).
+    """
+    g = np.asarray(gains, dtype=np.float64)
+    if g.ndim not in (2, 4):
+        raise ValueError(f"gains must be (s, s) or (C_in, C_out, s, s), got shape {g.shape}")
+    rms = float(np.sqrt(np.mean(g ** 2)))
+    if rms == 0.0:
+        return 0.0
+    spread = g.max(axis=(-2, -1)) - g.min(axis=(-2, -1))
+    return float(np.mean(spread) / rms)
+
+
+def to_unit_range(image) -> np.ndarray:
+    """Rescale an image linearly to ``[0, 1]`` (min -> 0, max -> 1, all channels together).
+
+    Randomly initialised layers output arbitrary ranges; the layer lab shows and scores
+    them after this rescaling, so scores compare across layers. A constant image maps
+    to 0.5 everywhere.
+    """
+    arr = np.asarray(image, dtype=np.float64)
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        return np.full_like(arr, 0.5)
+    return (arr - lo) / (hi - lo)
