@@ -90,28 +90,32 @@ def kernel_controls() -> CoverageSpec:
     """The coverage controls, bound to the URL; returns the chosen spec."""
     check_query_params(URL_PARAMS)
     init_state(_DEFAULTS)
-    cols = st.columns(3)
+    cols = st.columns([1, 1, 1])
     with cols[0]:
         preset_button("Figure 4: 3x3, stride 2", FIGURE_4, key="preset-fig4",
                       help="Uneven overlap: some cells painted 4 times, others once.")
     with cols[1]:
         preset_button("Figure 6: 4x4, stride 2", FIGURE_6, key="preset-fig6",
                       help="Kernel divisible by stride: even overlap in the interior.")
-    dims = st.segmented_control("View", _DIMS, key="dims", bind="query-params") or "2-D"
-    left, right = st.columns(2)
-    with left:
-        kernel = st.slider("Kernel size", 1, 9, key="kernel", bind="query-params")
-        stride = st.slider("Stride", 1, 5, key="stride", bind="query-params")
-        size = st.slider("Input size", 2, 32, key="size", bind="query-params")
-        layers = st.slider("Stacked layers", 1, 3, key="layers", bind="query-params",
-                           help="Chain identical layers: the count becomes the number of paths.")
-    with right:
-        padding = st.slider("Padding", 0, 8, key="padding", bind="query-params",
-                            help="PyTorch crops this many cells from each end of the output.")
-        dilation = st.slider("Dilation", 1, 4, key="dilation", bind="query-params")
-        output_padding = st.slider("Output padding", 0, 4, key="output_padding",
-                                   bind="query-params",
-                                   help="Extra cells at the far end; must be < stride or dilation.")
+    with cols[2]:
+        dims = st.segmented_control("View", _DIMS, key="dims", bind="query-params",
+                                    label_visibility="collapsed") or "2-D"
+    cols = st.columns(4)
+    kernel = cols[0].slider("Kernel size", 1, 9, key="kernel", bind="query-params")
+    stride = cols[1].slider("Stride", 1, 5, key="stride", bind="query-params")
+    size = cols[2].slider("Input size", 2, 32, key="size", bind="query-params")
+    layers = cols[3].slider("Stacked layers", 1, 3, key="layers", bind="query-params",
+                            help="Chain identical layers: the count becomes the number of paths.")
+    unusual = any(st.session_state.get(k) != _DEFAULTS[k] or k in st.query_params
+                  for k in ("padding", "dilation", "output_padding"))
+    with st.expander("Padding, dilation, output padding", expanded=unusual):
+        cols = st.columns(3)
+        padding = cols[0].slider("Padding", 0, 8, key="padding", bind="query-params",
+                                 help="PyTorch crops this many cells from each end of the output.")
+        dilation = cols[1].slider("Dilation", 1, 4, key="dilation", bind="query-params")
+        output_padding = cols[2].slider(
+            "Output padding", 0, 4, key="output_padding", bind="query-params",
+            help="Extra cells at the far end; must be smaller than stride or dilation.")
     return CoverageSpec(1 if dims == "1-D" else 2, kernel, stride, padding, dilation,
                         output_padding, size, layers)
 
