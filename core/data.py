@@ -1,0 +1,256 @@
+"""Training data: random crops of a folder of images, and the fixed held-out photographs.
+
+* :func:`find_images` lists a folder recursively (jpg, jpeg, png, webp, bmp, tif,
+  tiff); :func:`load_images` decodes them to uint8 (H, W, 3), skipping and counting
+  the files that cannot be read instead of failing.
+* With no folder, the colour photographs that ship inside scikit-image are used,
+  read as plain files from its ``data`` folder (some ``skimage.data`` functions
+  download, so they are never called). They are split once and for all into
+  :data:`SKIMAGE_TRAIN` and :data:`SKIMAGE_HELDOUT`; the held-out photographs are
+  never trained on and serve as the validation set and as the gallery's images
+  (:func:`heldout_images`).
+* :class:`RandomCrops` is a map-style dataset of ``crops_per_epoch`` random crops
+  with random horizontal/vertical flips. Crop ``i`` of epoch ``e`` is a pure function
+  of ``(seed, e, i)``, so a run is deterministic for a given seed whatever the number
+  of processes or the order in which a sampler visits the indices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+#: File suffixes read as images (case-insensitive).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+#: The colour photographs shipped in scikit-image's data folder, by file name.
+SKIMAGE_TRAIN = (
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "motorcycle_left.png",
+    "motorcycle_right.png",  # stereo pair with _left: both on the same side of the split
+    "retina.jpg",
+    "rocket.jpg",
+)
+SKIMAGE_HELDOUT = ("astronaut.png", "chelsea.png", "coffee.png")
+
+#: Side of the square held-out images (resized so the short side is this, centre-cropped).
+HELDOUT_SIZE = 256
+
+
+def skimage_data_dir() -> Path:
+    """The folder of scikit-image's bundled data files (no download involved)."""
+    import skimage  # local import: only needed for the default data
+
+    return Path(skimage.__file__).parent / "data"
+
+
+def find_images(folder: str | Path) -> list[Path]:
+    """All files under ``folder`` (recursively) whose suffix is in IMAGE_EXTENSIONS, sorted."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValueError(f"data folder {str(root)!r} does not exist or is not a folder")
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Decode one image file to uint8 (H, W, 3), first frame, EXIF orientation applied.
+
+    Raises ``ValueError`` naming the file when it cannot be decoded.
+    """
+    from PIL import ImageOps
+
+    try:
+        with Image.open(path) as im:
+            im.seek(0)
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.float64)
+                arr = arr / max(arr.max(), 1.0) * 255.0
+                im = Image.fromarray(arr.astype(np.uint8))
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(background, rgba)
+            rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)  # (H, W, 3)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"cannot read image {str(path)!r}: {exc}") from exc
+    return np.ascontiguousarray(rgb)
+
+
+@dataclass
+class ImageSet:
+    """Decoded images plus what was skipped (path -> reason)."""
+
+    names: list[str]
+    images: list[np.ndarray]  # uint8 (H, W, 3) each
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def load_images(paths: Sequence[str | Path], *, min_size: int = 1) -> ImageSet:
+    """Decode ``paths``; unreadable files or images smaller than ``min_size`` are skipped."""
+    names, images, skipped = [], [], {}
+    for p in paths:
+        try:
+            img = read_rgb(p)
+        except ValueError as exc:
+            skipped[str(p)] = str(exc)
+            continue
+        if min(img.shape[:2]) < min_size:
+            skipped[str(p)] = f"smaller than {min_size} px ({img.shape[1]}x{img.shape[0]})"
+            continue
+        names.append(str(p))
+        images.append(img)
+    return ImageSet(names, images, skipped)
+
+
+def resize_center_crop(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize (Lanczos) so the short side is ``size``, then crop the centre size x size."""
+    h, w = img.shape[:2]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    im = Image.fromarray(img).resize((nw, nh), Image.Resampling.LANCZOS)
+    arr = np.asarray(im)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return np.ascontiguousarray(arr[top : top + size, left : left + size])
+
+
+def heldout_images(size: int = HELDOUT_SIZE) -> dict[str, np.ndarray]:
+    """The held-out photographs (never trained on): name -> float32 (size, size, 3) in [0, 1].
+
+    Names are the file stems (``astronaut``, ``chelsea``, ``coffee``). Each photograph
+    is resized so its short side is ``size`` and centre-cropped to a square.
+    """
+    folder = skimage_data_dir()
+    out = {}
+    for fname in SKIMAGE_HELDOUT:
+        img = resize_center_crop(read_rgb(folder / fname), size)  # (size, size, 3) uint8
+        out[Path(fname).stem] = img.astype(np.float32) / 255.0
+    return out
+
+
+def split_folder(paths: Sequence[Path], val_fraction: float) -> tuple[list[Path], list[Path]]:
+    """Deterministic train/validation split of a user's folder by a hash of each file name.
+
+    A file is held out when ``crc32(relative name) / 2**32 < val_fraction``; at least one
+    file is held out when there are two or more and ``val_fraction > 0``.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    keyed = sorted(paths, key=lambda p: zlib.crc32(p.name.encode()))
+    val = [p for p in keyed if zlib.crc32(p.name.encode()) / 2**32 < val_fraction]
+    if not val and val_fraction > 0 and len(keyed) >= 2:
+        val = keyed[:1]
+    train = [p for p in paths if p not in val]
+    return train, sorted(val)
+
+
+@dataclass
+class DataSource:
+    """Training images, validation images (float (H, W, 3)) and a description for metadata."""
+
+    train: ImageSet
+    validation: dict[str, np.ndarray]
+    description: dict
+
+
+def default_source() -> DataSource:
+    """scikit-image's colour photographs: SKIMAGE_TRAIN to train, SKIMAGE_HELDOUT to validate."""
+    folder = skimage_data_dir()
+    train = load_images([folder / f for f in SKIMAGE_TRAIN])
+    if train.skipped or not train.images:
+        raise ValueError(f"scikit-image data files unreadable: {train.skipped}")
+    desc = {
+        "source": "scikit-image colour photographs",
+        "train": [Path(n).name for n in train.names],
+        "heldout": list(SKIMAGE_HELDOUT),
+        "heldout_size": HELDOUT_SIZE,
+        "skipped": 0,
+    }
+    return DataSource(train, heldout_images(), desc)
+
+
+def folder_source(folder: str | Path, *, crop_size: int, val_fraction: float = 0.1,
+                  val_size: int = HELDOUT_SIZE) -> DataSource:
+    """A user's folder: a hashed ``val_fraction`` of files held out, the rest cropped."""
+    paths = find_images(folder)
+    if not paths:
+        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {str(folder)!r}")
+    train_paths, val_paths = split_folder(paths, val_fraction)
+    train = load_images(train_paths, min_size=crop_size)
+    val_set = load_images(val_paths)
+    if not train.images:
+        raise ValueError(
+            f"no readable training image of at least {crop_size} px under {str(folder)!r} "
+            f"({len(train.skipped)} skipped)"
+        )
+    validation = {
+        Path(n).stem: resize_center_crop(img, min(val_size, *img.shape[:2])).astype(np.float32)
+        / 255.0
+        for n, img in zip(val_set.names, val_set.images, strict=True)
+    }
+    digest = hashlib.sha256("\n".join(str(p) for p in paths).encode()).hexdigest()[:16]
+    desc = {
+        "source": f"folder {str(folder)}",
+        "files": len(paths),
+        "train": len(train.images),
+        "heldout": [Path(n).name for n in val_set.names],
+        "skipped": len(train.skipped) + len(val_set.skipped),
+        "list_sha256": digest,
+    }
+    return DataSource(train, validation, desc)
+
+
+class RandomCrops(torch.utils.data.Dataset):
+    """``crops_per_epoch`` random ``crop_size`` crops with random flips, per epoch.
+
+    Item ``i`` of epoch ``e`` draws, from ``numpy.random.default_rng([seed, e, i])``:
+    an image (uniformly), a top-left corner (uniformly), a horizontal and a vertical
+    flip (each with probability 1/2). Returns float32 (3, crop, crop) in [0, 1].
+    Call :meth:`set_epoch` before each epoch.
+    """
+
+    def __init__(self, images: Sequence[np.ndarray], crop_size: int, crops_per_epoch: int,
+                 seed: int) -> None:
+        if crop_size < 4:
+            raise ValueError(f"crop_size must be >= 4, got {crop_size}")
+        if crops_per_epoch < 1:
+            raise ValueError(f"crops_per_epoch must be >= 1, got {crops_per_epoch}")
+        small = [i for i, im in enumerate(images) if min(im.shape[:2]) < crop_size]
+        if small or not images:
+            raise ValueError(f"every image must be at least crop_size={crop_size} px; "
+                             f"too small: {small}, images: {len(images)}")
+        self.images = list(images)
+        self.crop_size = crop_size
+        self.crops_per_epoch = crops_per_epoch
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.crops_per_epoch
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        img = self.images[rng.integers(len(self.images))]
+        h, w = img.shape[:2]
+        c = self.crop_size
+        top, left = rng.integers(h - c + 1), rng.integers(w - c + 1)
+        crop = img[top : top + c, left : left + c]  # (c, c, 3) uint8
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        if rng.random() < 0.5:
+            crop = crop[::-1]
+        t = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)  # (3, c, c)
+        return t.float().div_(255.0)
