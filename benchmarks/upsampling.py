@@ -23,10 +23,7 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -34,7 +31,14 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.layers import count_macs, count_parameters, make_upsampler, peak_memory_bytes  # noqa: E402
+from benchmarks._common import write_results  # noqa: E402
+from core.layers import (  # noqa: E402
+    count_macs,
+    count_parameters,
+    make_upsampler,
+    peak_memory_bytes,
+    round_robin_medians,
+)
 
 # (label, registry name, kernel size, options)
 VARIANTS = [
@@ -78,25 +82,13 @@ def _cases(shape: tuple[int, int, int, int]):
     return cases
 
 
-def _round_robin(fns, repeats: int, warmup: int) -> list[float]:
-    """Median seconds of each fn, timed in interleaved rounds."""
-    times: list[list[float]] = [[] for _ in fns]
-    for r in range(warmup + repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            if r >= warmup:
-                times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
-
-
 def run(shapes, repeats: int, warmup: int) -> list[dict]:
     rows = []
     for shape in shapes:
         n, c_in, c_out, size = shape
         cases = _cases(shape)
-        fwd = _round_robin([c["forward"] for c in cases], repeats, warmup)
-        trn = _round_robin([c["train_step"] for c in cases], max(3, repeats // 2), warmup)
+        fwd = round_robin_medians([c["forward"] for c in cases], repeats, warmup)
+        trn = round_robin_medians([c["train_step"] for c in cases], max(3, repeats // 2), warmup)
         for c, t_fwd, t_trn in zip(cases, fwd, trn, strict=True):
             rows.append({
                 "shape": {"N": n, "C_in": c_in, "C_out": c_out, "H": size, "W": size},
@@ -160,11 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds (default 3)")
     parser.add_argument("--large", action="store_true", help="add N=1 128->64 at 256px")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/upsampling.json")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own choice)")
+    parser.add_argument("--no-write", action="store_true", help="print only, write no JSON")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.warmup < 0:
         parser.error("--repeats must be >= 1 and --warmup >= 0")
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     shapes = SHAPES + ([LARGE] if args.large else [])
     load_before = tuple(round(v, 2) for v in os.getloadavg())
     rows = run(shapes, args.repeats, args.warmup)
@@ -172,18 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     goal_rows = goals(rows)
     print_table(rows, goal_rows, (load_before, load_after))
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "upsampling",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "python": platform.python_version(),
-                    "load_average_before": load_before, "load_average_after": load_after},
-        "settings": {"repeats": args.repeats, "warmup": args.warmup, "scale": 2},
-        "rows": rows,
-        "goals": goal_rows,
-    }, indent=2) + "\n")
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    if args.no_write:
+        return 0
+    path = write_results(
+        "upsampling", rows, goals=goal_rows,
+        settings={"repeats": args.repeats, "warmup": args.warmup, "scale": 2,
+                  "threads": torch.get_num_threads()},
+        load_average={"before": load_before, "after": load_after},
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

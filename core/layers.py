@@ -40,7 +40,7 @@ __all__ = [
     "UpsamplerConfig",
     "UpsamplerSpec",
     "build_stack",
-    "cost_row",
+    "cost_rows",
     "count_macs",
     "count_parameters",
     "hold_kernel",
@@ -51,6 +51,7 @@ __all__ = [
     "peak_memory_bytes",
     "phase_gains",
     "phase_plan",
+    "round_robin_medians",
     "same_padding",
     "transposed_padding",
     "strided_conv_input_gradient",
@@ -716,25 +717,46 @@ def peak_memory_bytes(fn: Callable[[], object]) -> int:
     return peak
 
 
-def cost_row(name: str, in_channels: int, out_channels: int, height: int, width: int, *,
-             batch: int = 1, scale: int = 2, kernel_size: int = 3, repeats: int = 5,
-             seed: int = 0, **options) -> dict[str, object]:
-    """Parameters, multiply-adds and measured inference time of one upsampler."""
+def round_robin_medians(fns: list[Callable[[], object]], repeats: int = 10,
+                        warmup: int = 2) -> list[float]:
+    """Median wall time (seconds) of each ``fn``, timed in interleaved rounds.
+
+    Round ``r`` calls every ``fn`` once in turn, so a load spike on a shared CPU hits
+    all of them alike instead of whichever happened to be running.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    times: list[list[float]] = [[] for _ in fns]
+    for r in range(warmup + repeats):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            if r >= warmup:
+                times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def cost_rows(names: list[str] | tuple[str, ...], in_channels: int, out_channels: int,
+              height: int, width: int, *, batch: int = 1, scale: int = 2,
+              kernel_size: int = 3, repeats: int = 5, warmup: int = 2,
+              seed: int = 0) -> list[dict[str, object]]:
+    """Parameters, multiply-adds and measured inference time of several upsamplers
+    (timed round-robin, :func:`round_robin_medians`)."""
     torch.manual_seed(seed)
-    layer = make_upsampler(name, in_channels, out_channels, scale=scale,
-                           kernel_size=kernel_size, **options).eval()
+    layers = [make_upsampler(n, in_channels, out_channels, scale=scale,
+                             kernel_size=kernel_size).eval() for n in names]
     x = torch.randn(batch, in_channels, height, width)
 
-    def run() -> None:
-        with torch.inference_mode():
-            layer(x)
+    def runner(layer: nn.Module) -> Callable[[], None]:
+        def run() -> None:
+            with torch.inference_mode():
+                layer(x)
+        return run
 
-    return {
-        "upsampler": name,
-        "parameters": count_parameters(layer),
-        "multiply_adds": batch * count_macs(layer, height, width),
-        "forward_ms": 1e3 * median_time(run, repeats=repeats, warmup=1),
-    }
+    times = round_robin_medians([runner(m) for m in layers], repeats=repeats, warmup=warmup)
+    return [{"upsampler": n, "parameters": count_parameters(m),
+             "multiply_adds": batch * count_macs(m, height, width), "forward_ms": 1e3 * t}
+            for n, m, t in zip(names, layers, times, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,105 @@
+"""The layer lab page through Streamlit's AppTest (entered via dashboard.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.images import to_png_bytes
+from tests.conftest import assert_clean, open_page
+
+LAB = "pages/layer_lab.py"
+
+
+def scores(at) -> dict[str, float]:
+    """Checkerboard scores (in percent) of the side-by-side outputs, by column order."""
+    return [float(m.value.rstrip(" %")) for m in at.metric if m.label == "Checkerboard score"]
+
+
+def imbalances(at) -> list[float]:
+    return [float(m.value) for m in at.metric if m.label == "Gain imbalance"]
+
+
+def test_default_view_shows_four_upsamplers_with_scores_and_costs():
+    at = open_page(LAB, timeout=120)
+    assert_clean(at)
+    assert not at.error
+    assert at.multiselect(key="lab_ups").value == ["deconv", "resize_nearest", "subpixel",
+                                                   "subpixel_icnr"]
+    assert len(at.get("image")) == 4
+    s = scores(at)
+    assert len(s) == 4
+    deconv, resize, subpixel, icnr = s
+    # artifacts at initialisation: the transposed and sub-pixel convolutions, not the fixes
+    assert deconv > 10 * resize and deconv > 10 * icnr
+    assert subpixel > 10 * resize
+    gains = imbalances(at)
+    assert gains[0] > 0.1 and gains[2] > 0.1 and gains[1] == 0 and gains[3] == 0
+    # 4 phase patterns + 4 spectra + 4 gains + the gradient heatmap
+    assert len(at.get("plotly_chart")) == 13
+    cost = at.dataframe[0].value
+    assert len(cost) == 9 and (cost["forward (ms)"] > 0).all()
+    assert cost.loc["fused_resize", "parameters"] == cost.loc["resize_nearest", "parameters"]
+    assert cost.loc["fused_resize", "multiply-adds (M)"] < cost.loc["resize_nearest",
+                                                                     "multiply-adds (M)"]
+
+
+def test_presets_and_a_constant_input():
+    at = open_page(LAB, timeout=120)
+    at.button(key="lab-preset-fixes").click().run()
+    assert_clean(at)
+    assert at.multiselect(key="lab_ups").value == ["deconv", "fused_resize", "deconv_zoh",
+                                                   "bilinear_additive"]
+    s = scores(at)
+    assert s[0] > 10 * max(s[1:])
+    at.button(key="lab-preset-post").click().run()
+    assert_clean(at)
+    assert at.selectbox(key="lab_input").value == "constant"
+    s = scores(at)
+    assert s[0] > 20 * s[1]  # on grey, the deconvolution's pattern is all there is
+
+
+def test_url_parameters_set_the_view_and_nonsense_falls_back():
+    at = open_page(LAB, {"lab_ups": ["deconv", "fused_resize"], "lab_scale": "3",
+                         "lab_layers": "1", "lab_kernel": "4", "lab_input": "noise",
+                         "lab_size": "24"}, timeout=120)
+    assert_clean(at)
+    assert at.multiselect(key="lab_ups").value == ["deconv", "fused_resize"]
+    assert at.slider(key="lab_scale").value == 3 and at.slider(key="lab_kernel").value == 4
+    assert len(scores(at)) == 2 and len(at.get("image")) == 2
+    assert any("72 px" in c.value for c in at.caption)  # 24 px x 3
+
+    at = open_page(LAB, {"lab_scale": "9", "lab_input": "webcam", "lab_ups": "magic"},
+                   timeout=120)
+    assert_clean(at)
+    texts = " ".join(w.value for w in at.warning)
+    assert "lab_scale=9" in texts and "lab_input=webcam" in texts and "lab_ups=magic" in texts
+    assert at.slider(key="lab_scale").value == 2
+
+
+def test_upload_a_picture_and_a_broken_file():
+    at = open_page(LAB, {"lab_input": "upload", "lab_ups": ["deconv", "resize_nearest"]},
+                   timeout=120)
+    assert_clean(at)
+    assert any("No usable upload" in c.value for c in at.caption)  # falls back meanwhile
+    rng = np.random.default_rng(0)
+    picture = to_png_bytes(rng.random((40, 60, 3)))
+    at.file_uploader[0].upload("mine.png", picture, "image/png").run()
+    assert_clean(at)
+    assert any("mine.png" in c.value for c in at.caption)
+    assert len(scores(at)) == 2
+    at.file_uploader[0].upload("notes.png", b"definitely not an image", "image/png").run()
+    assert_clean(at)
+    assert len(at.error) == 1
+
+
+def test_gradient_view_uneven_vs_even_overlap():
+    at = open_page(LAB, {"lab_ups": ["resize_nearest"]}, timeout=120)
+    grad_score = [m for m in at.metric if m.label == "Checkerboard score of the gradient"]
+    uneven = float(grad_score[0].value.rstrip(" %"))  # 3x3, stride 2
+    at.slider(key="lab-grad-kernel").set_value(4).run()
+    even = float([m for m in at.metric
+                  if m.label == "Checkerboard score of the gradient"][0].value.rstrip(" %"))
+    assert uneven > 5 and even < 0.5 * uneven
+    at.slider(key="lab-grad-stride").set_value(1).run()
+    assert_clean(at)
+    assert not [m for m in at.metric if m.label == "Checkerboard score of the gradient"]

@@ -1,0 +1,418 @@
+"""Views of the upsampler zoo at initialisation (layer lab page, story page).
+
+Reusable pieces:
+
+* :func:`lab_controls` -> :class:`LabSpec` (bound to the URL) and :func:`lab_image`;
+* :func:`render_side_by_side`: each upsampler's output at initialisation, magnified
+  with nearest neighbour, with its checkerboard score, and optionally its phase
+  pattern, spectrum and polyphase gains;
+* :func:`render_cost_table`: parameters, multiply-adds and measured time;
+* :func:`render_gradient_view`: the gradient a strided convolution sends back.
+
+Every number comes from ``core.layers`` / ``core.metrics``; this module only draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.data import SKIMAGE_HELDOUT, SKIMAGE_TRAIN
+from core.images import ImageLoadError, content_hash, load_image_bytes
+from core.layers import (
+    UPSAMPLERS,
+    build_stack,
+    cost_rows,
+    lab_input,
+    phase_gains,
+    strided_conv_input_gradient,
+    upsample_image,
+    upsampler_names,
+)
+from core.metrics import (
+    checkerboard_score,
+    gain_imbalance,
+    log_power_spectrum,
+    phase_pattern,
+    spectrum_figure,
+    to_unit_range,
+)
+from ui.common import (
+    ChoiceParam,
+    IntParam,
+    check_query_params,
+    colorscale,
+    explain,
+    preset_button,
+    secondary,
+    show_image,
+    show_plot,
+)
+
+#: Largest output side computed (input size x scale^layers is clamped to this).
+MAX_OUTPUT = 512
+#: Largest centre crop of an output whose spectrum is drawn.
+SPECTRUM_CROP = 128
+#: Most upsamplers shown side by side.
+MAX_SHOWN = 4
+
+PHOTOS = tuple(sorted(SKIMAGE_HELDOUT + SKIMAGE_TRAIN))
+INPUTS = ("photograph", "constant", "noise", "gradient", "upload")
+ACTIVATIONS = ("none", "relu")
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    """What the layer lab shows: which upsamplers, their settings, and the input."""
+
+    names: tuple[str, ...] = ("deconv", "resize_nearest", "subpixel", "subpixel_icnr")
+    scale: int = 2
+    kernel_size: int = 3
+    layers: int = 2
+    seed: int = 0
+    activation: str = "none"
+    input_kind: str = "photograph"
+    size: int = 48
+    photo: str = "astronaut.png"
+
+    @property
+    def period(self) -> int:
+        """The period of the artifact: the product of the strides."""
+        return self.scale ** self.layers
+
+    @property
+    def max_size(self) -> int:
+        """Largest input size whose output stays within :data:`MAX_OUTPUT`."""
+        return max(8, MAX_OUTPUT // self.period)
+
+
+#: The post's two cases and the fixes, as one-click presets.
+PRESET_FIGURE_4 = {"lab_ups": ["deconv", "resize_nearest", "subpixel", "subpixel_icnr"],
+                   "lab_kernel": 3, "lab_scale": 2, "lab_layers": 2, "lab_input": "constant"}
+PRESET_FIXES = {"lab_ups": ["deconv", "fused_resize", "deconv_zoh", "bilinear_additive"],
+                "lab_kernel": 3, "lab_scale": 2, "lab_layers": 2, "lab_input": "photograph"}
+
+URL_PARAMS = {
+    "lab_ups": ChoiceParam(tuple(upsampler_names()), multi=True),
+    "lab_scale": IntParam(2, 4),
+    "lab_kernel": IntParam(1, 7),
+    "lab_layers": IntParam(1, 3),
+    "lab_seed": IntParam(0, 9999),
+    "lab_act": ChoiceParam(ACTIVATIONS),
+    "lab_input": ChoiceParam(INPUTS),
+    "lab_size": IntParam(8, 64),
+    "lab_photo": ChoiceParam(PHOTOS),
+}
+
+
+def _describe(name: str) -> str:
+    return UPSAMPLERS[name].description
+
+
+def lab_controls() -> LabSpec:
+    """The layer lab's controls, bound to the URL; returns the chosen spec.
+
+    Each bound widget is given its default as ``value=`` (rather than through
+    ``ui.common.init_state``): Streamlit drops a URL value equal to the widget's *own*
+    default, so a widget whose own default is its minimum (a slider without ``value=``)
+    would ignore e.g. ``?lab_layers=1`` and show the session-state default instead.
+    The presets still set the widgets through session state.
+    """
+    check_query_params(URL_PARAMS)
+    d = LabSpec()
+    cols = st.columns(2)
+    with cols[0]:
+        preset_button("The post's case on a grey input", PRESET_FIGURE_4, key="lab-preset-post",
+                      help="3x3 kernels at stride 2, twice, on a constant input: any "
+                           "pattern is the layers' own.")
+    with cols[1]:
+        preset_button("The fixes on a photograph", PRESET_FIXES, key="lab-preset-fixes",
+                      help="A transposed convolution against three checkerboard-free layers.")
+    names = st.multiselect(
+        "Upsamplers", upsampler_names(), default=list(d.names), key="lab_ups",
+        bind="query-params", max_selections=MAX_SHOWN,
+        help="Up to four, shown side by side. " + " ".join(
+            f"**{n}**: {_describe(n)}" for n in upsampler_names()),
+    )
+    left, right = st.columns(2)
+    with left:
+        kernel = st.slider("Kernel size", 1, 7, d.kernel_size, key="lab_kernel",
+                           bind="query-params")
+        scale = st.slider("Scale (stride)", 2, 4, d.scale, key="lab_scale", bind="query-params")
+        layers = st.slider("Stacked layers", 1, 3, d.layers, key="lab_layers",
+                           bind="query-params", help="The artifact's period is scale^layers.")
+    with right:
+        kind = st.selectbox("Input", INPUTS, index=INPUTS.index(d.input_kind), key="lab_input",
+                            bind="query-params")
+        size = st.slider("Input size (pixels)", 8, 64, d.size, step=8, key="lab_size",
+                         bind="query-params")
+        photo = st.selectbox("Photograph", PHOTOS, index=PHOTOS.index(d.photo), key="lab_photo",
+                             bind="query-params", disabled=kind != "photograph",
+                             help="Bundled with scikit-image (no download).")
+    with secondary():
+        seed = st.number_input("Seed", 0, 9999, d.seed, key="lab_seed", bind="query-params",
+                               help="Initialisation of the layers (and of the noise input).")
+        activation = st.segmented_control("Between stacked layers", ACTIVATIONS,
+                                          default=d.activation, key="lab_act",
+                                          bind="query-params") or "none"
+    return LabSpec(tuple(names), scale, kernel, layers, int(seed), activation, kind, size, photo)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _synthetic_input(kind: str, size: int, seed: int, photo: str) -> np.ndarray:
+    return lab_input(kind, size, seed=seed, photo=photo)
+
+
+def lab_image(spec: LabSpec, *, key: str = "lab") -> tuple[np.ndarray, str]:
+    """The input image of ``spec`` (float32 (size, size, 3)) and a short description.
+
+    For ``upload`` a file uploader appears; until a usable file is given the bundled
+    photograph stands in (with a note), and a refused file shows why.
+    """
+    size = min(spec.size, spec.max_size)
+    if size < spec.size:
+        st.info(f"Input reduced to {size} px so the output stays within {MAX_OUTPUT} px "
+                f"({spec.layers} layers at scale {spec.scale} multiply the size by "
+                f"{spec.period}).", icon=":material/photo_size_select_small:")
+    if spec.input_kind == "upload":
+        upload = st.file_uploader("Image to upsample", key=f"{key}-upload",
+                                  help="Any common image format; it is centre-cropped to a "
+                                       "square and resized.")
+        if upload is not None:
+            try:
+                loaded = load_image_bytes(upload.getvalue())
+            except ImageLoadError as err:
+                st.error(str(err), icon=":material/broken_image:")
+            else:
+                for notice in loaded.notices:
+                    st.caption(notice)
+                return lab_input("upload", size, image=loaded.pixels), upload.name
+        st.caption(f"No usable upload yet: showing {spec.photo} instead.")
+        return _synthetic_input("photograph", size, spec.seed, spec.photo), spec.photo
+    image = _synthetic_input(spec.input_kind, size, spec.seed, spec.photo)
+    label = spec.photo if spec.input_kind == "photograph" else spec.input_kind
+    return image, label
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class LabResult:
+    """One upsampler stack's output at initialisation and its measurements."""
+
+    name: str
+    output: np.ndarray  # (H*P, W*P, 3) rescaled to [0, 1]
+    score: float  # checkerboard_score(output, period)
+    pattern: np.ndarray  # (P, P) phase pattern of the grey-level output
+    gains: np.ndarray  # (C_in, C_out, s, s) phase gains of the first layer
+    imbalance: float  # gain_imbalance(gains)
+    period: int
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _lab_result(name: str, scale: int, kernel_size: int, layers: int, seed: int,
+                activation: str, digest: str, _image: np.ndarray) -> LabResult:
+    """Cached on the settings and the input's content hash (never on a sampled hash)."""
+    raw = upsample_image(name, _image, layers=layers, scale=scale, kernel_size=kernel_size,
+                         seed=seed, activation=activation)
+    out = to_unit_range(raw).astype(np.float32)
+    period = scale ** layers
+    first = build_stack(name, _image.shape[2], 1, scale=scale, kernel_size=kernel_size,
+                        seed=seed)[0]
+    gains = phase_gains(first, _image.shape[2], scale)
+    return LabResult(name, out, checkerboard_score(out, period),
+                     phase_pattern(out.mean(axis=2), period), gains, gain_imbalance(gains),
+                     period)
+
+
+def lab_results(names: Sequence[str], image: np.ndarray, *, scale: int, kernel_size: int,
+                layers: int, seed: int, activation: str = "none") -> list[LabResult]:
+    """The :class:`LabResult` of each upsampler on ``image`` (cached)."""
+    digest = content_hash(image)
+    return [_lab_result(n, scale, kernel_size, layers, seed, activation, digest, image)
+            for n in names]
+
+
+def pattern_figure(pattern: np.ndarray, title: str) -> go.Figure:
+    """A period x period phase pattern, diverging colours centred on 0, values written."""
+    lim = float(np.abs(pattern).max()) or 1.0
+    p = pattern.shape[0]
+    fig = go.Figure(go.Heatmap(
+        z=pattern, zmin=-lim, zmax=lim, colorscale=colorscale("diverging"),
+        text=np.round(pattern * 100, 2) if p <= 8 else None,
+        texttemplate="%{text}" if p <= 8 else None,
+        hovertemplate="row ≡ %{y}, col ≡ %{x}<br>%{z:.4f}<extra></extra>",
+        colorbar={"title": {"text": "mean residual"}}, xgap=1, ygap=1))
+    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                      xaxis={"title": "col mod P", "dtick": 1},
+                      yaxis={"title": "row mod P", "dtick": 1, "autorange": "reversed",
+                             "scaleanchor": "x"})
+    return fig
+
+
+def gains_figure(gains: np.ndarray, title: str) -> go.Figure:
+    """The s x s phase gains of channel pair 0 -> 0, values written in the cells."""
+    g = gains[0, 0]
+    fig = go.Figure(go.Heatmap(
+        z=g, colorscale=colorscale(), text=np.round(g, 3), texttemplate="%{text}",
+        hovertemplate="output phase (%{y}, %{x})<br>gain %{z:.4f}<extra></extra>",
+        colorbar={"title": {"text": "gain"}}, xgap=2, ygap=2))
+    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                      xaxis={"title": "col phase", "dtick": 1},
+                      yaxis={"title": "row phase", "dtick": 1, "autorange": "reversed",
+                             "scaleanchor": "x"})
+    return fig
+
+
+def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return image[top:top + side, left:left + side]
+
+
+def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
+                        key: str = "lab", image_width: int = 320) -> None:
+    """Each result in its own column: the output (nearest-neighbour magnified) and its
+    score; with ``details`` also rows of phase patterns, spectra and polyphase gains."""
+    if not results:
+        st.info("Pick at least one upsampler.", icon=":material/layers:")
+        return
+    cols = st.columns(len(results))
+    for col, r in zip(cols, results, strict=True):
+        with col:
+            st.markdown(f"**{r.name}**")
+            show_image(r.output, magnify_to=image_width, download=f"{key}-{r.name}.png",
+                       key=f"{key}-dl-{r.name}")
+            st.metric("Checkerboard score", f"{100 * r.score:.2f} %",
+                      help=f"RMS of the part of the fine detail that repeats every "
+                           f"{r.period} pixels, in percent of the output's range "
+                           "(core.metrics.checkerboard_score).")
+            st.caption(_describe(r.name))
+    if not details:
+        return
+    st.subheader("Phase pattern")
+    explain(f"The {results[0].period} x {results[0].period} tile behind each score: the "
+            "high-passed output averaged over every pixel of the same phase (values in "
+            "percent of the range). A flat tile means no checkerboard.")
+    cols = st.columns(len(results))
+    for col, r in zip(cols, results, strict=True):
+        with col:
+            show_plot(pattern_figure(r.pattern, r.name), key=f"{key}-pattern-{r.name}",
+                      height=300)
+    st.subheader("Spectrum")
+    explain("Log power of the grey-level output (centre crop). A checkerboard of period P "
+            "shows as bright dots on the red circles at frequencies (i/P, j/P).")
+    cols = st.columns(len(results))
+    for col, r in zip(cols, results, strict=True):
+        with col:
+            spec = log_power_spectrum(_centre_crop(r.output, SPECTRUM_CROP), r.period)
+            fig = spectrum_figure(spec, title=r.name)
+            fig.update_traces(colorscale=colorscale(), selector={"type": "heatmap"})
+            show_plot(fig, key=f"{key}-spectrum-{r.name}", height=320)
+    st.subheader("Polyphase gains of the first layer")
+    explain("On a constant input, each output phase of a layer receives the sum of the "
+            "taps that feed it. Unequal sums are the uneven overlap of the post, whatever "
+            "the kernel size; every fix makes them equal. Shown for channel pair 0 → 0; "
+            "the imbalance summarises all pairs (0 = equal).")
+    cols = st.columns(len(results))
+    for col, r in zip(cols, results, strict=True):
+        with col:
+            show_plot(gains_figure(r.gains, r.name), key=f"{key}-gains-{r.name}", height=280)
+            st.metric("Gain imbalance", f"{r.imbalance:.2f}",
+                      help="Mean over channel pairs of (max − min gain over the phases), "
+                           "divided by the RMS gain (core.metrics.gain_imbalance).")
+
+
+# --------------------------------------------------------------------------- cost
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cost_table(names: tuple[str, ...], in_channels: int, out_channels: int, size: int,
+               scale: int, kernel_size: int, run: int = 0) -> pd.DataFrame:
+    """Parameters, multiply-adds and measured inference time (``run`` busts the cache)."""
+    del run
+    rows = cost_rows(names, in_channels, out_channels, size, size, scale=scale,
+                     kernel_size=kernel_size, repeats=5)
+    df = pd.DataFrame(rows).set_index("upsampler")
+    df["multiply_adds"] = df["multiply_adds"] / 1e6
+    df = df.rename(columns={"parameters": "parameters", "multiply_adds": "multiply-adds (M)",
+                            "forward_ms": "forward (ms)"})
+    if "resize_nearest" in df.index:
+        df["time vs resize_nearest"] = df["forward (ms)"] / df.loc["resize_nearest",
+                                                                 "forward (ms)"]
+    return df
+
+
+def render_cost_table(names: Sequence[str] | None = None, *, scale: int = 2,
+                      kernel_size: int = 3, key: str = "lab-cost") -> pd.DataFrame:
+    """Controls for the size, then the cost of each upsampler, measured here and now."""
+    names = tuple(names) if names else tuple(upsampler_names())
+    cols = st.columns(3)
+    c_in = cols[0].selectbox("Input channels", (8, 32, 64, 128), index=2, key=f"{key}-cin")
+    c_out = cols[1].selectbox("Output channels", (3, 8, 32, 64), index=2, key=f"{key}-cout")
+    size = cols[2].selectbox("Input size (pixels)", (16, 32, 64, 128), index=1,
+                             key=f"{key}-size")
+    run_key = f"{key}-run"
+    st.session_state.setdefault(run_key, 0)
+    if st.button("Measure again", key=f"{key}-again", icon=":material/timer:"):
+        st.session_state[run_key] += 1
+    with st.spinner("Timing each upsampler on this machine..."):
+        df = cost_table(names, c_in, c_out, size, scale, kernel_size, st.session_state[run_key])
+    st.dataframe(df.style.format({"multiply-adds (M)": "{:.1f}", "forward (ms)": "{:.2f}",
+                                  "time vs resize_nearest": "{:.2f}x"}))
+    explain(f"One image, {c_in} → {c_out} channels, {size} x {size} → {scale * size} x "
+            f"{scale * size}, {kernel_size} x {kernel_size} kernels; median of 5 forward "
+            "passes (timed in turns after two warm-up rounds) on this shared machine. `fused_resize` computes "
+            "exactly `resize_nearest` from the same weights without building the upsampled "
+            "tensor; see `benchmarks/upsampling.py` for the careful measurement.")
+    return df
+
+
+# --------------------------------------------------------------------------- gradients
+
+
+def gradient_figure(grad: np.ndarray, title: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(
+        z=grad, colorscale=colorscale(),
+        hovertemplate="input (row %{y}, col %{x})<br>gradient %{z:.3f}<extra></extra>",
+        colorbar={"title": {"text": "∂L/∂x"}}, xgap=1 if grad.shape[0] <= 48 else 0,
+        ygap=1 if grad.shape[0] <= 48 else 0))
+    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                      xaxis={"title": "input column", "constrain": "domain"},
+                      yaxis={"title": "input row", "autorange": "reversed", "scaleanchor": "x",
+                             "constrain": "domain"})
+    return fig
+
+
+def render_gradient_view(*, key: str = "lab-grad") -> np.ndarray:
+    """Controls for a strided convolution, then the gradient it sends to its input."""
+    cols = st.columns(4)
+    k = cols[0].slider("Kernel size", 1, 7, 3, key=f"{key}-kernel")
+    s = cols[1].slider("Stride", 1, 4, 2, key=f"{key}-stride")
+    size = cols[2].slider("Input size", 8, 48, 24, key=f"{key}-size")
+    weights = cols[3].selectbox("Weights", ("ones", "random"), key=f"{key}-weights",
+                                help="ones: the overlap count itself; random: PyTorch's "
+                                     "default initialisation (seeded).")
+    try:
+        grad = strided_conv_input_gradient(k, s, size, weights=weights, seed=0)
+    except ValueError as err:
+        st.error(f"This convolution cannot be built: {err}.", icon=":material/block:")
+        return np.zeros((0, 0))
+    show_plot(gradient_figure(grad, f"Gradient of Conv2d({k}x{k}, stride {s}) to its input"),
+              key=f"{key}-heatmap", height=460)
+    if size >= 4 * s and s >= 2:
+        score = checkerboard_score(to_unit_range(grad), s)
+        st.metric("Checkerboard score of the gradient", f"{100 * score:.2f} %",
+                  help=f"Period {s}, on the gradient rescaled to [0, 1].")
+    explain("The backward pass of a strided convolution *is* a transposed convolution: "
+            "the output gradient (all ones here) is painted back onto the input through "
+            "the same uneven overlap. With a kernel not divisible by the stride, a "
+            "discriminator or classifier sends checkerboard gradients to whatever feeds "
+            "it (Distill, \"artifacts in gradients\").")
+    return grad
