@@ -201,3 +201,36 @@ def test_size_calculator_explains_output_padding():
     at.number_input(key="calc_n").set_value(1).run()
     at.number_input(key="calc_p").set_value(0).run()
     assert any("No convolution" in e.value and "kernel extent" in e.value for e in at.error)
+
+
+def test_transpose_of_the_conv_output_is_not_the_input():
+    at = open_page(MATRIX, {"mx_y": "conv output"})
+    assert_clean(at)
+    x = z(chart(at, "Input x"))
+    y = z(chart(at, "Output y"))
+    np.testing.assert_array_equal(z(chart(at, "Fed to the transpose")), y)
+    back = z(chart(at, "1. Cᵀ y"))
+    c = z(chart(at, "C: 4 x 16"))
+    np.testing.assert_allclose(back.ravel(), c.T @ y.ravel())
+    assert not np.allclose(back, x)  # transposed, not inverted
+
+
+def test_calculator_clipped_same_output_list():
+    """n=1, k=1, s=3, p=1: sizes -1 and 0 are impossible, so only {1} maps to out=1."""
+    at = open_page(MATRIX, {"calc_n": "1", "calc_k": "1", "calc_s": "3", "calc_p": "1"})
+    info = " ".join(i.value for i in at.info)
+    assert "{1}" in info and "returns -1 + output_padding" in info
+    assert "output_padding = 2" in info
+
+
+def test_parse_and_format_grid():
+    from ui.matrix import format_grid, parse_grid
+
+    grid = np.array([[1.0, -2.5], [0.125, 4.0]])
+    assert format_grid(grid) == "1 -2.5; 0.125 4"
+    np.testing.assert_array_equal(parse_grid(format_grid(grid), (2, 2), "kernel"), grid)
+    np.testing.assert_array_equal(parse_grid("1, 2\n3,4", (2, 2), "input"), [[1, 2], [3, 4]])
+    for text, match in (("", "empty"), ("1 2; 3", "2 rows of 1/2 numbers"),
+                        ("1 2; 3 nan", "finite"), ("1 2; 3 four", "'four' in row 2")):
+        with pytest.raises(ValueError, match=match):
+            parse_grid(text, (2, 2), "kernel")

@@ -34,9 +34,7 @@ from ui.common import (
     check_query_params,
     colorscale,
     explain,
-    init_state,
     preset_button,
-    secondary,
     show_plot,
 )
 
@@ -268,6 +266,17 @@ URL_PARAMS = {
 }
 
 
+def _default(key: str) -> int:
+    """A widget's default, passed as its ``value``.
+
+    Deliberately not through ``init_state``: a bound widget drops its URL parameter when
+    the value equals the widget's *own* default (``min_value`` when no ``value`` is
+    given), so with session-state defaults ``?mx_in_h=1`` would be ignored and a view
+    with one input row could not be linked to.
+    """
+    return int(_DEFAULTS[key])  # type: ignore[call-overload]
+
+
 def _state_spec() -> MatrixSpec:
     ss = st.session_state
     return MatrixSpec(ss["mx_in_h"], ss["mx_in_w"], ss["mx_k_h"], ss["mx_k_w"])
@@ -294,7 +303,6 @@ def _randomise() -> None:
 def matrix_controls() -> MatrixSpec:
     """The matrix-page controls, bound to the URL (``mx_*``); returns the chosen spec."""
     check_query_params(URL_PARAMS)
-    init_state(_DEFAULTS)
     cols = st.columns(3)
     with cols[0]:
         preset_button("Figure 2: 4x4 input, 3x3 kernel", FIGURE_2, key="preset-fig2",
@@ -307,39 +315,45 @@ def matrix_controls() -> MatrixSpec:
         preset_button("Figure 3 right: 2x2 → 5x5", FIGURE_3_RIGHT, key="preset-fig3-right",
                       help="Stride 2: a zero between the input elements, padded to 7x7, a 3x3 "
                       "convolution gives 5x5 (the 'fractionally strided' view).")
-    left, right = st.columns(2)
-    with left:
-        in_h = st.slider("Input rows", 1, 16, key="mx_in_h", bind="query-params")
-        in_w = st.slider("Input columns", 1, 16, key="mx_in_w", bind="query-params")
-        stride = st.slider("Stride", 1, 4, key="mx_stride", bind="query-params",
-                           help="How far the kernel moves between positions (rows of C).")
-    with right:
-        k_h = st.slider("Kernel rows", 1, 7, key="mx_k_h", bind="query-params")
-        k_w = st.slider("Kernel columns", 1, 7, key="mx_k_w", bind="query-params")
-        padding = st.slider("Padding", 0, 4, key="mx_padding", bind="query-params",
-                            help="Zeros added around the input before the kernel slides.")
-    with secondary():
-        dilation = st.slider("Dilation", 1, 3, key="mx_dilation", bind="query-params",
-                             help="Spacing between kernel taps: 2 skips every other cell.")
-        values = st.segmented_control(
-            "Values of the kernel and the input", VALUE_MODES, key="mx_values",
-            bind="query-params", on_change=_on_values_change,
-            help="integers: kernel 1, 2, 3, … and input 0-3 (from the seed); random: "
-            "reals from the seed; typed: your own numbers.",
-        ) or "integers"
-        a, b = st.columns([3, 2])
-        seed = a.number_input("Random seed", 0, 9999, key="mx_seed", bind="query-params",
+    cols = st.columns(4)
+    in_h = cols[0].slider("Input rows", 1, 16, _default("mx_in_h"), key="mx_in_h",
+                          bind="query-params")
+    in_w = cols[1].slider("Input columns", 1, 16, _default("mx_in_w"), key="mx_in_w",
+                          bind="query-params")
+    k_h = cols[2].slider("Kernel rows", 1, 7, _default("mx_k_h"), key="mx_k_h",
+                         bind="query-params")
+    k_w = cols[3].slider("Kernel columns", 1, 7, _default("mx_k_w"), key="mx_k_w",
+                         bind="query-params")
+    cols = st.columns(3)
+    stride = cols[0].slider("Stride", 1, 4, key="mx_stride", bind="query-params",
+                            help="How far the kernel moves between positions (rows of C).")
+    padding = cols[1].slider("Padding", 0, 4, key="mx_padding", bind="query-params",
+                             help="Zeros added around the input before the kernel slides.")
+    dilation = cols[2].slider("Dilation", 1, 3, key="mx_dilation", bind="query-params",
+                              help="Spacing between kernel taps: 2 skips every other cell.")
+    unusual = any(st.session_state.get(k) != _DEFAULTS[k] or k in st.query_params
+                  for k in ("mx_values", "mx_seed", "mx_y"))
+    with st.expander("Values: integers, random or typed", expanded=unusual):
+        a, b, c = st.columns([3, 2, 2], vertical_alignment="bottom")
+        with a:
+            values = st.segmented_control(
+                "Kernel and input values", VALUE_MODES, default="integers", key="mx_values",
+                bind="query-params", on_change=_on_values_change,
+                help="integers: kernel 1, 2, 3, … and input 0-3 (from the seed); random: "
+                "reals from the seed; typed: your own numbers.",
+            ) or "integers"
+        seed = b.number_input("Random seed", 0, 9999, key="mx_seed", bind="query-params",
                               help="Picks the input values (small integers or random reals).")
-        with b:
-            st.button("Randomise", key="mx-randomise", on_click=_randomise,
-                      icon=":material/casino:", help="A new seed: new input values.")
+        c.button("Randomise", key="mx-randomise", on_click=_randomise,
+                 icon=":material/casino:", help="A new seed: new input values.")
         kernel_text = input_text = ""
         if values == "typed":
-            kernel_text = st.text_input(
+            a, b = st.columns(2)
+            kernel_text = a.text_input(
                 "Kernel values", key="mx_kernel", bind="query-params",
                 help="Rows separated by ';', values by spaces or commas, e.g. '1 2 3; 4 5 6; 7 8 9'.")
-            input_text = st.text_input("Input values", key="mx_input", bind="query-params",
-                                       help="Same format, one row per input row.")
+            input_text = b.text_input("Input values", key="mx_input", bind="query-params",
+                                      help="Same format, one row per input row.")
             st.button("Fill with small integers", key="mx-fill", on_click=_fill_typed)
         y_values = st.radio(
             "Values fed to the transposed convolution", Y_MODES, key="mx_y",
@@ -573,7 +587,7 @@ def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "
     with left:
         show_plot(padded_input_figure(case, pos), key=f"{key}-input",
                   height=_height(case.spec.in_h + 2 * case.spec.padding,
-                                 case.spec.in_w + 2 * case.spec.padding, 380))
+                                 case.spec.in_w + 2 * case.spec.padding, 280))
     with mid:
         show_plot(kernel_figure(case.kernel), key=f"{key}-kernel",
                   height=_height(*case.kernel.shape, 240))
@@ -591,6 +605,21 @@ def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "
         f"{int((case.taps >= 0).sum())} of its {case.taps.size} cells hold a kernel weight."
     )
     return pos
+
+
+def show_matrix_c(spec: MatrixSpec, *, pos: int | None = 0, key: str = "mx") -> MatrixCase | None:
+    """The matrix-C view for fixed settings (for the story page): build, then draw or explain.
+
+    ``pos=None`` adds the stepper (URL key ``{key}_pos``). Returns the case, or None after
+    an ``st.error`` naming the rule when the settings make no convolution.
+    """
+    try:
+        case = build_case(spec)
+    except ValueError as err:
+        st.error(f"These settings do not make a convolution: {err}.", icon=":material/block:")
+        return None
+    render_matrix_view(case, pos=pos, key=key)
+    return case
 
 
 def render_transpose_view(case: MatrixCase, *, key: str = "mx") -> DeconvComparison:
@@ -685,28 +714,29 @@ def costs_table(costs: DeconvCosts) -> pd.DataFrame:
 # --------------------------------------------------------------------------- sizes
 
 
-CALC_DEFAULTS: dict[str, object] = {"calc_n": 6, "calc_k": 3, "calc_s": 2, "calc_p": 1,
-                                    "calc_d": 1}
-CALC_PARAMS = {
-    "calc_n": IntParam(1, 4096),
-    "calc_k": IntParam(1, 15),
-    "calc_s": IntParam(1, 8),
-    "calc_p": IntParam(0, 16),
-    "calc_d": IntParam(1, 8),
-}
+#: The calculator's fields: (suffix, label, lowest, highest, default).
+_CALC_FIELDS = (("n", "Input size n", 1, 4096, 6), ("k", "Kernel k", 1, 15, 3),
+                ("s", "Stride s", 1, 8, 2), ("p", "Padding p", 0, 16, 1),
+                ("d", "Dilation d", 1, 8, 1))
+
+
+def calc_params(key: str = "calc") -> dict[str, IntParam]:
+    """URL parameters of the size calculator drawn with ``key`` (``calc_n``, ``calc_k``, …)."""
+    return {f"{key}_{name}": IntParam(lo, hi) for name, _, lo, hi, _ in _CALC_FIELDS}
+
+
+CALC_PARAMS = calc_params()
 
 
 def render_size_calculator(*, key: str = "calc") -> None:
-    """Output sizes of conv and transposed conv for one axis, with the numbers (URL ``calc_*``)."""
-    check_query_params(CALC_PARAMS)
-    init_state(CALC_DEFAULTS)
-    cols = st.columns(5)
-    n = cols[0].number_input("Input size n", 1, 4096, key="calc_n", bind="query-params")
-    k = cols[1].number_input("Kernel k", 1, 15, key="calc_k", bind="query-params")
-    s = cols[2].number_input("Stride s", 1, 8, key="calc_s", bind="query-params")
-    p = cols[3].number_input("Padding p", 0, 16, key="calc_p", bind="query-params")
-    d = cols[4].number_input("Dilation d", 1, 8, key="calc_d", bind="query-params")
-    rep = size_report(int(n), int(k), int(s), int(p), int(d))
+    """Output sizes of conv and transposed conv for one axis, with the numbers (URL ``{key}_*``)."""
+    check_query_params(calc_params(key))
+    cols = st.columns(len(_CALC_FIELDS))
+    n, k, s, p, d = (
+        int(col.number_input(label, lo, hi, default, key=f"{key}_{name}", bind="query-params"))
+        for col, (name, label, lo, hi, default) in zip(cols, _CALC_FIELDS, strict=True)
+    )
+    rep = size_report(n, k, s, p, d)
     st.markdown("**Convolution** (`F.conv2d`, one axis)")
     general = (r"\text{out} = \left\lfloor \frac{n + 2p - d\,(k-1) - 1}{s} \right\rfloor + 1")
     if rep.conv_out is None:
@@ -717,8 +747,8 @@ def render_size_calculator(*, key: str = "calc") -> None:
             general + rf" = \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}"
             rf" \right\rfloor + 1 = {rep.conv_out}"
         )
-    st.markdown("**Transposed convolution** (`F.conv_transpose2d`, one axis)")
-    base = (int(n) - 1) * s - 2 * p + d * (k - 1) + 1
+    st.markdown(f"**Transposed convolution** of an n = {n} input (`F.conv_transpose2d`, one axis)")
+    base = (n - 1) * s - 2 * p + d * (k - 1) + 1
     st.latex(
         r"\begin{aligned}\text{out} &= (n-1)\,s - 2p + d\,(k-1) + \text{output\_padding} + 1"
         rf" \\ &= ({n}-1)\cdot{s} - 2\cdot{p} + {d}\cdot({k}-1) + \text{{output\_padding}} + 1"
@@ -741,7 +771,7 @@ def render_size_calculator(*, key: str = "calc") -> None:
             f"A stride-{s} convolution maps every input size in **{{{same}}}** to "
             f"{rep.conv_out}: the floor forgets the difference. Going back, "
             f"`conv_transpose2d` of a {rep.conv_out}-long input returns "
-            f"{rep.same_output_inputs[0]} + output_padding, so `output_padding = "
+            f"{n - rep.recovering_output_padding} + output_padding, so `output_padding = "
             f"{rep.recovering_output_padding}` recovers n = {n}.",
             icon=":material/straighten:",
         )
@@ -756,6 +786,7 @@ __all__ = [
     "MatrixCase",
     "MatrixSpec",
     "build_case",
+    "calc_params",
     "costs_table",
     "format_grid",
     "grid_figure",
@@ -770,4 +801,5 @@ __all__ = [
     "render_size_calculator",
     "render_transpose_view",
     "row_equation",
+    "show_matrix_c",
 ]
