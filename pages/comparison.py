@@ -1,0 +1,33 @@
+"""Compare models: deconvolution vs resize-convolution on any image (the post's Figure 7)."""
+
+import streamlit as st
+
+from ui.common import explain, route_through_dashboard
+from ui.compare import input_controls, model_controls, render_comparison, upload_input
+from ui.gallery import heldout, heldout_digests, load_catalog, show_catalog_problems
+
+route_through_dashboard()
+
+st.title("Compare models")
+explain(
+    "Two trained networks side by side on the same image: by default the 3x3 transposed "
+    "convolution (`deconv3`) against nearest-neighbour resize then convolution "
+    "(`resize_nearest`), both at their last epoch. Use a held-out photograph or upload "
+    "your own image; the URL keeps every setting except the upload."
+)
+
+catalog = load_catalog()
+show_catalog_problems(catalog)
+images, digests = heldout(), heldout_digests()
+source, name = input_controls(list(images))
+if source == "Upload":
+    uploaded = upload_input()
+    if uploaded is None:
+        st.info("Upload an image to compare the models on it.", icon=":material/upload:")
+        st.stop()
+    loaded, name = uploaded
+    image, digest = loaded.pixels, loaded.digest
+else:
+    image, digest = images[name], digests[name]
+sides = model_controls(catalog)
+render_comparison(catalog, sides, image, digest, name)

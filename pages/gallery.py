@@ -1,0 +1,70 @@
+"""Training gallery: watch checkerboard artifacts appear epoch by epoch (the post's Figure 5)."""
+
+import streamlit as st
+
+from ui.common import explain, route_through_dashboard
+from ui.gallery import (
+    gallery_controls,
+    gif_bytes,
+    grid_png,
+    heldout,
+    heldout_digests,
+    load_catalog,
+    play_ticker,
+    render_curves,
+    render_filmstrip,
+    render_grid,
+    render_magnifier,
+    show_catalog_problems,
+    show_pixels,
+)
+
+route_through_dashboard()
+
+st.title("Training gallery")
+explain(
+    "Networks that differ only in their upsampling layers, trained with the same data, "
+    "seed and budget to reproduce their input (a pixel loss), shown on photographs they "
+    "never saw. The transposed convolutions paint a checkerboard from the first epoch on "
+    "(the post's Figure 5); resize-convolution does not. Every setting is kept in the URL."
+)
+
+catalog = load_catalog()
+show_catalog_problems(catalog)
+images, digests = heldout(), heldout_digests()
+
+if catalog.empty:
+    cols = st.columns(len(images))
+    for col, (name, image) in zip(cols, images.items(), strict=True):
+        with col:
+            show_pixels(image, f"{name} (held-out photograph)", key=digests[name])
+    st.stop()
+
+settings = gallery_controls(catalog, images)
+if not settings.variants:
+    st.info("Choose at least one variant above.")
+outputs = render_grid(catalog, settings, images, digests)
+image, digest = images[settings.image], digests[settings.image]
+frames = []
+if settings.film:
+    frames = render_filmstrip(catalog, settings.film, settings, image, digest)
+render_curves(catalog, settings)
+render_magnifier(settings, image, digest,
+                 {v: per[settings.image] for v, per in outputs.items() if settings.image in per})
+
+st.subheader("Downloads")  # built only when clicked (deferred)
+left, right = st.columns(2)
+left.download_button(
+    "Grid as PNG", data=lambda: grid_png(images, outputs), file_name=f"gallery-epoch{settings.epoch}.png",
+    mime="image/png", key="download-grid", icon=":material/download:",
+    disabled=not outputs,
+)
+if frames:
+    right.download_button(
+        f"{settings.film} epochs as GIF",
+        data=lambda: gif_bytes(frames),
+        file_name=f"{settings.film}-{settings.image}-epochs.gif", mime="image/gif",
+        key="download-gif", icon=":material/animation:",
+    )
+
+play_ticker(catalog)

@@ -1,0 +1,286 @@
+"""The comparison view: an image, and two trained models' versions of it (Figure 7).
+
+Original | model A | model B, each with a magnified crop, the absolute difference to
+the original, the phase pattern behind the checkerboard score and the spectrum; then
+PSNR, SSIM and the score in one table. The input is a held-out photograph or any file
+a visitor uploads, checked by content (:func:`core.images.load_image_bytes`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.checkpoints import CheckpointError
+from core.images import (
+    ImageLoadError,
+    LoadedImage,
+    Region,
+    abs_difference,
+    crop_region,
+    load_image_bytes,
+)
+from core.metrics import checkerboard_score, log_power_spectrum, phase_pattern, spectrum_figure
+from ui.common import ChoiceParam, IntParam, check_query_params, colorscale, explain, show_plot
+from ui.gallery import (
+    PERIOD,
+    REGENERATE,
+    Catalog,
+    ModelOutput,
+    magnify_factor,
+    outline_region,
+    pixelated_container,
+    region_controls,
+    run_model,
+    show_pixels,
+    shown_path,
+)
+from ui.layers import pattern_figure
+
+#: Defaults of the two sides: the post's Figure 7.
+DEFAULT_A, DEFAULT_B = "deconv3", "resize_nearest"
+SOURCES = ("Held-out photograph", "Upload")
+#: Largest upload accepted by the widget (the loader refuses more than 40 MP anyway).
+MAX_UPLOAD_MB = 50
+#: Side of the centre crop whose spectrum is drawn.
+SPECTRUM_CROP = 256
+#: Gains offered for the difference images.
+GAINS = (1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One model of the comparison: a variant at an epoch."""
+
+    variant: str
+    epoch: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant} · epoch {self.epoch}"
+
+
+def _side_controls(catalog: Catalog, name: str, default: str) -> Side | None:
+    """Variant and epoch of one side (keys ``name`` and ``{name}_epoch``)."""
+    variants = catalog.variants
+    if not variants:
+        return None
+    fallback = default if default in variants else variants[0]
+    if st.session_state.get(name, fallback) not in variants:
+        st.session_state[name] = fallback
+    variant = st.selectbox(f"Model {name.upper()}", variants, index=variants.index(fallback),
+                           key=name, bind="query-params")
+    epochs = catalog.epochs(variant)
+    last = epochs[-1]
+    key = f"{name}_epoch"
+    if key in st.session_state and st.session_state[key] not in epochs:
+        st.session_state[key] = last  # variant changed to one without that epoch
+    if len(epochs) == 1:
+        st.caption(f"Epoch {last} (the only one stored)")
+        return Side(variant, last)
+    epoch = st.select_slider(f"Epoch of {name.upper()}", epochs, value=last, key=key,
+                             bind="query-params")
+    return Side(variant, int(epoch))
+
+
+def input_controls(names: list[str]) -> tuple[str, str]:
+    """Held-out photograph or upload, and which photograph; bound to the URL."""
+    check_query_params({"gain": ChoiceParam(tuple(str(g) for g in GAINS))})
+    check_query_params({"source": ChoiceParam(SOURCES), "image": ChoiceParam(tuple(names))})
+    left, right = st.columns(2)
+    with left:
+        source = st.radio("Input", SOURCES, index=0, key="source", bind="query-params",
+                          horizontal=True)
+    with right:
+        image = st.selectbox("Photograph", names, index=0, key="image", bind="query-params",
+                             disabled=source != SOURCES[0],
+                             help="Held-out: none of the models was trained on it.")
+    return source, image
+
+
+def model_controls(catalog: Catalog) -> tuple[Side | None, Side | None]:
+    """Models A and B (variant and epoch each), bound to the URL; None without checkpoints."""
+    variants = catalog.variants
+    if variants:
+        last = max(catalog.last_epoch(v) for v in variants)
+        check_query_params({
+            "a": ChoiceParam(tuple(variants)),
+            "b": ChoiceParam(tuple(variants)),
+            "a_epoch": IntParam(0, max(last, 1)),
+            "b_epoch": IntParam(0, max(last, 1)),
+        })
+    cols = st.columns(2)
+    with cols[0]:
+        a = _side_controls(catalog, "a", DEFAULT_A)
+    with cols[1]:
+        b = _side_controls(catalog, "b", DEFAULT_B)
+    return a, b
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _decode(sha: str, _data: bytes) -> tuple[LoadedImage | None, str | None]:
+    # Keyed on the SHA-256 of the bytes; errors are returned (cached) rather than raised.
+    try:
+        return load_image_bytes(_data), None
+    except ImageLoadError as err:
+        return None, str(err)
+
+
+def decode_upload(data: bytes) -> LoadedImage:
+    """``load_image_bytes`` cached by the bytes' SHA-256 (refusals too)."""
+    loaded, error = _decode(hashlib.sha256(data).hexdigest(), data)
+    if error is not None:
+        raise ImageLoadError(error)
+    assert loaded is not None
+    return loaded
+
+
+def upload_input(*, key: str = "compare-upload") -> tuple[LoadedImage, str] | None:
+    """The uploader; returns the decoded image and its file name, or None.
+
+    Any refusal is shown as an ``st.error`` saying what is wrong (never a traceback);
+    conversions are listed as notices.
+    """
+    upload = st.file_uploader(
+        "Image file", key=key, max_upload_size=MAX_UPLOAD_MB,
+        help="PNG, JPEG, WebP, BMP, TIFF or GIF. The content decides, not the file name; "
+             "large images are downscaled to 1024 pixels on the longer side.")
+    if upload is None:
+        return None
+    try:
+        loaded = decode_upload(upload.getvalue())
+    except ImageLoadError as err:
+        st.error(f"`{upload.name}` cannot be used: {err}", icon=":material/broken_image:")
+        return None
+    if loaded.notices:
+        st.info(f"`{upload.name}`: " + "; ".join(loaded.notices) + ".",
+                icon=":material/transform:")
+    return loaded, upload.name
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _quality(key: str, _original: np.ndarray, _output: np.ndarray) -> tuple[float, float]:
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    psnr = peak_signal_noise_ratio(_original, _output, data_range=1.0)
+    ssim = structural_similarity(_original, _output, channel_axis=2, data_range=1.0)
+    return float(psnr), float(ssim)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _analysis(key: str, _image: np.ndarray) -> tuple[float, np.ndarray, object]:
+    """Score, grey phase pattern and spectrum (of the centre crop) of one image."""
+    spectrum = log_power_spectrum(_centre(_image, SPECTRUM_CROP), PERIOD)
+    return (checkerboard_score(_image, PERIOD), phase_pattern(_image.mean(axis=2), PERIOD),
+            spectrum)
+
+
+def _centre(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    r = Region(max(0, (h - side) // 2), max(0, (w - side) // 2), min(h, side), min(w, side))
+    return crop_region(image, r)
+
+
+def _side_output(catalog: Catalog, side: Side | None, image: np.ndarray,
+                 digest: str) -> ModelOutput | str:
+    if side is None:
+        return "no checkpoints"
+    path = catalog.path(side.variant, side.epoch)
+    if path is None:
+        return f"no checkpoint for {side.label}"
+    try:
+        return run_model(path, image, digest)
+    except CheckpointError as err:
+        return f"`{shown_path(path)}` cannot be loaded: {err.problem}"
+
+
+def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
+                      image: np.ndarray, digest: str, name: str) -> pd.DataFrame:
+    """Original | A | B with crops, differences, phase patterns, spectra and the table.
+
+    Returns the table shown (for tests and the story page).
+    """
+    panels: list[tuple[str, np.ndarray, str]] = [(f"original ({name})", image, digest)]
+    outputs: dict[str, ModelOutput] = {}
+    for side in sides:
+        result = _side_output(catalog, side, image, digest)
+        if isinstance(result, str):
+            if side is not None:
+                st.error(f"Model {side.label}: {result}. Regenerate with `{REGENERATE}`.",
+                         icon=":material/broken_image:")
+            continue
+        outputs[side.label] = result
+        panels.append((side.label, result.pixels, result.key))
+
+    st.subheader("Images")
+    for col, (label, pixels, key) in zip(st.columns(3), panels, strict=False):
+        with col:
+            show_pixels(pixels, label, key=key)
+
+    with st.expander("Magnifier region", expanded=False):
+        region = region_controls(image.shape)
+    factor = magnify_factor(region.width, 224)
+    st.subheader(f"Magnified ×{factor}: {region.height}x{region.width} pixels at "
+                 f"({region.top}, {region.left})")
+    rkey = f"{region.top},{region.left},{region.height}"
+    with pixelated_container("compare-magnifier"):
+        for col, (label, pixels, key) in zip(st.columns(3), panels, strict=False):
+            with col:
+                show_pixels(crop_region(pixels, region), f"{label} ×{factor}",
+                            key=f"{key}|crop|{rkey}", factor=factor, width="content")
+
+    st.subheader("Absolute difference to the original")
+    g = int(st.select_slider("Difference gain", GAINS, value=4, key="gain",
+                             bind="query-params", format_func=lambda v: f"×{v}",
+                             help="Differences are multiplied by this so that small errors "
+                                  "are visible."))
+    cols = st.columns(3)
+    with cols[0]:
+        show_pixels(outline_region(image, region), "where the magnifier looks (red frame)",
+                    key=f"{digest}|outline|{rkey}")
+    for col, (label, pixels, key) in zip(cols[1:], panels[1:], strict=False):
+        with col:
+            diff = np.clip(abs_difference(pixels, image) * g, 0.0, 1.0)
+            show_pixels(diff, f"|{label} − original| ×{g}", key=f"{key}|diff|{g}")
+
+    analyses = {label: _analysis(key, pixels) for label, pixels, key in panels}
+    st.subheader("Phase pattern")
+    explain(f"The high-passed image averaged over every pixel of the same phase "
+            f"(row mod {PERIOD}, column mod {PERIOD}; values in percent of the range). "
+            "A flat tile means no checkerboard; the score is its RMS.")
+    for col, (label, _, key) in zip(st.columns(3), panels, strict=False):
+        with col:
+            score, pattern, _ = analyses[label]
+            show_plot(pattern_figure(pattern, f"{label}<br>score {score:.4f}"),
+                      key=f"compare-pattern-{len(label)}-{key[-12:]}", height=300)
+    st.subheader("Spectrum")
+    explain(f"Log power of the grey-level image (centre {SPECTRUM_CROP} px). A period-{PERIOD} "
+            f"checkerboard shows as bright dots on the red circles at (i/{PERIOD}, j/{PERIOD}).")
+    for col, (label, _, key) in zip(st.columns(3), panels, strict=False):
+        with col:
+            fig = spectrum_figure(analyses[label][2], title=label)
+            fig.update_traces(colorscale=colorscale(), showscale=False,
+                              selector={"type": "heatmap"})
+            show_plot(fig, key=f"compare-spectrum-{len(label)}-{key[-12:]}", height=320)
+
+    rows = [{"image": panels[0][0], "PSNR (dB)": np.nan, "SSIM": np.nan,
+             "checkerboard score": analyses[panels[0][0]][0]}]
+    for label, out in outputs.items():
+        psnr, ssim = _quality(out.key, image, out.pixels)
+        rows.append({"image": label, "PSNR (dB)": psnr, "SSIM": ssim,
+                     "checkerboard score": out.score})
+    table = pd.DataFrame(rows).set_index("image")
+    base = max(float(table["checkerboard score"].iloc[0]), 1e-12)
+    table["score / original"] = table["checkerboard score"] / base
+    st.subheader("Measures")
+    st.dataframe(table.style.format({"PSNR (dB)": "{:.2f}", "SSIM": "{:.4f}",
+                                     "checkerboard score": "{:.5f}",
+                                     "score / original": "{:.1f}"}, na_rep="—"))
+    explain("PSNR and SSIM compare each model's output with the original (the models were "
+            "trained to reproduce their input). The checkerboard score needs no reference: "
+            "the original's own score is the level of a clean photograph.")
+    return table
