@@ -354,8 +354,12 @@ class FusedResizeConv(nn.Module):
         bias = self.conv.bias
         if bias is not None:
             bias = bias.repeat_interleave(s * s)  # one copy per phase
-        xp = F.pad(x, (plan.pad_left, plan.pad_right, plan.pad_left, plan.pad_right))
-        y = F.conv2d(xp, self.phase_kernels(), bias)  # (N, C_out*s*s, H+e, W+e)
+        if plan.pad_left == plan.pad_right:  # e.g. k=3, s=2: let the conv pad (no copy)
+            y = F.conv2d(x, self.phase_kernels(), bias, padding=plan.pad_left)
+        else:
+            xp = F.pad(x, (plan.pad_left, plan.pad_right, plan.pad_left, plan.pad_right))
+            y = F.conv2d(xp, self.phase_kernels(), bias)
+        # y: (N, C_out*s*s, H+e, W+e)
         y = F.pixel_shuffle(y, s)  # (N, C_out, s(H+e), s(W+e))
         o = plan.offset
         return y[..., o:o + s * h, o:o + s * w]  # (N, C_out, sH, sW)
@@ -381,10 +385,16 @@ class FusedResizeConv(nn.Module):
         _, pr = same_padding(self.kernel_size)
         wt = self.conv.weight.transpose(0, 1).flip(-2, -1)  # (C_in, C_out, k, k)
         t = F.conv_transpose2d(x, wt, None, stride=s)  # (N, C_out, s(H-1)+k, s(W-1)+k)
-        # y[i] = sum_{q < s} T[i + pr - q]: an s-box sum of T (zero outside), via a
-        # stride-1 average pool over T padded by s-1 zeros on every side.
+        # y[i] = sum_{q < s} T[i + pr - q]: an s-box sum of T (zero outside). Pad T by
+        # s-1 zeros on every side, then add s shifted slices along rows, then columns.
         t = F.pad(t, (s - 1, s - 1, s - 1, s - 1))
-        y = F.avg_pool2d(t, s, stride=1) * (s * s)
+        n_rows, n_cols = t.shape[-2] - s + 1, t.shape[-1] - s + 1
+        rows = t[..., s - 1:s - 1 + n_rows, :].clone()
+        for q in range(s - 1):
+            rows += t[..., q:q + n_rows, :]
+        y = rows[..., :, s - 1:s - 1 + n_cols].clone()
+        for q in range(s - 1):
+            y += rows[..., :, q:q + n_cols]
         y = y[..., pr:pr + s * h, pr:pr + s * w]  # (N, C_out, sH, sW)
         if self.conv.bias is not None:
             y = y + self.conv.bias.view(1, -1, 1, 1)

@@ -48,6 +48,7 @@ from ui.common import (
     check_query_params,
     colorscale,
     explain,
+    presenting,
     preset_button,
     secondary,
     show_image,
@@ -60,6 +61,8 @@ MAX_OUTPUT = 512
 SPECTRUM_CROP = 128
 #: Most upsamplers shown side by side.
 MAX_SHOWN = 4
+#: Side (output pixels) of the zoomed centre crop under each output.
+ZOOM_CROP = 32
 
 PHOTOS = tuple(sorted(SKIMAGE_HELDOUT + SKIMAGE_TRAIN))
 INPUTS = ("photograph", "constant", "noise", "gradient", "upload")
@@ -248,25 +251,28 @@ def pattern_figure(pattern: np.ndarray, title: str) -> go.Figure:
         text=np.round(pattern * 100, 2) if p <= 8 else None,
         texttemplate="%{text}" if p <= 8 else None,
         hovertemplate="row ≡ %{y}, col ≡ %{x}<br>%{z:.4f}<extra></extra>",
-        colorbar={"title": {"text": "mean residual"}}, xgap=1, ygap=1))
+        showscale=False, xgap=1, ygap=1))
     fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                      xaxis={"title": "col mod P", "dtick": 1},
-                      yaxis={"title": "row mod P", "dtick": 1, "autorange": "reversed",
-                             "scaleanchor": "x"})
+                      xaxis={"title": "col mod P", "dtick": 1, "range": [-0.5, p - 0.5],
+                             "constrain": "domain"},
+                      yaxis={"title": "row mod P", "dtick": 1, "range": [p - 0.5, -0.5],
+                             "scaleanchor": "x", "constrain": "domain"})
     return fig
 
 
 def gains_figure(gains: np.ndarray, title: str) -> go.Figure:
     """The s x s phase gains of channel pair 0 -> 0, values written in the cells."""
     g = gains[0, 0]
+    s = g.shape[0]
     fig = go.Figure(go.Heatmap(
         z=g, colorscale=colorscale(), text=np.round(g, 3), texttemplate="%{text}",
         hovertemplate="output phase (%{y}, %{x})<br>gain %{z:.4f}<extra></extra>",
-        colorbar={"title": {"text": "gain"}}, xgap=2, ygap=2))
+        showscale=False, xgap=2, ygap=2))
     fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                      xaxis={"title": "col phase", "dtick": 1},
-                      yaxis={"title": "row phase", "dtick": 1, "autorange": "reversed",
-                             "scaleanchor": "x"})
+                      xaxis={"title": "col phase", "dtick": 1, "range": [-0.5, s - 0.5],
+                             "constrain": "domain"},
+                      yaxis={"title": "row phase", "dtick": 1, "range": [s - 0.5, -0.5],
+                             "scaleanchor": "x", "constrain": "domain"})
     return fig
 
 
@@ -276,19 +282,32 @@ def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
     return image[top:top + side, left:left + side]
 
 
+def _cells(n: int) -> list:
+    """``n`` containers in a grid: side by side when presenting (wide layout), two per
+    row otherwise, so that figures stay readable in the centred layout."""
+    per_row = n if presenting() else min(n, 2)
+    cells: list = []
+    for start in range(0, n, per_row):
+        cells.extend(st.columns(per_row)[:min(per_row, n - start)])
+    return cells
+
+
 def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
                         key: str = "lab", image_width: int = 320) -> None:
-    """Each result in its own column: the output (nearest-neighbour magnified) and its
-    score; with ``details`` also rows of phase patterns, spectra and polyphase gains."""
+    """Each result in its own cell: the output (nearest-neighbour magnified, then its
+    centre magnified further) and its score; with ``details`` also phase patterns,
+    spectra and polyphase gains, in the same order."""
     if not results:
         st.info("Pick at least one upsampler.", icon=":material/layers:")
         return
-    cols = st.columns(len(results))
-    for col, r in zip(cols, results, strict=True):
-        with col:
+    for cell, r in zip(_cells(len(results)), results, strict=True):
+        with cell:
             st.markdown(f"**{r.name}**")
             show_image(r.output, magnify_to=image_width, download=f"{key}-{r.name}.png",
                        key=f"{key}-dl-{r.name}")
+            zoom = _centre_crop(r.output, ZOOM_CROP)
+            show_image(zoom, magnify_to=image_width,
+                       caption=f"centre {zoom.shape[0]} x {zoom.shape[1]} pixels, enlarged")
             st.metric("Checkerboard score", f"{100 * r.score:.2f} %",
                       help=f"RMS of the part of the fine detail that repeats every "
                            f"{r.period} pixels, in percent of the output's range "
@@ -300,29 +319,27 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
     explain(f"The {results[0].period} x {results[0].period} tile behind each score: the "
             "high-passed output averaged over every pixel of the same phase (values in "
             "percent of the range). A flat tile means no checkerboard.")
-    cols = st.columns(len(results))
-    for col, r in zip(cols, results, strict=True):
-        with col:
+    for cell, r in zip(_cells(len(results)), results, strict=True):
+        with cell:
             show_plot(pattern_figure(r.pattern, r.name), key=f"{key}-pattern-{r.name}",
-                      height=300)
+                      height=320)
     st.subheader("Spectrum")
     explain("Log power of the grey-level output (centre crop). A checkerboard of period P "
             "shows as bright dots on the red circles at frequencies (i/P, j/P).")
-    cols = st.columns(len(results))
-    for col, r in zip(cols, results, strict=True):
-        with col:
+    for cell, r in zip(_cells(len(results)), results, strict=True):
+        with cell:
             spec = log_power_spectrum(_centre_crop(r.output, SPECTRUM_CROP), r.period)
             fig = spectrum_figure(spec, title=r.name)
-            fig.update_traces(colorscale=colorscale(), selector={"type": "heatmap"})
-            show_plot(fig, key=f"{key}-spectrum-{r.name}", height=320)
+            fig.update_traces(colorscale=colorscale(), showscale=False,
+                              selector={"type": "heatmap"})
+            show_plot(fig, key=f"{key}-spectrum-{r.name}", height=340)
     st.subheader("Polyphase gains of the first layer")
     explain("On a constant input, each output phase of a layer receives the sum of the "
             "taps that feed it. Unequal sums are the uneven overlap of the post, whatever "
             "the kernel size; every fix makes them equal. Shown for channel pair 0 → 0; "
             "the imbalance summarises all pairs (0 = equal).")
-    cols = st.columns(len(results))
-    for col, r in zip(cols, results, strict=True):
-        with col:
+    for cell, r in zip(_cells(len(results)), results, strict=True):
+        with cell:
             show_plot(gains_figure(r.gains, r.name), key=f"{key}-gains-{r.name}", height=280)
             st.metric("Gain imbalance", f"{r.imbalance:.2f}",
                       help="Mean over channel pairs of (max − min gain over the phases), "
