@@ -14,11 +14,13 @@ from core.layers import make_upsampler
 from core.metrics import (
     artifact_frequencies,
     checkerboard_score,
+    gain_imbalance,
     high_pass,
     log_power_spectrum,
     phase_pattern,
     polyphase_gains,
     spectrum_figure,
+    to_unit_range,
 )
 
 DATA = Path(skimage.__file__).parent / "data"
@@ -154,3 +156,14 @@ def test_polyphase_gains():
                                rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="weight"):
         polyphase_gains(np.zeros(3), 2)
+
+
+def test_gain_imbalance_and_unit_range():
+    assert gain_imbalance(np.full((2, 3, 2, 2), 0.7)) == 0.0
+    assert gain_imbalance(np.zeros((2, 2))) == 0.0
+    assert gain_imbalance(np.array([[1.0, 0.0], [0.0, 0.0]])) == pytest.approx(2.0)
+    layer = make_upsampler("deconv", 3, 3, kernel_size=3)
+    assert gain_imbalance(polyphase_gains(layer.deconv.weight, 2)) > 0.1
+    x = np.array([[-2.0, 0.0], [2.0, 6.0]])
+    np.testing.assert_allclose(to_unit_range(x), [[0.0, 0.25], [0.5, 1.0]])
+    np.testing.assert_array_equal(to_unit_range(np.full((3, 3), 7.0)), 0.5)
