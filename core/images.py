@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -178,14 +179,26 @@ def _check_declared_size(size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
-def _raise_on_warnings(caught: list[warnings.WarningMessage], fmt: str) -> None:
+def _bomb_message(pillow_text: str, max_pixels: int) -> str:
+    """Our wording for Pillow's decompression-bomb refusal (which names the pixel count)."""
+    found = re.search(r"\((\d+) pixels\)", pillow_text)
+    if found:
+        n = int(found.group(1))
+        declared = f"{n:,} pixels ({_megapixels(n)}) "
+    else:
+        declared = "far more pixels "
+    return (
+        f"The file declares {declared}(more than the {_megapixels(max_pixels)} this app will "
+        "decode) and was refused without decoding it: files like this can be decompression "
+        "bombs. Resize the image and upload it again."
+    )
+
+
+def _raise_on_warnings(caught: list[warnings.WarningMessage], fmt: str, max_pixels: int) -> None:
     """Turn the warnings Pillow uses for refusals-in-all-but-name into errors."""
     for w in caught:
         if issubclass(w.category, Image.DecompressionBombWarning):
-            raise ImageLoadError(
-                "The file declares far more pixels than this app will decode and was refused "
-                f"without decoding it (a possible decompression bomb): {w.message}"
-            )
+            raise ImageLoadError(_bomb_message(str(w.message), max_pixels))
         if "truncated" in str(w.message).lower():
             raise ImageLoadError(
                 f"The {fmt} file could not be decoded: it is truncated ({w.message})."
@@ -324,10 +337,7 @@ def load_image_bytes(
         except UnidentifiedImageError:
             raise ImageLoadError(_describe_unrecognised(data)) from None
         except Image.DecompressionBombError as exc:
-            raise ImageLoadError(
-                "The file declares far more pixels than this app will decode and was refused "
-                f"without decoding it (a possible decompression bomb): {exc}"
-            ) from None
+            raise ImageLoadError(_bomb_message(str(exc), max_pixels)) from None
         except Exception as exc:  # any parser failure is a bad file
             foreign = _describe_foreign(data)
             raise ImageLoadError(
@@ -338,7 +348,7 @@ def load_image_bytes(
         original_size = (int(img.size[0]), int(img.size[1]))
         original_mode = img.mode
         _check_declared_size(original_size, max_pixels)  # before any pixel is decoded
-        _raise_on_warnings(caught, fmt)
+        _raise_on_warnings(caught, fmt, max_pixels)
 
         try:
             n_frames = int(getattr(img, "n_frames", 1))
@@ -363,7 +373,7 @@ def load_image_bytes(
             raise ImageLoadError(
                 f"The {fmt} file could not be decoded: it is truncated or damaged ({exc})."
             ) from None
-        _raise_on_warnings(caught, fmt)
+        _raise_on_warnings(caught, fmt, max_pixels)
 
     try:
         orientation = int(img.getexif().get(0x0112, 1) or 1)
