@@ -69,8 +69,9 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 
 
-def _as_image(image, period: int) -> np.ndarray:
-    """Validate and return ``image`` as float64 ``(H, W, C)``."""
+def _as_image(image, period: int, min_side: int | None = None) -> np.ndarray:
+    """Validate and return ``image`` as float64 ``(H, W, C)``, at least ``min_side``
+    (default ``4 * period``) pixels on each side."""
     if isinstance(period, bool) or not isinstance(period, int | np.integer) or period < 2:
         raise ValueError(f"period must be an integer >= 2, got {period!r}")
     arr = np.asarray(image, dtype=np.float64)
@@ -81,9 +82,12 @@ def _as_image(image, period: int) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError("image must contain only finite values")
     h, w = arr.shape[:2]
-    if min(h, w) < 4 * period:
-        raise ValueError(f"image must be at least 4*period = {4 * period} pixels on each side "
-                         f"for period {period}, got {h}x{w}")
+    if min_side is None:
+        if min(h, w) < 4 * period:
+            raise ValueError(f"image must be at least 4*period = {4 * period} pixels on each "
+                             f"side for period {period}, got {h}x{w}")
+    elif min(h, w) < min_side:
+        raise ValueError(f"image must be at least {min_side} pixels on each side, got {h}x{w}")
     return arr
 
 
@@ -206,7 +210,7 @@ def log_power_spectrum(image, period: int) -> Spectrum:
     ``log10(|FFT|^2 + 1e-12)`` is centred with ``fftshift``. A ``P``-periodic artifact
     shows as bright dots at ``(i/P, j/P)``.
     """
-    x = _as_image(image, period).mean(axis=2)
+    x = _as_image(image, period, min_side=2).mean(axis=2)
     x = x - x.mean()
     h, w = x.shape
     window = np.outer(np.hanning(h), np.hanning(w))

@@ -167,3 +167,10 @@ def test_gain_imbalance_and_unit_range():
     x = np.array([[-2.0, 0.0], [2.0, 6.0]])
     np.testing.assert_allclose(to_unit_range(x), [[0.0, 0.25], [0.5, 1.0]])
     np.testing.assert_array_equal(to_unit_range(np.full((3, 3), 7.0)), 0.5)
+
+
+def test_spectrum_of_an_image_shorter_than_four_periods():
+    spec = log_power_spectrum(np.random.default_rng(0).random((32, 32)), 16)
+    assert spec.log_power.shape == (32, 32) and len(spec.markers) == 255
+    with pytest.raises(ValueError, match="at least 2 pixels"):
+        log_power_spectrum(np.zeros((1, 8)), 2)
