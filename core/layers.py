@@ -305,7 +305,8 @@ class FusedResizeConv(nn.Module):
       ``(a, b)`` only ``K x K`` input taps matter (``K = ceil((k-1)/s) + 1``: 2 x 2 for
       k=3, s=2); the ``s*s`` phase kernels ``M[a] @ w @ M[b]^T`` run as ``s*s*C_out``
       output channels of **one** ``conv2d`` at the input size, and the phases are then
-      interleaved (a ``pixel_shuffle`` with a per-phase shift of at most one pixel).
+      interleaved by one ``pixel_shuffle`` and a crop (phases start at most one input
+      pixel apart; ordering the phase kernels cyclically absorbs that, :class:`PhasePlan`).
       ``s*s*K*K`` multiply-adds per input pixel and channel pair (16 for k=3, s=2,
       against 36 for ``resize_nearest`` and 9 for a 3x3 transposed convolution).
     * ``"folded"``: one ``conv_transpose2d`` at stride ``s`` with the folded
@@ -315,7 +316,12 @@ class FusedResizeConv(nn.Module):
       and box-blurring the output are the same thing.
 
     All three agree with :class:`ResizeConv` to float rounding, forward and backward.
-    Only zero padding is supported (that is what the fold is exact for).
+    Only zero padding is supported (that is what the fold is exact for). Why the
+    phase split cannot match a 3x3 transposed convolution's arithmetic: each output pixel
+    of nearest-upsample + 3x3 conv depends on 2 x 2 input pixels (4 taps per output
+    pixel), a 3x3/stride-2 transposed convolution's on 1.5 x 1.5 on average (2.25 taps):
+    16/9 = 1.8x the multiply-adds. It wins or ties only where PyTorch's transposed
+    convolution is the less efficient kernel.
     """
 
     METHODS = ("phase", "folded", "zoh")
