@@ -234,3 +234,17 @@ def test_parse_and_format_grid():
                         ("1 2; 3 nan", "finite"), ("1 2; 3 four", "'four' in row 2")):
         with pytest.raises(ValueError, match=match):
             parse_grid(text, (2, 2), "kernel")
+
+
+def test_largest_input_draws_c_light():
+    """16x16 input, 1x1 kernel: C is 256 x 256; no numbers in the cells, gaps for zeros."""
+    at = open_page(MATRIX, {"mx_in_h": "16", "mx_in_w": "16", "mx_k_h": "1", "mx_k_w": "1",
+                            "mx_pos": "255"})
+    assert_clean(at)
+    fig = chart(at, "C: 256 x 256")
+    assert len(fig["data"]) == 1 and "text" not in fig["data"][0]  # one trace, unlabelled
+    c = z(fig)
+    assert np.count_nonzero(~np.isnan(c)) == 256 and np.all(np.diag(c) == 1)
+    assert highlighted_rows_of_c(fig) == [255]
+    big = sum(len(ch.proto.spec) for ch in at.get("plotly_chart"))
+    assert big < 2_000_000  # bytes sent to the browser for all figures

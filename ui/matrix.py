@@ -400,8 +400,12 @@ def grid_figure(
     xs = list(range(w)) if x is None else list(x)
     ys = list(range(h)) if y is None else list(y)
     limit = float(np.max(np.abs(values))) if values.size else 1.0
+    # large, unlabelled grids: faint cells become gaps over a faint background (one trace,
+    # float32): C of a 16x16 input has up to 256 x 256 cells
+    light = not annotate and faint is not None
+    drawn = np.where(faint, np.nan, values).astype(np.float32) if light else values
     fig = px.imshow(
-        values,
+        drawn,
         x=xs,
         y=ys,
         text_auto=_text_format(values) if annotate else False,
@@ -409,7 +413,7 @@ def grid_figure(
         range_color=(-limit or -1.0, limit or 1.0),
         aspect="equal",
     )
-    hover_text = hover if hover is not None else np.full(values.shape, "", dtype=object)
+    gap = 1 if max(h, w) <= 64 else 0
     if annotate and faint is not None:
         # the values' own labels, blank on faint cells (the overlay below labels those)
         fmt = _text_format(values)
@@ -417,26 +421,30 @@ def grid_figure(
                            for row, frow in zip(values, faint, strict=True)], dtype=object)
         fig.update_traces(text=labels, texttemplate="%{text}")
     fig.update_traces(
-        customdata=hover_text,
-        hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>value <b>%{{z}}</b>"
-        "<br>%{customdata}<extra></extra>",
-        xgap=1 if max(h, w) <= 64 else 0,
-        ygap=1 if max(h, w) <= 64 else 0,
+        customdata=hover,  # per-cell strings only where given: large grids stay light
+        hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>value <b>%{{z:.4~g}}</b>"
+        + ("<br>%{customdata}" if hover is not None else "") + "<extra></extra>",
+        xgap=gap,
+        ygap=gap,
     )
-    if faint is not None and np.any(faint):
-        labels = np.where(faint, faint_label if annotate else "", "")
+    if light:
+        fig.update_layout(plot_bgcolor=FAINT_FILL)
+    elif faint is not None and np.any(faint):
         fig.add_trace(
             go.Heatmap(
                 z=np.where(faint, 0.0, np.nan), x=xs, y=ys,
                 colorscale=[[0, FAINT_FILL], [1, FAINT_FILL]], showscale=False,
-                text=labels, texttemplate="%{text}", textfont={"color": FAINT_TEXT},
-                hoverinfo="skip", xgap=1 if max(h, w) <= 64 else 0,
-                ygap=1 if max(h, w) <= 64 else 0,
+                hoverinfo="skip", xgap=gap, ygap=gap,
+                text=np.where(faint, faint_label, ""), texttemplate="%{text}",
+                textfont={"color": FAINT_TEXT},
             )
         )
-    for r, c in highlight:
-        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                      line={"color": HIGHLIGHT, "width": 3})
+    # one layout update for all outlines (add_shape per cell is quadratic in plotly)
+    fig.update_layout(shapes=[
+        {"type": "rect", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
+         "line": {"color": HIGHLIGHT, "width": 3 if max(h, w) <= 32 else 1}}
+        for r, c in highlight
+    ])
     small = max(h, w) <= MAX_ANNOTATED_SIDE
     fig.update_layout(
         title=title,
@@ -478,7 +486,8 @@ def matrix_figure(case: MatrixCase, *, transpose: bool = False, row: int | None 
                       annotate=annotate, faint_label="·")
     if taps.size <= MAX_HOVER_CELLS:
         # per cell: kernel position, its output (i, j), input cell index and (r, c), weight name
-        names = np.array([f"weight K[{a},{b}]" for a in range(k_h) for b in range(k_w)]
+        names = np.array([f"weight K[{a},{b}] = {_fmt(case.kernel[a, b])}"
+                          for a in range(k_h) for b in range(k_w)]
                          + ["not covered by the kernel: 0"], dtype=object)
         rows = np.broadcast_to(np.arange(n_out)[:, None], taps.shape)
         cols = np.broadcast_to(np.arange(n_in)[None, :], taps.shape)
@@ -488,11 +497,11 @@ def matrix_figure(case: MatrixCase, *, transpose: bool = False, row: int | None 
             customdata=data.transpose(1, 0, 2) if transpose else data,
             hovertemplate="kernel position %{customdata[0]} → output (%{customdata[1]}, "
             "%{customdata[2]})<br>input cell %{customdata[3]} = (%{customdata[4]}, "
-            "%{customdata[5]})<br>%{customdata[6]}<br>value <b>%{z}</b><extra></extra>",
+            "%{customdata[5]})<br><b>%{customdata[6]}</b><extra></extra>",
         )
     else:
         fig.data[0].update(customdata=None, hovertemplate=f"{y_title} %{{y}}<br>{x_title} "
-                           "%{x}<br>value <b>%{z}</b><extra></extra>")
+                           "%{x}<br>value <b>%{z:.4~g}</b><extra></extra>")
     if row is not None:
         h, w = mat.shape
         if transpose:
@@ -599,7 +608,7 @@ def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "
     st.markdown(f"**Kernel position {pos}:** `{row_equation(case, pos)}`")
     explain(
         "Each **row** of C is one position of the kernel: it holds the kernel's weights in "
-        "the columns of the input cells the kernel covers there, and zeros (faint dots) "
+        "the columns of the input cells the kernel covers there, and zeros (faint grey) "
         "everywhere else. Multiplying C by the flattened input gives the flattened output. "
         f"C is {case.taps.shape[0]} x {case.taps.shape[1]}, but only "
         f"{int((case.taps >= 0).sum())} of its {case.taps.size} cells hold a kernel weight."
