@@ -69,6 +69,14 @@ def test_url_parameters_set_the_view():
     assert len(at.get("plotly_chart")) == 2  # heatmap + painting figure
 
 
+def test_url_values_equal_to_a_widget_minimum_survive():
+    at = open_page(COVERAGE, {"kernel": "1", "size": "2", "stride": "1"})
+    assert_clean(at)
+    assert at.slider(key="kernel").value == 1
+    assert at.slider(key="size").value == 2
+    assert at.slider(key="stride").value == 1
+
+
 def test_nonsense_url_parameters_warn_and_fall_back():
     at = open_page(COVERAGE, {"kernel": "banana", "stride": "99", "dims": "4-D"})
     assert_clean(at)

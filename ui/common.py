@@ -192,18 +192,13 @@ def check_query_params(spec: dict[str, IntParam | ChoiceParam]) -> list[str]:
     return warnings
 
 
-def init_state(defaults: dict[str, object]) -> None:
-    """Give widgets their defaults through session state (so presets can set them).
-
-    Widgets created afterwards with ``key=name`` and no ``value=`` read these; a value
-    from the URL (``bind="query-params"``) still wins on the first run.
-    """
-    for key, value in defaults.items():
-        st.session_state.setdefault(key, value)
-
-
 def preset_button(label: str, values: dict[str, object], *, key: str, help: str | None = None) -> None:
-    """A button that sets several bound widgets at once (runs before they are drawn)."""
+    """A button that sets several bound widgets at once (runs before they are drawn).
+
+    Give those widgets their default with ``value=`` (not through session state): a
+    bound widget drops a URL value equal to its own default, which is its minimum when
+    no ``value=`` is given, so ``?kernel=1`` would be lost.
+    """
 
     def apply() -> None:
         for name, value in values.items():

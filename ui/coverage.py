@@ -16,7 +16,6 @@ from ui.common import (
     check_query_params,
     colorscale,
     explain,
-    init_state,
     preset_button,
     show_plot,
 )
@@ -89,7 +88,9 @@ URL_PARAMS = {
 def kernel_controls() -> CoverageSpec:
     """The coverage controls, bound to the URL; returns the chosen spec."""
     check_query_params(URL_PARAMS)
-    init_state(_DEFAULTS)
+    # Defaults go to the widgets themselves (value=): a bound widget drops a URL value
+    # equal to its default, so a default left implicit (the minimum) would lose ?kernel=1.
+    d = _DEFAULTS
     cols = st.columns([1, 1, 1])
     with cols[0]:
         preset_button("Figure 4: 3x3, stride 2", FIGURE_4, key="preset-fig4",
@@ -98,23 +99,23 @@ def kernel_controls() -> CoverageSpec:
         preset_button("Figure 6: 4x4, stride 2", FIGURE_6, key="preset-fig6",
                       help="Kernel divisible by stride: even overlap in the interior.")
     with cols[2]:
-        dims = st.segmented_control("View", _DIMS, key="dims", bind="query-params",
+        dims = st.segmented_control("View", _DIMS, default=d["dims"], key="dims", bind="query-params",
                                     label_visibility="collapsed") or "2-D"
     cols = st.columns(4)
-    kernel = cols[0].slider("Kernel size", 1, 9, key="kernel", bind="query-params")
-    stride = cols[1].slider("Stride", 1, 5, key="stride", bind="query-params")
-    size = cols[2].slider("Input size", 2, 32, key="size", bind="query-params")
-    layers = cols[3].slider("Stacked layers", 1, 3, key="layers", bind="query-params",
+    kernel = cols[0].slider("Kernel size", 1, 9, d["kernel"], key="kernel", bind="query-params")
+    stride = cols[1].slider("Stride", 1, 5, d["stride"], key="stride", bind="query-params")
+    size = cols[2].slider("Input size", 2, 32, d["size"], key="size", bind="query-params")
+    layers = cols[3].slider("Stacked layers", 1, 3, d["layers"], key="layers", bind="query-params",
                             help="Chain identical layers: the count becomes the number of paths.")
-    unusual = any(st.session_state.get(k) != _DEFAULTS[k] or k in st.query_params
+    unusual = any(st.session_state.get(k, d[k]) != d[k] or k in st.query_params
                   for k in ("padding", "dilation", "output_padding"))
     with st.expander("Padding, dilation, output padding", expanded=unusual):
         cols = st.columns(3)
-        padding = cols[0].slider("Padding", 0, 8, key="padding", bind="query-params",
+        padding = cols[0].slider("Padding", 0, 8, d["padding"], key="padding", bind="query-params",
                                  help="PyTorch crops this many cells from each end of the output.")
-        dilation = cols[1].slider("Dilation", 1, 4, key="dilation", bind="query-params")
+        dilation = cols[1].slider("Dilation", 1, 4, d["dilation"], key="dilation", bind="query-params")
         output_padding = cols[2].slider(
-            "Output padding", 0, 4, key="output_padding", bind="query-params",
+            "Output padding", 0, 4, d["output_padding"], key="output_padding", bind="query-params",
             help="Extra cells at the far end; must be smaller than stride or dilation.")
     return CoverageSpec(1 if dims == "1-D" else 2, kernel, stride, padding, dilation,
                         output_padding, size, layers)

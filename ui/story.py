@@ -1,0 +1,280 @@
+"""The story: the blog post's argument as a sequence of live steps, for a meeting.
+
+Each step is a short text plus a live view built from the same components as the full
+pages (``ui.coverage``, ``ui.matrix``, ``ui.gallery``, ``ui.compare``, ``ui.layers``):
+nothing here computes or draws anything of its own beyond layout and small tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.images import Region, crop_region
+from ui.common import IntParam, check_query_params, presenting, show_plot
+from ui.compare import Side, render_comparison
+from ui.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
+from ui.gallery import (
+    REGENERATE,
+    Catalog,
+    curves_figure,
+    heldout,
+    heldout_digests,
+    load_catalog,
+    magnify_factor,
+    pixelated_container,
+    run_model,
+    show_catalog_problems,
+    show_pixels,
+)
+from ui.layers import render_cost_table
+from ui.matrix import MatrixSpec, build_case, render_transpose_view, show_matrix_c
+
+#: The photograph and crop the story magnifies (a held-out image: never trained on).
+STORY_IMAGE = "coffee"
+CROP = Region(top=96, left=96, height=32, width=32)
+#: Variants the story compares, in the order shown.
+DECONV, EVEN, RESIZE = "deconv3", "deconv4", "resize_nearest"
+FILM_EPOCHS = (0, 1, 2, 5, 10)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: a title, two or three sentences, a live view and the full page."""
+
+    title: str
+    text: str
+    render: Callable[[], None]
+    page: str
+    page_label: str
+    page_params: dict[str, str] | None = None
+
+
+def _spec(values: dict[str, object]) -> CoverageSpec:
+    return CoverageSpec(**{**values, "dims": 2 if values["dims"] == "2-D" else 1})
+
+
+# --------------------------------------------------------------------------- model helpers
+
+
+def _catalog_or_warn() -> Catalog | None:
+    catalog = load_catalog()
+    show_catalog_problems(catalog)
+    if catalog.empty:
+        st.warning(f"No stored checkpoints to show here. Regenerate them with `{REGENERATE}`.",
+                   icon=":material/folder_off:")
+        return None
+    return catalog
+
+
+def _photo() -> tuple[str, np.ndarray, str]:
+    images, digests = heldout(), heldout_digests()
+    name = STORY_IMAGE if STORY_IMAGE in images else next(iter(images))
+    return name, images[name], digests[name]
+
+
+def _crop_panel(image: np.ndarray, caption: str, key: str) -> None:
+    region = CROP.clamped(image.shape)
+    show_pixels(crop_region(image, region), caption, key=key,
+                factor=magnify_factor(region.width, 320 if not presenting() else 420))
+
+
+def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, digest: str):
+    path = catalog.path(variant, epoch)
+    if path is None:
+        return None
+    try:
+        return run_model(path, image, digest)
+    except ValueError as err:  # CheckpointError: names the file and the problem
+        st.error(f"{variant}, epoch {epoch}: {err}", icon=":material/broken_image:")
+        return None
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def step_artifacts() -> None:
+    catalog = _catalog_or_warn()
+    if catalog is None:
+        return
+    name, image, digest = _photo()
+    variants = [v for v in (DECONV, RESIZE) if v in catalog.variants]
+    cols = st.columns(1 + len(variants))
+    with pixelated_container("story-artifacts"):
+        with cols[0]:
+            _crop_panel(image, f"original ({name}), 32x32 crop", f"story-orig-{digest}")
+        for col, variant in zip(cols[1:], variants, strict=True):
+            epoch = catalog.last_epoch(variant)
+            out = _output(catalog, variant, epoch, image, digest)
+            if out is not None:
+                with col:
+                    _crop_panel(out.pixels, f"{variant}, epoch {epoch}", out.key)
+                    st.metric("Checkerboard score", f"{out.score:.4f}")
+
+
+def step_matrix() -> None:
+    show_matrix_c(MatrixSpec(), pos=None, key="story_mx")
+
+
+def step_transpose() -> None:
+    case = build_case(MatrixSpec(in_h=5, in_w=5, stride=2))
+    render_transpose_view(case, key="story_mxt")
+
+
+def step_uneven() -> None:
+    render_coverage(_spec(FIGURE_4), key="story-fig4")
+
+
+def step_first_epoch() -> None:
+    catalog = _catalog_or_warn()
+    if catalog is None:
+        return
+    name, image, digest = _photo()
+    variants = [v for v in (DECONV, RESIZE) if v in catalog.variants]
+    with pixelated_container("story-film"):
+        for variant in variants:
+            epochs = [e for e in FILM_EPOCHS if e in catalog.epochs(variant)]
+            cols = st.columns(len(epochs))
+            for col, epoch in zip(cols, epochs, strict=True):
+                out = _output(catalog, variant, epoch, image, digest)
+                if out is not None:
+                    with col:
+                        _crop_panel(out.pixels, f"{variant} · epoch {epoch} · {out.score:.4f}",
+                                    out.key)
+    show_plot(curves_figure(catalog.series, variants, 1), key="story-curves", height=520)
+
+
+def _final_table(catalog: Catalog, variants: list[str], epochs=(1, None)) -> pd.DataFrame:
+    """Checkerboard score and PSNR per variant at epoch 1 and the last epoch (manifest)."""
+    rows = []
+    for variant in variants:
+        series = catalog.series.get(variant, {})
+        row = {"variant": variant}
+        for epoch in epochs:
+            e = catalog.last_epoch(variant) if epoch is None else epoch
+            for metric, label in (("checkerboard", "score"), ("val_psnr", "PSNR dB")):
+                xs, ys = series.get(metric, ([], []))
+                row[f"{label} @ epoch {e}"] = ys[xs.index(e)] if e in xs else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def step_even() -> None:
+    render_coverage(_spec(FIGURE_6), key="story-fig6")
+    catalog = _catalog_or_warn()
+    if catalog is None:
+        return
+    variants = [v for v in (DECONV, EVEN, RESIZE) if v in catalog.variants]
+    st.markdown("**What the trained networks did** (held-out photographs, from the manifest)")
+    st.dataframe(_final_table(catalog, variants).style.format("{:.4g}"))
+
+
+def step_side_by_side() -> None:
+    catalog = _catalog_or_warn()
+    if catalog is None:
+        return
+    name, image, digest = _photo()
+    sides = tuple(Side(v, catalog.last_epoch(v)) if v in catalog.variants else None
+                  for v in (DECONV, RESIZE))
+    render_comparison(catalog, sides, image, digest, name)
+
+
+def step_fixes() -> None:
+    catalog = _catalog_or_warn()
+    if catalog is not None:
+        st.markdown("**Every trained variant** (held-out photographs, from the manifest)")
+        table = _final_table(catalog, catalog.variants)
+        st.dataframe(table.style.format("{:.4g}"))
+    st.markdown("**What each upsampler costs** (measured now, on this machine)")
+    render_cost_table(("deconv", "resize_nearest", "fused_resize", "resize_bilinear",
+                       "subpixel", "subpixel_icnr", "deconv_zoh", "bilinear_additive"),
+                      key="story-cost")
+
+
+STEPS: tuple[Step, ...] = (
+    Step("What checkerboard artifacts look like",
+         "A network that upsamples with 3x3 transposed convolutions at stride 2 (`deconv3`) "
+         "paints a fine grid over everything it draws. Here it is on a photograph it never "
+         "saw, magnified with nearest neighbour, beside the same network built with "
+         "resize-convolutions.",
+         step_artifacts, "pages/gallery.py", "Training gallery"),
+    Step("Convolution as a matrix",
+         "A convolution is a matrix C: each row holds the kernel at one position, zeros "
+         "elsewhere, and `C @ x` gives the output (the post's Figure 2). Step through the "
+         "kernel positions to see which input cells each row reads.",
+         step_matrix, "pages/matrix.py", "Convolution as a matrix"),
+    Step("The transpose: three equal ways to deconvolve",
+         "C transposed maps the small output back to the input's shape: that is the "
+         "deconvolution. Inserting zeros between the inputs and convolving with the flipped "
+         "kernel gives the same numbers, and so does `conv_transpose2d`; the differences are "
+         "shown, at float precision.",
+         step_transpose, "pages/matrix.py", "Convolution as a matrix"),
+    Step("Uneven overlap: 3x3 at stride 2",
+         "Each input cell paints a copy of the kernel two cells apart, so the copies overlap "
+         "unevenly: some output cells are painted four times, their neighbours once (Figure "
+         "4). That fixed 2-pixel pattern is the checkerboard, before any training.",
+         step_uneven, "pages/coverage.py", "Kernel coverage",
+         {k: str(v) for k, v in FIGURE_4.items()}),
+    Step("Artifacts from the first epoch",
+         "The pattern is there after one epoch, and training does not remove it (Figure 5). "
+         "The deconvolution model's checkerboard score stays far above the resize-"
+         "convolution model's at every epoch.",
+         step_first_epoch, "pages/gallery.py", "Training gallery"),
+    Step("Even overlap at 4x4, stride 2, and what it does not fix",
+         "A kernel divisible by the stride overlaps evenly in the interior (Figure 6), so "
+         "the pattern is no longer built into the layer. The borders stay uneven, and "
+         "training can still learn unequal weights for the four phases: the score drops, "
+         "but not to the resize-convolution's level.",
+         step_even, "pages/coverage.py", "Kernel coverage",
+         {k: str(v) for k, v in FIGURE_6.items()}),
+    Step("Deconvolution vs resize-convolution",
+         "The same network, the same data and budget; only the upsampling differs (Figure "
+         "7). Resizing with nearest neighbour, then convolving, paints every output cell "
+         "equally: the checkerboard is gone, in the image and in its spectrum.",
+         step_side_by_side, "pages/comparison.py", "Compare models"),
+    Step("The fixes compared",
+         "Every trained upsampler with its checkerboard score and reconstruction quality, "
+         "and what each costs. `fused_resize` computes exactly the resize-convolution "
+         "without building the upsampled tensor, so the recommended fix need not be slow.",
+         step_fixes, "pages/layer_lab.py", "Layer lab"),
+)
+
+
+# --------------------------------------------------------------------------- navigation
+
+
+def _move(delta: int) -> None:
+    current = int(st.session_state.get("step", 1))
+    st.session_state["step"] = min(len(STEPS), max(1, current + delta))
+
+
+def step_controls() -> int:
+    """Previous / next, the step indicator (a slider bound to ``?step=N``); returns N."""
+    check_query_params({"step": IntParam(1, len(STEPS))})
+    step = int(st.session_state.get("step", st.query_params.get("step", 1)))
+    step = step if 1 <= step <= len(STEPS) else 1
+    prev, indicator, nxt = st.columns([1, 6, 1], vertical_alignment="bottom")
+    prev.button("Previous", key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,
+                icon=":material/arrow_back:", width="stretch")
+    nxt.button("Next", key="story-next", on_click=_move, args=(1,),
+               disabled=step >= len(STEPS), icon=":material/arrow_forward:", width="stretch")
+    with indicator:
+        step = st.slider("Step", 1, len(STEPS), 1, key="step", bind="query-params",
+                         format=f"%d of {len(STEPS)}", label_visibility="collapsed")
+    return int(step)
+
+
+def render_step(number: int) -> Step:
+    """Draw step ``number`` (1-based): title, text, live view, link to the full page."""
+    step = STEPS[number - 1]
+    st.progress(number / len(STEPS), text=f"Step {number} of {len(STEPS)}")
+    st.header(f"{number}. {step.title}")
+    st.markdown(step.text)
+    step.render()
+    st.page_link(step.page, label=f"Open the full page: {step.page_label}",
+                 icon=":material/open_in_new:", query_params=step.page_params)
+    return step
