@@ -269,7 +269,7 @@ URL_PARAMS = {
 def _default(key: str) -> int:
     """A widget's default, passed as its ``value``.
 
-    Deliberately not through ``init_state``: a bound widget drops its URL parameter when
+    Deliberately not through a session-state default: a bound widget drops its URL parameter when
     the value equals the widget's *own* default (``min_value`` when no ``value`` is
     given), so with session-state defaults ``?mx_in_h=1`` would be ignored and a view
     with one input row could not be linked to.
