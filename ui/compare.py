@@ -207,7 +207,8 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     panels: list[tuple[str, np.ndarray, str]] = [(f"original ({name})", image, digest)]
     outputs: dict[str, ModelOutput] = {}
     for side in sides:
-        result = _side_output(catalog, side, image, digest)
+        with st.spinner(f"Running {side.label}…" if side else "…"):
+            result = _side_output(catalog, side, image, digest)
         if isinstance(result, str):
             if side is not None:
                 st.error(f"Model {side.label}: {result}. Regenerate with `{REGENERATE}`.",
@@ -252,22 +253,23 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     explain(f"The high-passed image averaged over every pixel of the same phase "
             f"(row mod {PERIOD}, column mod {PERIOD}; values in percent of the range). "
             "A flat tile means no checkerboard; the score is its RMS.")
-    for col, (label, _, key) in zip(st.columns(3), panels, strict=False):
+    for i, (col, (label, _, _)) in enumerate(zip(st.columns(3), panels, strict=False)):
         with col:
             score, pattern, _ = analyses[label]
             show_plot(pattern_figure(pattern, f"{label}<br>score {score:.4f}"),
-                      key=f"compare-pattern-{len(label)}-{key[-12:]}", height=300)
+                      key=f"compare-pattern-{i}", height=300)
     st.subheader("Spectrum")
     explain(f"Log power of the grey-level image (centre {SPECTRUM_CROP} px). A period-{PERIOD} "
             f"checkerboard shows as bright dots on the red circles at (i/{PERIOD}, j/{PERIOD}).")
-    for col, (label, _, key) in zip(st.columns(3), panels, strict=False):
+    for i, (col, (label, _, _)) in enumerate(zip(st.columns(3), panels, strict=False)):
         with col:
             fig = spectrum_figure(analyses[label][2], title=label)
             fig.update_traces(colorscale=colorscale(), showscale=False,
                               selector={"type": "heatmap"})
-            show_plot(fig, key=f"compare-spectrum-{len(label)}-{key[-12:]}", height=320)
+            show_plot(fig, key=f"compare-spectrum-{i}", height=320)
 
-    rows = [{"image": panels[0][0], "PSNR (dB)": np.nan, "SSIM": np.nan,
+    # The original against itself: PSNR is infinite and SSIM 1 (the reference row).
+    rows = [{"image": panels[0][0], "PSNR (dB)": np.inf, "SSIM": 1.0,
              "checkerboard score": analyses[panels[0][0]][0]}]
     for label, out in outputs.items():
         psnr, ssim = _quality(out.key, image, out.pixels)
@@ -277,9 +279,9 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     base = max(float(table["checkerboard score"].iloc[0]), 1e-12)
     table["score / original"] = table["checkerboard score"] / base
     st.subheader("Measures")
-    st.dataframe(table.style.format({"PSNR (dB)": "{:.2f}", "SSIM": "{:.4f}",
-                                     "checkerboard score": "{:.5f}",
-                                     "score / original": "{:.1f}"}, na_rep="—"))
+    st.dataframe(table.style.format({
+        "PSNR (dB)": lambda v: "∞" if np.isinf(v) else f"{v:.2f}",
+        "SSIM": "{:.4f}", "checkerboard score": "{:.5f}", "score / original": "{:.1f}"}))
     explain("PSNR and SSIM compare each model's output with the original (the models were "
             "trained to reproduce their input). The checkerboard score needs no reference: "
             "the original's own score is the level of a clean photograph.")

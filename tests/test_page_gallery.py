@@ -1,0 +1,264 @@
+"""The training gallery through Streamlit's AppTest (entered via dashboard.py).
+
+The page reads its checkpoints from ``$CHECKERBOARD_CHECKPOINTS``; these tests point
+it at a tiny set generated here (three variants, epochs 0-2, width 4), at a missing
+folder and at a set with broken files, so they do not depend on the shipped experiment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.checkpoints import checkpoint_path, save_checkpoint, write_manifest
+from core.images import to_gif_bytes
+from core.models import VARIANTS, TransformNet
+from tests.conftest import assert_clean, open_page, plotly_data
+from ui.gallery import CHECKPOINTS_ENV, curves_figure, gif_bytes, grid_png
+
+GALLERY = "pages/gallery.py"
+TINY_VARIANTS = ("deconv3", "resize_nearest", "deconv4")
+TINY_EPOCHS = 2
+
+
+def make_checkpoints(root: Path, variants=TINY_VARIANTS, epochs: int = TINY_EPOCHS) -> Path:
+    """A tiny, self-describing checkpoint set written with the project's own writer:
+    each variant at width 4 with one residual block, its weights nudged every epoch so
+    that every (variant, epoch) computes a different image; then the manifest."""
+    for i, variant in enumerate(variants):
+        config = dataclasses.replace(VARIANTS[variant], width=4, res_blocks=1)
+        torch.manual_seed(i)
+        model = TransformNet(config)
+        for epoch in range(epochs + 1):
+            if epoch:
+                with torch.no_grad():
+                    for p in model.parameters():
+                        p.add_(0.05 * torch.randn_like(p))
+            metrics = {
+                "train_loss": math.nan if epoch == 0 else 0.1 / epoch,
+                "val_psnr": 10.0 + epoch + i,
+                "val_ssim": 0.2 + 0.1 * epoch,
+                "checkerboard": (0.05 if variant.startswith("deconv") else 0.001) / (1 + epoch),
+            }
+            save_checkpoint(
+                checkpoint_path(root, variant, epoch), model,
+                {"variant": variant, "epoch": epoch, "epochs": epochs, "seed": i,
+                 "data": {"source": "test"}, "metrics": metrics},
+            )
+    write_manifest(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    return make_checkpoints(tmp_path_factory.mktemp("tiny-checkpoints"))
+
+
+@pytest.fixture
+def tiny(tiny_root, monkeypatch) -> Path:
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(tiny_root))
+    return tiny_root
+
+
+def images(at) -> list[tuple[str, str]]:
+    """(caption, media URL) of every image; the URL carries a hash of the PNG bytes."""
+    return [(im.proto.imgs[0].caption, im.proto.imgs[0].url) for im in at.get("image")]
+
+
+def urls(at, suffix: str) -> list[str]:
+    return [u for c, u in images(at) if c.endswith(suffix)]
+
+
+def grid_urls(at, variant: str) -> list[str]:
+    return [u for c, u in images(at) if c.startswith(f"{variant} · score")]
+
+
+def test_default_view(tiny):
+    at = open_page(GALLERY, timeout=120)
+    assert_clean(at)
+    assert not at.error and not at.warning
+    assert at.title[0].value == "Training gallery"
+    epoch = at.slider(key="epoch")
+    assert epoch.label == "Epoch" and epoch.value == TINY_EPOCHS and epoch.max == TINY_EPOCHS
+    assert at.multiselect(key="variants").value == list(TINY_VARIANTS)
+    captions = [c for c, _ in images(at)]
+    n_images = 3  # held-out photographs
+    for variant in TINY_VARIANTS:
+        assert len(grid_urls(at, variant)) == n_images
+    # filmstrip: one frame per stored epoch, the selected one marked
+    film = [c for c in captions if c.startswith(("epoch", "▶ epoch"))]
+    assert len(film) == TINY_EPOCHS + 1
+    assert any(c.startswith(f"▶ epoch {TINY_EPOCHS}") for c in film)
+    # magnifier: the original and every variant, enlarged 8x (32 px region)
+    assert sum(c.endswith("×8") for c in captions) == 1 + len(TINY_VARIANTS)
+    # curves: 4 panels x 3 variants, the selected epoch marked in each panel
+    traces = plotly_data(at)
+    assert len(traces) == 4 * len(TINY_VARIANTS)
+    assert {t["name"] for t in traces} == set(TINY_VARIANTS)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Grid as PNG", "deconv3 epochs as GIF"]
+
+
+def test_epoch_slider_changes_the_images(tiny):
+    at = open_page(GALLERY, timeout=120)
+    before = {v: grid_urls(at, v) for v in TINY_VARIANTS}
+    originals = urls(at, "(original)")
+    at.slider(key="epoch").set_value(0).run()
+    assert_clean(at)
+    assert at.get("subheader")[0].value.startswith("Epoch 0")
+    for v in TINY_VARIANTS:
+        after = grid_urls(at, v)
+        assert len(after) == 3 and not set(after) & set(before[v]), v
+    assert urls(at, "(original)") == originals
+    assert any(c.startswith("▶ epoch 0") for c, _ in images(at))
+
+
+def test_previous_next_and_play(tiny):
+    at = open_page(GALLERY, timeout=120)
+    at.button(key="epoch-next").click().run()  # wraps from the last epoch to 0
+    assert at.slider(key="epoch").value == 0
+    at.button(key="epoch-next").click().run()
+    assert at.slider(key="epoch").value == 1
+    at.button(key="epoch-prev").click().run()
+    assert at.slider(key="epoch").value == 0
+    at.toggle(key="playing").set_value(True).run()
+    assert_clean(at)
+    assert at.toggle(key="playing").value is True
+
+
+def test_variant_selection(tiny):
+    at = open_page(GALLERY, timeout=120)
+    at.multiselect(key="variants").set_value(["resize_nearest"]).run()
+    assert_clean(at)
+    assert grid_urls(at, "resize_nearest") and not grid_urls(at, "deconv3")
+    assert not grid_urls(at, "deconv4")
+    assert {t["name"] for t in plotly_data(at)} == {"resize_nearest"}
+    at.multiselect(key="variants").set_value([]).run()
+    assert_clean(at)
+    assert any("at least one variant" in i.value for i in at.info)
+
+
+def test_magnifier_region(tiny):
+    at = open_page(GALLERY, timeout=120)
+    crops = urls(at, "×8")
+    grid = grid_urls(at, "deconv3")
+    at.select_slider(key="region_size").set_value(16).run()
+    assert_clean(at)
+    assert not urls(at, "×8")
+    enlarged = urls(at, "×16")  # 16 px enlarged 16 times: 256 px wide
+    assert len(enlarged) == 1 + len(TINY_VARIANTS)
+    assert not set(crops) & set(enlarged)
+    assert grid_urls(at, "deconv3") == grid  # only the magnifier changed
+    at.slider(key="region_top").set_value(0).run()
+    assert at.slider(key="region_top").value == 0
+    assert not set(urls(at, "×16")) & set(enlarged)
+    assert any("16x16 pixels" in h.value for h in at.get("subheader"))
+
+
+def test_filmstrip_and_image_choice(tiny):
+    at = open_page(GALLERY, timeout=120)
+    at.selectbox(key="film").set_value("resize_nearest").run()
+    assert any("resize_nearest on astronaut" in h.value for h in at.get("subheader"))
+    at.selectbox(key="image").set_value("coffee").run()
+    assert_clean(at)
+    assert any("resize_nearest on coffee" in h.value for h in at.get("subheader"))
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "resize_nearest epochs as GIF" in labels
+
+
+def test_url_parameters_set_the_view(tiny):
+    at = open_page(GALLERY, query={"variants": ["deconv4", "deconv3"], "epoch": "1",
+                                   "image": "chelsea", "region_size": "16"}, timeout=120)
+    assert_clean(at)
+    assert not at.warning
+    assert at.slider(key="epoch").value == 1
+    assert at.multiselect(key="variants").value == ["deconv4", "deconv3"]
+    assert at.selectbox(key="image").value == "chelsea"
+    assert at.select_slider(key="region_size").value == 16
+    assert not grid_urls(at, "resize_nearest")
+
+
+def test_epoch_zero_in_the_url_is_kept(tiny):
+    # A bound widget drops its parameter when it holds its default; the default must
+    # therefore be what a link without the parameter opens (the last epoch), so that
+    # ?epoch=0 survives.
+    at = open_page(GALLERY, query={"epoch": "0"}, timeout=120)
+    assert at.slider(key="epoch").value == 0
+
+
+def test_nonsense_url_warns(tiny):
+    at = open_page(GALLERY, query={"epoch": "99", "variants": "nope"}, timeout=120)
+    assert_clean(at)
+    texts = " ".join(w.value for w in at.warning)
+    assert "epoch=99" in texts and "variants=nope" in texts
+    assert at.slider(key="epoch").value == TINY_EPOCHS
+
+
+def test_missing_checkpoint_folder(tmp_path, monkeypatch):
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(missing))
+    at = open_page(GALLERY, timeout=120)
+    assert_clean(at)
+    text = at.warning[0].value
+    assert "No checkpoints found" in text and str(missing) in text
+    assert "does not exist" in text and "make experiment" in text
+    assert len(at.get("image")) == 3  # the photographs are still shown
+
+
+def test_broken_checkpoints_are_named(tiny_root, tmp_path, monkeypatch):
+    root = tmp_path / "ckpt"
+    shutil.copytree(tiny_root, root)
+    truncated = checkpoint_path(root, "deconv4", 1)
+    truncated.write_bytes(truncated.read_bytes()[:200])  # header cut: listed as broken
+    flipped = checkpoint_path(root, "deconv3", TINY_EPOCHS)
+    data = bytearray(flipped.read_bytes())
+    data[-10] ^= 0xFF  # inside the weights: the header reads, the SHA-256 does not match
+    flipped.write_bytes(bytes(data))
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
+    at = open_page(GALLERY, timeout=120)
+    assert_clean(at)
+    errors = " ".join(e.value for e in at.error)
+    assert "deconv4/epoch_001.safetensors" in errors and "truncated" in errors
+    assert "deconv3/epoch_002.safetensors" in errors and "SHA-256" in errors
+    assert "make experiment" in errors
+    # what can be shown is shown: the other variants' cells at this epoch
+    assert len(grid_urls(at, "resize_nearest")) == 3
+    assert len(grid_urls(at, "deconv4")) == 3
+    assert not grid_urls(at, "deconv3")
+
+
+def test_grid_png_and_gif_downloads():
+    images = {"a": np.zeros((20, 30, 3), np.float32), "b": np.ones((20, 30, 3), np.float32)}
+
+    class Out:
+        def __init__(self, v):
+            self.pixels = np.full((20, 30, 3), v, np.float32)
+
+    outputs = {"v1": {"a": Out(0.5), "b": Out(0.25)}, "v2": {"a": Out(0.75)}}
+    png = Image.open(io.BytesIO(grid_png(images, outputs)))
+    assert png.format == "PNG" and png.size == (30 * 2 + 4, 20 * 3 + 4 * 2)
+    arr = np.asarray(png)
+    assert arr[24 + 5, 5, 0] == 128  # v1 on a
+    assert arr[48 + 5, 34 + 5, 0] == 255  # v2 has no b: blank (white)
+    frames = [np.full((16, 16, 3), v, np.float32) for v in (0.0, 0.5, 1.0)]
+    gif = Image.open(io.BytesIO(gif_bytes(frames)))
+    assert gif.n_frames == 3 and gif.info["duration"] == 600
+    assert gif_bytes(frames) == to_gif_bytes(frames, duration_ms=600)
+
+
+def test_curves_figure_marks_the_epoch():
+    series = {"deconv3": {"val_psnr": ([0, 1, 2], [10.0, 12.0, 13.0]),
+                          "checkerboard": ([0, 1, 2], [0.01, 0.05, 0.04])}}
+    fig = curves_figure(series, ["deconv3"], 1)
+    assert len(fig.data) == 4
+    assert [s.x0 for s in fig.layout.shapes] == [1, 1, 1, 1]
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis4.type == "log"
+    assert list(fig.data[1].y) == [10.0, 12.0, 13.0]
