@@ -222,7 +222,8 @@ def _existing_epochs(folder: Path) -> list[int]:
 
 
 def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: torch.device,
-                  *, world: int = 1, rank: int = 0, log=print) -> list[dict[str, Any]]:
+                  *, world: int = 1, rank: int = 0, log=print,
+                  progress: bool = True) -> list[dict[str, Any]]:
     """Train one variant for ``cfg.epochs`` epochs, writing its checkpoints (rank 0 only).
 
     Returns the metrics of every epoch written or found (rank 0; [] on other ranks).
@@ -317,7 +318,8 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
         loss_sum = torch.zeros((), device=device, dtype=torch.float64)
         count = torch.zeros((), device=device, dtype=torch.float64)
         bar = tqdm(total=cfg.crops_per_epoch, unit="img", desc=f"{variant} {epoch}/{cfg.epochs}",
-                   disable=rank != 0, mininterval=1.0, leave=False, file=sys.stderr)
+                   disable=rank != 0 or not progress, mininterval=1.0, leave=False,
+                   file=sys.stderr)
         step = (epoch - 1) * steps_per_epoch
         for batch in loader:
             x = batch.to(device, non_blocking=True)  # (n, 3, crop, crop)
@@ -346,7 +348,7 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
     return history
 
 
-def run(cfg: TrainConfig, *, log=print) -> dict[str, list[dict[str, Any]]]:
+def run(cfg: TrainConfig, *, log=print, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
     """Train every variant of ``cfg`` (in the order given); DDP when WORLD_SIZE > 1."""
     world, rank, local = _dist_info()
     device = _pick_device(cfg.device, local)
@@ -369,7 +371,7 @@ def run(cfg: TrainConfig, *, log=print) -> dict[str, list[dict[str, Any]]]:
         t0 = time.perf_counter()
         for variant in cfg.variants:
             results[variant] = train_variant(variant, cfg, source, device, world=world,
-                                             rank=rank, log=log)
+                                             rank=rank, log=log, progress=progress)
         log(f"total {time.perf_counter() - t0:.0f} s")
         return results
     finally:
@@ -381,7 +383,7 @@ def _silent(*_args, **_kwargs) -> None:
     return None
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
+def _parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -406,7 +408,15 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--res-blocks", type=int, default=None)
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help="share of a --data folder held out for validation")
-    a = p.parse_args(argv)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train the variants in this many parallel processes (CPU; not with "
+                        "torchrun); each gets cores/jobs torch threads unless --threads")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars (log lines only)")
+    return p
+
+
+def _config_from(a: argparse.Namespace, p: argparse.ArgumentParser) -> TrainConfig:
     names = [n for item in a.variants for n in item.split(",") if n]
     variants = tuple(VARIANTS) if names == ["all"] else tuple(names)
     try:
@@ -421,10 +431,66 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         raise  # unreachable: p.error exits
 
 
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """The :class:`TrainConfig` that ``python -m core.train <argv>`` would use."""
+    p = _parser()
+    return _config_from(p.parse_args(argv), p)
+
+
+def config_to_argv(cfg: TrainConfig) -> list[str]:
+    """Command-line arguments that :func:`parse_args` turns back into ``cfg``."""
+    argv = ["--variants", *cfg.variants]
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "variants" or value is None:
+            continue
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def run_jobs(cfg: TrainConfig, jobs: int, threads: int | None) -> int:
+    """Train ``cfg.variants`` split round-robin over ``jobs`` child processes, then the manifest.
+
+    On a small CPU, two single-threaded processes keep both cores busier than one
+    two-threaded process (small convolutions synchronise threads often) and suffer
+    less when other programs share the machine.
+    """
+    import subprocess
+
+    groups = [cfg.variants[i::jobs] for i in range(jobs) if cfg.variants[i::jobs]]
+    per = threads or max(1, (os.cpu_count() or 1) // len(groups))
+    t0 = time.perf_counter()
+    children = []
+    for group in groups:
+        argv = [sys.executable, "-m", "core.train",
+                *config_to_argv(dataclasses.replace(cfg, variants=group)),
+                "--threads", str(per), "--no-progress"]
+        env = {**os.environ, "OMP_NUM_THREADS": str(per), "PYTHONUNBUFFERED": "1"}
+        print(f"job: {' '.join(group)} ({per} thread(s))", flush=True)
+        children.append(subprocess.Popen(argv, env=env))
+    codes = [c.wait() for c in children]
+    if all(c == 0 for c in codes):
+        write_manifest(cfg.output)
+    print(f"all jobs done in {time.perf_counter() - t0:.0f} s (exit codes {codes})", flush=True)
+    return max(codes, default=0)
+
+
 def main(argv: list[str] | None = None) -> int:
-    cfg = parse_args(argv)
+    p = _parser()
+    a = p.parse_args(argv)
+    cfg = _config_from(a, p)
+    if a.jobs < 1:
+        p.error(f"--jobs must be >= 1, got {a.jobs}")
+    if a.threads is not None:
+        torch.set_num_threads(max(1, a.threads))
     try:
-        run(cfg)
+        if a.jobs > 1 and _dist_info()[0] == 1:
+            return run_jobs(cfg, a.jobs, a.threads)
+        run(cfg, progress=not a.no_progress)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

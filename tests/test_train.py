@@ -30,7 +30,7 @@ from core.data import (
     heldout_images,
 )
 from core.models import VARIANTS, TransformNet, TransformNetConfig, build_model
-from core.train import TrainConfig, evaluate, lr_at, parse_args, run
+from core.train import TrainConfig, config_to_argv, evaluate, lr_at, parse_args, run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"width": 4, "res_blocks": 1, "crop_size": 32, "crops_per_epoch": 48, "batch_size": 8}
@@ -144,6 +144,9 @@ def test_cli_parsing():
     assert parse_args([]).variants == tuple(VARIANTS)
     with pytest.raises(SystemExit):
         parse_args(["--variants", "nope"])
+    # --jobs hands each child process its configuration through config_to_argv
+    full = TrainConfig(variants=("subpixel",), data="/x", lr=3e-4, resume=True, width=4)
+    assert parse_args(config_to_argv(full)) == full
 
 
 def test_lr_schedule_warms_up_then_anneals():
