@@ -121,7 +121,7 @@ def model_controls(catalog: Catalog) -> tuple[Side | None, Side | None]:
     return a, b
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner=False)
 def _decode(sha: str, _data: bytes) -> tuple[LoadedImage | None, str | None]:
     # Keyed on the SHA-256 of the bytes; errors are returned (cached) rather than raised.
     try:
@@ -171,7 +171,7 @@ def _quality(key: str, _original: np.ndarray, _output: np.ndarray) -> tuple[floa
     return float(psnr), float(ssim)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False)
 def _analysis(key: str, _image: np.ndarray) -> tuple[float, np.ndarray, object]:
     """Score, grey phase pattern and spectrum (of the centre crop) of one image."""
     spectrum = log_power_spectrum(_centre(_image, SPECTRUM_CROP), PERIOD)

@@ -287,7 +287,9 @@ class ModelOutput:
     key: str
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
+# Bounded by count (Streamlit has no byte limit): 256 outputs of 256x256 are ~200 MB,
+# enough for 7 variants x 11 epochs x 3 photographs.
+@st.cache_data(max_entries=256, show_spinner=False)
 def _output(path: str, stamp: tuple[int, int], digest: str, _image: np.ndarray) -> ModelOutput:
     # ``_image`` is not hashed by Streamlit: ``digest`` (its content hash) stands for it.
     out = apply_model(cached_model(path, stamp), _image)
@@ -320,7 +322,7 @@ def heldout_digests() -> dict[str, str]:
 # --------------------------------------------------------------------------- drawing
 
 
-@st.cache_data(max_entries=2048, show_spinner=False)
+@st.cache_data(max_entries=768, show_spinner=False)
 def _png(key: str, factor: int, _image: np.ndarray) -> bytes:
     return to_png_bytes(magnify_nearest(_image, factor) if factor > 1 else _image)
 
