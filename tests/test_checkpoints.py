@@ -22,6 +22,7 @@ from core.checkpoints import (
     read_manifest,
     read_metadata,
     save_checkpoint,
+    summary,
     write_manifest,
 )
 from core.data import heldout_images
@@ -181,3 +182,16 @@ def test_shipped_final_model_recomputes_its_metrics():
     model = load_model(path)
     got = evaluate(model, heldout_images(), torch.device("cpu"))
     assert got["val_psnr"] == pytest.approx(read_metadata(path)["metrics"]["val_psnr"], abs=1e-6)
+
+
+def test_summary_ratios():
+    df = pd.DataFrame({
+        "variant": ["a", "a", "b", "b", "b"], "epoch": [0, 1, 0, 1, 2],
+        "val_psnr": [5, 20, 6, 21, 24], "val_ssim": [0.1, 0.5, 0.1, 0.6, 0.7],
+        "checkerboard": [1.0, 2.0, 1.0, 8.0, 4.0], "ok": [True] * 5,
+    })
+    s = summary(df, reference="a")
+    assert s.loc["b", "last_epoch"] == 2 and s.loc["b", "val_psnr"] == 24
+    assert s.loc["b", "x_reference_early"] == 4.0  # 8 / 2 at epoch 1
+    assert np.isnan(s.loc["b", "x_reference_last"])  # "a" has no epoch 2
+    assert s.loc["a", "x_reference_last"] == 1.0
