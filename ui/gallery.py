@@ -340,7 +340,12 @@ def show_pixels(
     factor: int = 1,
     width: int | str = "stretch",
 ) -> None:
-    """Draw an image losslessly (PNG); with ``factor`` > 1 enlarged by nearest neighbour."""
+    """Draw an image losslessly (PNG); with ``factor`` > 1 enlarged by nearest neighbour.
+
+    Presentation mode hides captions, so there the caption is written above the image.
+    """
+    if caption and presenting():
+        st.markdown(f"**{caption}**")
     st.image(png_of(image, key, factor), caption=caption, width=width, output_format="PNG")
 
 
