@@ -262,3 +262,16 @@ def test_curves_figure_marks_the_epoch():
     assert [s.x0 for s in fig.layout.shapes] == [1, 1, 1, 1]
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis4.type == "log"
     assert list(fig.data[1].y) == [10.0, 12.0, 13.0]
+
+
+def test_folder_changing_between_runs(tiny, tmp_path, monkeypatch):
+    """Checkpoints removed while a visitor is on the page: the view adapts, no error."""
+    at = open_page(GALLERY, timeout=120)
+    at.selectbox(key="film").set_value("deconv4").run()
+    smaller = make_checkpoints(tmp_path / "one", variants=("resize_nearest",), epochs=1)
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(smaller))
+    at.run()
+    assert_clean(at)
+    assert at.multiselect(key="variants").value == ["resize_nearest"]
+    assert at.selectbox(key="film").value == "resize_nearest"
+    assert at.slider(key="epoch").value == 1

@@ -460,8 +460,13 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray]) -> Gallery
         "film": ChoiceParam(tuple(variants)),
     })
     default_variants = [v for v in PREFERRED if v in variants] or variants[:3]
+    # The folder may have changed since the last run (a variant removed, epochs fewer).
     if st.session_state.get("epoch", 0) > last:
         st.session_state["epoch"] = last
+    if "variants" in st.session_state:
+        st.session_state["variants"] = [v for v in st.session_state["variants"] if v in variants]
+    if "film" in st.session_state and st.session_state["film"] not in variants:
+        del st.session_state["film"]
     chosen = st.multiselect("Variants", variants, default=default_variants, key="variants",
                             bind="query-params",
                             help="Each row of the grid is one trained network.")
