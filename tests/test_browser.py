@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from ui.common import available_pages
+from ui.story import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,6 +33,8 @@ CHROMIUM_ARGS = [
 ]
 #: What each page must draw (a CSS selector); plotly charts unless said otherwise.
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
+#: Live content of any kind: a drawn chart or an image.
+LIVE = f'{CHART}, [data-testid="stImage"] img'
 
 pytestmark = pytest.mark.browser
 
@@ -123,11 +126,12 @@ def _assert_no_exception(page) -> None:
 
 @pytest.mark.parametrize("spec", available_pages(), ids=lambda s: s.url_path)
 def test_page_opened_first_by_its_url(server, browser, spec):
-    context, page = _open(browser, f"{server}/{spec.url_path}", spec.url_path)
+    context, page = _open(browser, f"{server}/{spec.url_path}", spec.url_path, LIVE)
     try:
         _assert_no_exception(page)
-        assert page.locator(CHART).count() >= 1
-        assert page.get_by_text("Presentation mode").count() == 1
+        assert page.locator(LIVE).count() >= 1
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert sidebar.get_by_text("Presentation mode").count() == 1  # routed via dashboard
     finally:
         context.close()
 
@@ -168,5 +172,31 @@ def test_nonsense_url_shows_a_warning_not_a_traceback(server, browser):
     try:
         _assert_no_exception(page)
         assert page.get_by_text("Ignored URL parameter").count() >= 1
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("number", range(1, len(STEPS) + 1))
+def test_story_step_by_url_with_screenshot(server, browser, number):
+    context, page = _open(browser, f"{server}/story?step={number}", f"story-step-{number}", LIVE)
+    try:
+        _assert_no_exception(page)
+        assert page.get_by_text(f"Step {number} of {len(STEPS)}").count() >= 1
+    finally:
+        context.close()
+
+
+def test_story_next_button_and_presentation_mode(server, browser):
+    context, page = _open(browser, f"{server}/story?step=3&present=true", "story-present", LIVE)
+    try:
+        _assert_no_exception(page)
+        page.get_by_role("button", name="Next").click()
+        page.wait_for_function("() => window.location.search.includes('step=4')",
+                               timeout=30_000)
+        page.wait_for_selector(CHART, timeout=60_000)
+        _wait_idle(page)
+        _assert_no_exception(page)
+        assert "present=true" in page.url
+        page.screenshot(path=str(SHOTS / "story-present-next.png"), full_page=True)
     finally:
         context.close()

@@ -252,7 +252,7 @@ def show_image(
     if magnify_to:
         factor = max(1, magnify_to // max(1, arr.shape[1]))
         arr = magnify_nearest(arr, factor)
-    st.image(arr, caption=caption, width="content")
+    st.image(arr, caption=caption, width="content", output_format="PNG")  # never JPEG
     if download:
         st.download_button(
             "PNG", data=to_png_bytes(arr), file_name=download, mime="image/png",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.images import Region, crop_region
@@ -30,6 +31,7 @@ from ui.gallery import (
     run_model,
     show_catalog_problems,
     show_pixels,
+    variant_colour,
 )
 from ui.layers import render_cost_table
 from ui.matrix import MatrixSpec, build_case, render_transpose_view, show_matrix_c
@@ -183,11 +185,29 @@ def step_side_by_side() -> None:
     render_comparison(catalog, sides, image, digest, name)
 
 
+def scores_figure(table: pd.DataFrame) -> go.Figure:
+    """Checkerboard score of every trained variant at its last epoch (log scale)."""
+    score = [c for c in table.columns if c.startswith("score @ epoch") and not c.endswith(" 1")]
+    psnr = [c for c in table.columns if c.startswith("PSNR") and not c.endswith(" 1")]
+    fig = go.Figure(go.Bar(
+        x=table.index, y=table[score[-1]], customdata=table[psnr[-1]],
+        marker={"color": [variant_colour(v) for v in table.index]},
+        hovertemplate="%{x}<br>checkerboard score %{y:.4f}<br>PSNR %{customdata:.1f} dB"
+                      "<extra></extra>",
+    ))
+    fig.update_layout(title="Checkerboard score after training (lower is better)",
+                      xaxis_title="upsampler of the trained network",
+                      yaxis={"title": "checkerboard score (log)", "type": "log"},
+                      margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    return fig
+
+
 def step_fixes() -> None:
     catalog = _catalog_or_warn()
     if catalog is not None:
         st.markdown("**Every trained variant** (held-out photographs, from the manifest)")
         table = _final_table(catalog, catalog.variants)
+        show_plot(scores_figure(table), key="story-scores", height=420)
         st.dataframe(table.style.format("{:.4g}"))
     st.markdown("**What each upsampler costs** (measured now, on this machine)")
     render_cost_table(("deconv", "resize_nearest", "fused_resize", "resize_bilinear",
