@@ -463,8 +463,9 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray]) -> Gallery
     # The folder may have changed since the last run (a variant removed, epochs fewer).
     if st.session_state.get("epoch", 0) > last:
         st.session_state["epoch"] = last
-    if "variants" in st.session_state:
-        st.session_state["variants"] = [v for v in st.session_state["variants"] if v in variants]
+    kept = [v for v in st.session_state.get("variants", []) if v in variants]
+    if "variants" in st.session_state and kept != st.session_state["variants"]:
+        st.session_state["variants"] = kept
     if "film" in st.session_state and st.session_state["film"] not in variants:
         del st.session_state["film"]
     chosen = st.multiselect("Variants", variants, default=default_variants, key="variants",
