@@ -277,7 +277,7 @@ def step_controls() -> int:
     check_query_params({"step": IntParam(1, len(STEPS))})
     step = int(st.session_state.get("step", st.query_params.get("step", 1)))
     step = step if 1 <= step <= len(STEPS) else 1
-    prev, indicator, nxt = st.columns([1, 6, 1], vertical_alignment="bottom")
+    prev, indicator, nxt = st.columns([2, 5, 2], vertical_alignment="bottom")
     prev.button("Previous", key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,
                 icon=":material/arrow_back:", width="stretch")
     nxt.button("Next", key="story-next", on_click=_move, args=(1,),
