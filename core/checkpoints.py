@@ -16,7 +16,7 @@ one key, ``checkerboard_lab``, whose value is a JSON object::
 
 ``weights_sha256`` is the SHA-256 of the tensors' bytes, in sorted key order, so a
 flipped byte inside the weights is detected, not only a broken header. Files are
-written atomically: to ``<name>.tmp`` in the same folder, fsync, then ``os.replace``.
+written atomically: to ``<name>.<pid>.tmp`` in the same folder, fsync, then ``os.replace``.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temporary file, fsync, rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique per writer process
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()

@@ -409,8 +409,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help="share of a --data folder held out for validation")
     p.add_argument("--jobs", type=int, default=1,
-                   help="train the variants in this many parallel processes (CPU; not with "
-                        "torchrun); each gets cores/jobs torch threads unless --threads")
+                   help="train the variants in this many parallel processes, one variant per "
+                        "process (CPU; not with torchrun); each gets cores/jobs torch threads "
+                        "unless --threads")
     p.add_argument("--threads", type=int, default=None, help="torch threads per process")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars (log lines only)")
     return p
@@ -453,30 +454,40 @@ def config_to_argv(cfg: TrainConfig) -> list[str]:
 
 
 def run_jobs(cfg: TrainConfig, jobs: int, threads: int | None) -> int:
-    """Train ``cfg.variants`` split round-robin over ``jobs`` child processes, then the manifest.
+    """Train each variant of ``cfg`` in its own child process, ``jobs`` at a time; then
+    rewrite the manifest once all are done.
 
-    On a small CPU, two single-threaded processes keep both cores busier than one
-    two-threaded process (small convolutions synchronise threads often) and suffer
-    less when other programs share the machine.
+    A child starts as soon as a slot frees up, so variants of different cost share the
+    cores evenly. On a small CPU, two single-threaded processes keep both cores busier
+    than one two-threaded process (small convolutions synchronise threads often) and
+    suffer less when other programs share the machine.
     """
     import subprocess
 
-    groups = [cfg.variants[i::jobs] for i in range(jobs) if cfg.variants[i::jobs]]
-    per = threads or max(1, (os.cpu_count() or 1) // len(groups))
+    per = threads or max(1, (os.cpu_count() or 1) // jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(per), "PYTHONUNBUFFERED": "1"}
     t0 = time.perf_counter()
-    children = []
-    for group in groups:
-        argv = [sys.executable, "-m", "core.train",
-                *config_to_argv(dataclasses.replace(cfg, variants=group)),
-                "--threads", str(per), "--no-progress"]
-        env = {**os.environ, "OMP_NUM_THREADS": str(per), "PYTHONUNBUFFERED": "1"}
-        print(f"job: {' '.join(group)} ({per} thread(s))", flush=True)
-        children.append(subprocess.Popen(argv, env=env))
-    codes = [c.wait() for c in children]
-    if all(c == 0 for c in codes):
+    queue = list(cfg.variants)
+    running: dict[str, subprocess.Popen] = {}
+    codes: dict[str, int] = {}
+    while queue or running:
+        while queue and len(running) < jobs:
+            variant = queue.pop(0)
+            argv = [sys.executable, "-m", "core.train",
+                    *config_to_argv(dataclasses.replace(cfg, variants=(variant,))),
+                    "--threads", str(per), "--no-progress"]
+            print(f"job: {variant} ({per} thread(s)) at {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+            running[variant] = subprocess.Popen(argv, env=env)
+        time.sleep(0.2)
+        for variant, child in list(running.items()):
+            if child.poll() is not None:
+                codes[variant] = child.returncode
+                del running[variant]
+    if all(c == 0 for c in codes.values()):
         write_manifest(cfg.output)
     print(f"all jobs done in {time.perf_counter() - t0:.0f} s (exit codes {codes})", flush=True)
-    return max(codes, default=0)
+    return max(codes.values(), default=0)
 
 
 def main(argv: list[str] | None = None) -> int:
