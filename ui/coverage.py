@@ -236,7 +236,8 @@ def painting_figure(spec: CoverageSpec) -> go.Figure:
         )
     fig.update_layout(
         title="Painting in 1-D: each input cell paints one copy of the kernel",
-        xaxis={"title": "output cell (first layer)" if spec.layers > 1 else "output cell"},
+        xaxis={"title": "output cell (first layer)" if spec.layers > 1 else "output cell",
+               "anchor": "y2"},
         yaxis={"title": "input cell", "domain": [0.45, 1.0], "autorange": "reversed"},
         yaxis2={"title": "count", "domain": [0.0, 0.38]},
         barmode="overlay",
