@@ -45,7 +45,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/gallery.py
 
 experiment: $(STAMP)
-	$(BIN)/python -m core.train --experiment --resume
+	$(BIN)/python -m core.train --jobs 2 --output checkpoints --resume
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
