@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from core.layers import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def median_ms(fn: Callable[[], object], *, repeats: int = 15, warmup: int = 3) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+    """Median wall time of ``fn()`` in milliseconds (``core.layers.median_time``)."""
+    return median_time(fn, repeats=repeats, warmup=warmup) * 1000.0
 
 
 def machine() -> dict[str, object]:
