@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.checkpoints import CheckpointError
 from core.images import (
     ImageLoadError,
     LoadedImage,
@@ -32,12 +31,11 @@ from ui.gallery import (
     Catalog,
     ModelOutput,
     magnify_factor,
+    model_output,
     outline_region,
     pixelated_container,
     region_controls,
-    run_model,
     show_pixels,
-    shown_path,
 )
 from ui.layers import pattern_figure
 
@@ -189,13 +187,7 @@ def _side_output(catalog: Catalog, side: Side | None, image: np.ndarray,
                  digest: str) -> ModelOutput | str:
     if side is None:
         return "no checkpoints"
-    path = catalog.path(side.variant, side.epoch)
-    if path is None:
-        return f"no checkpoint for {side.label}"
-    try:
-        return run_model(path, image, digest)
-    except CheckpointError as err:
-        return f"`{shown_path(path)}` cannot be loaded: {err.problem}"
+    return model_output(catalog, side.variant, side.epoch, image, digest)
 
 
 def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],

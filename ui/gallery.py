@@ -554,9 +554,11 @@ def play_ticker(catalog: Catalog) -> None:
     tick()
 
 
-def _cell_output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray,
+def model_output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray,
                  digest: str) -> ModelOutput | str:
-    """The output, or a short reason why there is none (missing or broken file)."""
+    """The output of ``variant`` at ``epoch`` on ``image``, or a short reason why there is
+    none (no such checkpoint, or a broken file). Shared by the gallery, comparison and
+    story pages."""
     path = catalog.path(variant, epoch)
     if path is None:
         return f"no checkpoint for epoch {epoch}"
@@ -581,7 +583,7 @@ def render_grid(catalog: Catalog, settings: GallerySettings, images: dict[str, n
         outputs[variant] = {}
         cols = st.columns(len(names))
         for col, name in zip(cols, names, strict=True):
-            result = _cell_output(catalog, variant, settings.epoch, images[name], digests[name])
+            result = model_output(catalog, variant, settings.epoch, images[name], digests[name])
             with col:
                 if isinstance(result, str):
                     st.caption(f"{variant}: {result}")
@@ -621,7 +623,7 @@ def render_filmstrip(catalog: Catalog, variant: str, settings: GallerySettings,
     for start in range(0, len(epochs), per_row):
         cols = st.columns(per_row)
         for col, epoch in zip(cols, epochs[start : start + per_row], strict=False):
-            result = _cell_output(catalog, variant, epoch, image, digest)
+            result = model_output(catalog, variant, epoch, image, digest)
             with col:
                 if isinstance(result, str):
                     st.caption(f"epoch {epoch}: {result}")

@@ -27,8 +27,8 @@ from ui.gallery import (
     heldout_digests,
     load_catalog,
     magnify_factor,
+    model_output,
     pixelated_container,
-    run_model,
     show_catalog_problems,
     show_pixels,
     variant_colour,
@@ -86,14 +86,11 @@ def _crop_panel(image: np.ndarray, caption: str, key: str) -> None:
 
 
 def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, digest: str):
-    path = catalog.path(variant, epoch)
-    if path is None:
+    result = model_output(catalog, variant, epoch, image, digest)
+    if isinstance(result, str):
+        st.error(f"{variant}, epoch {epoch}: {result}", icon=":material/broken_image:")
         return None
-    try:
-        return run_model(path, image, digest)
-    except ValueError as err:  # CheckpointError: names the file and the problem
-        st.error(f"{variant}, epoch {epoch}: {err}", icon=":material/broken_image:")
-        return None
+    return result
 
 
 # --------------------------------------------------------------------------- the steps
