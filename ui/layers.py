@@ -121,7 +121,7 @@ def lab_controls() -> LabSpec:
     """The layer lab's controls, bound to the URL; returns the chosen spec.
 
     Each bound widget is given its default as ``value=`` (rather than through
-    ``ui.common.init_state``): Streamlit drops a URL value equal to the widget's *own*
+    a session-state default): Streamlit drops a URL value equal to the widget's *own*
     default, so a widget whose own default is its minimum (a slider without ``value=``)
     would ignore e.g. ``?lab_layers=1`` and show the session-state default instead.
     The presets still set the widgets through session state.
