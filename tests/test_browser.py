@@ -200,3 +200,39 @@ def test_story_next_button_and_presentation_mode(server, browser):
         page.screenshot(path=str(SHOTS / "story-present-next.png"), full_page=True)
     finally:
         context.close()
+
+
+def _png_bytes(size: int = 96) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size]
+    img = np.stack([xx / size, yy / size, 0.5 + 0.1 * rng.standard_normal((size, size))], -1)
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(img, 0, 1) * 255).astype("uint8")).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_comparison_upload_good_and_bad_files(server, browser):
+    context, page = _open(browser, f"{server}/comparison?source=Upload", "compare-upload",
+                          '[data-testid="stFileUploader"]')
+    try:
+        chooser = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+        chooser.set_input_files(files=[{"name": "notes.png", "mimeType": "image/png",
+                                        "buffer": b"this is text, not an image"}])
+        page.wait_for_selector('[data-testid="stAlertContentError"]', timeout=60_000)
+        _wait_idle(page)
+        _assert_no_exception(page)
+        chooser.set_input_files(files=[{"name": "gradient.png", "mimeType": "image/png",
+                                        "buffer": _png_bytes()}])
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 3",
+            timeout=90_000)
+        _wait_idle(page)
+        _assert_no_exception(page)
+        page.screenshot(path=str(SHOTS / "compare-upload-good.png"), full_page=True)
+    finally:
+        context.close()
