@@ -96,12 +96,13 @@ def presentation_toggle() -> bool:
 
 _PRESENT_CSS = """
 <style>
-html, body, [data-testid="stAppViewContainer"] { font-size: 1.25rem; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.3rem; }
-h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
-h3 { font-size: 1.9rem !important; }
-[data-testid="stMetricValue"] { font-size: 2.6rem; }
-[data-testid="stCaptionContainer"] { display: none; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.3rem; }
+[data-testid="stMain"] h1 { font-size: 3rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.3rem !important; }
+[data-testid="stMain"] h3 { font-size: 1.9rem !important; }
+[data-testid="stMain"] [data-testid="stMetricValue"] { font-size: 2.6rem; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { display: none; }
 </style>
 """
 

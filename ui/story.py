@@ -274,14 +274,14 @@ def step_controls() -> int:
     check_query_params({"step": IntParam(1, len(STEPS))})
     step = int(st.session_state.get("step", st.query_params.get("step", 1)))
     step = step if 1 <= step <= len(STEPS) else 1
-    prev, indicator, nxt = st.columns([2, 5, 2], vertical_alignment="bottom")
+    prev, nxt, _ = st.columns([1, 1, 3])
     prev.button("Previous", key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,
                 icon=":material/arrow_back:", width="stretch")
     nxt.button("Next", key="story-next", on_click=_move, args=(1,),
-               disabled=step >= len(STEPS), icon=":material/arrow_forward:", width="stretch")
-    with indicator:
-        step = st.slider("Step", 1, len(STEPS), 1, key="step", bind="query-params",
-                         format=f"%d of {len(STEPS)}", label_visibility="collapsed")
+               disabled=step >= len(STEPS), icon=":material/arrow_forward:", width="stretch",
+               type="primary")
+    step = st.slider("Step", 1, len(STEPS), 1, key="step", bind="query-params",
+                     format=f"%d of {len(STEPS)}", label_visibility="collapsed")
     return int(step)
 
 
