@@ -105,14 +105,18 @@ def save_checkpoint(path: str | Path, model: TransformNet, meta: dict[str, Any],
     atomic_write_bytes(path, data)
 
 
-def _parse_header(path: Path, data: bytes) -> dict[str, Any]:
-    """Parse a safetensors header (8-byte little-endian length + JSON) and return our metadata."""
-    if len(data) < 8:
+def _parse_header(path: Path, data: bytes, size: int | None = None) -> dict[str, Any]:
+    """Parse a safetensors header (8-byte little-endian length + JSON) and return our metadata.
+
+    ``data`` holds at least the header (or the whole file); ``size`` is the file's size.
+    """
+    size = len(data) if size is None else size
+    if size < 8 or len(data) < 8:
         raise CheckpointError(path, f"truncated: only {len(data)} bytes, not a safetensors file")
     (n,) = struct.unpack("<Q", data[:8])
-    if n > len(data) - 8:
+    if n > size - 8:
         raise CheckpointError(path, f"truncated or not safetensors: header says {n} bytes but "
-                                    f"the file has {len(data) - 8} after the length field")
+                                    f"the file has {size - 8} after the length field")
     try:
         header = json.loads(data[8 : 8 + n])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -122,9 +126,9 @@ def _parse_header(path: Path, data: bytes) -> dict[str, Any]:
     end = max((v["data_offsets"][1] for k, v in header.items()
                if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v),
               default=0)
-    if 8 + n + end > len(data):
+    if 8 + n + end > size:
         raise CheckpointError(path, f"truncated: tensors need {8 + n + end} bytes, "
-                                    f"file has {len(data)}")
+                                    f"file has {size}")
     raw = (header.get("__metadata__") or {}).get(METADATA_KEY)
     if raw is None:
         raise CheckpointError(path, "foreign file: a safetensors file without Checkerboard Lab "
@@ -144,20 +148,27 @@ def _parse_header(path: Path, data: bytes) -> dict[str, Any]:
     return meta
 
 
-def _read_bytes(path: str | Path) -> tuple[Path, bytes]:
+def _read_bytes(path: str | Path, *, header_only: bool = False) -> tuple[Path, bytes]:
+    """Check ``path`` is an existing regular file; return it and its bytes (b"" if header_only)."""
     p = Path(path)
     if not p.exists():
         raise CheckpointError(p, "file not found (regenerate with `python -m core.train`, "
                                  "see checkpoints/README.md)")
     if not p.is_file():
         raise CheckpointError(p, "not a regular file")
-    return p, p.read_bytes()
+    return p, b"" if header_only else p.read_bytes()
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata of a checkpoint, checking the header only (fast; weights not verified)."""
-    p, data = _read_bytes(path)
-    return _parse_header(p, data)
+    p, _ = _read_bytes(path, header_only=True)
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        head = f.read(8)
+        if len(head) == 8:
+            (n,) = struct.unpack("<Q", head)
+            head += f.read(min(n, max(size - 8, 0)))
+    return _parse_header(p, head, size)
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

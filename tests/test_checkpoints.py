@@ -76,6 +76,8 @@ def test_truncated_file(good):
     for cut in (4, 100, len(data) // 2, len(data) - 1):
         good.write_bytes(data[:cut])
         _expect(good, "truncated")
+        with pytest.raises(CheckpointError, match="truncated"):
+            read_metadata(good)  # the header-only reader checks the size too
 
 
 def test_empty_and_random_bytes(tmp_path):
