@@ -151,7 +151,7 @@ def test_shipped_manifest_complete_and_consistent_with_files():
         epochs = sorted(manifest.loc[manifest["variant"] == variant, "epoch"])
         assert epochs == list(range(SHIPPED_EPOCHS + 1)), variant
     assert len(manifest) == len(files) == len(VARIANTS) * (SHIPPED_EPOCHS + 1)
-    by_path = files.set_index("path")
+    by_key = files.set_index(["variant", "epoch"])
     for row in manifest.itertuples():
         path = ROOT / row.path
         assert path.is_file(), row.path
@@ -161,7 +161,9 @@ def test_shipped_manifest_complete_and_consistent_with_files():
         assert meta["config"] == VARIANTS[row.variant].to_dict()
         for col in ("val_psnr", "val_ssim", "checkerboard"):
             assert meta["metrics"][col] == pytest.approx(getattr(row, col), rel=1e-9)
-        assert by_path.loc[row.path, "val_psnr"] == pytest.approx(row.val_psnr, rel=1e-9)
+        listed = by_key.loc[(row.variant, row.epoch)]
+        assert Path(listed["path"]) == path
+        assert listed["val_psnr"] == pytest.approx(row.val_psnr, rel=1e-9)
     seeds = {read_metadata(ROOT / p)["seed"] for p in manifest["path"]}
     assert len(seeds) == 1, "every variant trained with the same seed"
     total = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
