@@ -252,3 +252,31 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert meta["training"]["world_size"] == 2
     assert meta["metrics"]["images_per_s"] > 0 and np.isfinite(meta["metrics"]["train_loss"])
     assert proc.stdout.count("epoch  1") == 1  # only rank 0 reports
+
+
+def test_jobs_one_process_per_variant(tmp_path):
+    """`--jobs 2` (the shipped experiment's command) trains each variant in a child process
+    and gives the same weights as training in-process with one thread."""
+    folder = _make_folder(tmp_path / "imgs")
+    out = tmp_path / "jobs"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "core.train", "--jobs", "2", "--variants", "deconv3",
+           "resize_nearest", "--epochs", "1", "--data", str(folder), "--output", str(out),
+           "--width", "4", "--res-blocks", "1", "--crop-size", "32", "--crops-per-epoch", "16",
+           "--batch-size", "8", "--val-fraction", "0.25", "--seed", "3", "--lr", "3e-3",
+           "--warmup", "2"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "all jobs done" in proc.stdout
+    assert sorted(read_manifest(out)["variant"]) == ["deconv3", "deconv3", "resize_nearest",
+                                                     "resize_nearest"]
+    ref = _cfg(tmp_path / "ref", folder, variants=("deconv3",), epochs=1, crops_per_epoch=16)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run(ref, log=lambda *_: None)
+    finally:
+        torch.set_num_threads(threads)
+    ta, _ = load_checkpoint(checkpoint_path(out, "deconv3", 1))
+    tb, _ = load_checkpoint(checkpoint_path(ref.output, "deconv3", 1))
+    assert all(torch.equal(ta[k], tb[k]) for k in ta)
