@@ -83,12 +83,6 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def state_to_half(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The model's state dict as contiguous float16 CPU tensors (the storage format)."""
-    return {k: v.detach().to("cpu", torch.float16).contiguous()
-            for k, v in model.state_dict().items()}
-
-
 def save_checkpoint(path: str | Path, model: TransformNet, meta: dict[str, Any],
                     *, dtype: torch.dtype = torch.float16) -> None:
     """Save ``model``'s weights (``dtype``) and ``meta`` (plus schema, kind, config) atomically."""
