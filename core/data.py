@@ -215,12 +215,16 @@ class RandomCrops(torch.utils.data.Dataset):
 
     Item ``i`` of epoch ``e`` draws, from ``numpy.random.default_rng([seed, e, i])``:
     an image (uniformly), a top-left corner (uniformly), a horizontal and a vertical
-    flip (each with probability 1/2). Returns float32 (3, crop, crop) in [0, 1].
+    flip (each with probability 1/2) and, with ``colour_permute``, a random order of the
+    three colour channels (one of six, uniformly). The permutation multiplies the few
+    colours of the training photographs by six, so the networks learn to reproduce
+    colours (greens, blues) that the bundled photographs barely contain.
+    Returns float32 (3, crop, crop) in [0, 1].
     Call :meth:`set_epoch` before each epoch.
     """
 
     def __init__(self, images: Sequence[np.ndarray], crop_size: int, crops_per_epoch: int,
-                 seed: int) -> None:
+                 seed: int, *, colour_permute: bool = False) -> None:
         if crop_size < 4:
             raise ValueError(f"crop_size must be >= 4, got {crop_size}")
         if crops_per_epoch < 1:
@@ -233,6 +237,7 @@ class RandomCrops(torch.utils.data.Dataset):
         self.crop_size = crop_size
         self.crops_per_epoch = crops_per_epoch
         self.seed = seed
+        self.colour_permute = colour_permute
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -252,5 +257,7 @@ class RandomCrops(torch.utils.data.Dataset):
             crop = crop[:, ::-1]
         if rng.random() < 0.5:
             crop = crop[::-1]
+        if self.colour_permute:
+            crop = crop[:, :, rng.permutation(3)]
         t = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)  # (3, c, c)
         return t.float().div_(255.0)

@@ -94,6 +94,7 @@ class TrainConfig:
     width: int | None = None  # override every variant's width
     res_blocks: int | None = None  # override every variant's residual blocks
     val_fraction: float = 0.1  # for --data folders only
+    colour_permute: bool = True  # random colour-channel order per crop (augmentation)
 
     def __post_init__(self) -> None:
         unknown = [v for v in self.variants if v not in VARIANTS]
@@ -235,7 +236,8 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
     torch.manual_seed(cfg.seed)
     model = TransformNet(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    data = RandomCrops(source.train.images, cfg.crop_size, cfg.crops_per_epoch, cfg.seed)
+    data = RandomCrops(source.train.images, cfg.crop_size, cfg.crops_per_epoch, cfg.seed,
+                       colour_permute=cfg.colour_permute)
     sampler = torch.utils.data.DistributedSampler(data, num_replicas=world, rank=rank,
                                                   shuffle=True, seed=cfg.seed)
     if cfg.batch_size % world:
@@ -408,6 +410,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--res-blocks", type=int, default=None)
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help="share of a --data folder held out for validation")
+    p.add_argument("--colour-permute", action=argparse.BooleanOptionalAction,
+                   default=d.colour_permute,
+                   help="shuffle the colour channels of each training crop")
     p.add_argument("--jobs", type=int, default=1,
                    help="train the variants in this many parallel processes, one variant per "
                         "process (CPU; not with torchrun); each gets cores/jobs torch threads "
@@ -426,7 +431,8 @@ def _config_from(a: argparse.Namespace, p: argparse.ArgumentParser) -> TrainConf
             crops_per_epoch=a.crops_per_epoch, batch_size=a.batch_size, lr=a.lr,
             warmup=a.warmup, final_lr_ratio=a.final_lr_ratio, seed=a.seed, device=a.device,
             output=a.output, resume=a.resume, overwrite=a.overwrite, width=a.width,
-            res_blocks=a.res_blocks, val_fraction=a.val_fraction)
+            res_blocks=a.res_blocks, val_fraction=a.val_fraction,
+            colour_permute=a.colour_permute)
     except ValueError as exc:
         p.error(str(exc))
         raise  # unreachable: p.error exits
@@ -446,7 +452,9 @@ def config_to_argv(cfg: TrainConfig) -> list[str]:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "variants" or value is None:
             continue
-        if isinstance(value, bool):
+        if f.name == "colour_permute":  # --colour-permute / --no-colour-permute
+            argv += [flag if value else "--no-colour-permute"]
+        elif isinstance(value, bool):
             argv += [flag] if value else []
         else:
             argv += [flag, str(value)]

@@ -127,6 +127,25 @@ def test_random_crops_deterministic_per_seed_and_epoch():
         RandomCrops(imgs, 48, 10, seed=0)
 
 
+def test_colour_permutation_reorders_channels_of_the_same_crop():
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)]
+    plain = RandomCrops(imgs, 16, 40, seed=3)
+    permuted = RandomCrops(imgs, 16, 40, seed=3, colour_permute=True)
+    orders = set()
+    for i in range(40):
+        a, b = plain[i], permuted[i]
+        # same crop and flips (drawn first), channels in some order of the original's
+        match = [j for j in range(3) if torch.equal(b[0], a[j])]
+        assert match, i
+        assert sorted(tuple(torch.equal(b[k], a[j]) for j in range(3)).index(True)
+                      for k in range(3)) == [0, 1, 2]
+        orders.add(tuple(tuple(torch.equal(b[k], a[j]) for j in range(3)).index(True)
+                         for k in range(3)))
+    assert len(orders) >= 4  # several of the six orders occur
+    assert TrainConfig().colour_permute  # the shipped experiment uses it
+
+
 def test_default_split_is_disjoint_and_heldout_images_are_modest():
     assert not set(SKIMAGE_TRAIN) & set(SKIMAGE_HELDOUT)
     held = heldout_images()
