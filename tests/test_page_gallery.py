@@ -104,7 +104,9 @@ def test_default_view(tiny):
     assert len(traces) == 4 * len(TINY_VARIANTS)
     assert {t["name"] for t in traces} == set(TINY_VARIANTS)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Grid as PNG", "deconv3 epochs as GIF"]
+    assert labels[-2:] == ["Grid as PNG", "deconv3 epochs as GIF"]
+    # and every image shown has its own PNG download
+    assert labels.count("PNG") == len(images(at))
 
 
 def test_epoch_slider_changes_the_images(tiny):

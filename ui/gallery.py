@@ -16,7 +16,9 @@ Shared by the training gallery, the comparison page and the story page:
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import time
 import zlib
 from collections.abc import Sequence
@@ -371,7 +373,13 @@ def show_pixels(
     """
     if caption and presenting():
         st.markdown(f"**{caption}**")
-    st.image(png_of(image, key, factor), caption=caption, width=width, output_format="PNG")
+    png = png_of(image, key, factor)
+    st.image(png, caption=caption, width=width, output_format="PNG")
+    name = re.sub(r"[^A-Za-z0-9]+", "-", caption or "image").strip("-").lower()[:60] or "image"
+    ident = hashlib.blake2b(f"{key}|{factor}|{caption}".encode(), digest_size=8).hexdigest()
+    st.download_button("PNG", data=lambda: png, file_name=f"{name}.png", mime="image/png",
+                       key=f"png-{ident}", icon=":material/download:", type="tertiary",
+                       help="Download these pixels as a PNG (lossless)")
 
 
 def pixelated_container(key: str):
