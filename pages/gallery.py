@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.common import explain, route_through_dashboard
+from ui.common import explain, route_through_dashboard, show_pixels
 from ui.gallery import (
     gallery_controls,
     gif_bytes,
@@ -16,7 +16,6 @@ from ui.gallery import (
     render_grid,
     render_magnifier,
     show_catalog_problems,
-    show_pixels,
 )
 
 route_through_dashboard()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.common import explain, route_through_dashboard, show_image
+from ui.common import explain, magnify_factor, route_through_dashboard, show_pixels
 from ui.layers import (
     lab_controls,
     lab_image,
@@ -23,8 +23,8 @@ explain(
 )
 spec = lab_controls()
 image, label = lab_image(spec)
-show_image(image, magnify_to=96,
-           caption=f"Input: {label}, {image.shape[0]} x {image.shape[1]} px → "
+show_pixels(image, factor=magnify_factor(image.shape[1], 96), width="content",
+            caption=f"Input: {label}, {image.shape[0]} x {image.shape[1]} px → "
                    f"{image.shape[0] * spec.period} px after {spec.layers} layer(s) at "
                    f"scale {spec.scale}.")
 results = lab_results(spec.names, image, scale=spec.scale, kernel_size=spec.kernel_size,

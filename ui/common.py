@@ -7,6 +7,8 @@ colour scales) and the PNG downloads apply everywhere from one place.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.images import magnify_nearest, to_png_bytes, to_uint8
+from core.images import content_hash, magnify_nearest, to_png_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -235,33 +237,71 @@ def show_plot(fig: go.Figure, *, key: str | None = None, height: int | None = No
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme="streamlit")
 
 
-def show_image(
-    image: np.ndarray,
-    caption: str | None = None,
-    *,
-    magnify_to: int | None = None,
-    download: str | None = None,
-    key: str | None = None,
-) -> None:
-    """Show an image magnified with nearest-neighbour (never smoothed), with a PNG download.
-
-    ``magnify_to``: target width in pixels; the integer factor is chosen so the image is
-    at most that wide. ``download``: file name of the PNG download button (the magnified
-    pixels as shown).
-    """
-    arr = to_uint8(image)
-    if magnify_to:
-        factor = max(1, magnify_to // max(1, arr.shape[1]))
-        arr = magnify_nearest(arr, factor)
-    st.image(arr, caption=caption, width="content", output_format="PNG")  # never JPEG
-    if download:
-        st.download_button(
-            "PNG", data=to_png_bytes(arr), file_name=download, mime="image/png",
-            key=key or f"dl-{download}", icon=":material/download:",
-        )
-
-
 def page_links(pages: Sequence[PageSpec] | None = None) -> None:
     """Links to pages with their one-line descriptions."""
     for page in pages if pages is not None else available_pages():
         st.page_link(page.path, label=f"**{page.title}**: {page.blurb}", icon=page.icon)
+
+
+# --------------------------------------------------------------------------- pixels
+
+#: Width in screen pixels a magnified crop is enlarged to (integer factor below it).
+MAGNIFIED_WIDTH = 256
+
+# Nearest-neighbour in the browser too, for every image inside a container whose key
+# starts with "pixels": a magnified crop shrunk to fit a narrow column stays crisp.
+PIXELATED_CSS = """
+<style>
+[class*="st-key-pixels"] img { image-rendering: pixelated; }
+</style>
+"""
+
+
+@st.cache_data(max_entries=768, show_spinner=False)
+def _png(key: str, factor: int, _image: np.ndarray) -> bytes:
+    return to_png_bytes(magnify_nearest(_image, factor) if factor > 1 else _image)
+
+
+def png_of(image: np.ndarray, key: str | None = None, factor: int = 1) -> bytes:
+    """PNG bytes of ``image`` enlarged ``factor`` times (nearest), cached by ``key``."""
+    return _png(key or content_hash(image), int(factor), image)
+
+
+def show_pixels(
+    image: np.ndarray,
+    caption: str | None = None,
+    *,
+    key: str | None = None,
+    factor: int = 1,
+    width: int | str = "stretch",
+    file_name: str | None = None,
+) -> None:
+    """Draw an image losslessly (PNG, never JPEG); with ``factor`` > 1 enlarged by
+    nearest neighbour, so one-pixel patterns stay visible. Every image gets a PNG
+    download of the pixels shown (``file_name``, or one made from the caption).
+
+    ``key`` names the image's content for the PNG cache (a content hash when omitted).
+    Presentation mode hides captions, so there the caption is written above the image.
+    """
+    if caption and presenting():
+        st.markdown(f"**{caption}**")
+    png = png_of(image, key, factor)
+    st.image(png, caption=caption, width=width, output_format="PNG")
+    name = re.sub(r"[^A-Za-z0-9]+", "-", caption or "image").strip("-").lower()[:60] or "image"
+    file_name = file_name or f"{name}.png"
+    ident = hashlib.blake2b(f"{key}|{factor}|{caption}|{file_name}".encode(),
+                            digest_size=8).hexdigest()
+    st.download_button("PNG", data=lambda: png, file_name=file_name, mime="image/png",
+                       key=f"png-{ident}", icon=":material/download:", type="tertiary",
+                       help="Download these pixels as a PNG (lossless)")
+
+
+def pixelated_container(key: str):
+    """A container whose images the browser scales with nearest neighbour."""
+    st.html(PIXELATED_CSS)
+    return st.container(key=f"pixels-{key}")
+
+
+def magnify_factor(size: int, target: int = MAGNIFIED_WIDTH) -> int:
+    """Integer enlargement that makes a ``size``-pixel crop about ``target`` pixels wide."""
+    return max(1, target // max(1, size))

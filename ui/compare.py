@@ -24,18 +24,25 @@ from core.images import (
     load_image_bytes,
 )
 from core.metrics import checkerboard_score, log_power_spectrum, phase_pattern, spectrum_figure
-from ui.common import ChoiceParam, IntParam, check_query_params, colorscale, explain, show_plot
+from ui.common import (
+    ChoiceParam,
+    IntParam,
+    check_query_params,
+    colorscale,
+    explain,
+    magnify_factor,
+    pixelated_container,
+    show_pixels,
+    show_plot,
+)
 from ui.gallery import (
     PERIOD,
     REGENERATE,
     Catalog,
     ModelOutput,
-    magnify_factor,
     model_output,
     outline_region,
-    pixelated_container,
     region_controls,
-    show_pixels,
 )
 from ui.layers import pattern_figure
 

@@ -16,9 +16,7 @@ Shared by the training gallery, the comparison page and the story page:
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import time
 import zlib
 from collections.abc import Sequence
@@ -37,7 +35,6 @@ from core.images import (
     Region,
     content_hash,
     crop_region,
-    magnify_nearest,
     tile_grid,
     to_gif_bytes,
     to_png_bytes,
@@ -50,8 +47,11 @@ from ui.common import (
     IntParam,
     check_query_params,
     explain,
+    magnify_factor,
+    pixelated_container,
     presenting,
     secondary,
+    show_pixels,
     show_plot,
 )
 
@@ -65,8 +65,6 @@ PERIOD = FACTOR
 PREFERRED = ("deconv3", "resize_nearest", "deconv4")
 #: Region sizes offered by the magnifier (square, in pixels).
 REGION_SIZES = (8, 12, 16, 24, 32, 48, 64)
-#: Width in screen pixels a magnified crop is enlarged to (integer factor below it).
-MAGNIFIED_WIDTH = 256
 
 #: The training curves: manifest column, title, log scale.
 CURVES = (
@@ -79,13 +77,6 @@ CURVES = (
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
            "#17becf", "#7f7f7f")
 
-# Nearest-neighbour in the browser too, for every image inside a container whose key
-# starts with "pixels": a magnified crop shrunk to fit a narrow column stays crisp.
-PIXELATED_CSS = """
-<style>
-[class*="st-key-pixels"] img { image-rendering: pixelated; }
-</style>
-"""
 
 
 # --------------------------------------------------------------------------- catalog
@@ -347,50 +338,6 @@ def heldout_digests() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- drawing
-
-
-@st.cache_data(max_entries=768, show_spinner=False)
-def _png(key: str, factor: int, _image: np.ndarray) -> bytes:
-    return to_png_bytes(magnify_nearest(_image, factor) if factor > 1 else _image)
-
-
-def png_of(image: np.ndarray, key: str | None = None, factor: int = 1) -> bytes:
-    """PNG bytes of ``image`` enlarged ``factor`` times (nearest), cached by ``key``."""
-    return _png(key or content_hash(image), int(factor), image)
-
-
-def show_pixels(
-    image: np.ndarray,
-    caption: str | None = None,
-    *,
-    key: str | None = None,
-    factor: int = 1,
-    width: int | str = "stretch",
-) -> None:
-    """Draw an image losslessly (PNG); with ``factor`` > 1 enlarged by nearest neighbour.
-
-    Presentation mode hides captions, so there the caption is written above the image.
-    """
-    if caption and presenting():
-        st.markdown(f"**{caption}**")
-    png = png_of(image, key, factor)
-    st.image(png, caption=caption, width=width, output_format="PNG")
-    name = re.sub(r"[^A-Za-z0-9]+", "-", caption or "image").strip("-").lower()[:60] or "image"
-    ident = hashlib.blake2b(f"{key}|{factor}|{caption}".encode(), digest_size=8).hexdigest()
-    st.download_button("PNG", data=lambda: png, file_name=f"{name}.png", mime="image/png",
-                       key=f"png-{ident}", icon=":material/download:", type="tertiary",
-                       help="Download these pixels as a PNG (lossless)")
-
-
-def pixelated_container(key: str):
-    """A container whose images the browser scales with nearest neighbour."""
-    st.html(PIXELATED_CSS)
-    return st.container(key=f"pixels-{key}")
-
-
-def magnify_factor(size: int, target: int = MAGNIFIED_WIDTH) -> int:
-    """Integer enlargement that makes a ``size``-pixel crop about ``target`` pixels wide."""
-    return max(1, target // max(1, size))
 
 
 # --------------------------------------------------------------------------- regions

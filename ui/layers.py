@@ -48,10 +48,11 @@ from ui.common import (
     check_query_params,
     colorscale,
     explain,
+    magnify_factor,
     presenting,
     preset_button,
     secondary,
-    show_image,
+    show_pixels,
     show_plot,
 )
 
@@ -303,11 +304,12 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
     for cell, r in zip(_cells(len(results)), results, strict=True):
         with cell:
             st.markdown(f"**{r.name}**")
-            show_image(r.output, magnify_to=image_width, download=f"{key}-{r.name}.png",
-                       key=f"{key}-dl-{r.name}")
+            show_pixels(r.output, factor=magnify_factor(r.output.shape[1], image_width),
+                        width="content", file_name=f"{key}-{r.name}.png")
             zoom = _centre_crop(r.output, ZOOM_CROP)
-            show_image(zoom, magnify_to=image_width,
-                       caption=f"centre {zoom.shape[0]} x {zoom.shape[1]} pixels, enlarged")
+            show_pixels(zoom, f"centre {zoom.shape[0]} x {zoom.shape[1]} pixels, enlarged",
+                        factor=magnify_factor(zoom.shape[1], image_width), width="content",
+                        file_name=f"{key}-{r.name}-centre.png")
             st.metric("Checkerboard score", f"{100 * r.score:.2f} %",
                       help=f"RMS of the part of the fine detail that repeats every "
                            f"{r.period} pixels, in percent of the output's range "

@@ -17,7 +17,15 @@ import streamlit as st
 
 from core.images import Region, crop_region
 from core.metrics import high_pass
-from ui.common import IntParam, check_query_params, presenting, show_plot
+from ui.common import (
+    IntParam,
+    check_query_params,
+    magnify_factor,
+    pixelated_container,
+    presenting,
+    show_pixels,
+    show_plot,
+)
 from ui.compare import Side, render_comparison
 from ui.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
 from ui.gallery import (
@@ -27,11 +35,8 @@ from ui.gallery import (
     heldout,
     heldout_digests,
     load_catalog,
-    magnify_factor,
     model_output,
-    pixelated_container,
     show_catalog_problems,
-    show_pixels,
     variant_colour,
 )
 from ui.layers import render_cost_table
