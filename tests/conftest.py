@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
@@ -27,6 +28,13 @@ def open_page(page: str | None = None, query: dict[str, str | list[str]] | None 
         at.switch_page(page)
         at.run()
     return at
+
+
+def encode(img, fmt: str, **kw) -> bytes:
+    """A PIL image saved to bytes in ``fmt`` (files for upload tests, made in the test)."""
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
 
 
 def assert_clean(at: AppTest) -> None:

@@ -27,14 +27,9 @@ from core.images import (
     to_png_bytes,
     to_uint8,
 )
+from tests.conftest import encode
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def encode(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
 
 
 def rgb_gradient(w: int = 64, h: int = 48) -> np.ndarray:

@@ -6,7 +6,6 @@ one its comparison; all files are generated here, in memory.
 
 from __future__ import annotations
 
-import io
 import shutil
 import struct
 import zlib
@@ -16,7 +15,7 @@ import pytest
 from PIL import Image
 
 from core.checkpoints import checkpoint_path
-from tests.conftest import assert_clean, open_page, plotly_data
+from tests.conftest import assert_clean, encode, open_page, plotly_data
 from tests.test_page_gallery import TINY_EPOCHS, make_checkpoints
 from ui.gallery import CHECKPOINTS_ENV
 
@@ -32,12 +31,6 @@ def tiny_root(tmp_path_factory):
 def tiny(tiny_root, monkeypatch):
     monkeypatch.setenv(CHECKPOINTS_ENV, str(tiny_root))
     return tiny_root
-
-
-def encode(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
 
 
 def photo(w: int = 96, h: int = 64) -> np.ndarray:
