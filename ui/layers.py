@@ -253,10 +253,15 @@ def pattern_figure(pattern: np.ndarray, title: str) -> go.Figure:
         texttemplate="%{text}" if p <= 8 else None,
         hovertemplate="row ≡ %{y}, col ≡ %{x}<br>%{z:.4f}<extra></extra>",
         showscale=False, xgap=1, ygap=1))
+    return _phase_grid_layout(fig, title, p, "mod P")
+
+
+def _phase_grid_layout(fig: go.Figure, title: str, n: int, axis: str) -> go.Figure:
+    """Square n x n cells, row 0 on top, axes labelled "row <axis>" / "col <axis>"."""
     fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                      xaxis={"title": "col mod P", "dtick": 1, "range": [-0.5, p - 0.5],
+                      xaxis={"title": f"col {axis}", "dtick": 1, "range": [-0.5, n - 0.5],
                              "constrain": "domain"},
-                      yaxis={"title": "row mod P", "dtick": 1, "range": [p - 0.5, -0.5],
+                      yaxis={"title": f"row {axis}", "dtick": 1, "range": [n - 0.5, -0.5],
                              "scaleanchor": "x", "constrain": "domain"})
     return fig
 
@@ -269,12 +274,7 @@ def gains_figure(gains: np.ndarray, title: str) -> go.Figure:
         z=g, colorscale=colorscale(), text=np.round(g, 3), texttemplate="%{text}",
         hovertemplate="output phase (%{y}, %{x})<br>gain %{z:.4f}<extra></extra>",
         showscale=False, xgap=2, ygap=2))
-    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                      xaxis={"title": "col phase", "dtick": 1, "range": [-0.5, s - 0.5],
-                             "constrain": "domain"},
-                      yaxis={"title": "row phase", "dtick": 1, "range": [s - 0.5, -0.5],
-                             "scaleanchor": "x", "constrain": "domain"})
-    return fig
+    return _phase_grid_layout(fig, title, s, "phase")
 
 
 def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
