@@ -9,7 +9,7 @@ round-robin (one call of each per round, ``--repeats`` rounds after ``--warmup``
 so that a load spike on the shared CPU hits every variant alike, and reports medians.
 Inference is ``torch.inference_mode()``; training is forward, ``(y * g).sum()`` and
 backward to the input and the weights. Peak memory is measured once per case from the
-allocator events of ``torch.profiler`` (``core.layers.peak_memory_bytes``): the bytes
+allocator events of ``torch.profiler`` (``core.timing.peak_memory_bytes``): the bytes
 the call allocates on top of its inputs and weights, output included.
 
 Goals (issue 4): on every shape ``fused_resize`` at least 2x faster than
@@ -32,13 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import write_results  # noqa: E402
-from core.layers import (  # noqa: E402
-    count_macs,
-    count_parameters,
-    make_upsampler,
-    peak_memory_bytes,
-    round_robin_medians,
-)
+from core.layers import count_macs, count_parameters, make_upsampler  # noqa: E402
+from core.timing import peak_memory_bytes, round_robin_medians  # noqa: E402
 
 # (label, registry name, kernel size, options)
 VARIANTS = [

@@ -13,12 +13,14 @@ same along each axis):
   ``padding="same"`` we pad ``pl = (k - 1) // 2`` on the left/top and
   ``pr = k - 1 - pl`` on the right/bottom.
 * Nearest upsampling by ``s`` is ``u[m] = x[m // s]``.
+
+What is *not* here: timing (:mod:`core.timing`), the layer lab's inputs and stacks
+(:mod:`core.lab_inputs`), per-phase gains measured from a layer's response
+(:mod:`core.phase_gains`) and strided-convolution gradients (:mod:`core.gradients`).
 """
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,7 +30,6 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "INPUT_KINDS",
     "UPSAMPLERS",
     "BilinearAdditive",
     "Deconv",
@@ -39,23 +40,14 @@ __all__ = [
     "SubPixelConv",
     "UpsamplerConfig",
     "UpsamplerSpec",
-    "build_stack",
-    "cost_rows",
     "count_macs",
     "count_parameters",
     "hold_kernel",
     "icnr_",
-    "lab_input",
     "make_upsampler",
-    "median_time",
-    "peak_memory_bytes",
-    "phase_gains",
     "phase_plan",
-    "round_robin_medians",
     "same_padding",
     "transposed_padding",
-    "strided_conv_input_gradient",
-    "upsample_image",
     "upsampler_names",
 ]
 
@@ -689,224 +681,3 @@ def count_macs(module: nn.Module, height: int, width: int) -> int:
     if not hasattr(module, "macs"):
         raise ValueError(f"{type(module).__name__} has no macs() method")
     return int(module.macs(height, width))
-
-
-
-
-
-# ---------------------------------------------------------------------------------------
-# Measured cost (used by benchmarks/upsampling.py and the layer lab's cost table)
-# ---------------------------------------------------------------------------------------
-
-
-def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in seconds, after ``warmup`` untimed calls."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def peak_memory_bytes(fn: Callable[[], object]) -> int:
-    """Peak bytes allocated by the CPU allocator during ``fn()`` (outputs included).
-
-    Replays the allocation/free events that ``torch.profiler`` records with
-    ``profile_memory=True`` in time order and returns the highest running total, i.e.
-    the memory the call needs on top of what was alive before it (inputs, weights).
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
-    events.sort(key=lambda e: e.start_ns())
-    live = peak = 0
-    for e in events:
-        live += e.nbytes()  # > 0 allocation, < 0 free
-        peak = max(peak, live)
-    return peak
-
-
-def round_robin_medians(fns: list[Callable[[], object]], repeats: int = 10,
-                        warmup: int = 2) -> list[float]:
-    """Median wall time (seconds) of each ``fn``, timed in interleaved rounds.
-
-    Round ``r`` calls every ``fn`` once in turn, so a load spike on a shared CPU hits
-    all of them alike instead of whichever happened to be running.
-    """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
-    times: list[list[float]] = [[] for _ in fns]
-    for r in range(warmup + repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            if r >= warmup:
-                times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
-
-
-def cost_rows(names: list[str] | tuple[str, ...], in_channels: int, out_channels: int,
-              height: int, width: int, *, batch: int = 1, scale: int = 2,
-              kernel_size: int = 3, repeats: int = 5, warmup: int = 2,
-              seed: int = 0) -> list[dict[str, object]]:
-    """Parameters, multiply-adds and measured inference time of several upsamplers
-    (timed round-robin, :func:`round_robin_medians`)."""
-    torch.manual_seed(seed)
-    layers = [make_upsampler(n, in_channels, out_channels, scale=scale,
-                             kernel_size=kernel_size).eval() for n in names]
-    x = torch.randn(batch, in_channels, height, width)
-
-    def runner(layer: nn.Module) -> Callable[[], None]:
-        def run() -> None:
-            with torch.inference_mode():
-                layer(x)
-        return run
-
-    times = round_robin_medians([runner(m) for m in layers], repeats=repeats, warmup=warmup)
-    return [{"upsampler": n, "parameters": count_parameters(m),
-             "multiply_adds": batch * count_macs(m, height, width), "forward_ms": 1e3 * t}
-            for n, m, t in zip(names, layers, times, strict=True)]
-
-
-# ---------------------------------------------------------------------------------------
-# The layer lab: inputs, stacks at initialisation, phase gains, gradients
-# ---------------------------------------------------------------------------------------
-
-#: Synthetic inputs of the layer lab (plus ``"photograph"`` and ``"upload"``).
-INPUT_KINDS = ("constant", "noise", "gradient", "photograph", "upload")
-
-
-def lab_input(kind: str, size: int, *, seed: int = 0, photo: str = "astronaut.png",
-              image: np.ndarray | None = None) -> np.ndarray:
-    """A float32 ``(size, size, 3)`` input in ``[0, 1]``.
-
-    ``constant`` is mid-grey (any artifact on it is the layer's alone), ``noise`` is
-    uniform noise from ``seed``, ``gradient`` a diagonal ramp, ``photograph`` one of
-    scikit-image's bundled photographs (``photo``: a file name in its data folder) and
-    ``upload`` the given ``image`` (float in [0, 1] or uint8, (H, W, 3)); the last two
-    are resized so the short side is ``size`` and centre-cropped.
-    """
-    from core.data import read_rgb, resize_center_crop, skimage_data_dir
-
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be an integer >= 1, got {size!r}")
-    if kind == "constant":
-        return np.full((size, size, 3), 0.5, dtype=np.float32)
-    if kind == "noise":
-        return np.random.default_rng(seed).random((size, size, 3), dtype=np.float32)
-    if kind == "gradient":
-        ramp = np.add.outer(np.arange(size), np.arange(size)) / max(1, 2 * (size - 1))
-        return np.repeat(ramp[:, :, None], 3, axis=2).astype(np.float32)
-    if kind == "photograph":
-        path = skimage_data_dir() / photo
-        if "/" in photo or "\\" in photo or not path.is_file():
-            raise ValueError(f"photo must be a file of scikit-image's data folder, got {photo!r}")
-        rgb = read_rgb(path)  # (H, W, 3) uint8
-    elif kind == "upload":
-        if image is None:
-            raise ValueError("kind 'upload' needs an image")
-        arr = np.asarray(image)
-        if arr.dtype != np.uint8:
-            arr = np.rint(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
-        if arr.ndim != 3 or arr.shape[2] != 3:
-            raise ValueError(f"image must be (H, W, 3), got shape {arr.shape}")
-        rgb = arr
-    else:
-        raise ValueError(f"kind must be one of {INPUT_KINDS}, got {kind!r}")
-    return resize_center_crop(rgb, size).astype(np.float32) / 255.0
-
-
-def build_stack(name: str, channels: int, layers: int, *, scale: int = 2, kernel_size: int = 3,
-                seed: int = 0, activation: str = "none", **options) -> nn.Sequential:
-    """``layers`` randomly initialised upsamplers ``channels -> channels`` (seeded).
-
-    ``activation`` between layers: ``"none"`` (the artifacts of the geometry alone) or
-    ``"relu"``. The stack upsamples by ``scale ** layers``.
-    """
-    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-        raise ValueError(f"layers must be an integer >= 1, got {layers!r}")
-    if activation not in ("none", "relu"):
-        raise ValueError(f"activation must be 'none' or 'relu', got {activation!r}")
-    torch.manual_seed(seed)
-    modules: list[nn.Module] = []
-    for i in range(layers):
-        if i and activation == "relu":
-            modules.append(nn.ReLU())
-        modules.append(make_upsampler(name, channels, channels, scale=scale,
-                                      kernel_size=kernel_size, **options))
-    return nn.Sequential(*modules).eval()
-
-
-def upsample_image(name: str, image: np.ndarray, *, layers: int = 1, scale: int = 2,
-                   kernel_size: int = 3, seed: int = 0, activation: str = "none",
-                   **options) -> np.ndarray:
-    """Run ``image`` (H, W, C) through :func:`build_stack`; the raw float32 output
-    ``(H * scale**layers, W * scale**layers, C)`` of the layers *at initialisation*."""
-    arr = np.asarray(image, dtype=np.float32)
-    if arr.ndim != 3:
-        raise ValueError(f"image must be (H, W, C), got shape {arr.shape}")
-    stack = build_stack(name, arr.shape[2], layers, scale=scale, kernel_size=kernel_size,
-                        seed=seed, activation=activation, **options)
-    x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]  # (1, C, H, W)
-    with torch.inference_mode():
-        y = stack(x)[0]  # (C, H*s^L, W*s^L)
-    return y.permute(1, 2, 0).contiguous().numpy()
-
-
-@torch.no_grad()
-def phase_gains(module: nn.Module, in_channels: int, scale: int) -> np.ndarray:
-    """Output-phase gains of any (linear + bias) upsampler, from its response to constants.
-
-    Every upsampler here is linear plus a bias and ``scale``-periodic, so on the constant
-    input ``1`` in channel ``i`` (0 elsewhere), an interior output pixel of phase
-    ``(a, b)`` in channel ``o`` equals ``bias[o] + G[i, o, a, b]``, where ``G`` sums the
-    taps feeding that phase: the :func:`core.metrics.polyphase_gains` of the layer's
-    equivalent transposed convolution, labelled by output phase. Returns
-    ``(C_in, C_out, scale, scale)``.
-    """
-    k = int(getattr(module, "kernel_size", 3))
-    n = 2 * (k + scale) + 4  # the centre is far from the borders' reach
-    x = torch.zeros(in_channels + 1, in_channels, n, n)  # item 0: zeros, item i+1: channel i
-    for i in range(in_channels):
-        x[i + 1, i] = 1.0
-    p = next(module.parameters(), None)
-    if p is not None:
-        x = x.to(p.dtype)
-    y = module(x)  # (C_in + 1, C_out, s*n, s*n)
-    c = (n // 2) * scale
-    block = y[:, :, c:c + scale, c:c + scale]  # one period in the interior
-    return (block[1:] - block[:1]).double().numpy()
-
-
-def strided_conv_input_gradient(kernel_size: int, stride: int, size: int, *,
-                                weights: str = "ones", seed: int = 0) -> np.ndarray:
-    """The gradient a strided convolution sends back to its input (Distill's "artifacts in
-    gradients").
-
-    ``Conv2d(1, 1, k, stride=s)`` on a ``size x size`` input; the output gradient is all
-    ones, so the input gradient is the transposed convolution of ones: uneven overlap
-    (``k`` not a multiple of ``s``) makes it a checkerboard. ``weights``: ``"ones"`` (the
-    overlap count itself) or ``"random"`` (seeded, PyTorch's default initialisation).
-    Returns ``(size, size)`` float64.
-    """
-    for label, value in (("kernel_size", kernel_size), ("stride", stride), ("size", size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{label} must be an integer >= 1, got {value!r}")
-    if kernel_size > size:
-        raise ValueError(f"kernel_size {kernel_size} must be at most the input size {size}")
-    if weights not in ("ones", "random"):
-        raise ValueError(f"weights must be 'ones' or 'random', got {weights!r}")
-    torch.manual_seed(seed)
-    conv = nn.Conv2d(1, 1, kernel_size, stride=stride, bias=False).double()
-    if weights == "ones":
-        nn.init.ones_(conv.weight)
-    x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
-    conv(x).sum().backward()
-    return x.grad[0, 0].numpy()

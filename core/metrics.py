@@ -285,7 +285,7 @@ def gain_imbalance(gains) -> float:
     tenths to over 1 for a randomly initialised 3x3, stride-2 transposed convolution.
 
     ``gains``: ``(s, s)`` or ``(C_in, C_out, s, s)`` (:func:`polyphase_gains`, or
-    :func:`core.layers.phase_gains`).
+    :func:`core.phase_gains.phase_gains`).
     """
     g = np.asarray(gains, dtype=np.float64)
     if g.ndim not in (2, 4):

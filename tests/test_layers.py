@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,25 +12,15 @@ from core.layers import (
     UPSAMPLERS,
     FusedResizeConv,
     UpsamplerConfig,
-    build_stack,
-    cost_rows,
     count_macs,
     count_parameters,
     hold_kernel,
-    lab_input,
     make_upsampler,
-    median_time,
-    peak_memory_bytes,
-    phase_gains,
     phase_plan,
-    round_robin_medians,
     same_padding,
-    strided_conv_input_gradient,
     transposed_padding,
-    upsample_image,
     upsampler_names,
 )
-from core.metrics import polyphase_gains
 
 REQUIRED = {"deconv", "resize_nearest", "resize_bilinear", "subpixel", "subpixel_icnr",
             "fused_resize", "deconv_zoh", "bilinear_additive"}
@@ -237,79 +226,3 @@ def test_bilinear_additive_sums_groups():
     x = torch.randn(1, 2, 5, 5)
     inner = F.interpolate(layer.conv(F.pad(x, (1, 1, 1, 1))), scale_factor=2, mode="bilinear")
     torch.testing.assert_close(layer(x), inner.view(1, 3, 4, 10, 10).sum(2))
-
-
-# ---- layer-lab helpers ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ["constant", "noise", "gradient", "photograph"])
-def test_lab_inputs(kind):
-    x = lab_input(kind, 24, seed=1)
-    assert x.shape == (24, 24, 3) and x.dtype == np.float32
-    assert 0.0 <= x.min() and x.max() <= 1.0
-    np.testing.assert_array_equal(x, lab_input(kind, 24, seed=1))  # deterministic
-
-
-def test_lab_input_upload_and_errors():
-    rgb = (np.random.default_rng(0).random((30, 50, 3)) * 255).astype(np.uint8)
-    assert lab_input("upload", 16, image=rgb).shape == (16, 16, 3)
-    assert lab_input("upload", 16, image=rgb / 255.0).shape == (16, 16, 3)
-    with pytest.raises(ValueError, match="needs an image"):
-        lab_input("upload", 16)
-    with pytest.raises(ValueError, match="scikit-image's data folder"):
-        lab_input("photograph", 16, photo="../../etc/passwd")
-    with pytest.raises(ValueError, match="kind must be one of"):
-        lab_input("webcam", 16)
-
-
-def test_upsample_image_is_seeded_and_sized():
-    x = lab_input("noise", 12)
-    a = upsample_image("deconv", x, layers=2, scale=2, seed=3)
-    b = upsample_image("deconv", x, layers=2, scale=2, seed=3)
-    c = upsample_image("deconv", x, layers=2, scale=2, seed=4)
-    assert a.shape == (48, 48, 3)
-    np.testing.assert_array_equal(a, b)
-    assert not np.allclose(a, c)
-    assert len(build_stack("deconv", 3, 3, activation="relu")) == 5  # 3 layers, 2 ReLUs
-    with pytest.raises(ValueError, match="activation"):
-        build_stack("deconv", 3, 2, activation="tanh")
-
-
-def test_phase_gains_of_a_deconv_are_its_polyphase_gains():
-    torch.manual_seed(0)
-    layer = make_upsampler("deconv", 2, 3, scale=2, kernel_size=3)  # padding 1
-    from_response = phase_gains(layer, 2, 2)  # labelled by output phase
-    from_weights = polyphase_gains(layer.deconv.weight, 2)  # labelled by tap phase
-    # output phase = (tap phase - padding) mod s: with padding 1 the phases swap
-    np.testing.assert_allclose(from_response, from_weights[..., ::-1, ::-1], atol=1e-6)
-    fused = make_upsampler("fused_resize", 2, 3, scale=3, kernel_size=2)
-    g = phase_gains(fused, 2, 3)
-    np.testing.assert_allclose(g, np.broadcast_to(g[..., :1, :1], g.shape), atol=1e-6)
-
-
-def test_strided_conv_input_gradient_is_the_overlap_count():
-    g = strided_conv_input_gradient(3, 2, 9, weights="ones")
-    np.testing.assert_array_equal(g[1:-1, 1:-1][:3, :3], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
-    even = strided_conv_input_gradient(4, 2, 10, weights="ones")
-    assert set(np.unique(even[2:-2, 2:-2])) == {4.0}
-    assert strided_conv_input_gradient(3, 2, 9, weights="random").shape == (9, 9)
-    with pytest.raises(ValueError, match="at most the input size"):
-        strided_conv_input_gradient(7, 2, 5)
-
-
-def test_cost_rows_and_timing_helpers():
-    rows = cost_rows(["resize_nearest", "fused_resize", "deconv"], 4, 2, 8, 8, repeats=2,
-                     warmup=1)
-    by = {r["upsampler"]: r for r in rows}
-    assert by["resize_nearest"]["parameters"] == by["fused_resize"]["parameters"]
-    assert by["fused_resize"]["multiply_adds"] < by["resize_nearest"]["multiply_adds"]
-    assert all(r["forward_ms"] > 0 for r in rows)
-    calls = []
-    times = round_robin_medians([lambda: calls.append("a"), lambda: calls.append("b")],
-                                repeats=3, warmup=1)
-    assert calls == ["a", "b"] * 4 and len(times) == 2
-    assert median_time(lambda: None, repeats=3) >= 0
-    layer = make_upsampler("resize_nearest", 4, 2)
-    x = torch.randn(1, 4, 16, 16)
-    # the 2x-upsampled input (4 x 32 x 32 floats) alone is 16 KiB; the output 8 KiB
-    assert peak_memory_bytes(lambda: layer(x)) >= 16 * 1024

@@ -9,7 +9,8 @@ Reusable pieces:
 * :func:`render_cost_table`: parameters, multiply-adds and measured time;
 * :func:`render_gradient_view`: the gradient a strided convolution sends back.
 
-Every number comes from ``core.layers`` / ``core.metrics``; this module only draws.
+Every number comes from ``core`` (layers, lab_inputs, phase_gains, gradients, timing,
+metrics); this module only draws.
 """
 
 from __future__ import annotations
@@ -23,17 +24,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.data import SKIMAGE_HELDOUT, SKIMAGE_TRAIN
+from core.gradients import strided_conv_input_gradient
 from core.images import ImageLoadError, content_hash, load_image_bytes
-from core.layers import (
-    UPSAMPLERS,
-    build_stack,
-    cost_rows,
-    lab_input,
-    phase_gains,
-    strided_conv_input_gradient,
-    upsample_image,
-    upsampler_names,
-)
+from core.lab_inputs import build_stack, lab_input, upsample_image
+from core.layers import UPSAMPLERS, upsampler_names
 from core.metrics import (
     checkerboard_score,
     gain_imbalance,
@@ -42,6 +36,8 @@ from core.metrics import (
     spectrum_figure,
     to_unit_range,
 )
+from core.phase_gains import phase_gains
+from core.timing import cost_rows
 from ui.common import (
     ChoiceParam,
     IntParam,

@@ -1,0 +1,39 @@
+"""Per-output-phase gains of an upsampler, measured from its response to constants.
+
+The weight-based view of the same quantity (a transposed convolution's taps summed
+per phase) is :func:`core.metrics.polyphase_gains`; this one needs no knowledge of the
+layer's internals, so it works for every layer of the registry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["phase_gains"]
+
+
+@torch.no_grad()
+def phase_gains(module: nn.Module, in_channels: int, scale: int) -> np.ndarray:
+    """Output-phase gains of any (linear + bias) upsampler, from its response to constants.
+
+    Every upsampler here is linear plus a bias and ``scale``-periodic, so on the constant
+    input ``1`` in channel ``i`` (0 elsewhere), an interior output pixel of phase
+    ``(a, b)`` in channel ``o`` equals ``bias[o] + G[i, o, a, b]``, where ``G`` sums the
+    taps feeding that phase: the :func:`core.metrics.polyphase_gains` of the layer's
+    equivalent transposed convolution, labelled by output phase. Returns
+    ``(C_in, C_out, scale, scale)``.
+    """
+    k = int(getattr(module, "kernel_size", 3))
+    n = 2 * (k + scale) + 4  # the centre is far from the borders' reach
+    x = torch.zeros(in_channels + 1, in_channels, n, n)  # item 0: zeros, item i+1: channel i
+    for i in range(in_channels):
+        x[i + 1, i] = 1.0
+    p = next(module.parameters(), None)
+    if p is not None:
+        x = x.to(p.dtype)
+    y = module(x)  # (C_in + 1, C_out, s*n, s*n)
+    c = (n // 2) * scale
+    block = y[:, :, c:c + scale, c:c + scale]  # one period in the interior
+    return (block[1:] - block[:1]).double().numpy()

@@ -1,0 +1,54 @@
+"""Tests of the timing helpers (core/timing.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.layers import make_upsampler
+from core.timing import (
+    cost_rows,
+    cuda_round_robin_medians,
+    median_time,
+    peak_memory_bytes,
+    round_robin_medians,
+)
+
+
+def test_cost_rows_and_timing_helpers():
+    rows = cost_rows(["resize_nearest", "fused_resize", "deconv"], 4, 2, 8, 8, repeats=2,
+                     warmup=1)
+    by = {r["upsampler"]: r for r in rows}
+    assert by["resize_nearest"]["parameters"] == by["fused_resize"]["parameters"]
+    assert by["fused_resize"]["multiply_adds"] < by["resize_nearest"]["multiply_adds"]
+    assert all(r["forward_ms"] > 0 for r in rows)
+    calls = []
+    times = round_robin_medians([lambda: calls.append("a"), lambda: calls.append("b")],
+                                repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4 and len(times) == 2
+    assert median_time(lambda: None, repeats=3) >= 0
+    layer = make_upsampler("resize_nearest", 4, 2)
+    x = torch.randn(1, 4, 16, 16)
+    # the 2x-upsampled input (4 x 32 x 32 floats) alone is 16 KiB; the output 8 KiB
+    assert peak_memory_bytes(lambda: layer(x)) >= 16 * 1024
+
+
+def test_timing_helpers_reject_bad_counts():
+    with pytest.raises(ValueError, match="repeats"):
+        median_time(lambda: None, repeats=0)
+    with pytest.raises(ValueError, match="repeats"):
+        round_robin_medians([lambda: None], repeats=1, warmup=-1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_round_robin_medians_times_gpu_work():
+    x = torch.randn(1024, 1024, device="cuda")
+    small, large = cuda_round_robin_medians([lambda: x @ x, lambda: [x @ x for _ in range(8)]],
+                                            repeats=5, warmup=2)
+    assert 0 < small < large
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")
+def test_cuda_timer_without_cuda_says_so():
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        cuda_round_robin_medians([lambda: None])
