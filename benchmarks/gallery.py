@@ -13,10 +13,10 @@ Measures, with their goals:
   this row. Also the page as shipped (3 x 3). AppTest's own overhead is included, so
   the figure is an upper bound. Goal < 300 ms.
 * **cold load of all checkpoints**: ``list_checkpoints`` plus loading every file the
-  way the pages do (``ui.gallery.load_model_fast``: ``load_model`` -- header parse,
+  way the pages do (``core.catalog.load_model_fast``: ``load_model`` -- header parse,
   SHA-256 check of the weights, model rebuild -- with one torch thread), first time in
   the process. Goal < 3 s. Also ``load_model`` at torch's default thread count, for
-  comparison (slow on a busy CPU, see ``ui.gallery.torch_threads``).
+  comparison (slow on a busy CPU, see ``core.catalog.torch_threads``).
 * **one model on a 512x512 upload**: decoding the PNG bytes with the upload checks
   (``load_image_bytes``) and one forward pass of the last ``deconv3`` checkpoint
   (``apply_model``, model already loaded). Goal < 1 s. Also with the model load.
@@ -82,16 +82,17 @@ def warm_rerun(root: Path, repeats: int, *, extra_image: bool) -> tuple[float, f
     """(cold first render ms, median warm rerun ms, number of images) of the gallery."""
     from streamlit.testing.v1 import AppTest
 
-    import ui.gallery as gallery
+    import ui.catalog as catalog
+    from core.images import content_hash
 
-    original, original_digests = gallery.heldout, gallery.heldout_digests
+    original, original_digests = catalog.heldout, catalog.heldout_digests
     if extra_image:
         four = dict(original())
         four["astronaut_mirrored"] = np.ascontiguousarray(four["astronaut"][:, ::-1])
-        digests = {n: gallery.content_hash(i) for n, i in four.items()}
-        # The page reads these from ui.gallery on every run.
-        gallery.heldout = lambda: dict(four)
-        gallery.heldout_digests = lambda: dict(digests)
+        digests = {n: content_hash(i) for n, i in four.items()}
+        # The page reads these from ui.catalog on every run.
+        catalog.heldout = lambda: dict(four)
+        catalog.heldout_digests = lambda: dict(digests)
     try:
         os.environ["CHECKERBOARD_CHECKPOINTS"] = str(root)
         at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600)
@@ -107,14 +108,14 @@ def warm_rerun(root: Path, repeats: int, *, extra_image: bool) -> tuple[float, f
         at.run()  # warm every cache (heldout digests, PNGs of this view)
         return cold, _time_reruns(at, repeats), n_images
     finally:
-        gallery.heldout, gallery.heldout_digests = original, original_digests
+        catalog.heldout, catalog.heldout_digests = original, original_digests
 
 
 def cold_load_all(root: Path, *, pages_way: bool = True) -> tuple[float, int]:
     """ms to list and load every checkpoint: as the pages do (``load_model_fast``, one
     thread) or with ``core.checkpoints.load_model`` at torch's default thread count."""
+    from core.catalog import load_model_fast
     from core.checkpoints import list_checkpoints, load_model
-    from ui.gallery import load_model_fast
 
     load = load_model_fast if pages_way else load_model
     t0 = time.perf_counter()
@@ -128,9 +129,9 @@ def upload_512(root: Path, repeats: int) -> tuple[float, float]:
     """(median ms decode + forward with the model loaded, ms of the first call incl. load)."""
     from PIL import Image
 
+    from core.catalog import apply_model
     from core.checkpoints import list_checkpoints, load_model
     from core.images import load_image_bytes, to_png_bytes
-    from ui.gallery import apply_model
 
     table = list_checkpoints(root)
     rows = table[(table["variant"] == "deconv3") & table["ok"]]

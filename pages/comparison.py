@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from ui.catalog import heldout, heldout_digests, load_catalog, show_catalog_problems
 from ui.common import explain, route_through_dashboard
 from ui.compare import input_controls, model_controls, render_comparison, upload_input
-from ui.gallery import heldout, heldout_digests, load_catalog, show_catalog_problems
 
 route_through_dashboard()
 

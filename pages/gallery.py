@@ -2,20 +2,17 @@
 
 import streamlit as st
 
+from ui.catalog import heldout, heldout_digests, load_catalog, show_catalog_problems
 from ui.common import explain, route_through_dashboard, show_pixels
 from ui.gallery import (
     gallery_controls,
     gif_bytes,
     grid_png,
-    heldout,
-    heldout_digests,
-    load_catalog,
     play_ticker,
     render_curves,
     render_filmstrip,
     render_grid,
     render_magnifier,
-    show_catalog_problems,
 )
 
 route_through_dashboard()

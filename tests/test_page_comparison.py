@@ -17,7 +17,7 @@ from PIL import Image
 from core.checkpoints import checkpoint_path
 from tests.conftest import assert_clean, encode, open_page, plotly_data
 from tests.test_page_gallery import TINY_EPOCHS, make_checkpoints
-from ui.gallery import CHECKPOINTS_ENV
+from ui.catalog import CHECKPOINTS_ENV
 
 COMPARISON = "pages/comparison.py"
 

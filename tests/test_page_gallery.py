@@ -22,7 +22,8 @@ from core.checkpoints import checkpoint_path, save_checkpoint, write_manifest
 from core.images import to_gif_bytes
 from core.models import VARIANTS, TransformNet
 from tests.conftest import assert_clean, open_page, plotly_data
-from ui.gallery import CHECKPOINTS_ENV, curves_figure, gif_bytes, grid_png
+from ui.catalog import CHECKPOINTS_ENV
+from ui.gallery import curves_figure, gif_bytes, grid_png
 
 GALLERY = "pages/gallery.py"
 TINY_VARIANTS = ("deconv3", "resize_nearest", "deconv4")

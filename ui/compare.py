@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.catalog import PERIOD, REGENERATE, Catalog, ModelOutput
 from core.images import (
     ImageLoadError,
     LoadedImage,
@@ -24,6 +25,7 @@ from core.images import (
     load_image_bytes,
 )
 from core.metrics import checkerboard_score, log_power_spectrum, phase_pattern, spectrum_figure
+from ui.catalog import model_output
 from ui.common import (
     ChoiceParam,
     IntParam,
@@ -35,15 +37,7 @@ from ui.common import (
     show_pixels,
     show_plot,
 )
-from ui.gallery import (
-    PERIOD,
-    REGENERATE,
-    Catalog,
-    ModelOutput,
-    model_output,
-    outline_region,
-    region_controls,
-)
+from ui.gallery import outline_region, region_controls
 from ui.layers import pattern_figure
 
 #: Defaults of the two sides: the post's Figure 7.

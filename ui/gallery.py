@@ -1,48 +1,35 @@
-"""The stored checkpoints as pictures: catalog, cached models and outputs, the gallery views.
+"""The stored checkpoints as pictures: the gallery views.
 
-Shared by the training gallery, the comparison page and the story page:
-
-* :func:`load_catalog` lists the checkpoint folder (``$CHECKERBOARD_CHECKPOINTS``, by
-  default ``checkpoints/``) and its manifest; :func:`show_catalog_problems` tells the
-  visitor which files are missing or broken and how to regenerate them.
-* :func:`run_model` gives a checkpoint's output on an image. Models are loaded once
-  per process with ``st.cache_resource`` and never touched again (eval mode, no
-  gradients); outputs are cached with ``st.cache_data`` keyed on the checkpoint's
-  path and file stamp plus :func:`core.images.content_hash` of the input (Streamlit
-  would hash a large array from a sample only).
-* :func:`show_pixels` draws an image as PNG (never JPEG, which would add its own 8x8
-  blocks) and, magnified, with nearest neighbour in the pixels *and* in the browser.
+The training gallery's controls, grid, filmstrip, curves and magnifier. The checkpoint
+catalog and the cached models and outputs they draw from are :mod:`core.catalog`
+(pure) and :mod:`ui.catalog` (Streamlit caches), shared with the comparison and story
+pages. Images are drawn with :func:`ui.common.show_pixels`: PNG (never JPEG, which
+would add its own 8x8 blocks) and, magnified, nearest neighbour in the pixels *and*
+in the browser.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import zlib
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from core.checkpoints import CheckpointError, list_checkpoints, load_model, read_manifest
+from core.catalog import CURVES, PERIOD, REGENERATE, Catalog, ModelOutput, variant_order
 from core.images import (
     Region,
-    content_hash,
     crop_region,
     tile_grid,
     to_gif_bytes,
     to_png_bytes,
 )
-from core.metrics import checkerboard_score
-from core.models import FACTOR, VARIANTS
+from core.models import VARIANTS
+from ui.catalog import model_output
 from ui.common import (
-    ROOT,
     ChoiceParam,
     IntParam,
     check_query_params,
@@ -55,286 +42,14 @@ from ui.common import (
     show_plot,
 )
 
-#: Environment variable naming the checkpoint folder (tests point it elsewhere).
-CHECKPOINTS_ENV = "CHECKERBOARD_CHECKPOINTS"
-#: The command that regenerates the shipped experiment.
-REGENERATE = "make experiment"
-#: Period of the network's artifact: the product of its two upsampling strides.
-PERIOD = FACTOR
 #: Variants shown first when nothing is chosen (post, Figures 4, 7 and 6).
 PREFERRED = ("deconv3", "resize_nearest", "deconv4")
 #: Region sizes offered by the magnifier (square, in pixels).
 REGION_SIZES = (8, 12, 16, 24, 32, 48, 64)
 
-#: The training curves: manifest column, title, log scale.
-CURVES = (
-    ("train_loss", "Training loss (MSE)", True),
-    ("val_psnr", "Validation PSNR (dB)", False),
-    ("val_ssim", "Validation SSIM", False),
-    ("checkerboard", "Checkerboard score", True),
-)
 #: One colour per variant, in the registry's order (the same on every plot).
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
            "#17becf", "#7f7f7f")
-
-
-
-# --------------------------------------------------------------------------- catalog
-
-
-def checkpoint_root() -> Path:
-    """The checkpoint folder: ``$CHECKERBOARD_CHECKPOINTS`` or ``checkpoints/``.
-
-    A relative value is taken from the project root, so the dashboard finds its
-    checkpoints whatever folder ``streamlit run`` was started from.
-    """
-    raw = os.environ.get(CHECKPOINTS_ENV, "").strip()
-    path = Path(raw) if raw else Path("checkpoints")
-    return path if path.is_absolute() else ROOT / path
-
-
-def shown_path(path: str | Path) -> str:
-    """A path as the visitor should read it: relative to the project when inside it."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(p)
-
-
-def variant_order(names: Sequence[str]) -> list[str]:
-    """Variants in the registry's order (the experiment's), unknown names after."""
-    known = [v for v in VARIANTS if v in names]
-    return known + sorted(set(names) - set(known))
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """What the checkpoint folder holds.
-
-    table: usable checkpoints (header readable), columns of ``list_checkpoints``.
-    broken: files whose header is unreadable (``path``, ``error``).
-    curves: per-epoch metrics for the plots: the manifest when readable, else ``table``.
-    index: ``(variant, epoch) -> path`` of every usable checkpoint (fast lookups).
-    series: ``variant -> metric -> (epochs, values)`` from ``curves``, finite values only.
-    """
-
-    root: str
-    table: pd.DataFrame
-    broken: pd.DataFrame
-    curves: pd.DataFrame
-    curves_source: str
-    manifest_problem: str | None
-    index: dict[tuple[str, int], str]
-    series: dict[str, dict[str, tuple[list[int], list[float]]]]
-
-    @property
-    def variants(self) -> list[str]:
-        return variant_order(sorted({v for v, _ in self.index}))
-
-    def epochs(self, variant: str) -> list[int]:
-        return sorted(e for v, e in self.index if v == variant)
-
-    def last_epoch(self, variant: str | None = None) -> int:
-        return max((e for v, e in self.index if variant is None or v == variant), default=0)
-
-    def path(self, variant: str, epoch: int) -> str | None:
-        return self.index.get((variant, int(epoch)))
-
-    @property
-    def empty(self) -> bool:
-        return not self.index
-
-
-def _folder_signature(root: Path) -> tuple:
-    """(name, mtime, size) of every file the catalog reads: its cache key."""
-    if not root.is_dir():
-        return ("missing",)
-    files = sorted(root.glob("*/epoch_*.safetensors"))
-    manifest = root / "manifest.csv"
-    if manifest.exists():
-        files.append(manifest)
-    out = []
-    for f in files:
-        try:
-            s = f.stat()
-        except OSError:
-            continue
-        out.append((str(f.relative_to(root)), s.st_mtime_ns, s.st_size))
-    return tuple(out)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _catalog(root: str, signature: tuple) -> Catalog:
-    df = list_checkpoints(root)
-    table = df[df["ok"]].reset_index(drop=True)
-    broken = df[~df["ok"]][["variant", "epoch", "path", "error"]].reset_index(drop=True)
-    problem = None
-    curves, source = table, "checkpoint headers"
-    if (Path(root) / "manifest.csv").exists():
-        try:
-            curves, source = read_manifest(root), "manifest.csv"
-        except ValueError as err:
-            problem = str(err)
-    elif not table.empty:
-        problem = f"no manifest.csv in {shown_path(root)!r}; curves are read from the checkpoints"
-    index = {(str(r.variant), int(r.epoch)): str(r.path) for r in table.itertuples()}
-    return Catalog(root, table, broken, curves, source, problem, index, _series(curves))
-
-
-def _series(curves: pd.DataFrame) -> dict[str, dict[str, tuple[list[int], list[float]]]]:
-    """Per variant and metric, the (epochs, values) with a finite value, sorted by epoch."""
-    out: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
-    for variant, rows in curves.groupby("variant", sort=False):
-        rows = rows.sort_values("epoch")
-        out[str(variant)] = {}
-        for col, _, _ in CURVES:
-            if col not in rows.columns:
-                continue
-            values = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=float)
-            keep = np.isfinite(values)
-            out[str(variant)][col] = (
-                rows["epoch"].to_numpy()[keep].astype(int).tolist(),
-                values[keep].tolist(),
-            )
-    return out
-
-
-def load_catalog(root: Path | None = None) -> Catalog:
-    """The catalog of ``root`` (default :func:`checkpoint_root`), re-read when files change."""
-    root = checkpoint_root() if root is None else root
-    return _catalog(str(root), _folder_signature(root))
-
-
-def show_catalog_problems(catalog: Catalog) -> None:
-    """Say what is missing or broken, which files, and how to regenerate them."""
-    where = shown_path(catalog.root)
-    if catalog.empty and catalog.broken.empty:
-        exists = Path(catalog.root).is_dir()
-        st.warning(
-            f"No checkpoints found: the folder `{where}` "
-            + ("holds no `<variant>/epoch_NNN.safetensors` files. " if exists else "does not exist. ")
-            + f"Regenerate the shipped experiment with `{REGENERATE}` (about 40 minutes on two "
-            f"CPU cores), or point `{CHECKPOINTS_ENV}` at a folder written by "
-            "`python -m core.train`. Showing the photographs only.",
-            icon=":material/folder_off:",
-        )
-    if not catalog.broken.empty:
-        lines = "\n".join(
-            f"- `{shown_path(r.path)}`: {r.error.split(': ', 1)[-1]}"
-            for r in catalog.broken.itertuples()
-        )
-        st.error(
-            f"{len(catalog.broken)} checkpoint file(s) cannot be read and are left out:\n\n"
-            f"{lines}\n\nRegenerate them with `{REGENERATE}` (or `python -m core.train "
-            "--variants <name> --resume` for one variant).",
-            icon=":material/broken_image:",
-        )
-    if catalog.manifest_problem and not catalog.empty:
-        st.info(f"Training curves: {catalog.manifest_problem}.", icon=":material/info:")
-
-
-# --------------------------------------------------------------------------- models
-
-
-def file_stamp(path: str | Path) -> tuple[int, int]:
-    """(mtime_ns, size) of a file, (0, 0) if it is gone: part of every cache key."""
-    try:
-        s = Path(path).stat()
-    except OSError:
-        return (0, 0)
-    return (s.st_mtime_ns, s.st_size)
-
-
-@contextmanager
-def torch_threads(n: int):
-    """Run the block with ``n`` intra-op threads in this thread (restored afterwards).
-
-    Loading a checkpoint is hundreds of tiny tensor operations (fp16 -> fp32 casts,
-    copies into the fresh model); with a thread pool each one waits for a second
-    thread, which on a busy CPU (other visitors, a training run) may not be scheduled
-    for milliseconds. Measured on the 2-core machine while training ran: all 77
-    shipped checkpoints in 0.3-0.4 s with one thread, 1-8 s with two.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def load_model_fast(path: str | Path) -> torch.nn.Module:
-    """:func:`core.checkpoints.load_model` with one thread, gradients off (see above)."""
-    with torch_threads(1):
-        model = load_model(path)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
-@st.cache_resource(max_entries=128, show_spinner=False)
-def cached_model(path: str, stamp: tuple[int, int]) -> torch.nn.Module:
-    """The model at ``path``, loaded once per process and shared by every visitor.
-
-    Eval mode, float32, gradients off; callers must never modify it. ``stamp``
-    (:func:`file_stamp`) reloads it when the file is replaced.
-    """
-    return load_model_fast(path)
-
-
-def apply_model(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
-    """Run a model on one float (H, W, 3) image in [0, 1]; returns float32 (H, W, 3)."""
-    x = torch.from_numpy(np.array(image, dtype=np.float32, copy=True))  # (H, W, 3)
-    x = x.permute(2, 0, 1).unsqueeze(0)  # (1, 3, H, W)
-    with torch.inference_mode():
-        y = model(x)  # (1, 3, H, W)
-    out = y[0].permute(1, 2, 0).clamp(0.0, 1.0).numpy()  # (H, W, 3)
-    return np.ascontiguousarray(out, dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class ModelOutput:
-    """A checkpoint's output on one image and its reference-free artifact score.
-
-    key: a cache key of the output (checkpoint path + stamp + input hash).
-    """
-
-    pixels: np.ndarray
-    score: float
-    key: str
-
-
-# Bounded by count (Streamlit has no byte limit): 256 outputs of 256x256 are ~200 MB,
-# enough for 7 variants x 11 epochs x 3 photographs.
-@st.cache_data(max_entries=256, show_spinner=False)
-def _output(path: str, stamp: tuple[int, int], digest: str, _image: np.ndarray) -> ModelOutput:
-    # ``_image`` is not hashed by Streamlit: ``digest`` (its content hash) stands for it.
-    out = apply_model(cached_model(path, stamp), _image)
-    return ModelOutput(out, checkerboard_score(out, PERIOD), f"{path}|{stamp}|{digest}")
-
-
-def run_model(path: str, image: np.ndarray, digest: str | None = None) -> ModelOutput:
-    """The output of the checkpoint at ``path`` on ``image`` (cached).
-
-    Raises :class:`core.checkpoints.CheckpointError` naming the file when it cannot be
-    loaded (not cached: a regenerated file is picked up at once).
-    """
-    digest = digest or content_hash(image)
-    return _output(str(path), file_stamp(path), digest, image)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def heldout() -> dict[str, np.ndarray]:
-    """The held-out photographs (never trained on), name -> float32 (H, W, 3)."""
-    from core.data import heldout_images
-
-    return heldout_images()
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def heldout_digests() -> dict[str, str]:
-    return {name: content_hash(img) for name, img in heldout().items()}
 
 
 # --------------------------------------------------------------------------- drawing
@@ -507,20 +222,6 @@ def play_ticker(catalog: Catalog) -> None:
         st.rerun(scope="app")
 
     tick()
-
-
-def model_output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray,
-                 digest: str) -> ModelOutput | str:
-    """The output of ``variant`` at ``epoch`` on ``image``, or a short reason why there is
-    none (no such checkpoint, or a broken file). Shared by the gallery, comparison and
-    story pages."""
-    path = catalog.path(variant, epoch)
-    if path is None:
-        return f"no checkpoint for epoch {epoch}"
-    try:
-        return run_model(path, image, digest)
-    except CheckpointError as err:
-        return f"cannot load `{shown_path(path)}`: {err.problem}"
 
 
 def render_grid(catalog: Catalog, settings: GallerySettings, images: dict[str, np.ndarray],

@@ -1,8 +1,9 @@
 """The story: the blog post's argument as a sequence of live steps, for a meeting.
 
 Each step is a short text plus a live view built from the same components as the full
-pages (``ui.coverage``, ``ui.matrix``, ``ui.gallery``, ``ui.compare``, ``ui.layers``):
-nothing here computes or draws anything of its own beyond layout and small tables.
+pages (``ui.coverage``, ``ui.matrix``, ``ui.gallery``, ``ui.catalog``, ``ui.compare``,
+``ui.layers``): nothing here computes or draws anything of its own beyond layout and
+small tables.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.catalog import REGENERATE, Catalog
 from core.images import Region, crop_region
 from core.metrics import high_pass
+from ui.catalog import heldout, heldout_digests, load_catalog, model_output, show_catalog_problems
 from ui.common import (
     IntParam,
     check_query_params,
@@ -28,17 +31,7 @@ from ui.common import (
 )
 from ui.compare import Side, render_comparison
 from ui.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
-from ui.gallery import (
-    REGENERATE,
-    Catalog,
-    curves_figure,
-    heldout,
-    heldout_digests,
-    load_catalog,
-    model_output,
-    show_catalog_problems,
-    variant_colour,
-)
+from ui.gallery import curves_figure, variant_colour
 from ui.layers import render_cost_table
 from ui.matrix import MatrixSpec, build_case, render_transpose_view, show_matrix_c
 

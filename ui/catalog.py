@@ -1,0 +1,154 @@
+"""The stored checkpoints for the pages: cached catalog, cached models and outputs.
+
+Shared by the training gallery, the comparison page and the story page:
+
+* :func:`load_catalog` lists the checkpoint folder (``$CHECKERBOARD_CHECKPOINTS``, by
+  default ``checkpoints/``) and its manifest; :func:`show_catalog_problems` tells the
+  visitor which files are missing or broken and how to regenerate them.
+* :func:`run_model` gives a checkpoint's output on an image. Models are loaded once
+  per process with ``st.cache_resource`` and never touched again (eval mode, no
+  gradients); outputs are cached with ``st.cache_data`` keyed on the checkpoint's
+  path and file stamp plus :func:`core.images.content_hash` of the input (Streamlit
+  would hash a large array from a sample only).
+
+The pure part (the :class:`core.catalog.Catalog` itself, loading and running a model)
+is :mod:`core.catalog`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from core.catalog import (
+    PERIOD,
+    REGENERATE,
+    Catalog,
+    ModelOutput,
+    apply_model,
+    build_catalog,
+    file_stamp,
+    folder_signature,
+    load_model_fast,
+    shown_path,
+)
+from core.checkpoints import CheckpointError
+from core.images import content_hash
+from core.metrics import checkerboard_score
+from ui.common import ROOT
+
+#: Environment variable naming the checkpoint folder (tests point it elsewhere).
+CHECKPOINTS_ENV = "CHECKERBOARD_CHECKPOINTS"
+
+
+def checkpoint_root() -> Path:
+    """The checkpoint folder: ``$CHECKERBOARD_CHECKPOINTS`` or ``checkpoints/``.
+
+    A relative value is taken from the project root, so the dashboard finds its
+    checkpoints whatever folder ``streamlit run`` was started from.
+    """
+    raw = os.environ.get(CHECKPOINTS_ENV, "").strip()
+    path = Path(raw) if raw else Path("checkpoints")
+    return path if path.is_absolute() else ROOT / path
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _catalog(root: str, signature: tuple) -> Catalog:
+    return build_catalog(root)
+
+
+def load_catalog(root: Path | None = None) -> Catalog:
+    """The catalog of ``root`` (default :func:`checkpoint_root`), re-read when files change."""
+    root = checkpoint_root() if root is None else root
+    return _catalog(str(root), folder_signature(root))
+
+
+def show_catalog_problems(catalog: Catalog) -> None:
+    """Say what is missing or broken, which files, and how to regenerate them."""
+    where = shown_path(catalog.root)
+    if catalog.empty and catalog.broken.empty:
+        exists = Path(catalog.root).is_dir()
+        st.warning(
+            f"No checkpoints found: the folder `{where}` "
+            + ("holds no `<variant>/epoch_NNN.safetensors` files. " if exists else "does not exist. ")
+            + f"Regenerate the shipped experiment with `{REGENERATE}` (about 40 minutes on two "
+            f"CPU cores), or point `{CHECKPOINTS_ENV}` at a folder written by "
+            "`python -m core.train`. Showing the photographs only.",
+            icon=":material/folder_off:",
+        )
+    if not catalog.broken.empty:
+        lines = "\n".join(
+            f"- `{shown_path(r.path)}`: {r.error.split(': ', 1)[-1]}"
+            for r in catalog.broken.itertuples()
+        )
+        st.error(
+            f"{len(catalog.broken)} checkpoint file(s) cannot be read and are left out:\n\n"
+            f"{lines}\n\nRegenerate them with `{REGENERATE}` (or `python -m core.train "
+            "--variants <name> --resume` for one variant).",
+            icon=":material/broken_image:",
+        )
+    if catalog.manifest_problem and not catalog.empty:
+        st.info(f"Training curves: {catalog.manifest_problem}.", icon=":material/info:")
+
+
+# --------------------------------------------------------------------------- models
+
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def cached_model(path: str, stamp: tuple[int, int]) -> torch.nn.Module:
+    """The model at ``path``, loaded once per process and shared by every visitor.
+
+    Eval mode, float32, gradients off; callers must never modify it. ``stamp``
+    (:func:`core.catalog.file_stamp`) reloads it when the file is replaced.
+    """
+    return load_model_fast(path)
+
+
+# Bounded by count (Streamlit has no byte limit): 256 outputs of 256x256 are ~200 MB,
+# enough for 7 variants x 11 epochs x 3 photographs.
+@st.cache_data(max_entries=256, show_spinner=False)
+def _output(path: str, stamp: tuple[int, int], digest: str, _image: np.ndarray) -> ModelOutput:
+    # ``_image`` is not hashed by Streamlit: ``digest`` (its content hash) stands for it.
+    out = apply_model(cached_model(path, stamp), _image)
+    return ModelOutput(out, checkerboard_score(out, PERIOD), f"{path}|{stamp}|{digest}")
+
+
+def run_model(path: str, image: np.ndarray, digest: str | None = None) -> ModelOutput:
+    """The output of the checkpoint at ``path`` on ``image`` (cached).
+
+    Raises :class:`core.checkpoints.CheckpointError` naming the file when it cannot be
+    loaded (not cached: a regenerated file is picked up at once).
+    """
+    digest = digest or content_hash(image)
+    return _output(str(path), file_stamp(path), digest, image)
+
+
+def model_output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray,
+                 digest: str) -> ModelOutput | str:
+    """The output of ``variant`` at ``epoch`` on ``image``, or a short reason why there is
+    none (no such checkpoint, or a broken file). Shared by the gallery, comparison and
+    story pages."""
+    path = catalog.path(variant, epoch)
+    if path is None:
+        return f"no checkpoint for epoch {epoch}"
+    try:
+        return run_model(path, image, digest)
+    except CheckpointError as err:
+        return f"cannot load `{shown_path(path)}`: {err.problem}"
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def heldout() -> dict[str, np.ndarray]:
+    """The held-out photographs (never trained on), name -> float32 (H, W, 3)."""
+    from core.data import heldout_images
+
+    return heldout_images()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def heldout_digests() -> dict[str, str]:
+    return {name: content_hash(img) for name, img in heldout().items()}
