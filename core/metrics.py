@@ -50,13 +50,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.images import Region
+
 __all__ = [
+    "SCORE_SCALE",
+    "SCORE_UNIT",
     "Spectrum",
     "artifact_frequencies",
     "checkerboard_score",
+    "format_score",
     "gain_imbalance",
     "high_pass",
+    "local_checkerboard_map",
     "log_power_spectrum",
+    "most_artifacted_region",
     "phase_pattern",
     "polyphase_gains",
     "spectrum_figure",
@@ -165,6 +172,79 @@ def checkerboard_score(image, period: int) -> float:
     """
     q = phase_pattern(image, period)
     return float(np.sqrt(np.mean(q ** 2)))
+
+
+#: The one unit the checkerboard score is shown in, everywhere (pages, tables, curves,
+#: README): the raw :func:`checkerboard_score` times ``SCORE_SCALE``, written with
+#: ``SCORE_UNIT``. A clean photograph reads about 1 x10^-3; 10 x10^-3 is one percent of
+#: full scale.
+SCORE_SCALE = 1e3
+SCORE_UNIT = "×10⁻³"
+
+
+def format_score(value: float, *, unit: bool = True) -> str:
+    """A checkerboard score as shown to people: ``0.0019 -> "1.90 ×10⁻³"``.
+
+    Three significant figures (two decimals below 10, one below 100, none above);
+    ``unit=False`` leaves the unit out (for a table whose column names it). NaN and
+    infinities read as an em dash.
+    """
+    v = float(value)
+    if not np.isfinite(v):
+        return "—"
+    scaled = v * SCORE_SCALE
+    digits = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
+    text = f"{scaled:.{digits}f}"
+    return f"{text} {SCORE_UNIT}" if unit else text
+
+
+def local_checkerboard_map(image, period: int, size: int) -> tuple[np.ndarray, int, int]:
+    """The checkerboard score of every ``size x size`` window, on a grid of step ``period``.
+
+    The score of a window is :func:`checkerboard_score`'s formula restricted to it: the
+    high-pass residual (of the whole image, :func:`high_pass`) averaged per phase over
+    the window's ``(size/P)^2`` tiles, the mean over the phases removed, then the RMS
+    over phases and channels. All windows at once with cumulative sums over the tile grid.
+
+    ``size`` is rounded down to a multiple of ``period`` (at least one period). Returns
+    ``(scores, y0, x0)``: ``scores[i, j]`` belongs to the window whose top-left image
+    pixel is ``(y0 + i*period, x0 + j*period)``; ``scores`` is empty when no window fits.
+    """
+    residual, y0, x0 = high_pass(image, period)  # (h, w, C), h and w multiples of P
+    p = period
+    n = max(1, int(size) // p)  # window side in tiles
+    h, w, c = residual.shape
+    tiles = residual.reshape(h // p, p, w // p, p, c).transpose(0, 2, 1, 3, 4)  # (ty, tx, a, b, C)
+    ty, tx = tiles.shape[:2]
+    if ty < n or tx < n:
+        return np.zeros((0, 0)), y0, x0
+    cum = np.zeros((ty + 1, tx + 1, p, p, c))
+    cum[1:, 1:] = tiles.cumsum(axis=0).cumsum(axis=1)
+    sums = cum[n:, n:] - cum[:-n, n:] - cum[n:, :-n] + cum[:-n, :-n]  # (ty-n+1, tx-n+1, P, P, C)
+    q = sums / (n * n)
+    q = q - q.mean(axis=(2, 3), keepdims=True)
+    return np.sqrt(np.mean(q ** 2, axis=(2, 3, 4))), y0, x0
+
+
+def most_artifacted_region(image, period: int, size: int) -> Region:
+    """The ``size x size`` square where the image's local checkerboard is strongest.
+
+    The window of :func:`local_checkerboard_map` with the highest score (the first one
+    on ties), as a :class:`core.images.Region`: the default place to magnify, so the
+    artifact is on screen without searching for it. Windows start on multiples of
+    ``period``, so the region keeps the image's own phase. Images too small for one
+    window give the top-left ``size`` square (clamped to the image).
+    """
+    arr = np.asarray(image)
+    side = max(1, int(size))
+    try:
+        scores, y0, x0 = local_checkerboard_map(arr, period, side)
+    except ValueError:
+        scores, y0, x0 = np.zeros((0, 0)), 0, 0
+    if scores.size == 0:
+        return Region(0, 0, side, side).clamped(arr.shape)
+    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return Region(int(y0 + i * period), int(x0 + j * period), side, side).clamped(arr.shape)
 
 
 # ---------------------------------------------------------------------------------------

@@ -32,5 +32,6 @@ if case is not None:
     st.header("Its transpose: back to the input's shape")
     render_transpose_view(case)
 st.header("Output-size calculator")
-explain("One axis at a time: a 2-D layer applies the same formula to height and width.")
-render_size_calculator()
+explain("One axis at a time: a 2-D layer applies the same formula to height and width. "
+        "Empty fields take the rows of the convolution above; type a number to try another.")
+render_size_calculator(spec)

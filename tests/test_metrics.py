@@ -174,3 +174,51 @@ def test_spectrum_of_an_image_shorter_than_four_periods():
     assert spec.log_power.shape == (32, 32) and len(spec.markers) == 255
     with pytest.raises(ValueError, match="at least 2 pixels"):
         log_power_spectrum(np.zeros((1, 8)), 2)
+
+
+# --------------------------------------------------------------------------- one unit, local map
+
+
+def test_format_score_is_the_one_unit():
+    from core.metrics import SCORE_SCALE, SCORE_UNIT, format_score
+
+    assert SCORE_SCALE == 1e3 and SCORE_UNIT == "×10⁻³"
+    assert format_score(0.0019) == "1.90 ×10⁻³"
+    assert format_score(0.0902) == "90.2 ×10⁻³"
+    assert format_score(0.1234) == "123 ×10⁻³"
+    assert format_score(0.0019, unit=False) == "1.90"
+    assert format_score(float("nan")) == "—"
+
+
+def test_local_map_windows_match_the_score_of_the_residual_inside_them(astronaut):
+    from core.metrics import local_checkerboard_map
+
+    img = astronaut[:96, :128]
+    scores, y0, x0 = local_checkerboard_map(img, 4, 16)
+    residual, ry0, rx0 = high_pass(img, 4)
+    assert (y0, x0) == (ry0, rx0)
+    assert scores.shape == (residual.shape[0] // 4 - 3, residual.shape[1] // 4 - 3)
+    for i, j in [(0, 0), (3, 5), (scores.shape[0] - 1, scores.shape[1] - 1)]:
+        window = residual[4 * i:4 * i + 16, 4 * j:4 * j + 16]
+        q = window.reshape(4, 4, 4, 4, 3).mean(axis=(0, 2))
+        q = q - q.mean(axis=(0, 1), keepdims=True)
+        assert scores[i, j] == pytest.approx(np.sqrt(np.mean(q ** 2)), rel=1e-9)
+
+
+def test_most_artifacted_region_finds_a_hidden_checkerboard_patch(astronaut):
+    from core.metrics import most_artifacted_region
+
+    img = astronaut[:256, :256].copy()
+    cb = checkerboard(32, 32)[:, :, None]
+    img[160:192, 40:72] += 0.03 * cb  # a faint patch, invisible at a glance
+    region = most_artifacted_region(img, 4, 32)
+    assert (region.height, region.width) == (32, 32)
+    assert abs(region.top - 160) <= 4 and abs(region.left - 40) <= 4
+    assert region.top % 4 == 0 and region.left % 4 == 0  # the image's own phase
+
+
+def test_most_artifacted_region_on_a_tiny_image_is_the_whole_image():
+    from core.metrics import most_artifacted_region
+
+    region = most_artifacted_region(np.zeros((10, 12, 3)), 4, 32)
+    assert (region.top, region.left, region.height, region.width) == (0, 0, 10, 12)

@@ -123,12 +123,30 @@ def test_stepper_moves_the_highlight():
 def test_impossible_sizes_give_an_error_not_a_traceback():
     at = open_page(MATRIX, {"mx_in_h": "2", "mx_in_w": "2", "mx_k_h": "5"})
     assert_clean(at)
-    assert len(at.error) == 1
     assert "kernel extent" in at.error[0].value and "padded input" in at.error[0].value
     assert not [c for c in charts(at) if c.startswith("C:")]
-    # the size calculator still works below the error
-    assert at.number_input(key="calc_n").value == 6
-    assert any("{5, 6}" in i.value for i in at.info)
+    # the size calculator below follows the page's settings, and says the same
+    assert at.number_input(key="calc_n").value is None  # empty: as above
+    assert len(at.error) == 2 and "No convolution" in at.error[1].value
+    at.number_input(key="calc_k").set_value(1).run()  # typed: the calculator's own value
+    assert_clean(at)
+    assert any("{2}" in i.value and "stride-1" in i.value for i in at.info)
+
+
+def test_size_calculator_follows_the_page_settings():
+    """Empty calculator fields take the page's rows, stride, padding and dilation: the
+    note describes the convolution shown above, not a fixed stride-2 example."""
+    at = open_page(MATRIX, {"mx_in_h": "5", "mx_in_w": "5", "mx_stride": "2"})
+    assert_clean(at)
+    info = " ".join(i.value for i in at.info)
+    assert "stride-2 convolution maps every input size in **{5, 6}** to 2" in info
+    at = open_page(MATRIX)  # Figure 2: 4x4 input, 3x3 kernel, stride 1
+    info = " ".join(i.value for i in at.info)
+    assert "stride-1 convolution maps every input size in **{4}** to 2" in info
+    assert any(r"= 2" in lx.value for lx in at.latex)
+    at.number_input(key="calc_s").set_value(2).run()  # a typed value wins
+    info = " ".join(i.value for i in at.info)
+    assert "stride-2" in info
 
 
 def test_typed_values_prefill_parse_and_refuse():

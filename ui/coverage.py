@@ -16,8 +16,11 @@ from ui.common import (
     check_query_params,
     colorscale,
     explain,
+    integer_colorbar,
+    presenting,
     preset_button,
     show_plot,
+    show_table,
 )
 
 #: Largest side of the heatmap drawn; bigger maps show their top-left corner.
@@ -174,6 +177,8 @@ def coverage_heatmap(
         go.Heatmap(
             z=grid,
             colorscale=colorscale(),
+            zmin=float(grid.min()) if grid.size else 0.0,
+            zmax=float(max(grid.max(), grid.min() + 1)) if grid.size else 1.0,
             customdata=detail,
             text=grid if max(h, w) <= MAX_ANNOTATED else None,
             texttemplate="%{text}" if max(h, w) <= MAX_ANNOTATED else None,
@@ -181,7 +186,8 @@ def coverage_heatmap(
                 ("output cell %{x}" if counts.ndim == 1 else "output cell (row %{y}, col %{x})")
                 + f"<br><b>%{{z}}</b> {what}<br>%{{customdata}}<extra></extra>"
             ),
-            colorbar={"title": {"text": what}},
+            colorbar=integer_colorbar(grid.min() if grid.size else 0,
+                                      grid.max() if grid.size else 1, what),
             xgap=1 if max(h, w) <= 64 else 0,
             ygap=1 if max(h, w) <= 64 else 0,
         )
@@ -261,21 +267,22 @@ def phase_table(report: CoverageReport) -> pd.DataFrame:
 
 
 def output_formula(spec: CoverageSpec) -> str:
-    """The output-size formula with this configuration's numbers (LaTeX)."""
+    """The output-size formula with this configuration's numbers (LaTeX, one step a
+    line so that it never needs a sideways scroll)."""
     dim = spec.dim
-    text = (
-        r"\text{out} = (n-1)\,s - 2p + d\,(k-1) + \text{output\_padding} + 1"
-        rf" = ({dim.n}-1)\cdot{dim.s} - 2\cdot{dim.p} + {dim.d}\cdot({dim.k}-1) + {dim.op} + 1"
-        rf" = {dim.out_size}"
-    )
+    lines = [
+        r"\text{out} &= (n-1)\,s - 2p + d\,(k-1) + \text{output\_padding} + 1",
+        rf"&= ({dim.n}-1)\cdot{dim.s} - 2\cdot{dim.p} + {dim.d}\cdot({dim.k}-1) + {dim.op} + 1"
+        rf" = {dim.out_size}",
+    ]
     if spec.layers > 1:
         sizes = [dim.out_size]
         cur = dim.next_layer()
         for _ in range(spec.layers - 1):
             sizes.append(cur.out_size)
             cur = cur.next_layer()
-        text += r"\;\to\;" + r"\;\to\;".join(str(s) for s in sizes[1:])
-    return text
+        lines.append(r"&\text{stacked: }" + r"\;\to\;".join(str(s) for s in sizes))
+    return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
 def render_coverage(spec: CoverageSpec, *, key: str = "coverage") -> CoverageReport | None:
@@ -311,10 +318,13 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage") -> CoverageRep
     if not report.interior_in_map:
         st.info("This input is too small to have interior cells: the interior figures "
                 "are those of a long input.")
-    table, text = st.columns([2, 3])
+    phases = phase_table(report)
+    # A stacked layer's period is 4, 8, ...: its table needs the full width.
+    wide = presenting() or phases.shape[1] > 4
+    table, text = (st.container(), st.container()) if wide else st.columns([2, 3])
     with table:
         st.markdown("**Interior count per output phase**")
-        st.dataframe(phase_table(report))
+        show_table(phases)
     with text:
         explain(
             "Phase = output index modulo the stride. Away from the borders every cell of "
@@ -323,5 +333,6 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage") -> CoverageRep
             "phases mean no checkerboard."
         )
     st.latex(output_formula(spec))
-    st.code(("import torch.nn as nn\n" + spec.torch_line()), language="python")
+    st.code(("import torch.nn as nn\n" + spec.torch_line()), language="python",
+            wrap_lines=True)
     return report

@@ -32,10 +32,11 @@ from ui.common import (
     ChoiceParam,
     IntParam,
     check_query_params,
-    colorscale,
     explain,
     preset_button,
+    scale_for,
     show_plot,
+    show_table,
 )
 
 #: Most cells of C that get their weight written in; larger matrices are hover-only.
@@ -387,7 +388,8 @@ def grid_figure(
     annotate: bool | None = None,
     faint_label: str = "0",
 ) -> go.Figure:
-    """An annotated heatmap of a small grid, diverging colours centred on zero.
+    """An annotated heatmap of a small grid: a diverging scale centred on zero for
+    data of both signs, the sequential scale otherwise (counts, positive weights).
 
     ``faint``: boolean mask of cells drawn pale grey with a pale label (padding, inserted
     zeros, cells of C the kernel does not cover). ``highlight``: ``(row, col)`` cells,
@@ -399,7 +401,7 @@ def grid_figure(
         annotate = max(h, w) <= MAX_ANNOTATED_SIDE
     xs = list(range(w)) if x is None else list(x)
     ys = list(range(h)) if y is None else list(y)
-    limit = float(np.max(np.abs(values))) if values.size else 1.0
+    scale, *zrange = scale_for(values)  # diverging only for signed data
     # large, unlabelled grids: faint cells become gaps over a faint background (one trace,
     # float32): C of a 16x16 input has up to 256 x 256 cells
     light = not annotate and faint is not None
@@ -409,8 +411,8 @@ def grid_figure(
         x=xs,
         y=ys,
         text_auto=_text_format(values) if annotate else False,
-        color_continuous_scale=colorscale("diverging"),
-        range_color=(-limit or -1.0, limit or 1.0),
+        color_continuous_scale=scale,
+        range_color=tuple(zrange),
         aspect="equal",
     )
     gap = 1 if max(h, w) <= 64 else 0
@@ -701,10 +703,10 @@ def render_transpose_view(case: MatrixCase, *, key: str = "mx") -> DeconvCompari
     st.code(
         f"F.conv_transpose2d(y, K, stride={s.stride}, padding={s.padding}, "
         f"dilation={s.dilation}, output_padding={_pair_text(op)})",
-        language="python",
+        language="python", wrap_lines=True,
     )
     st.markdown("**What each construction costs** (this configuration, one channel)")
-    st.dataframe(costs_table(costs), hide_index=True)
+    show_table(costs_table(costs), hide_index=True)
     explain(
         "The dense matrix multiplies every one of its cells, almost all zeros; zero "
         "insertion convolves mostly zeros; `conv_transpose2d` multiplies each input value by "
@@ -723,7 +725,7 @@ def costs_table(costs: DeconvCosts) -> pd.DataFrame:
 # --------------------------------------------------------------------------- sizes
 
 
-#: The calculator's fields: (suffix, label, lowest, highest, default).
+#: The calculator's fields: (suffix, label, lowest, highest, fallback default).
 _CALC_FIELDS = (("n", "Input size n", 1, 4096, 6), ("k", "Kernel k", 1, 15, 3),
                 ("s", "Stride s", 1, 8, 2), ("p", "Padding p", 0, 16, 1),
                 ("d", "Dilation d", 1, 8, 1))
@@ -737,34 +739,54 @@ def calc_params(key: str = "calc") -> dict[str, IntParam]:
 CALC_PARAMS = calc_params()
 
 
-def render_size_calculator(*, key: str = "calc") -> None:
-    """Output sizes of conv and transposed conv for one axis, with the numbers (URL ``{key}_*``)."""
+def calc_defaults(spec: MatrixSpec | None) -> dict[str, int]:
+    """What the calculator shows until a field is typed in: the page's own settings
+    (rows of the input and kernel, stride, padding, dilation), so its formulas and its
+    note describe the convolution above, not a fixed example."""
+    if spec is None:
+        return {name: default for name, _, _, _, default in _CALC_FIELDS}
+    return {"n": spec.in_h, "k": spec.k_h, "s": spec.stride, "p": spec.padding,
+            "d": spec.dilation}
+
+
+def render_size_calculator(spec: MatrixSpec | None = None, *, key: str = "calc") -> None:
+    """Output sizes of conv and transposed conv for one axis, with the numbers (URL ``{key}_*``).
+
+    An empty field follows ``spec`` (the page's settings, see :func:`calc_defaults`);
+    a typed value overrides it and goes to the URL. Clearing the field follows again.
+    """
     check_query_params(calc_params(key))
+    defaults = calc_defaults(spec)
     cols = st.columns(len(_CALC_FIELDS))
-    n, k, s, p, d = (
-        int(col.number_input(label, lo, hi, default, key=f"{key}_{name}", bind="query-params"))
-        for col, (name, label, lo, hi, default) in zip(cols, _CALC_FIELDS, strict=True)
-    )
+    values = []
+    for col, (name, label, lo, hi, _) in zip(cols, _CALC_FIELDS, strict=True):
+        typed = col.number_input(
+            label, lo, hi, value=None, key=f"{key}_{name}", bind="query-params",
+            placeholder=f"{defaults[name]}" + (" (as above)" if spec is not None else ""),
+            help="Empty: the value of the convolution above. Type a number to try another.")
+        values.append(int(typed) if typed is not None else int(defaults[name]))
+    n, k, s, p, d = values
     rep = size_report(n, k, s, p, d)
     st.markdown("**Convolution** (`F.conv2d`, one axis)")
-    general = (r"\text{out} = \left\lfloor \frac{n + 2p - d\,(k-1) - 1}{s} \right\rfloor + 1")
+    general = r"\text{out} &= \left\lfloor \frac{n + 2p - d\,(k-1) - 1}{s} \right\rfloor + 1"
     if rep.conv_out is None:
-        st.latex(general)
+        st.latex(r"\begin{aligned}" + general + r"\end{aligned}")
         st.error(f"No convolution: {rep.conv_error}.", icon=":material/block:")
     else:
         st.latex(
-            general + rf" = \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}"
-            rf" \right\rfloor + 1 = {rep.conv_out}"
+            r"\begin{aligned}" + general
+            + rf" \\ &= \left\lfloor \frac{{{n} + 2\cdot{p} - {d}\cdot({k}-1) - 1}}{{{s}}}"
+            rf" \right\rfloor + 1 = {rep.conv_out}\end{{aligned}}"
         )
     st.markdown(f"**Transposed convolution** of an n = {n} input (`F.conv_transpose2d`, one axis)")
     base = (n - 1) * s - 2 * p + d * (k - 1) + 1
     st.latex(
         r"\begin{aligned}\text{out} &= (n-1)\,s - 2p + d\,(k-1) + \text{output\_padding} + 1"
         rf" \\ &= ({n}-1)\cdot{s} - 2\cdot{p} + {d}\cdot({k}-1) + \text{{output\_padding}} + 1"
-        rf" = {base} + \text{{output\_padding}}\end{{aligned}}"
+        rf" \\ &= {base} + \text{{output\_padding}}\end{{aligned}}"
     )
     if rep.transpose_outs:
-        st.dataframe(
+        show_table(
             pd.DataFrame({"output_padding": list(rep.transpose_outs),
                           "output size": list(rep.transpose_outs.values())}),
             hide_index=True,
