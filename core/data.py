@@ -3,12 +3,19 @@
 * :func:`find_images` lists a folder recursively (jpg, jpeg, png, webp, bmp, tif,
   tiff); :func:`load_images` decodes them to uint8 (H, W, 3), skipping and counting
   the files that cannot be read instead of failing.
-* With no folder, the colour photographs that ship inside scikit-image are used,
-  read as plain files from its ``data`` folder (some ``skimage.data`` functions
-  download, so they are never called). They are split once and for all into
-  :data:`SKIMAGE_TRAIN` and :data:`SKIMAGE_HELDOUT`; the held-out photographs are
-  never trained on and serve as the validation set and as the gallery's images
-  (:func:`heldout_images`).
+* With no folder, the photographs and textures that ship inside our dependencies are
+  used, read as plain files from the packages' folders (some ``skimage.data``
+  functions download, so they are never called): scikit-image's colour photographs
+  (:data:`SKIMAGE_TRAIN`) and greyscale photographs and textures
+  (:data:`SKIMAGE_GREY_TRAIN`), and scikit-learn's ``flower.jpg``
+  (:data:`SKLEARN_TRAIN`). Non-photographs (chessboard, logo, phantom, the colour
+  wheel, the horse silhouette) are left out. The split is fixed once and for all:
+  :data:`SKIMAGE_HELDOUT` (astronaut, chelsea, coffee) are never trained on and serve as
+  the validation set and the gallery's images (:func:`heldout_images`), and
+  scikit-learn's ``china.jpg`` (:data:`UNSEEN`, a detailed 427x640 photograph sharing no
+  scene with any training image) is a second, harder unseen test
+  (:func:`unseen_images`). Greyscale images are replicated to three equal channels and
+  drawn half as often as colour ones (:data:`GREY_WEIGHT`), so colour stays the rule.
 * :class:`RandomCrops` is a map-style dataset of ``crops_per_epoch`` random crops
   with random horizontal/vertical flips. Crop ``i`` of epoch ``e`` is a pure function
   of ``(seed, e, i)``, so a run is deterministic for a given seed whatever the number
@@ -40,6 +47,18 @@ SKIMAGE_TRAIN = (
     "rocket.jpg",
 )
 SKIMAGE_HELDOUT = ("astronaut.png", "chelsea.png", "coffee.png")
+#: scikit-image's greyscale photographs and textures used for training. Left out:
+#: chessboard_GRAY (not a photograph), clock_motion (motion-blurred on purpose),
+#: microaneurysms (102 px), and the non-photographs named in the module docstring.
+SKIMAGE_GREY_TRAIN = (
+    "brick.png", "camera.png", "cell.png", "coins.png", "grass.png", "gravel.png",
+    "moon.png", "page.png", "text.png",
+)
+#: scikit-learn's two photographs (CC BY 2.0): one to train on, one held out.
+SKLEARN_TRAIN = ("flower.jpg",)
+UNSEEN = ("china.jpg",)
+#: Sampling weight of a greyscale training image relative to a colour one.
+GREY_WEIGHT = 0.5
 
 #: Side of the square held-out images (resized so the short side is this, centre-cropped).
 HELDOUT_SIZE = 256
@@ -50,6 +69,13 @@ def skimage_data_dir() -> Path:
     import skimage  # local import: only needed for the default data
 
     return Path(skimage.__file__).parent / "data"
+
+
+def sklearn_images_dir() -> Path:
+    """The folder of scikit-learn's two bundled photographs (no download involved)."""
+    import sklearn  # local import: only needed for the default data
+
+    return Path(sklearn.__file__).parent / "datasets" / "images"
 
 
 def find_images(folder: str | Path) -> list[Path]:
@@ -138,6 +164,20 @@ def heldout_images(size: int = HELDOUT_SIZE) -> dict[str, np.ndarray]:
     return out
 
 
+def unseen_images() -> dict[str, np.ndarray]:
+    """The detailed unseen photograph(s) :data:`UNSEEN` at full size: name -> float32
+    (H, W, 3) in [0, 1]. Never trained on; harder than the held-out set (fine detail)."""
+    folder = sklearn_images_dir()
+    return {Path(f).stem: read_rgb(folder / f).astype(np.float32) / 255.0 for f in UNSEEN}
+
+
+def default_train_paths() -> list[tuple[Path, float]]:
+    """The default training images with their sampling weights (see module docstring)."""
+    sk, sl = skimage_data_dir(), sklearn_images_dir()
+    return ([(sk / f, 1.0) for f in SKIMAGE_TRAIN] + [(sl / f, 1.0) for f in SKLEARN_TRAIN]
+            + [(sk / f, GREY_WEIGHT) for f in SKIMAGE_GREY_TRAIN])
+
+
 def split_folder(paths: Sequence[Path], val_fraction: float) -> tuple[list[Path], list[Path]]:
     """Deterministic train/validation split of a user's folder by a hash of each file name.
 
@@ -161,22 +201,31 @@ class DataSource:
     train: ImageSet
     validation: dict[str, np.ndarray]
     description: dict
+    #: sampling weight per training image (None: uniform)
+    weights: list[float] | None = None
+    #: further unseen images, evaluated separately (metrics prefixed ``unseen_``)
+    unseen: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def default_source() -> DataSource:
-    """scikit-image's colour photographs: SKIMAGE_TRAIN to train, SKIMAGE_HELDOUT to validate."""
-    folder = skimage_data_dir()
-    train = load_images([folder / f for f in SKIMAGE_TRAIN])
+    """The packaged photographs and textures: :func:`default_train_paths` to train,
+    SKIMAGE_HELDOUT to validate, UNSEEN as the detailed unseen test."""
+    paths = default_train_paths()
+    train = load_images([p for p, _ in paths])
     if train.skipped or not train.images:
-        raise ValueError(f"scikit-image data files unreadable: {train.skipped}")
+        raise ValueError(f"packaged data files unreadable: {train.skipped}")
+    weights = [w for _, w in paths]
     desc = {
-        "source": "scikit-image colour photographs",
+        "source": "photographs and textures packaged with scikit-image and scikit-learn",
         "train": [Path(n).name for n in train.names],
+        "train_weights": weights,
+        "grey_weight": GREY_WEIGHT,
         "heldout": list(SKIMAGE_HELDOUT),
         "heldout_size": HELDOUT_SIZE,
+        "unseen": list(UNSEEN),
         "skipped": 0,
     }
-    return DataSource(train, heldout_images(), desc)
+    return DataSource(train, heldout_images(), desc, weights=weights, unseen=unseen_images())
 
 
 def folder_source(folder: str | Path, *, crop_size: int, val_fraction: float = 0.1,
@@ -189,15 +238,27 @@ def folder_source(folder: str | Path, *, crop_size: int, val_fraction: float = 0
     train = load_images(train_paths, min_size=crop_size)
     val_set = load_images(val_paths)
     if not train.images:
+        reasons = "; ".join(f"{Path(k).name}: {v}" for k, v in list(train.skipped.items())[:5])
         raise ValueError(
             f"no readable training image of at least {crop_size} px under {str(folder)!r} "
-            f"({len(train.skipped)} skipped)"
+            f"({len(train.skipped)} skipped: {reasons})"
         )
     validation = {
         Path(n).stem: resize_center_crop(img, min(val_size, *img.shape[:2])).astype(np.float32)
         / 255.0
         for n, img in zip(val_set.names, val_set.images, strict=True)
     }
+    warning = None
+    if not validation:
+        # Nothing held out (one image, or every held-out file unreadable): measure on the
+        # first training image rather than report NaN, and say so.
+        name, img = Path(train.names[0]).stem, train.images[0]
+        validation = {f"{name} (training image)":
+                      resize_center_crop(img, min(val_size, *img.shape[:2])).astype(np.float32)
+                      / 255.0}
+        warning = (f"nothing is held out of {str(folder)!r} ({len(paths)} image(s)); the "
+                   f"metrics are measured on the training image {name!r}, so they show "
+                   "fitting, not generalisation. Add more images for a held-out set.")
     digest = hashlib.sha256("\n".join(str(p) for p in paths).encode()).hexdigest()[:16]
     desc = {
         "source": f"folder {str(folder)}",
@@ -205,8 +266,12 @@ def folder_source(folder: str | Path, *, crop_size: int, val_fraction: float = 0
         "train": len(train.images),
         "heldout": [Path(n).name for n in val_set.names],
         "skipped": len(train.skipped) + len(val_set.skipped),
+        "skipped_files": {Path(k).name: v for k, v in
+                          list((train.skipped | val_set.skipped).items())[:20]},
         "list_sha256": digest,
     }
+    if warning:
+        desc["warning"] = warning
     return DataSource(train, validation, desc)
 
 
@@ -214,7 +279,7 @@ class RandomCrops(torch.utils.data.Dataset):
     """``crops_per_epoch`` random ``crop_size`` crops with random flips, per epoch.
 
     Item ``i`` of epoch ``e`` draws, from ``numpy.random.default_rng([seed, e, i])``:
-    an image (uniformly), a top-left corner (uniformly), a horizontal and a vertical
+    an image (uniformly, or by ``weights``), a top-left corner (uniformly), a horizontal and a vertical
     flip (each with probability 1/2) and, with ``colour_permute``, a random order of the
     three colour channels (one of six, uniformly). The permutation multiplies the few
     colours of the training photographs by six, so the networks learn to reproduce
@@ -224,7 +289,8 @@ class RandomCrops(torch.utils.data.Dataset):
     """
 
     def __init__(self, images: Sequence[np.ndarray], crop_size: int, crops_per_epoch: int,
-                 seed: int, *, colour_permute: bool = False) -> None:
+                 seed: int, *, colour_permute: bool = False,
+                 weights: Sequence[float] | None = None) -> None:
         if crop_size < 4:
             raise ValueError(f"crop_size must be >= 4, got {crop_size}")
         if crops_per_epoch < 1:
@@ -233,6 +299,14 @@ class RandomCrops(torch.utils.data.Dataset):
         if small or not images:
             raise ValueError(f"every image must be at least crop_size={crop_size} px; "
                              f"too small: {small}, images: {len(images)}")
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64)
+            if w.shape != (len(images),) or not np.all(np.isfinite(w)) or np.any(w < 0) \
+                    or w.sum() <= 0:
+                raise ValueError(f"weights must be {len(images)} non-negative numbers with a "
+                                 f"positive sum, got {list(weights)}")
+            weights = w / w.sum()
+        self.weights = weights
         self.images = list(images)
         self.crop_size = crop_size
         self.crops_per_epoch = crops_per_epoch
@@ -248,7 +322,10 @@ class RandomCrops(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img = self.images[rng.integers(len(self.images))]
+        if self.weights is None:
+            img = self.images[rng.integers(len(self.images))]
+        else:
+            img = self.images[rng.choice(len(self.images), p=self.weights)]
         h, w = img.shape[:2]
         c = self.crop_size
         top, left = rng.integers(h - c + 1), rng.integers(w - c + 1)

@@ -24,7 +24,13 @@ Departures from the paper, each for a reason:
 * a linear output clamped to [0, 1] in eval mode instead of ``tanh``: the pixel loss
   is then a plain least-squares problem near the end of training;
 * widths and depth are configurable (:class:`TransformNetConfig`) and small by
-  default, so the network trains on a laptop CPU.
+  default, so the network trains on a laptop CPU;
+* the shipped variants use LeakyReLU (slope 0.2) instead of ReLU: without
+  normalisation, a ReLU network trained with a pixel loss sometimes "dies" early (every
+  unit after an upsampler negative, the output a flat mean colour, PSNR frozen at
+  11-17 dB): 4 of 16 probe runs on a GPU did (FACTS.md). A leaky unit always passes a
+  gradient, so that state is not absorbing. ``activation="relu"`` rebuilds the
+  first release's networks.
 
 Images go in and out as float tensors in [0, 1] of shape (N, 3, H, W) with any H, W:
 inputs are reflection-padded to a multiple of 4 (the total downsampling factor) and
@@ -47,6 +53,13 @@ from core.layers import make_upsampler
 FACTOR = 4
 #: Smallest padded side: 1/4 resolution must be >= 2 px for the 3x3 reflection padding.
 MIN_SIDE = 2 * FACTOR
+#: Negative slope of the leaky activation.
+LEAKY_SLOPE = 0.2
+#: Activation functions by name (pure functions: no parameters, no state).
+ACTIVATIONS = {
+    "relu": F.relu,
+    "leaky_relu": lambda x: F.leaky_relu(x, LEAKY_SLOPE),
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,8 @@ class TransformNetConfig:
         first_kernel: kernel size of the first (stride-1) convolution.
         last_kernel: kernel size of the last (stride-1) convolution; the post's
             "large last layer" remedy is the 9 of the original network.
+        activation: ``"relu"`` (the paper; the first release) or ``"leaky_relu"``
+            (slope :data:`LEAKY_SLOPE`; the shipped experiment, see the module docstring).
     """
 
     width: int = 16
@@ -72,8 +87,12 @@ class TransformNetConfig:
     up_kernel: int = 3
     first_kernel: int = 9
     last_kernel: int = 9
+    activation: str = "relu"
 
     def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
         if self.width < 1:
             raise ValueError(f"width must be >= 1, got {self.width}")
         if self.res_blocks < 0:
@@ -103,32 +122,37 @@ class TransformNetConfig:
 
 
 #: The shipped experiment: one architecture per upsampler, everything else equal.
+_ACT = "leaky_relu"
 VARIANTS: dict[str, TransformNetConfig] = {
     # 3x3 transposed convolution at stride 2: uneven overlap (post, Figure 4).
-    "deconv3": TransformNetConfig(upsampler="deconv", up_kernel=3),
+    "deconv3": TransformNetConfig(upsampler="deconv", up_kernel=3, activation=_ACT),
     # 4x4 at stride 2: kernel divisible by the stride (post, Figure 6).
-    "deconv4": TransformNetConfig(upsampler="deconv", up_kernel=4),
+    "deconv4": TransformNetConfig(upsampler="deconv", up_kernel=4, activation=_ACT),
     # nearest-neighbour resize then 3x3 convolution (post, Figure 7; Odena et al.).
-    "resize_nearest": TransformNetConfig(upsampler="resize_nearest", up_kernel=3),
-    "resize_bilinear": TransformNetConfig(upsampler="resize_bilinear", up_kernel=3),
+    "resize_nearest": TransformNetConfig(upsampler="resize_nearest", up_kernel=3,
+                                         activation=_ACT),
+    "resize_bilinear": TransformNetConfig(upsampler="resize_bilinear", up_kernel=3,
+                                          activation=_ACT),
     # sub-pixel convolution (Shi et al. 2016), plain and ICNR-initialised.
-    "subpixel": TransformNetConfig(upsampler="subpixel", up_kernel=3),
-    "subpixel_icnr": TransformNetConfig(upsampler="subpixel_icnr", up_kernel=3),
+    "subpixel": TransformNetConfig(upsampler="subpixel", up_kernel=3, activation=_ACT),
+    "subpixel_icnr": TransformNetConfig(upsampler="subpixel_icnr", up_kernel=3, activation=_ACT),
     # deconv3 without the large stride-1 last layer (the post's first remedy removed).
-    "deconv3_small_last": TransformNetConfig(upsampler="deconv", up_kernel=3, last_kernel=3),
+    "deconv3_small_last": TransformNetConfig(upsampler="deconv", up_kernel=3, last_kernel=3,
+                                             activation=_ACT),
 }
 
 
 class ResidualBlock(nn.Module):
-    """``x + conv(relu(conv(x)))`` with 3x3 reflection-padded convolutions (no norm)."""
+    """``x + conv(act(conv(x)))`` with 3x3 reflection-padded convolutions (no norm)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, activation: str = "relu") -> None:
         super().__init__()
+        self.act = ACTIVATIONS[activation]
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect")
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, padding_mode="reflect")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))  # (N, C, h, w)
+        return x + self.conv2(self.act(self.conv1(x)))  # (N, C, h, w)
 
 
 class TransformNet(nn.Module):
@@ -142,12 +166,14 @@ class TransformNet(nn.Module):
         self.conv_in = nn.Conv2d(3, w, k1, padding=k1 // 2, padding_mode="reflect")
         self.down1 = nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, padding_mode="reflect")
         self.down2 = nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1, padding_mode="reflect")
-        self.res = nn.Sequential(*[ResidualBlock(4 * w) for _ in range(config.res_blocks)])
+        self.res = nn.Sequential(
+            *[ResidualBlock(4 * w, config.activation) for _ in range(config.res_blocks)])
         self.up1 = make_upsampler(config.upsampler, 4 * w, 2 * w, scale=2,
                                   kernel_size=config.up_kernel)
         self.up2 = make_upsampler(config.upsampler, 2 * w, w, scale=2,
                                   kernel_size=config.up_kernel)
         self.conv_out = nn.Conv2d(w, 3, kl, padding=kl // 2, padding_mode="reflect")
+        self.act = ACTIVATIONS[config.activation]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3:
@@ -159,12 +185,12 @@ class TransformNet(nn.Module):
         if ph or pw:
             mode = "reflect" if (ph < h and pw < w) else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)  # (N, 3, H', W'), H', W' % 4 == 0
-        y = F.relu(self.conv_in(x))  # (N, w, H', W')
-        y = F.relu(self.down1(y))  # (N, 2w, H'/2, W'/2)
-        y = F.relu(self.down2(y))  # (N, 4w, H'/4, W'/4)
+        y = self.act(self.conv_in(x))  # (N, w, H', W')
+        y = self.act(self.down1(y))  # (N, 2w, H'/2, W'/2)
+        y = self.act(self.down2(y))  # (N, 4w, H'/4, W'/4)
         y = self.res(y)  # (N, 4w, H'/4, W'/4)
-        y = F.relu(self.up1(y))  # (N, 2w, H'/2, W'/2)
-        y = F.relu(self.up2(y))  # (N, w, H', W')
+        y = self.act(self.up1(y))  # (N, 2w, H'/2, W'/2)
+        y = self.act(self.up2(y))  # (N, w, H', W')
         y = self.conv_out(y)  # (N, 3, H', W')
         y = y[:, :, :h, :w]  # (N, 3, H, W)
         # Linear output for the least-squares loss while training; images in eval.

@@ -11,13 +11,28 @@ Other uses::
     python -m core.train --output checkpoints --resume          # after an interruption
     torchrun --nproc_per_node 2 -m core.train --output runs/ddp # DDP: gloo on CPU, nccl on GPU
 
-For each variant it saves epoch 0 (the initialisation) and every epoch as a
-self-describing safetensors file (:mod:`core.checkpoints`), records per epoch the
-training loss, the validation PSNR/SSIM (``skimage.metrics``) and the checkerboard
+For each variant it evaluates every epoch and records, in ``<variant>/history.csv``,
+the training loss, the validation PSNR/SSIM (``skimage.metrics``) and checkerboard
 score (:func:`core.metrics.checkerboard_score`, period 4 = the two stride-2
-upsamplers) on the held-out images, and rewrites ``<output>/manifest.csv``.
+upsamplers) on the held-out images, the same on the detailed unseen photograph(s),
+the phase-gain imbalance of each upsampler (:func:`core.metrics.gain_imbalance`) and
+the output contrast. It stores epoch 0 (the initialisation) and the epochs of
+:func:`keep_epoch` (0-3, 5, 7, 10, 15, then every 10th and the last; ``--keep all``
+stores every one) as self-describing safetensors files (:mod:`core.checkpoints`), and
+rewrites ``<output>/manifest.csv``.
 
-Optimisation: Adam, learning rate warmed up linearly for the first ``warmup`` steps,
+A run never fails silently and never destroys work:
+
+* a non-finite loss stops it at once (:class:`TrainingError`, exit status 2), before
+  anything of that epoch is written;
+* a collapsed model (near-constant output: its contrast on the held-out images below
+  :data:`COLLAPSE_CONTRAST` of theirs, so its PSNR sits at a flat image's) stops it
+  with what to change; that epoch is not stored, so it is never shown as a result;
+* existing checkpoints are only replaced with ``--overwrite``; ``--resume`` refuses a
+  run whose stored settings differ from the command's, naming each difference;
+* Ctrl-C says which epoch is safe and prints the command that resumes.
+
+Optimisation: Adam, gradient norm clipped at ``grad_clip``, learning rate warmed up linearly for the first ``warmup`` steps,
 then cosine-annealed to ``final_lr_ratio * lr`` at the last step::
 
     lr(t) = lr * t / warmup                                         t < warmup
@@ -67,10 +82,33 @@ from core.checkpoints import (
     write_manifest,
 )
 from core.data import DataSource, RandomCrops, default_source, folder_source
-from core.metrics import checkerboard_score
+from core.layers import FusedResizeConv, ResizeConv
+from core.metrics import checkerboard_score, gain_imbalance
 from core.models import FACTOR, VARIANTS, TransformNet, TransformNetConfig
+from core.phase_gains import phase_gains
 
 RESUME_NAME = ".resume.safetensors"
+HISTORY_NAME = "history.csv"
+#: A model whose output contrast (std) on the held-out images is below this share of
+#: the images' own is "collapsed" (a flat mean-colour image has 0).
+COLLAPSE_CONTRAST = 0.1
+#: Settings that change the result of a run: ``--resume`` refuses to mix them.
+RESULT_SETTINGS = ("epochs", "crop_size", "crops_per_epoch", "batch_size", "lr", "warmup",
+                   "final_lr_ratio", "seed", "width", "res_blocks", "colour_permute",
+                   "grad_clip", "val_fraction")
+
+
+class TrainingError(ValueError):
+    """A run that had to stop (non-finite loss, collapse, conflicting resume settings)."""
+
+
+def keep_epoch(epoch: int, total: int, keep: str = "log") -> bool:
+    """Is ``epoch`` stored as a checkpoint? ``keep="all"``: every epoch; ``"log"``: 0-3, 5,
+    7, 10, 15, every 10th and the last (the gallery's Figure 5 steps, at ~11 files for
+    40 epochs). Metrics of every epoch go to the history either way."""
+    if keep == "all":
+        return True
+    return epoch <= 3 or epoch in (5, 7, 10, 15) or epoch % 10 == 0 or epoch == total
 
 
 @dataclass(frozen=True)
@@ -78,13 +116,13 @@ class TrainConfig:
     """Everything a training run depends on (stored in every checkpoint's metadata)."""
 
     variants: tuple[str, ...] = tuple(VARIANTS)
-    epochs: int = 10
-    data: str | None = None  # None: scikit-image's colour photographs
+    epochs: int = 40
+    data: str | None = None  # None: the packaged photographs (core.data.default_source)
     crop_size: int = 64
-    crops_per_epoch: int = 2000
+    crops_per_epoch: int = 4000
     batch_size: int = 16  # global batch, split evenly across processes
-    lr: float = 2e-3
-    warmup: int = 100  # steps
+    lr: float = 1e-3
+    warmup: int = 200  # steps
     final_lr_ratio: float = 0.02
     seed: int = 0
     device: str = "auto"
@@ -95,6 +133,12 @@ class TrainConfig:
     res_blocks: int | None = None  # override every variant's residual blocks
     val_fraction: float = 0.1  # for --data folders only
     colour_permute: bool = True  # random colour-channel order per crop (augmentation)
+    grad_clip: float = 1.0  # max gradient norm (0: off)
+    keep: str = "log"  # which epochs are stored: "log" (keep_epoch) or "all"
+    fast_resize: bool = True  # train resize_nearest through FusedResizeConv (same maths)
+    #: check for collapse from the first epoch that ends after this many steps (a model
+    #: that has barely trained is also flat; a healthy one is far from it after ~200 steps)
+    collapse_min_steps: int = 200
 
     def __post_init__(self) -> None:
         unknown = [v for v in self.variants if v not in VARIANTS]
@@ -110,6 +154,12 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.grad_clip < 0 or not math.isfinite(self.grad_clip):
+            raise ValueError(f"grad_clip must be >= 0, got {self.grad_clip}")
+        if self.collapse_min_steps < 0:
+            raise ValueError(f"collapse_min_steps must be >= 0, got {self.collapse_min_steps}")
+        if self.keep not in ("log", "all"):
+            raise ValueError(f"keep must be 'log' or 'all', got {self.keep!r}")
         if self.resume and self.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
 
@@ -138,31 +188,69 @@ def to_image(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).permute(1, 2, 0).numpy()
 
 
+def _image_metrics(model: TransformNet, img: np.ndarray, device: torch.device) -> dict[str, float]:
+    x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
+    x = x.permute(2, 0, 1)[None].to(device)  # (1, 3, H, W)
+    y = to_image(model(x)[0])  # (H, W, 3) in [0, 1]
+    ref = img.astype(np.float64)
+    return {
+        "psnr": float(peak_signal_noise_ratio(ref, y, data_range=1.0)),
+        "ssim": float(structural_similarity(ref, y, channel_axis=2, data_range=1.0)),
+        "checkerboard": float(checkerboard_score(y, FACTOR)),
+        # output contrast relative to the image's own (1: as contrasted; 0: flat)
+        "contrast": float(y.std() / max(ref.std(), 1e-12)),
+    }
+
+
+def upsampler_imbalance(model: TransformNet) -> dict[str, float]:
+    """Phase-gain imbalance (:func:`core.metrics.gain_imbalance`) of each upsampler of
+    ``model``, from its response to constant inputs (:func:`core.phase_gains.phase_gains`):
+    0 when a constant input gives a constant output, as for resize-convolution."""
+    w = model.config.width
+    out = {}
+    for name, c_in in (("up1", 4 * w), ("up2", 2 * w)):
+        layer = getattr(model, name)
+        with torch.no_grad():
+            gains = phase_gains(layer.to("cpu"), c_in, 2)  # (C_in, C_out, 2, 2)
+        out[f"imbalance_{name}"] = gain_imbalance(gains)
+    return out
+
+
 @torch.no_grad()
 def evaluate(model: TransformNet, images: dict[str, np.ndarray],
-             device: torch.device) -> dict[str, Any]:
-    """PSNR, SSIM and checkerboard score (period 4) of ``model`` on each image, and means.
+             device: torch.device, unseen: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """PSNR, SSIM, checkerboard score (period 4) and output contrast of ``model`` on each
+    image, their means, the same means over ``unseen`` (prefixed ``unseen_``), and the
+    phase-gain imbalance of both upsamplers.
 
     ``model`` is evaluated as stored: weights rounded to float16, then float32, eval mode.
     """
     rounded = copy.deepcopy(model).to("cpu")
     rounded.load_state_dict({k: v.half().float() for k, v in rounded.state_dict().items()})
+    imbalance = upsampler_imbalance(rounded)
     rounded = rounded.to(device).eval()
-    per: dict[str, dict[str, float]] = {}
-    for name, img in images.items():
-        x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
-        x = x.permute(2, 0, 1)[None].to(device)  # (1, 3, H, W)
-        y = to_image(rounded(x)[0])  # (H, W, 3) in [0, 1]
-        ref = img.astype(np.float64)
-        per[name] = {
-            "psnr": float(peak_signal_noise_ratio(ref, y, data_range=1.0)),
-            "ssim": float(structural_similarity(ref, y, channel_axis=2, data_range=1.0)),
-            "checkerboard": float(checkerboard_score(y, FACTOR)),
-        }
+    per = {name: _image_metrics(rounded, img, device) for name, img in images.items()}
+    keys = ("psnr", "ssim", "checkerboard", "contrast")
     mean = {k: float(np.mean([p[k] for p in per.values()])) if per else float("nan")
-            for k in ("psnr", "ssim", "checkerboard")}
-    return {"val_psnr": mean["psnr"], "val_ssim": mean["ssim"],
-            "checkerboard": mean["checkerboard"], "per_image": per}
+            for k in keys}
+    out = {"val_psnr": mean["psnr"], "val_ssim": mean["ssim"],
+           "checkerboard": mean["checkerboard"], "contrast": mean["contrast"],
+           **imbalance, "per_image": per}
+    if unseen:
+        per_u = {name: _image_metrics(rounded, img, device) for name, img in unseen.items()}
+        for k in keys:
+            out[f"unseen_{k}"] = float(np.mean([p[k] for p in per_u.values()]))
+        out["per_image"] = per | {f"unseen:{k}": v for k, v in per_u.items()}
+    return out
+
+
+def collapse_problem(metrics: dict[str, Any]) -> str | None:
+    """Why the model of ``metrics`` counts as collapsed, or None. See COLLAPSE_CONTRAST."""
+    contrast = metrics.get("contrast")
+    if contrast is not None and math.isfinite(contrast) and contrast < COLLAPSE_CONTRAST:
+        return (f"its output is near-constant (contrast {contrast:.1%} of the held-out "
+                f"images', PSNR {metrics['val_psnr']:.2f} dB: a flat image's)")
+    return None
 
 
 # ----------------------------------------------------------------------------- resume state
@@ -222,22 +310,95 @@ def _existing_epochs(folder: Path) -> list[int]:
     return sorted(int(m.group(1)) for f in folder.iterdir() if (m := FILE_RE.match(f.name)))
 
 
+#: Columns of ``<variant>/history.csv`` (one row per epoch, stored or not).
+HISTORY_COLUMNS = ("epoch", "stored", "train_loss", "val_psnr", "val_ssim", "checkerboard",
+                   "contrast", "unseen_psnr", "unseen_ssim", "unseen_checkerboard",
+                   "unseen_contrast", "imbalance_up1", "imbalance_up2", "lr",
+                   "epoch_seconds", "images_per_s")
+
+
+def read_history(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a ``history.csv`` (``[]`` when there is none)."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        return []
+    return pd.read_csv(p).to_dict("records")
+
+
+def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame([{c: r.get(c, float("nan")) for c in HISTORY_COLUMNS} for r in rows],
+                      columns=list(HISTORY_COLUMNS))
+    atomic_write_bytes(path, df.to_csv(index=False).encode())
+
+
+def _normalise(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def setting_differences(stored: dict[str, Any], cfg: TrainConfig, model_cfg: TransformNetConfig,
+                        data: dict[str, Any]) -> list[str]:
+    """The settings of a stored checkpoint's run (its metadata) that differ from ``cfg``,
+    as ``"name: stored -> requested"`` strings (model config and data included)."""
+    training = stored.get("training") or {}
+    diffs = []
+    for name in RESULT_SETTINGS:
+        if name in ("width", "res_blocks"):
+            continue  # compared through the model config
+        old, new = training.get(name, "not recorded"), getattr(cfg, name)
+        if _normalise(old) != _normalise(new):
+            diffs.append(f"--{name.replace('_', '-')}: {old} -> {new}")
+    if stored.get("epochs") != cfg.epochs and not any(d.startswith("--epochs") for d in diffs):
+        diffs.append(f"--epochs: {stored.get('epochs')} -> {cfg.epochs}")
+    if _normalise(stored.get("config")) != _normalise(model_cfg.to_dict()):
+        diffs.append(f"model config: {stored.get('config')} -> {model_cfg.to_dict()}")
+    if _normalise(stored.get("data")) != _normalise(data):
+        diffs.append("data: the training/held-out images differ")
+    return diffs
+
+
+def _use_fused_resize(model: TransformNet) -> None:
+    """Swap ``resize_nearest`` upsamplers for :class:`FusedResizeConv` in place: the same
+    function and the same state-dict keys (checkpoints stay ``resize_nearest``), about
+    twice as fast to train on a CPU (README, Upsamplers)."""
+    for name in ("up1", "up2"):
+        layer = getattr(model, name)
+        if isinstance(layer, ResizeConv) and layer.mode == "nearest" \
+                and layer.padding_mode == "zeros":
+            conv = layer.conv
+            fused = FusedResizeConv(conv.in_channels, conv.out_channels, layer.scale,
+                                    layer.kernel_size, bias=conv.bias is not None)
+            fused.load_state_dict(layer.state_dict())
+            setattr(model, name, fused.to(conv.weight.device))
+
+
+#: Where the current run stands (for the Ctrl-C message): variant -> last safe epoch.
+PROGRESS: dict[str, int] = {}
+
+
 def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: torch.device,
                   *, world: int = 1, rank: int = 0, log=print,
                   progress: bool = True) -> list[dict[str, Any]]:
     """Train one variant for ``cfg.epochs`` epochs, writing its checkpoints (rank 0 only).
 
-    Returns the metrics of every epoch written or found (rank 0; [] on other ranks).
+    Returns the history rows of every epoch (rank 0; [] on other ranks). Raises
+    :class:`TrainingError` on a non-finite loss, a collapsed model or a refused resume.
     """
     out = Path(cfg.output)
     vdir = out / variant
     resume_file = vdir / RESUME_NAME
+    history_file = vdir / HISTORY_NAME
     model_cfg = cfg.model_config(variant)
     torch.manual_seed(cfg.seed)
     model = TransformNet(model_cfg).to(device)
+    if cfg.fast_resize:
+        _use_fused_resize(model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     data = RandomCrops(source.train.images, cfg.crop_size, cfg.crops_per_epoch, cfg.seed,
-                       colour_permute=cfg.colour_permute)
+                       colour_permute=cfg.colour_permute, weights=source.weights)
     sampler = torch.utils.data.DistributedSampler(data, num_replicas=world, rank=rank,
                                                   shuffle=True, seed=cfg.seed)
     if cfg.batch_size % world:
@@ -260,50 +421,77 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
 
     # --- where to start -------------------------------------------------------------
     start = 0
+    history: list[dict[str, Any]] = []
     existing = _existing_epochs(vdir)
     if existing and not (cfg.resume or cfg.overwrite):
-        raise ValueError(f"{vdir} already holds checkpoints (epochs {existing[0]}-"
-                         f"{existing[-1]}); pass --resume to continue or --overwrite")
+        raise TrainingError(f"{vdir} already holds checkpoints (epochs {existing[0]}-"
+                            f"{existing[-1]}); pass --resume to continue or --overwrite to "
+                            "replace them")
     if cfg.resume and existing:
-        if resume_file.exists():
-            meta = _load_resume(resume_file, model, opt, device)
-            start = int(meta["epoch"]) + 1
-            if meta.get("config") != model_cfg.to_dict() or meta.get("seed") != cfg.seed:
-                raise ValueError(f"{resume_file}: saved with a different model config or seed; "
-                                 "use --overwrite to start over")
-            log(f"[{variant}] resuming after epoch {start - 1}")
-        elif existing[-1] >= cfg.epochs and 0 in existing:
+        stored = read_metadata(checkpoint_path(out, variant, existing[-1]))
+        diffs = setting_differences(stored, cfg, model_cfg, source.description)
+        if diffs:
+            raise TrainingError(
+                f"{vdir}: --resume asks for other settings than the stored run ("
+                + "; ".join(diffs) + "). Rerun with the stored settings, pass --overwrite "
+                "to retrain from scratch, or choose another --output")
+        if existing[-1] == cfg.epochs:
             log(f"[{variant}] complete (epochs 0-{existing[-1]}), skipped")
-            return [read_metadata(checkpoint_path(out, variant, e))["metrics"]
-                    for e in existing if e <= cfg.epochs] if rank == 0 else []
-        else:
-            log(f"[{variant}] no resume state; starting over")
+            return read_history(history_file) if rank == 0 else []
+        if not resume_file.exists():
+            raise TrainingError(
+                f"{vdir} holds epochs {existing[0]}-{existing[-1]} of {cfg.epochs} but no "
+                f"resume state ({RESUME_NAME}: optimiser moments, kept until a variant "
+                "completes), so it cannot continue exactly; pass --overwrite to retrain it")
+        meta = _load_resume(resume_file, model, opt, device)
+        start = int(meta["epoch"]) + 1
+        if meta.get("config") != model_cfg.to_dict() or meta.get("seed") != cfg.seed:
+            raise TrainingError(f"{resume_file}: saved with a different model config or "
+                                "seed; use --overwrite to start over")
+        history = [r for r in read_history(history_file) if int(r["epoch"]) < start]
+        log(f"[{variant}] resuming after epoch {start - 1}")
     if cfg.overwrite and rank == 0:
         for e in existing:
             checkpoint_path(out, variant, e).unlink()
         resume_file.unlink(missing_ok=True)
+        history_file.unlink(missing_ok=True)
 
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    history: list[dict[str, Any]] = []
-
     def finish_epoch(epoch: int, extra: dict[str, Any]) -> None:
         if rank == 0:
-            metrics = evaluate(model, source.validation, device) | extra
-            save_checkpoint(checkpoint_path(out, variant, epoch), model,
-                            {**run_info, "epoch": epoch, "metrics": metrics})
+            metrics = evaluate(model, source.validation, device, source.unseen) | extra
+            checked = epoch > 0 and epoch * steps_per_epoch >= cfg.collapse_min_steps
+            problem = collapse_problem(metrics) if checked else None
+            if problem:
+                raise TrainingError(
+                    f"[{variant}] collapsed at epoch {epoch}: {problem}. Not stored. Lower "
+                    f"--lr (now {cfg.lr:g}), keep --grad-clip on, or try another --seed; "
+                    f"epochs up to {epoch - 1} are intact")
+            stored = keep_epoch(epoch, cfg.epochs, cfg.keep)
+            if stored:
+                save_checkpoint(checkpoint_path(out, variant, epoch), model,
+                                {**run_info, "epoch": epoch, "metrics": metrics})
             if epoch < cfg.epochs:
                 _save_resume(resume_file, model, opt, epoch,
                              {"config": model_cfg.to_dict(), "seed": cfg.seed})
-            write_manifest(out)
-            history.append(metrics)
+            history.append({"epoch": epoch, "stored": stored,
+                            **{k: v for k, v in metrics.items() if k != "per_image"}})
+            _write_history(history_file, history)
+            if stored:
+                write_manifest(out)
+            PROGRESS[variant] = epoch
+            unseen = (f"  unseen {metrics['unseen_psnr']:.2f} dB"
+                      if "unseen_psnr" in metrics else "")
             log(f"[{variant}] epoch {epoch:2d}  loss {extra['train_loss']:.5f}  "
-                f"PSNR {metrics['val_psnr']:.2f} dB  SSIM {metrics['val_ssim']:.3f}  "
-                f"checkerboard {metrics['checkerboard']:.4g}  "
-                f"({extra['epoch_seconds']:.1f} s, {extra['images_per_s']:.0f} img/s)")
+                f"PSNR {metrics['val_psnr']:.2f} dB{unseen}  SSIM {metrics['val_ssim']:.3f}  "
+                f"checkerboard {metrics['checkerboard'] * 1e3:.3f}e-3  "
+                f"imbalance {metrics['imbalance_up1']:.3f}/{metrics['imbalance_up2']:.3f}  "
+                f"({extra['epoch_seconds']:.1f} s, {extra['images_per_s']:.0f} img/s)"
+                + ("" if stored else "  [not stored]"))
         if world > 1:
             dist.barrier()
 
@@ -329,15 +517,29 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
             for group in opt.param_groups:
                 group["lr"] = lr
             loss = F.mse_loss(net(x), x)  # pixel loss: reconstruct the input
+            value = loss.item()
+            if not math.isfinite(value):
+                bar.close()
+                raise TrainingError(
+                    f"[{variant}] the loss became {value} at epoch {epoch}, step {step} "
+                    f"(lr {lr:.3g}): training diverged. Nothing of epoch {epoch} was stored; "
+                    f"lower --lr (now {cfg.lr:g}) or keep --grad-clip on (now {cfg.grad_clip:g})")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.grad_clip > 0:
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                if not torch.isfinite(norm):
+                    bar.close()
+                    raise TrainingError(
+                        f"[{variant}] a non-finite gradient at epoch {epoch}, step {step} "
+                        f"(lr {lr:.3g}): training diverged; lower --lr (now {cfg.lr:g})")
             opt.step()
             step += 1
             loss_sum += loss.detach().double() * x.shape[0]
             count += x.shape[0]
             bar.update(x.shape[0] * world)
             rate = bar.format_dict["n"] / max(time.perf_counter() - t0, 1e-9)
-            bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}", refresh=False)
+            bar.set_postfix(loss=f"{value:.4f}", img_s=f"{rate:.0f}", refresh=False)
         bar.close()
         if world > 1:
             dist.all_reduce(loss_sum)
@@ -369,6 +571,13 @@ def run(cfg: TrainConfig, *, log=print, progress: bool = True) -> dict[str, list
         log(f"data: {source.description.get('source')}: {len(source.train.images)} training "
             f"images, {len(source.validation)} held out, "
             f"{source.description.get('skipped', 0)} skipped; device {device}, {world} process(es)")
+        skipped_files = source.description.get("skipped_files", {})
+        for name, reason in skipped_files.items():
+            log(f"  skipped {name}: {reason}")
+        if source.description.get("skipped", 0) > len(skipped_files):
+            log(f"  ... and {source.description['skipped'] - len(skipped_files)} more skipped")
+        if source.description.get("warning"):
+            log(f"WARNING: {source.description['warning']}")
         results = {}
         t0 = time.perf_counter()
         for variant in cfg.variants:
@@ -413,6 +622,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--colour-permute", action=argparse.BooleanOptionalAction,
                    default=d.colour_permute,
                    help="shuffle the colour channels of each training crop")
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip,
+                   help="clip the gradient norm at this value (0: off)")
+    p.add_argument("--keep", choices=["log", "all"], default=d.keep,
+                   help="stored epochs: 'log' = 0-3, 5, 7, 10, 15, every 10th and the last; "
+                        "'all' = every epoch (metrics of every epoch go to history.csv anyway)")
+    p.add_argument("--fast-resize", action=argparse.BooleanOptionalAction, default=d.fast_resize,
+                   help="train resize_nearest through the fused layer (identical maths, faster)")
+    p.add_argument("--collapse-min-steps", type=int, default=d.collapse_min_steps,
+                   help="check for a collapsed (flat-output) model from the first epoch that "
+                        "ends after this many optimiser steps")
     p.add_argument("--jobs", type=int, default=1,
                    help="train the variants in this many parallel processes, one variant per "
                         "process (CPU; not with torchrun); each gets cores/jobs torch threads "
@@ -432,7 +651,8 @@ def _config_from(a: argparse.Namespace, p: argparse.ArgumentParser) -> TrainConf
             warmup=a.warmup, final_lr_ratio=a.final_lr_ratio, seed=a.seed, device=a.device,
             output=a.output, resume=a.resume, overwrite=a.overwrite, width=a.width,
             res_blocks=a.res_blocks, val_fraction=a.val_fraction,
-            colour_permute=a.colour_permute)
+            colour_permute=a.colour_permute, grad_clip=a.grad_clip, keep=a.keep,
+            fast_resize=a.fast_resize, collapse_min_steps=a.collapse_min_steps)
     except ValueError as exc:
         p.error(str(exc))
         raise  # unreachable: p.error exits
@@ -452,8 +672,8 @@ def config_to_argv(cfg: TrainConfig) -> list[str]:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "variants" or value is None:
             continue
-        if f.name == "colour_permute":  # --colour-permute / --no-colour-permute
-            argv += [flag if value else "--no-colour-permute"]
+        if f.name in ("colour_permute", "fast_resize"):  # --x / --no-x
+            argv += [flag if value else "--no-" + flag[2:]]
         elif isinstance(value, bool):
             argv += [flag] if value else []
         else:
@@ -496,7 +716,20 @@ def run_jobs(cfg: TrainConfig, jobs: int, threads: int | None) -> int:
     if all(c == 0 for c in codes.values()):
         write_manifest(cfg.output)
     print(f"all jobs done in {time.perf_counter() - t0:.0f} s (exit codes {codes})", flush=True)
+    failed = [v for v, c in codes.items() if c != 0]
+    if failed:
+        print(f"error: {', '.join(failed)} did not finish (see their messages above)",
+              file=sys.stderr, flush=True)
     return max(codes.values(), default=0)
+
+
+def resume_command(cfg: TrainConfig, jobs: int = 1) -> str:
+    """The shell command that continues ``cfg``'s run where it stopped."""
+    import shlex
+
+    argv = config_to_argv(dataclasses.replace(cfg, resume=True, overwrite=False))
+    argv += ["--jobs", str(jobs)] if jobs > 1 else []
+    return "python -m core.train " + " ".join(shlex.quote(a) for a in argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,9 +744,15 @@ def main(argv: list[str] | None = None) -> int:
         if a.jobs > 1 and _dist_info()[0] == 1:
             return run_jobs(cfg, a.jobs, a.threads)
         run(cfg, progress=not a.no_progress)
-    except ValueError as exc:
+    except ValueError as exc:  # TrainingError included
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        safe = ", ".join(f"{v} after epoch {e}" for v, e in PROGRESS.items())
+        print(f"\ninterrupted (Ctrl-C). Saved and safe: {safe or 'no complete epoch yet'}; "
+              "the epoch in progress is lost.\nContinue with:\n  "
+              f"{resume_command(cfg, a.jobs)}", file=sys.stderr)
+        return 130
     return 0
 
 

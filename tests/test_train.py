@@ -266,7 +266,7 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert files == ["manifest.csv", "resize_nearest/epoch_000.safetensors",
-                     "resize_nearest/epoch_001.safetensors"]
+                     "resize_nearest/epoch_001.safetensors", "resize_nearest/history.csv"]
     meta = read_metadata(out / "resize_nearest" / "epoch_001.safetensors")
     assert meta["training"]["world_size"] == 2
     assert meta["metrics"]["images_per_s"] > 0 and np.isfinite(meta["metrics"]["train_loss"])
