@@ -82,13 +82,13 @@ from core.checkpoints import (
     write_manifest,
 )
 from core.data import DataSource, RandomCrops, default_source, folder_source
+from core.history import HISTORY_NAME, read_history, write_history
 from core.layers import FusedResizeConv, ResizeConv
 from core.metrics import checkerboard_score, gain_imbalance
 from core.models import FACTOR, VARIANTS, TransformNet, TransformNetConfig
 from core.phase_gains import phase_gains
 
 RESUME_NAME = ".resume.safetensors"
-HISTORY_NAME = "history.csv"
 #: A model whose output contrast (std) on the held-out images is below this share of
 #: the images' own is "collapsed" (a flat mean-colour image has 0).
 COLLAPSE_CONTRAST = 0.1
@@ -310,31 +310,6 @@ def _existing_epochs(folder: Path) -> list[int]:
     return sorted(int(m.group(1)) for f in folder.iterdir() if (m := FILE_RE.match(f.name)))
 
 
-#: Columns of ``<variant>/history.csv`` (one row per epoch, stored or not).
-HISTORY_COLUMNS = ("epoch", "stored", "train_loss", "val_psnr", "val_ssim", "checkerboard",
-                   "contrast", "unseen_psnr", "unseen_ssim", "unseen_checkerboard",
-                   "unseen_contrast", "imbalance_up1", "imbalance_up2", "lr",
-                   "epoch_seconds", "images_per_s")
-
-
-def read_history(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a ``history.csv`` (``[]`` when there is none)."""
-    import pandas as pd
-
-    p = Path(path)
-    if not p.is_file():
-        return []
-    return pd.read_csv(p).to_dict("records")
-
-
-def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
-    import pandas as pd
-
-    df = pd.DataFrame([{c: r.get(c, float("nan")) for c in HISTORY_COLUMNS} for r in rows],
-                      columns=list(HISTORY_COLUMNS))
-    atomic_write_bytes(path, df.to_csv(index=False).encode())
-
-
 def _normalise(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -480,7 +455,7 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
                              {"config": model_cfg.to_dict(), "seed": cfg.seed})
             history.append({"epoch": epoch, "stored": stored,
                             **{k: v for k, v in metrics.items() if k != "per_image"}})
-            _write_history(history_file, history)
+            write_history(history_file, history)
             if stored:
                 write_manifest(out)
             PROGRESS[variant] = epoch

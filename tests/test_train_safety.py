@@ -22,9 +22,9 @@ import torch
 
 import core.train as train_mod
 from core.checkpoints import list_checkpoints, read_metadata
+from core.history import HISTORY_COLUMNS
 from core.models import TransformNet
 from core.train import (
-    HISTORY_COLUMNS,
     TrainConfig,
     TrainingError,
     collapse_problem,
