@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.overlap import coverage_map
 from ui.common import available_pages, explain, page_links, setup_app, show_plot
+from ui.errors import error_boundary
 
 
 def home() -> None:
@@ -58,7 +59,8 @@ def main() -> None:
     ]
     navigation = st.navigation(pages)
     setup_app()
-    navigation.run()
+    with error_boundary(navigation.title):  # a short message, never a traceback
+        navigation.run()
 
 
 main()

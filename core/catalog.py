@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.checkpoints import list_checkpoints, load_model, read_manifest
+from core.checkpoints import list_checkpoints, load_model, read_csv_table, read_manifest
 from core.models import FACTOR, VARIANTS
 
 #: The project folder: paths inside it are shown relative to it.
@@ -30,6 +30,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REGENERATE = "make experiment"
 #: Period of the network's artifact: the product of its two upsampling strides.
 PERIOD = FACTOR
+
+#: Per-epoch metrics of every epoch, stored or not: one file for the folder (with a
+#: ``variant`` column) or one per variant folder (without); preferred for the curves.
+HISTORY_NAME = "history.csv"
 
 #: The training curves: manifest column, title, log scale.
 CURVES = (
@@ -63,7 +67,9 @@ class Catalog:
 
     table: usable checkpoints (header readable), columns of ``list_checkpoints``.
     broken: files whose header is unreadable (``path``, ``error``).
-    curves: per-epoch metrics for the plots: the manifest when readable, else ``table``.
+    curves: per-epoch metrics for the plots: the history (every epoch, stored or not)
+        when there is one and it is readable, else the manifest, else ``table``. Epochs
+        may be sparse: nothing assumes they are consecutive.
     index: ``(variant, epoch) -> path`` of every usable checkpoint (fast lookups).
     series: ``variant -> metric -> (epochs, values)`` from ``curves``, finite values only.
     """
@@ -100,9 +106,10 @@ def folder_signature(root: Path) -> tuple:
     if not root.is_dir():
         return ("missing",)
     files = sorted(root.glob("*/epoch_*.safetensors"))
-    manifest = root / "manifest.csv"
-    if manifest.exists():
-        files.append(manifest)
+    files += sorted(root.glob(f"*/{HISTORY_NAME}"))
+    for name in ("manifest.csv", HISTORY_NAME):
+        if (root / name).exists():
+            files.append(root / name)
     out = []
     for f in files:
         try:
@@ -119,17 +126,48 @@ def build_catalog(root: str | Path) -> Catalog:
     df = list_checkpoints(root)
     table = df[df["ok"]].reset_index(drop=True)
     broken = df[~df["ok"]][["variant", "epoch", "path", "error"]].reset_index(drop=True)
-    problem = None
+    problems = []
     curves, source = table, "checkpoint headers"
     if (Path(root) / "manifest.csv").exists():
         try:
             curves, source = read_manifest(root), "manifest.csv"
         except ValueError as err:
-            problem = str(err)
+            problems.append(str(err))
     elif not table.empty:
-        problem = f"no manifest.csv in {shown_path(root)!r}; curves are read from the checkpoints"
+        problems.append(f"no manifest.csv in {shown_path(root)!r}; curves are read from the "
+                        "checkpoints")
+    history, history_problem = read_history(root)
+    if history is not None:
+        curves, source = history, HISTORY_NAME
+        problems = []
+    if history_problem:
+        problems.append(history_problem)
     index = {(str(r.variant), int(r.epoch)): str(r.path) for r in table.itertuples()}
-    return Catalog(root, table, broken, curves, source, problem, index, series(curves))
+    return Catalog(root, table, broken, curves, source, "; ".join(problems) or None, index,
+                   series(curves))
+
+
+def read_history(root: str | Path) -> tuple[pd.DataFrame | None, str | None]:
+    """The per-epoch metrics of every epoch (stored or not) and a problem, if any.
+
+    Reads ``<root>/history.csv`` (columns ``variant``, ``epoch``, metrics) or, without
+    it, every ``<root>/<variant>/history.csv`` (``epoch``, metrics). ``(None, None)``
+    when there is no history; ``(None, reason)`` when a file is unreadable (the
+    caller falls back to the manifest).
+    """
+    root = Path(root)
+    try:
+        if (root / HISTORY_NAME).exists() or (root / HISTORY_NAME).is_symlink():
+            return read_csv_table(root / HISTORY_NAME, ("variant", "epoch"), "history"), None
+        parts = []
+        for f in sorted(root.glob(f"*/{HISTORY_NAME}")):
+            df = read_csv_table(f, ("epoch",), "history")
+            parts.append(df.assign(variant=f.parent.name))
+    except ValueError as err:
+        return None, str(err)
+    if not parts:
+        return None, None
+    return pd.concat(parts, ignore_index=True), None
 
 
 def series(curves: pd.DataFrame) -> Series:

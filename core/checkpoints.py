@@ -21,10 +21,13 @@ written atomically: to ``<name>.<pid>.tmp`` in the same folder, fsync, then ``os
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 import os
 import re
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,28 @@ METRIC_COLUMNS = ("train_loss", "val_psnr", "val_ssim", "checkerboard")
 MANIFEST_COLUMNS = ("variant", "epoch", "path", *METRIC_COLUMNS, "seed", "epoch_seconds",
                     "images_per_s", "size_bytes", "sha256")
 
+# --- What a reader accepts (a file is untrusted until these pass; all checked before
+# --- anything large is read or built).
+#: Longest problem text a CheckpointError carries: a hostile file cannot flood a page or a log.
+MAX_PROBLEM_CHARS = 400
+#: Largest epoch number taken seriously (the experiments store tens).
+MAX_EPOCH = 10_000
+#: Largest checkpoint file read (the shipped ones are ~100 KB).
+MAX_FILE_BYTES = 256 * 2**20
+#: Largest safetensors header read (ours are a few KB).
+MAX_HEADER_BYTES = 2**20
+#: Largest manifest / history CSV read.
+MAX_CSV_BYTES = 16 * 2**20
+#: Bounds of every integer field of a stored TransformNetConfig (inclusive).
+CONFIG_BOUNDS = {"width": (1, 512), "res_blocks": (0, 64), "up_kernel": (1, 15),
+                 "first_kernel": (1, 31), "last_kernel": (1, 31)}
+#: Most parameters a stored model may have (float32: 400 MB).
+MAX_PARAMETERS = 100_000_000
+#: Weight dtypes a model may be stored in (safetensors names).
+WEIGHT_DTYPES = ("F16", "BF16", "F32")
+#: What a variant name may look like (it is a folder name).
+VARIANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupt or not one of ours.
@@ -54,9 +79,19 @@ class CheckpointError(ValueError):
     """
 
     def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"checkpoint {self.path!r}: {problem}")
+        self.path = clip(str(path), 300)
+        self.problem = clip(str(problem))
+        super().__init__(f"checkpoint {self.path!r}: {self.problem}")
+
+
+def clip(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _show(value: Any) -> str:
+    """A short repr of an untrusted value for a message."""
+    return clip(repr(value), 40)
 
 
 def checkpoint_path(root: str | Path, variant: str, epoch: int) -> Path:
@@ -99,8 +134,67 @@ def save_checkpoint(path: str | Path, model: TransformNet, meta: dict[str, Any],
     atomic_write_bytes(path, data)
 
 
-def _parse_header(path: Path, data: bytes, size: int | None = None) -> dict[str, Any]:
-    """Parse a safetensors header (8-byte little-endian length + JSON) and return our metadata.
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _tensor_index(path: Path, header: dict[str, Any]) -> dict[str, tuple[str, tuple[int, ...],
+                                                                     tuple[int, int]]]:
+    """name -> (dtype, shape, (begin, end)) of every tensor the header declares, checked."""
+    index = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        bad = f"corrupt safetensors header (tensor {_show(name)} is malformed)"
+        if not isinstance(entry, dict):
+            raise CheckpointError(path, bad)
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if (not isinstance(dtype, str) or not isinstance(shape, list)
+                or not all(_is_int(d) and 0 <= d < 2**31 for d in shape)
+                or not isinstance(offsets, list) or len(offsets) != 2
+                or not all(_is_int(o) and 0 <= o for o in offsets) or offsets[0] > offsets[1]):
+            raise CheckpointError(path, bad)
+        index[name] = (dtype, tuple(shape), (offsets[0], offsets[1]))
+    return index
+
+
+def _check_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Types and ranges of the metadata fields every reader relies on."""
+    variant = meta["variant"]
+    if not isinstance(variant, str) or not VARIANT_RE.match(variant):
+        raise CheckpointError(path, f"metadata field 'variant' is {_show(variant)}, not a "
+                                    "variant name (letters, digits, '_', '.', '-')")
+    epoch = meta["epoch"]
+    if not _is_int(epoch) or not 0 <= epoch <= MAX_EPOCH:
+        raise CheckpointError(path, f"metadata field 'epoch' is {_show(epoch)}, not an "
+                                    f"integer from 0 to {MAX_EPOCH}")
+    if not isinstance(meta["config"], dict):
+        raise CheckpointError(path, f"metadata field 'config' is {_show(meta['config'])}, "
+                                    "not an object")
+    for key in ("seed", "epochs"):
+        if meta.get(key) is not None and not _is_int(meta[key]):
+            raise CheckpointError(path, f"metadata field {key!r} is {_show(meta[key])}, "
+                                        "not an integer")
+    metrics = meta.get("metrics")
+    if metrics is None:
+        return
+    if not isinstance(metrics, dict):
+        raise CheckpointError(path, f"metadata field 'metrics' is {_show(metrics)}, "
+                                    "not an object")
+    for key in (*METRIC_COLUMNS, "epoch_seconds", "images_per_s"):
+        if not _is_number(metrics.get(key)):
+            raise CheckpointError(path, f"metric {key!r} is {_show(metrics[key])}, "
+                                        "not a number")
+
+
+def _parse(path: Path, data: bytes, size: int | None = None) -> tuple[
+        dict[str, Any], dict[str, tuple[str, tuple[int, ...], tuple[int, int]]]]:
+    """Parse a safetensors header (8-byte little-endian length + JSON): our metadata,
+    checked (:func:`_check_meta`), and the tensor index (:func:`_tensor_index`).
 
     ``data`` holds at least the header (or the whole file); ``size`` is the file's size.
     """
@@ -111,57 +205,100 @@ def _parse_header(path: Path, data: bytes, size: int | None = None) -> dict[str,
     if n > size - 8:
         raise CheckpointError(path, f"truncated or not safetensors: header says {n} bytes but "
                                     f"the file has {size - 8} after the length field")
+    if n > MAX_HEADER_BYTES:
+        raise CheckpointError(path, f"header of {n} bytes is larger than the "
+                                    f"{MAX_HEADER_BYTES} this reader accepts")
     try:
         header = json.loads(data[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(path, f"corrupt safetensors header ({exc})") from exc
     if not isinstance(header, dict):
         raise CheckpointError(path, "corrupt safetensors header (not a JSON object)")
-    end = max((v["data_offsets"][1] for k, v in header.items()
-               if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v),
-              default=0)
+    index = _tensor_index(path, header)
+    end = max((e for _, _, (_, e) in index.values()), default=0)
     if 8 + n + end > size:
         raise CheckpointError(path, f"truncated: tensors need {8 + n + end} bytes, "
                                     f"file has {size}")
-    raw = (header.get("__metadata__") or {}).get(METADATA_KEY)
+    extra = header.get("__metadata__") or {}
+    if not isinstance(extra, dict):
+        raise CheckpointError(path, "corrupt safetensors header (__metadata__ is not an object)")
+    raw = extra.get(METADATA_KEY)
     if raw is None:
         raise CheckpointError(path, "foreign file: a safetensors file without Checkerboard Lab "
                                     f"metadata (no {METADATA_KEY!r} key)")
+    if not isinstance(raw, str):
+        raise CheckpointError(path, f"corrupt metadata ({METADATA_KEY!r} is not a string)")
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(path, f"corrupt metadata JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         raise CheckpointError(path, f"foreign file: metadata kind is not {KIND!r}")
     if meta.get("schema") != SCHEMA_VERSION:
-        raise CheckpointError(path, f"schema version {meta.get('schema')!r} is not supported "
-                                    f"(this code reads {SCHEMA_VERSION})")
+        raise CheckpointError(path, f"schema version {_show(meta.get('schema'))} is not "
+                                    f"supported (this code reads {SCHEMA_VERSION})")
     for key in ("variant", "config", "epoch"):
         if key not in meta:
             raise CheckpointError(path, f"metadata lacks the {key!r} field")
-    return meta
+    _check_meta(path, meta)
+    return meta, index
 
 
-def _read_bytes(path: str | Path, *, header_only: bool = False) -> tuple[Path, bytes]:
-    """Check ``path`` is an existing regular file; return it and its bytes (b"" if header_only)."""
+def _parse_header(path: Path, data: bytes, size: int | None = None) -> dict[str, Any]:
+    """Our metadata from a safetensors header (see :func:`_parse`)."""
+    return _parse(path, data, size)[0]
+
+
+def _open(path: str | Path) -> tuple[Path, int, int]:
+    """Open an existing regular file for reading, never through a symbolic link.
+
+    Returns the path, an OS file descriptor (the caller closes it) and the size.
+    """
     p = Path(path)
+    if p.is_symlink():
+        raise CheckpointError(p, "a symbolic link: not followed (copy the file instead)")
     if not p.exists():
         raise CheckpointError(p, "file not found (regenerate with `python -m core.train`, "
                                  "see checkpoints/README.md)")
     if not p.is_file():
         raise CheckpointError(p, "not a regular file")
-    return p, b"" if header_only else p.read_bytes()
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise CheckpointError(p, f"cannot be opened ({exc.strerror or exc})") from exc
+    st_ = os.fstat(fd)
+    if not stat.S_ISREG(st_.st_mode):
+        os.close(fd)
+        raise CheckpointError(p, "not a regular file")
+    if st_.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        raise CheckpointError(p, f"{st_.st_size} bytes, more than the {MAX_FILE_BYTES} a "
+                                 "checkpoint may have")
+    return p, fd, st_.st_size
+
+
+def _read_head(path: str | Path) -> tuple[Path, bytes, int]:
+    """The path, the header bytes (length field + JSON) and the file size."""
+    p, fd, size = _open(path)
+    with os.fdopen(fd, "rb") as f:
+        head = f.read(8)
+        if len(head) == 8:
+            (n,) = struct.unpack("<Q", head)
+            head += f.read(min(n, max(size - 8, 0), MAX_HEADER_BYTES + 1))
+    return p, head, size
+
+
+def _read_bytes(path: str | Path) -> tuple[Path, bytes]:
+    """The path and all its bytes (a regular file, no link, at most MAX_FILE_BYTES)."""
+    p, fd, size = _open(path)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(size + 1)
+    return p, data
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata of a checkpoint, checking the header only (fast; weights not verified)."""
-    p, _ = _read_bytes(path, header_only=True)
-    size = p.stat().st_size
-    with open(p, "rb") as f:
-        head = f.read(8)
-        if len(head) == 8:
-            (n,) = struct.unpack("<Q", head)
-            head += f.read(min(n, max(size - 8, 0)))
+    p, head, size = _read_head(path)
     return _parse_header(p, head, size)
 
 
@@ -179,48 +316,140 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return tensors, meta
 
 
+def config_from_metadata(path: str | Path, raw: Any) -> TransformNetConfig:
+    """The stored model config, checked against :data:`CONFIG_BOUNDS` and the known
+    upsamplers before anything is built (``CheckpointError`` naming the field)."""
+    from core.layers import upsampler_names
+
+    if not isinstance(raw, dict):
+        raise CheckpointError(path, f"metadata field 'config' is {_show(raw)}, not an object")
+    for name, (lo, hi) in CONFIG_BOUNDS.items():
+        if name in raw and (not _is_int(raw[name]) or not lo <= raw[name] <= hi):
+            raise CheckpointError(path, f"config field {name!r} is {_show(raw[name])}: not "
+                                        f"an integer in the sane range {lo}..{hi}, refused "
+                                        "unbuilt")
+    for name in ("upsampler", "activation"):
+        if name in raw and not isinstance(raw[name], str):
+            raise CheckpointError(path, f"config field {name!r} is {_show(raw[name])}, "
+                                        "not a name")
+    if "upsampler" in raw and raw["upsampler"] not in upsampler_names():
+        raise CheckpointError(path, f"config names an unknown upsampler "
+                                    f"{_show(raw['upsampler'])}")
+    try:
+        return TransformNetConfig.from_dict(raw)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"metadata holds an invalid model config ({exc})") from exc
+
+
+@functools.lru_cache(maxsize=64)
+def expected_shapes(config: TransformNetConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every weight a model of ``config`` has, without allocating them
+    (built on PyTorch's "meta" device: shapes only, no memory, no initialisation cost).
+    Cached per config: do not modify the returned dict."""
+    with torch.device("meta"):
+        model = TransformNet(config)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _names(keys: set[str], limit: int = 4) -> str:
+    shown = sorted(keys)[:limit]
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(_show(k) for k in shown) + more
+
+
+def check_weights_fit(path: Path, meta: dict[str, Any],
+                      index: dict[str, tuple[str, tuple[int, ...], tuple[int, int]]]
+                      ) -> TransformNetConfig:
+    """The stored config, once it is sane and the header's tensors (names, shapes, dtypes)
+    are exactly the ones it implies; ``CheckpointError`` otherwise. Nothing is built."""
+    config = config_from_metadata(path, meta["config"])
+    try:
+        expected = expected_shapes(config)
+    except Exception as exc:  # an architecture the code cannot build
+        raise CheckpointError(path, f"metadata holds an invalid model config "
+                                    f"({type(exc).__name__}: {exc})") from exc
+    n_params = sum(math.prod(s) for s in expected.values())
+    if n_params > MAX_PARAMETERS:
+        raise CheckpointError(path, f"the config asks for {n_params:,} parameters, more than "
+                                    f"{MAX_PARAMETERS:,}: refused unbuilt")
+    missing, unexpected = set(expected) - set(index), set(index) - set(expected)
+    if missing or unexpected:
+        raise CheckpointError(path, "weights do not fit the config: "
+                                    + (f"missing {_names(missing)}" if missing else "")
+                                    + ("; " if missing and unexpected else "")
+                                    + (f"unexpected {_names(unexpected)}" if unexpected else ""))
+    for k, shape in expected.items():
+        dtype, stored, _ = index[k]
+        if stored != shape:
+            raise CheckpointError(path, f"weight {_show(k)} has shape {stored}, the config "
+                                        f"needs {shape}")
+        if dtype not in WEIGHT_DTYPES:
+            raise CheckpointError(path, f"weight {_show(k)} is stored as {_show(dtype)}; "
+                                        f"weights must be one of {', '.join(WEIGHT_DTYPES)}")
+    return config
+
+
 def load_model(path: str | Path) -> TransformNet:
     """Rebuild the model stored at ``path``: eval mode, float32, on the CPU.
+
+    Cheap checks first, from the header alone: metadata types, the config against
+    :data:`CONFIG_BOUNDS`, then the file's own tensor names, shapes and dtypes against
+    the ones the config implies (computed without allocating). Only then is the file
+    read in full, its SHA-256 checked and the model built.
 
     The returned module maps (N, 3, H, W) in [0, 1] to (N, 3, H, W) in [0, 1].
     Raises :class:`CheckpointError` (a ``ValueError``) naming the file and the problem.
     """
-    tensors, meta = load_checkpoint(path)
+    p, head, size = _read_head(path)
+    meta, index = _parse(p, head, size)
+    config = check_weights_fit(p, meta, index)
+    tensors, meta = load_checkpoint(p)
+    model = TransformNet(config)
     try:
-        config = TransformNetConfig.from_dict(meta["config"])
-        model = TransformNet(config)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(path, f"metadata holds an invalid model config ({exc})") from exc
-    expected = model.state_dict()
-    missing, unexpected = set(expected) - set(tensors), set(tensors) - set(expected)
-    if missing or unexpected:
-        raise CheckpointError(path, f"weights do not fit the config: missing {sorted(missing)}, "
-                                    f"unexpected {sorted(unexpected)}")
-    for k, v in expected.items():
-        if tuple(v.shape) != tuple(tensors[k].shape):
-            raise CheckpointError(path, f"weight {k!r} has shape {tuple(tensors[k].shape)}, "
-                                        f"the config needs {tuple(v.shape)}")
-    model.load_state_dict({k: t.float() for k, t in tensors.items()})
+        model.load_state_dict({k: t.float() for k, t in tensors.items()})
+    except (RuntimeError, ValueError) as exc:
+        raise CheckpointError(p, f"weights cannot be loaded ({exc})") from exc
     return model.float().eval()
 
 
 def _row(path: Path, shown: str) -> dict[str, Any]:
+    """One row of :func:`list_checkpoints`: the header's figures, or why the file is broken."""
     m = FILE_RE.match(path.name)
-    row: dict[str, Any] = {"variant": path.parent.name, "epoch": int(m.group(1)) if m else -1,
+    named_epoch = int(m.group(1)) if m else -1
+    row: dict[str, Any] = {"variant": path.parent.name,
+                           "epoch": named_epoch if named_epoch <= MAX_EPOCH else -1,
                            "path": shown}
     try:
-        meta = read_metadata(path)
+        if path.parent.is_symlink():
+            raise CheckpointError(path, "its folder is a symbolic link: not followed")
+        if named_epoch > MAX_EPOCH:
+            raise CheckpointError(path, f"epoch {named_epoch} in the file name is beyond "
+                                        f"{MAX_EPOCH}")
+        p, head, file_size = _read_head(path)
+        meta, index = _parse(p, head, file_size)
+        check_weights_fit(p, meta, index)  # what load_model checks first, from the header
+        if meta["variant"] != path.parent.name or meta["epoch"] != named_epoch:
+            raise CheckpointError(path, f"metadata says variant {_show(meta['variant'])}, "
+                                        f"epoch {meta['epoch']}, but the file is "
+                                        f"{path.parent.name}/{path.name}")
+        size = path.stat().st_size
     except CheckpointError as exc:
         return {**row, "ok": False, "error": str(exc)}
+    except (OSError, ValueError) as exc:  # vanished meanwhile, unreadable folder, ...
+        return {**row, "ok": False, "error": str(CheckpointError(path, f"unreadable ({exc})"))}
     metrics = meta.get("metrics") or {}
-    row.update(variant=meta["variant"], epoch=int(meta["epoch"]), ok=True, error="")
+    row.update(variant=meta["variant"], epoch=meta["epoch"], ok=True, error="")
     for col in METRIC_COLUMNS:
-        row[col] = metrics.get(col, float("nan"))
+        row[col] = _float(metrics.get(col))
     row["seed"] = meta.get("seed")
-    row["epoch_seconds"] = metrics.get("epoch_seconds", float("nan"))
-    row["images_per_s"] = metrics.get("images_per_s", float("nan"))
-    row["size_bytes"] = path.stat().st_size
+    row["epoch_seconds"] = _float(metrics.get("epoch_seconds"))
+    row["images_per_s"] = _float(metrics.get("images_per_s"))
+    row["size_bytes"] = size
     return row
+
+
+def _float(value: Any) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def list_checkpoints(root: str | Path = "checkpoints") -> pd.DataFrame:
@@ -230,15 +459,31 @@ def list_checkpoints(root: str | Path = "checkpoints") -> pd.DataFrame:
     relative path, so usable as given from wherever ``root`` was), the metrics
     (``train_loss``, ``val_psnr``, ``val_ssim``, ``checkerboard``), ``seed``,
     ``epoch_seconds``, ``images_per_s``, ``size_bytes``, ``ok`` and ``error``.
-    Only headers are read (fast). A file whose header is broken is listed with
-    ``ok=False`` and the reason in ``error`` (variant/epoch from its name), so a
-    caller can show what is usable; a missing root gives an empty frame.
+    Only headers are read (fast), but checked as :func:`load_model` checks them
+    before reading the weights. A file that cannot be used is listed with
+    ``ok=False`` and the reason in ``error`` (variant/epoch from its name, -1 when
+    the name has none), so a caller can show what is usable: a broken or foreign
+    header, metadata of the wrong type, metadata naming another variant or epoch
+    than the file's path, an epoch beyond :data:`MAX_EPOCH`, a symbolic link (never
+    followed), or a second file for the same variant and epoch (``epoch_5`` next to
+    ``epoch_005``). A missing root gives an empty frame.
     """
     root_p = Path(root)
     rows = []
     if root_p.is_dir():
         for f in sorted(root_p.glob("*/epoch_*.safetensors")):
             rows.append(_row(f, str(Path(root) / f.relative_to(root_p))))
+    seen: dict[tuple[str, int], str] = {}
+    for row in rows:
+        if not row.get("ok"):
+            continue
+        key = (row["variant"], row["epoch"])
+        if key in seen:
+            row.update(ok=False, error=str(CheckpointError(
+                row["path"], f"a second file for {key[0]} epoch {key[1]} (the first is "
+                             f"{Path(seen[key]).name}); remove one")))
+        else:
+            seen[key] = row["path"]
     cols = ["variant", "epoch", "path", *METRIC_COLUMNS, "seed", "epoch_seconds",
             "images_per_s", "size_bytes", "ok", "error"]
     df = pd.DataFrame(rows, columns=cols)
@@ -265,17 +510,50 @@ def write_manifest(root: str | Path = "checkpoints") -> pd.DataFrame:
     return df
 
 
-def read_manifest(root: str | Path = "checkpoints") -> pd.DataFrame:
-    """``<root>/manifest.csv`` as a DataFrame (``ValueError`` naming the file if unreadable)."""
-    p = Path(root) / "manifest.csv"
+def read_csv_table(path: str | Path, required: tuple[str, ...] = ("variant", "epoch"),
+                   what: str = "table") -> pd.DataFrame:
+    """A CSV written by this project (manifest, history), checked: ``ValueError`` naming
+    the file and the problem when it is a link, too large, not UTF-8, not CSV, lacks a
+    ``required`` column, or has a row whose ``epoch`` is not an integer in 0..MAX_EPOCH
+    or whose ``variant`` is not a variant name. ``epoch`` comes back as int."""
+    p = Path(path)
+    where = f"{what} {clip(str(p), 300)!r}"
+    if p.is_symlink():
+        raise ValueError(f"{where} is a symbolic link: not followed")
     try:
-        df = pd.read_csv(p)
+        size = p.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise ValueError(f"{where} is {size} bytes, more than {MAX_CSV_BYTES}")
+        df = pd.read_csv(p, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} is not UTF-8 text ({clip(str(exc), 120)})") from exc
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"manifest {str(p)!r} cannot be read: {exc}") from exc
-    missing = set(MANIFEST_COLUMNS) - set(df.columns)
+        raise ValueError(f"{where} cannot be read: {clip(str(exc), 200)}") from exc
+    missing = set(required) - set(df.columns)
     if missing:
-        raise ValueError(f"manifest {str(p)!r} lacks columns {sorted(missing)}")
+        raise ValueError(f"{where} lacks columns {sorted(missing)}")
+    if "epoch" in df.columns:
+        epochs = pd.to_numeric(df["epoch"], errors="coerce")
+        bad = ~(epochs.notna() & (epochs == epochs.round()) & (epochs >= 0)
+                & (epochs <= MAX_EPOCH))
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise ValueError(f"{where}, row {i + 2}: epoch {_show(df['epoch'].iloc[i])} is "
+                             f"not an integer from 0 to {MAX_EPOCH}")
+        df["epoch"] = epochs.astype(int)
+    if "variant" in df.columns:
+        ok = df["variant"].map(lambda v: isinstance(v, str) and bool(VARIANT_RE.match(v)))
+        if not ok.all():
+            i = int((~ok).to_numpy().nonzero()[0][0])
+            raise ValueError(f"{where}, row {i + 2}: variant {_show(df['variant'].iloc[i])} "
+                             "is not a variant name")
     return df
+
+
+def read_manifest(root: str | Path = "checkpoints") -> pd.DataFrame:
+    """``<root>/manifest.csv`` as a DataFrame, checked (:func:`read_csv_table`:
+    ``ValueError`` naming the file and the problem if unreadable)."""
+    return read_csv_table(Path(root) / "manifest.csv", MANIFEST_COLUMNS, "manifest")
 
 
 def summary(df: pd.DataFrame, *, reference: str = "resize_nearest",

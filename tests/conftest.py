@@ -38,8 +38,13 @@ def encode(img, fmt: str, **kw) -> bytes:
 
 
 def assert_clean(at: AppTest) -> None:
-    """No exception element on the page (what a traceback box would be)."""
+    """No exception element on the page (what a traceback box would be), and no
+    message from the pages' error boundary (``ui.errors``: a caught crash)."""
+    from ui.errors import BOUNDARY_TEXT
+
     assert not at.exception, [e.value for e in at.exception]
+    crashes = [e.value for e in at.error if BOUNDARY_TEXT in e.value]
+    assert not crashes, crashes
 
 
 def plotly_data(at: AppTest, index: int = 0) -> list[dict]:

@@ -99,13 +99,27 @@ def show_catalog_problems(catalog: Catalog) -> None:
 
 
 @st.cache_resource(max_entries=128, show_spinner=False)
+def _model_or_problem(path: str, stamp: tuple[int, int]) -> tuple[torch.nn.Module | None, str]:
+    # A refusal is cached like a model (same key): a page, or its next rerun, never pays
+    # for a broken file twice; a replaced file has another stamp and is tried again.
+    try:
+        return load_model_fast(path), ""
+    except CheckpointError as err:
+        return None, err.problem
+
+
 def cached_model(path: str, stamp: tuple[int, int]) -> torch.nn.Module:
     """The model at ``path``, loaded once per process and shared by every visitor.
 
     Eval mode, float32, gradients off; callers must never modify it. ``stamp``
-    (:func:`core.catalog.file_stamp`) reloads it when the file is replaced.
+    (:func:`core.catalog.file_stamp`) reloads it when the file is replaced. A file
+    that cannot be loaded raises :class:`core.checkpoints.CheckpointError`, and that
+    refusal is cached too (until the file changes).
     """
-    return load_model_fast(path)
+    model, problem = _model_or_problem(path, stamp)
+    if model is None:
+        raise CheckpointError(path, problem)
+    return model
 
 
 # Bounded by count (Streamlit has no byte limit): 256 outputs of 256x256 are ~200 MB,
@@ -121,7 +135,7 @@ def run_model(path: str, image: np.ndarray, digest: str | None = None) -> ModelO
     """The output of the checkpoint at ``path`` on ``image`` (cached).
 
     Raises :class:`core.checkpoints.CheckpointError` naming the file when it cannot be
-    loaded (not cached: a regenerated file is picked up at once).
+    loaded (cached with the file's stamp: a regenerated file is picked up at once).
     """
     digest = digest or content_hash(image)
     return _output(str(path), file_stamp(path), digest, image)

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core.catalog import PERIOD, REGENERATE, Catalog, ModelOutput
+from core.checkpoints import MAX_EPOCH
 from core.images import (
     ImageLoadError,
     LoadedImage,
@@ -78,12 +79,32 @@ def _side_controls(catalog: Catalog, name: str, default: str) -> Side | None:
     key = f"{name}_epoch"
     if key in st.session_state and st.session_state[key] not in epochs:
         st.session_state[key] = last  # variant changed to one without that epoch
+    elif key not in st.session_state:  # first run: a link may name an epoch not stored
+        wanted = _int_or_none(st.query_params.get(key))
+        if wanted is not None and 0 <= wanted <= MAX_EPOCH and wanted not in epochs:
+            nearest = min(epochs, key=lambda e: (abs(e - wanted), e))
+            st.warning(f"Model {name.upper()} ({variant}) has no stored epoch {wanted}; "
+                       f"showing the nearest stored one, epoch {nearest} (stored: "
+                       f"{_epoch_list(epochs)}).", icon=":material/link_off:")
+            st.session_state[key] = nearest
     if len(epochs) == 1:
         st.caption(f"Epoch {last} (the only one stored)")
         return Side(variant, last)
     epoch = st.select_slider(f"Epoch of {name.upper()}", epochs, value=last, key=key,
                              bind="query-params")
     return Side(variant, int(epoch))
+
+
+def _int_or_none(raw: object) -> int | None:
+    try:
+        return int(str(raw))
+    except ValueError:
+        return None
+
+
+def _epoch_list(epochs: list[int], limit: int = 12) -> str:
+    shown = ", ".join(str(e) for e in epochs[:limit])
+    return shown + (f", … {epochs[-1]}" if len(epochs) > limit else "")
 
 
 def input_controls(names: list[str]) -> tuple[str, str]:
@@ -199,6 +220,12 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     """
     panels: list[tuple[str, np.ndarray, str]] = [(f"original ({name})", image, digest)]
     outputs: dict[str, ModelOutput] = {}
+    if sides[0] is not None and sides[0] == sides[1]:
+        # One checkpoint twice would draw every view twice under the same keys.
+        st.info(f"Model A and model B are the same checkpoint ({sides[0].label}), so it is "
+                "shown once. Choose another variant or epoch for B to compare two models.",
+                icon=":material/info:")
+        sides = (sides[0], None)
     for side in sides:
         with st.spinner(f"Running {side.label}…" if side else "…"):
             result = _side_output(catalog, side, image, digest)

@@ -289,7 +289,10 @@ def _move(delta: int) -> None:
 def step_controls() -> int:
     """Previous / next, the step indicator (a slider bound to ``?step=N``); returns N."""
     check_query_params({"step": IntParam(1, len(STEPS))})
-    step = int(st.session_state.get("step", st.query_params.get("step", 1)))
+    try:  # ?step=abc or 1.5: warned about above; the default is used
+        step = int(st.session_state.get("step", st.query_params.get("step", 1)))
+    except (TypeError, ValueError):
+        step = 1
     step = step if 1 <= step <= len(STEPS) else 1
     prev, nxt, _ = st.columns([1, 1, 3])
     prev.button("Previous", key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,

@@ -1,0 +1,368 @@
+"""Hostile checkpoint folders (issue 11, items 3, 4 and 10): every file is refused with
+its reason, listed as broken, and never takes the catalog down.
+
+All files are built here, at test time, from one good tiny checkpoint: its header is
+rewritten (metadata of the wrong type, a gigantic config, int32 weights, ...) or the
+file is replaced by something that is not a checkpoint at all (a link, a FIFO, a
+folder). The tables below are the count the closing note of issue 11 quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.catalog import build_catalog, series
+from core.checkpoints import (
+    MAX_EPOCH,
+    MAX_PROBLEM_CHARS,
+    METADATA_KEY,
+    CheckpointError,
+    checkpoint_path,
+    list_checkpoints,
+    load_model,
+    read_manifest,
+    read_metadata,
+    save_checkpoint,
+    write_manifest,
+)
+from core.models import TransformNet, TransformNetConfig
+
+VARIANT = "deconv3"
+
+
+def _good(root: Path, epoch: int = 1, variant: str = VARIANT) -> Path:
+    torch.manual_seed(epoch)
+    model = TransformNet(TransformNetConfig(width=4, res_blocks=1))
+    path = checkpoint_path(root, variant, epoch)
+    save_checkpoint(path, model, {"variant": variant, "epoch": epoch, "seed": 0,
+                                  "metrics": {"val_psnr": 20.0 + epoch, "train_loss": 0.01,
+                                              "checkerboard": 0.01, "val_ssim": 0.5}})
+    return path
+
+
+def _split(path: Path) -> tuple[dict, bytes]:
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8 : 8 + n]), data[8 + n :]
+
+
+def _join(header: dict | bytes, body: bytes) -> bytes:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + body
+
+
+def with_meta(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    """A rewrite of the file's Checkerboard Lab metadata (weights untouched)."""
+
+    def rewrite(path: Path) -> None:
+        header, body = _split(path)
+        meta = json.loads(header["__metadata__"][METADATA_KEY])
+        change(meta)
+        header["__metadata__"][METADATA_KEY] = json.dumps(meta)
+        path.write_bytes(_join(header, body))
+
+    return rewrite
+
+
+def with_header(change: Callable[[dict], object]) -> Callable[[Path], None]:
+    """A rewrite of the raw safetensors header (``change`` may return a replacement)."""
+
+    def rewrite(path: Path) -> None:
+        header, body = _split(path)
+        replaced = change(header)
+        path.write_bytes(_join(header if replaced is None else replaced, body))
+
+    return rewrite
+
+
+def _set(*keys_and_value):
+    *keys, value = keys_and_value
+
+    def change(meta: dict) -> None:
+        target = meta
+        for k in keys[:-1]:
+            target = target[k]
+        target[keys[-1]] = value
+
+    return change
+
+
+def _int32_weights(path: Path) -> None:
+    header, body = _split(path)
+    tensors = {}
+    from safetensors.torch import load
+
+    for k, v in load(path.read_bytes()).items():
+        tensors[k] = v.float().round().to(torch.int32)
+    from safetensors.torch import save
+
+    meta = header["__metadata__"]
+    from core.checkpoints import _weights_digest
+
+    inner = json.loads(meta[METADATA_KEY])
+    inner["weights_sha256"] = _weights_digest(tensors)
+    path.write_bytes(save(tensors, metadata={METADATA_KEY: json.dumps(inner)}))
+
+
+def _extra_tensor(path: Path) -> None:
+    from safetensors.torch import load, save
+
+    from core.checkpoints import _weights_digest
+
+    header, _ = _split(path)
+    tensors = load(path.read_bytes()) | {"evil": torch.zeros(3, dtype=torch.float16)}
+    inner = json.loads(header["__metadata__"][METADATA_KEY])
+    inner["weights_sha256"] = _weights_digest(tensors)
+    path.write_bytes(save(tensors, metadata={METADATA_KEY: json.dumps(inner)}))
+
+
+def _symlink_to(target: str) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        path.unlink()
+        path.symlink_to(target)
+
+    return make
+
+
+def _fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _depth_bomb(path: Path) -> None:
+    header, body = _split(path)
+    header["__metadata__"][METADATA_KEY] = "[" * 100_000 + "]" * 100_000
+    path.write_bytes(_join(header, body))
+
+
+def _sparse_giant(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(300 * 2**20)  # sparse: costs no disk
+
+
+#: (case id, how the good file is spoiled, words the refusal must contain).
+HOSTILE_FILES: list[tuple[str, Callable[[Path], None], str]] = [
+    ("epoch-string", with_meta(_set("epoch", "abc")), "'epoch' is 'abc'"),
+    ("epoch-null", with_meta(_set("epoch", None)), "'epoch' is None"),
+    ("epoch-float", with_meta(_set("epoch", 1.5)), "'epoch' is 1.5"),
+    ("epoch-bool", with_meta(_set("epoch", True)), "'epoch' is True"),
+    ("epoch-negative", with_meta(_set("epoch", -1)), "not an integer from 0"),
+    ("epoch-absurd", with_meta(_set("epoch", 999_999)), "not an integer from 0"),
+    ("epoch-disagrees-with-path", with_meta(_set("epoch", 3)), "epoch 3, but the file is"),
+    ("variant-disagrees-with-path", with_meta(_set("variant", "mystery_net")),
+     "variant 'mystery_net'"),
+    ("variant-number", with_meta(_set("variant", 123)), "'variant' is 123"),
+    ("variant-path-traversal", with_meta(_set("variant", "../../etc")), "not a variant name"),
+    ("metrics-list", with_meta(_set("metrics", [1, 2])), "'metrics' is [1, 2]"),
+    ("metric-string", with_meta(_set("metrics", "val_psnr", "abc")),
+     "metric 'val_psnr' is 'abc'"),
+    ("seed-string", with_meta(_set("seed", "x")), "'seed' is 'x'"),
+    ("config-list", with_meta(_set("config", [4])), "'config' is [4]"),
+    ("config-width-gigantic", with_meta(_set("config", "width", 100_000)),
+     "'width' is 100000"),
+    ("config-res-blocks-gigantic", with_meta(_set("config", "res_blocks", 100_000)),
+     "'res_blocks' is 100000"),
+    ("config-width-string", with_meta(_set("config", "width", "16")), "'width' is '16'"),
+    ("config-width-in-range-too-many-parameters",
+     with_meta(lambda m: m["config"].update(width=512, res_blocks=64)), "parameters"),
+    ("config-unknown-upsampler", with_meta(_set("config", "upsampler", "os.system")),
+     "unknown upsampler"),
+    ("config-unknown-field", with_meta(_set("config", "evil", 1)), "unknown"),
+    ("config-does-not-fit-weights", with_meta(_set("config", "width", 8)), "shape"),
+    ("weights-int32", _int32_weights, "I32"),
+    ("weights-extra-tensor", _extra_tensor, "unexpected 'evil'"),
+    ("schema-missing", with_meta(lambda m: m.pop("schema")), "schema version"),
+    ("metadata-not-a-string", with_header(_set("__metadata__", METADATA_KEY, 5)),
+     "not a string"),
+    ("metadata-block-a-list", with_header(_set("__metadata__", ["x"])), "not an object"),
+    ("metadata-json-depth-bomb", _depth_bomb, "corrupt metadata"),
+    ("header-offsets-malformed",
+     with_header(lambda h: next(v for k, v in h.items() if k != "__metadata__")
+                 .update(data_offsets="x")), "malformed"),
+    ("header-length-huge", lambda p: p.write_bytes(struct.pack("<Q", 2**63) + b"{}"),
+     "truncated"),
+    ("header-not-an-object", with_header(lambda h: b"[1, 2, 3]"), "not a JSON object"),
+    ("symlink-to-etc-passwd", _symlink_to("/etc/passwd"), "symbolic link"),
+    ("fifo", _fifo, "not a regular file"),
+    ("folder", _folder, "not a regular file"),
+    ("file-too-large", _sparse_giant, "more than"),
+]
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    _good(tmp_path, 0)
+    _good(tmp_path, 1)
+    return tmp_path
+
+
+#: Refused by the catalog only: the loader takes any path, named as it likes.
+LISTING_ONLY = {"epoch-disagrees-with-path", "variant-disagrees-with-path"}
+
+
+@pytest.mark.parametrize("case, spoil, words", HOSTILE_FILES, ids=[c[0] for c in HOSTILE_FILES])
+def test_hostile_file_is_listed_as_broken_with_its_reason(root, case, spoil, words):
+    path = checkpoint_path(root, VARIANT, 1)
+    spoil(path)
+    t0 = time.perf_counter()
+    df = list_checkpoints(root)
+    assert df["ok"].tolist() == [True, False]
+    assert words in df.loc[1, "error"], df.loc[1, "error"]
+    catalog = build_catalog(root)
+    assert time.perf_counter() - t0 < 5.0  # headers only (measured: milliseconds)
+    assert catalog.epochs(VARIANT) == [0] and len(catalog.broken) == 1
+    if case in LISTING_ONLY:
+        load_model(path)  # a sound file under a misleading name still loads by path
+        return
+    with pytest.raises(CheckpointError) as info:
+        load_model(path)
+    assert words in str(info.value) and len(info.value.problem) <= MAX_PROBLEM_CHARS
+
+
+def test_gigantic_config_is_refused_in_well_under_a_second(root):
+    """The figure of the closing note: a width-100000 / res_blocks-100000 config."""
+    path = checkpoint_path(root, VARIANT, 1)
+    times = {}
+    for field in ("width", "res_blocks"):
+        with_meta(_set("config", field, 100_000))(path)
+        t0 = time.perf_counter()
+        with pytest.raises(CheckpointError, match="refused unbuilt"):
+            load_model(path)
+        times[field] = time.perf_counter() - t0
+        _good(root, 1)
+    assert max(times.values()) < 0.5, times
+
+
+def test_long_messages_are_capped(root):
+    path = checkpoint_path(root, VARIANT, 1)
+    with_meta(_set("variant", "x" * 10_000_000))(path)
+    with pytest.raises(CheckpointError) as info:
+        read_metadata(path)
+    assert len(str(info.value)) < MAX_PROBLEM_CHARS + 400
+
+
+def test_duplicate_variant_epoch_pairs_keep_one_and_name_the_other(root):
+    twin = root / VARIANT / "epoch_1.safetensors"
+    twin.write_bytes(checkpoint_path(root, VARIANT, 1).read_bytes())
+    df = list_checkpoints(root)
+    assert df["ok"].sum() == 2 and (~df["ok"]).sum() == 1
+    assert "a second file for deconv3 epoch 1" in df.loc[~df["ok"], "error"].iloc[0]
+    assert build_catalog(root).epochs(VARIANT) == [0, 1]
+
+
+def test_absurd_epoch_in_the_file_name(root):
+    path = root / VARIANT / f"epoch_{MAX_EPOCH + 1}.safetensors"
+    path.write_bytes(checkpoint_path(root, VARIANT, 1).read_bytes())
+    df = list_checkpoints(root)
+    bad = df[~df["ok"]]
+    assert len(bad) == 1 and "beyond" in bad["error"].iloc[0]
+    assert build_catalog(root).last_epoch() == 1  # no slider stretched to 10001
+
+
+def test_symlinked_variant_folder_is_not_followed(root, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    _good(elsewhere, 2, "resize_nearest")
+    (root / "resize_nearest").symlink_to(elsewhere / "resize_nearest")
+    df = list_checkpoints(root)
+    row = df[df["variant"] == "resize_nearest"].iloc[0]
+    assert not row["ok"] and "symbolic link" in row["error"]
+
+
+def test_sparse_epochs_are_fine(tmp_path):
+    for epoch in (0, 1, 2, 3, 5, 7, 10):
+        _good(tmp_path, epoch)
+    catalog = build_catalog(tmp_path)
+    assert catalog.epochs(VARIANT) == [0, 1, 2, 3, 5, 7, 10] and catalog.broken.empty
+
+
+# ----------------------------------------------------------------------------- CSV files
+
+
+def _manifest_lines(root: Path) -> list[str]:
+    return (root / "manifest.csv").read_text().splitlines()
+
+
+def _row_with_epoch(value: str) -> Callable[[Path], None]:
+    def spoil(root: Path) -> None:
+        lines = _manifest_lines(root)
+        cells = lines[1].split(",")
+        cells[1] = value
+        (root / "manifest.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]))
+
+    return spoil
+
+
+#: (case id, how the good manifest is spoiled, words of the refusal).
+HOSTILE_MANIFESTS: list[tuple[str, Callable[[Path], None], str]] = [
+    ("epoch-abc", _row_with_epoch("abc"), "epoch 'abc'"),
+    ("epoch-empty", _row_with_epoch(""), "not an integer"),
+    ("epoch-fraction", _row_with_epoch("1.5"), "not an integer"),
+    ("epoch-absurd", _row_with_epoch("999999"), "not an integer"),
+    ("not-utf8", lambda r: (r / "manifest.csv").write_bytes(b"variant,epoch\n\xff\xfe,1\n"),
+     "not UTF-8"),
+    ("empty", lambda r: (r / "manifest.csv").write_bytes(b""), "cannot be read"),
+    ("columns-missing", lambda r: (r / "manifest.csv").write_text("a,b\n1,2\n"),
+     "lacks columns"),
+    ("binary-junk", lambda r: (r / "manifest.csv").write_bytes(
+        np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()),
+     "manifest"),
+    ("variant-traversal", lambda r: (r / "manifest.csv").write_text(
+        "\n".join([_manifest_lines(r)[0], *[line.replace("deconv3,", "../x,", 1)
+                                            for line in _manifest_lines(r)[1:]]])),
+     "not a variant name"),
+    ("symlink", lambda r: ((r / "manifest.csv").unlink(),
+                           (r / "manifest.csv").symlink_to("/etc/passwd")), "symbolic link"),
+]
+
+
+@pytest.mark.parametrize("spoil, words", [c[1:] for c in HOSTILE_MANIFESTS],
+                         ids=[c[0] for c in HOSTILE_MANIFESTS])
+def test_hostile_manifest_is_named_and_the_curves_fall_back(root, spoil, words):
+    write_manifest(root)
+    spoil(root)
+    with pytest.raises(ValueError, match="manifest") as info:
+        read_manifest(root)
+    assert words in str(info.value)
+    catalog = build_catalog(root)  # never raises
+    assert catalog.curves_source == "checkpoint headers"
+    assert words in catalog.manifest_problem
+    assert catalog.series[VARIANT]["val_psnr"] == ([0, 1], [20.0, 21.0])
+
+
+def test_history_feeds_the_curves_with_unstored_epochs(root):
+    pd.DataFrame({"epoch": [0, 1, 2, 3], "val_psnr": [1.0, 2.0, 3.0, float("nan")],
+                  "train_loss": [0.4, 0.3, 0.2, 0.1]}).to_csv(root / VARIANT / "history.csv",
+                                                               index=False)
+    catalog = build_catalog(root)
+    assert catalog.curves_source == "history.csv"
+    assert catalog.series[VARIANT]["val_psnr"] == ([0, 1, 2], [1.0, 2.0, 3.0])
+    assert catalog.series[VARIANT]["train_loss"][0] == [0, 1, 2, 3]
+    assert catalog.epochs(VARIANT) == [0, 1]  # the stored ones only
+
+
+def test_hostile_history_falls_back_to_the_manifest(root):
+    write_manifest(root)
+    (root / VARIANT / "history.csv").write_text("epoch,val_psnr\nabc,1\n")
+    catalog = build_catalog(root)
+    assert catalog.curves_source == "manifest.csv"
+    assert "history" in catalog.manifest_problem and "epoch 'abc'" in catalog.manifest_problem
+
+
+def test_series_takes_sparse_epochs():
+    df = pd.DataFrame({"variant": ["a"] * 3, "epoch": [0, 5, 40], "val_psnr": [1, 2, 3]})
+    assert series(df)["a"]["val_psnr"] == ([0, 5, 40], [1.0, 2.0, 3.0])
