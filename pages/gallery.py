@@ -2,7 +2,13 @@
 
 import streamlit as st
 
-from ui.catalog import heldout, heldout_digests, load_catalog, show_catalog_problems
+from ui.catalog import (
+    checkpoint_root,
+    heldout,
+    heldout_digests,
+    load_catalog,
+    show_catalog_problems,
+)
 from ui.common import explain, route_through_dashboard, show_pixels
 from ui.gallery import (
     gallery_controls,
@@ -14,6 +20,7 @@ from ui.gallery import (
     render_grid,
     render_magnifier,
 )
+from ui.life import render_life
 
 route_through_dashboard()
 
@@ -62,5 +69,7 @@ if frames:
         file_name=f"{settings.film}-{settings.image}-epochs.gif", mime="image/gif",
         key="download-gif", icon=":material/animation:",
     )
+
+render_life(checkpoint_root())
 
 play_ticker(catalog)
