@@ -8,14 +8,15 @@ STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 PORT ?= 8501
 
-.PHONY: run test lint bench experiment experiment-resume clean help
+.PHONY: run test lint bench experiment experiment-resume experiment-gpu clean help
 
 help:
 	@echo "make run         create .venv, install, start the dashboard on port $(PORT)"
 	@echo "make test        same set-up plus dev tools, then ruff and every test"
 	@echo "make bench       run the benchmark scripts (tables + benchmarks/results/*.json)"
-	@echo "make experiment  retrain the shipped checkpoints from scratch (about 17 min on 2 CPU cores)"
-	@echo "make experiment-resume  finish an interrupted 'make experiment'"
+	@echo "make experiment  retrain the shipped checkpoints from scratch (CPU, 2 cores: hours; see checkpoints/README.md)"
+	@echo "make experiment-resume  finish an interrupted 'make experiment' (complete variants are skipped)"
+	@echo "make experiment-gpu     the same experiment on one CUDA GPU (one variant after another)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,9 @@ experiment: $(STAMP)
 
 experiment-resume: $(STAMP)
 	$(BIN)/python -m core.train --jobs 2 --output checkpoints --resume
+
+experiment-gpu: $(STAMP)
+	$(BIN)/python -m core.train --device cuda --output checkpoints --overwrite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
