@@ -147,3 +147,73 @@ def checkerboard_ratio(histories: pd.DataFrame, variant: str = "deconv3",
         ratio = np.where(den > 0, num / den, np.nan)
     return pd.DataFrame({"epoch": merged["epoch"].astype(int).to_numpy(), "variant": variant,
                          "reference": reference, "ratio": ratio}, columns=cols)
+
+
+def summary_table(histories: pd.DataFrame, epochs: list[int] | None = None,
+                  reference: str = "resize_nearest") -> pd.DataFrame:
+    """One row per (variant, epoch) for ``epochs`` (default: the epochs stored as
+    checkpoints): held-out and unseen PSNR, SSIM, checkerboard (×10⁻³), its ratio to
+    ``reference`` at the same epoch, and both upsamplers' imbalance."""
+    if histories.empty:
+        return pd.DataFrame()
+    h = histories.copy()
+    if epochs is None:
+        stored = h["stored"].astype(str).str.lower().isin(("true", "1", "1.0"))
+        h = h[stored]
+    else:
+        h = h[h["epoch"].isin(epochs)]
+    ref = histories.loc[histories["variant"] == reference, ["epoch", "checkerboard",
+                                                           "unseen_checkerboard"]]
+    h = h.merge(ref, on="epoch", how="left", suffixes=("", "_ref"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = h["checkerboard"] / h["checkerboard_ref"]
+        unseen_ratio = h["unseen_checkerboard"] / h["unseen_checkerboard_ref"]
+    out = pd.DataFrame({
+        "variant": h["variant"], "epoch": h["epoch"].astype(int),
+        "PSNR held-out (dB)": h["val_psnr"].round(2),
+        "PSNR unseen (dB)": h["unseen_psnr"].round(2),
+        "SSIM held-out": h["val_ssim"].round(3),
+        "checkerboard ×10⁻³": (h["checkerboard"] * 1e3).round(3),
+        f"÷ {reference}": ratio.round(1),
+        f"÷ {reference}, unseen": unseen_ratio.round(1),
+        "imbalance up1 / up2": [f"{a:.2f} / {b:.2f}" for a, b in
+                                zip(h["imbalance_up1"], h["imbalance_up2"], strict=True)],
+    })
+    return out.sort_values(["variant", "epoch"]).reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.history ROOT [--epochs 1 10 40]``: the summary table as Markdown."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m core.history", description=main.__doc__)
+    p.add_argument("root", nargs="?", default="checkpoints")
+    p.add_argument("--epochs", type=int, nargs="+", default=None,
+                   help="epochs to list (default: the stored ones)")
+    p.add_argument("--backfill", action="store_true",
+                   help="first write history.csv for variants that have none (from checkpoints)")
+    a = p.parse_args(argv)
+    if a.backfill:
+        backfill_histories(a.root)
+    table = summary_table(read_histories(a.root), a.epochs)
+    if table.empty:
+        print(f"no history.csv under {a.root!r}")
+        return 1
+    print(markdown_table(table))
+    return 0
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """``df`` as a GitHub Markdown table (NaN as an em dash)."""
+    def cell(v) -> str:
+        return "—" if isinstance(v, float) and not np.isfinite(v) else str(v)
+
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |",
+             "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

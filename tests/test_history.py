@@ -139,3 +139,18 @@ def test_gallery_without_histories_says_so(tmp_path, monkeypatch):
     at = open_page(GALLERY)
     assert_clean(at)
     assert any("no per-epoch history" in i.value for i in at.info)
+
+
+def test_summary_table_lists_stored_epochs_with_ratios(tmp_path, capsys):
+    from core.history import main, summary_table
+
+    write_history(tmp_path / "deconv3" / "history.csv", _rows([1e-3, 8e-3, 4e-3], 1.9))
+    write_history(tmp_path / "resize_nearest" / "history.csv", _rows([1e-5, 1e-3, 1e-3]))
+    table = summary_table(read_histories(tmp_path))
+    assert list(table["epoch"]) == [0, 2, 0, 2]  # _rows stores the even epochs
+    assert list(table["÷ resize_nearest"]) == [100.0, 4.0, 1.0, 1.0]
+    assert table["imbalance up1 / up2"][1] == "1.90 / 0.95"
+    assert main([str(tmp_path), "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| variant | epoch |") and "| deconv3 | 1 |" in out and "| 8.0 |" in out
+    assert main([str(tmp_path / "none")]) == 1
