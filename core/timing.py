@@ -57,21 +57,25 @@ def peak_memory_bytes(fn: Callable[[], object]) -> int:
 
 
 def round_robin_medians(fns: list[Callable[[], object]], repeats: int = 10,
-                        warmup: int = 2) -> list[float]:
-    """Median wall time (seconds) of each ``fn``, timed in interleaved rounds.
+                        warmup: int = 2,
+                        clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Median time (seconds) of each ``fn``, timed in interleaved rounds.
 
     Round ``r`` calls every ``fn`` once in turn, so a load spike on a shared CPU hits
-    all of them alike instead of whichever happened to be running.
+    all of them alike instead of whichever happened to be running. ``clock`` is wall
+    time by default; ``time.process_time`` counts the CPU time this process spent
+    instead, which on a CPU shared with other jobs leaves out the time spent waiting
+    for a core (meaningful with one torch thread: more threads add their spin-waits).
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
     times: list[list[float]] = [[] for _ in fns]
     for r in range(warmup + repeats):
         for i, fn in enumerate(fns):
-            start = time.perf_counter()
+            start = clock()
             fn()
             if r >= warmup:
-                times[i].append(time.perf_counter() - start)
+                times[i].append(clock() - start)
     return [statistics.median(t) for t in times]
 
 
