@@ -58,6 +58,7 @@ __all__ = [
     "Spectrum",
     "artifact_frequencies",
     "checkerboard_score",
+    "fine_detail",
     "format_score",
     "gain_imbalance",
     "high_pass",
@@ -198,6 +199,24 @@ def format_score(value: float, *, unit: bool = True) -> str:
     return f"{text} {SCORE_UNIT}" if unit else text
 
 
+def fine_detail(image, period: int, gain: float = 10.0) -> np.ndarray:
+    """The image's fine detail made visible: the :func:`high_pass` residual times
+    ``gain``, around mid-grey, clipped to ``[0, 1]``, at the image's full size.
+
+    A checkerboard a few thousandths of the range strong is invisible in the image and
+    plain here: the smooth content is gone, the periodic part passes unchanged and is
+    amplified. The border the filter does not reach (``period`` pixels and the part
+    beyond the last whole period) is mid-grey. Returns float32 ``(H, W, C)`` (``(H, W)``
+    for an ``(H, W)`` image).
+    """
+    arr = np.asarray(image)
+    residual, y0, x0 = high_pass(arr, period)  # (h, w, C)
+    out = np.full((*arr.shape[:2], residual.shape[2]), 0.5, dtype=np.float32)
+    h, w = residual.shape[:2]
+    out[y0:y0 + h, x0:x0 + w] = np.clip(0.5 + gain * residual, 0.0, 1.0)
+    return out[:, :, 0] if arr.ndim == 2 else out
+
+
 def local_checkerboard_map(image, period: int, size: int) -> tuple[np.ndarray, int, int]:
     """The checkerboard score of every ``size x size`` window, on a grid of step ``period``.
 
@@ -226,25 +245,35 @@ def local_checkerboard_map(image, period: int, size: int) -> tuple[np.ndarray, i
     return np.sqrt(np.mean(q ** 2, axis=(2, 3, 4))), y0, x0
 
 
-def most_artifacted_region(image, period: int, size: int) -> Region:
-    """The ``size x size`` square where the image's local checkerboard is strongest.
+def most_artifacted_region(images, period: int, size: int) -> Region:
+    """The ``size x size`` square where the local checkerboard is strongest.
 
-    The window of :func:`local_checkerboard_map` with the highest score (the first one
-    on ties), as a :class:`core.images.Region`: the default place to magnify, so the
-    artifact is on screen without searching for it. Windows start on multiples of
-    ``period``, so the region keeps the image's own phase. Images too small for one
-    window give the top-left ``size`` square (clamped to the image).
+    ``images`` is one image, or a sequence of images of one shape (a network's outputs
+    at several epochs): then the window that is strong in *all* of them, the largest
+    of ``min over images of (window score / that image's strongest window)``, so the
+    artifact stays on screen whichever of them is shown. Uses
+    :func:`local_checkerboard_map`; windows start on multiples of ``period``, so the
+    region keeps the image's own phase. Ties go to the first window. Images too small
+    for one window give the top-left ``size`` square (clamped to the image).
     """
-    arr = np.asarray(image)
+    stack = [np.asarray(images)] if isinstance(images, np.ndarray) else \
+        [np.asarray(im) for im in images]
+    if not stack:
+        raise ValueError("most_artifacted_region needs at least one image")
+    shape = stack[0].shape
+    if any(im.shape != shape for im in stack):
+        raise ValueError(f"images must share one shape, got {[im.shape for im in stack]}")
     side = max(1, int(size))
     try:
-        scores, y0, x0 = local_checkerboard_map(arr, period, side)
+        maps = [local_checkerboard_map(im, period, side) for im in stack]
     except ValueError:
-        scores, y0, x0 = np.zeros((0, 0)), 0, 0
-    if scores.size == 0:
-        return Region(0, 0, side, side).clamped(arr.shape)
-    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return Region(int(y0 + i * period), int(x0 + j * period), side, side).clamped(arr.shape)
+        maps = []
+    if not maps or maps[0][0].size == 0:
+        return Region(0, 0, side, side).clamped(shape)
+    _, y0, x0 = maps[0]
+    relative = np.min([m / m.max() if m.max() > 0 else m for m, _, _ in maps], axis=0)
+    i, j = np.unravel_index(int(np.argmax(relative)), relative.shape)
+    return Region(int(y0 + i * period), int(x0 + j * period), side, side).clamped(shape)
 
 
 # ---------------------------------------------------------------------------------------

@@ -43,17 +43,18 @@ if catalog.empty:
             show_pixels(image, f"{name} (held-out photograph)", key=digests[name])
     st.stop()
 
-settings = gallery_controls(catalog, images)
+settings = gallery_controls(catalog, images, digests)
 if not settings.variants:
     st.info("Choose at least one variant above.")
 outputs = render_grid(catalog, settings, images, digests)
 image, digest = images[settings.image], digests[settings.image]
+# The magnifier right under the grid: the artifact on the first screen, not at the end.
+render_magnifier(settings, image, digest,
+                 {v: per[settings.image] for v, per in outputs.items() if settings.image in per})
 frames = []
 if settings.film:
     frames = render_filmstrip(catalog, settings.film, settings, image, digest)
 render_curves(catalog, settings)
-render_magnifier(settings, image, digest,
-                 {v: per[settings.image] for v, per in outputs.items() if settings.image in per})
 
 st.subheader("Downloads")  # built only when clicked (deferred)
 left, right = st.columns(2)

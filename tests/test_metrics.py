@@ -222,3 +222,38 @@ def test_most_artifacted_region_on_a_tiny_image_is_the_whole_image():
 
     region = most_artifacted_region(np.zeros((10, 12, 3)), 4, 32)
     assert (region.top, region.left, region.height, region.width) == (0, 0, 10, 12)
+
+
+def test_most_artifacted_region_over_several_images_is_strong_in_all(astronaut):
+    """Two 'epochs': each has its own strongest patch, and one patch strong in both."""
+    from core.metrics import local_checkerboard_map, most_artifacted_region
+
+    base = astronaut[:256, :256]
+    cb = checkerboard(32, 32)[:, :, None]
+    early, late = base.copy(), base.copy()
+    early[0:32, 0:32] += 0.08 * cb  # only early
+    late[200:232, 200:232] += 0.08 * cb  # only late
+    for img in (early, late):
+        img[96:128, 128:160] += 0.05 * cb  # in both, weaker than either peak
+    region = most_artifacted_region([early, late], 4, 32)
+    assert abs(region.top - 96) <= 4 and abs(region.left - 128) <= 4
+    single = most_artifacted_region(early, 4, 32)
+    assert (single.top, single.left) != (region.top, region.left)
+    scores, y0, x0 = local_checkerboard_map(late, 4, 32)
+    i, j = (region.top - y0) // 4, (region.left - x0) // 4
+    assert scores[i, j] > np.median(scores) * 5
+
+
+def test_fine_detail_shows_a_faint_checkerboard_and_keeps_the_size(astronaut):
+    from core.metrics import fine_detail
+
+    img = astronaut[:128, :128].copy()
+    flat = np.full_like(img, 0.4)
+    flat[32:64, 32:64] += 0.01 * checkerboard(32, 32)[:, :, None]
+    detail = fine_detail(flat, 4)
+    assert detail.shape == flat.shape and detail.dtype == np.float32
+    patch = detail[36:60, 36:60]
+    assert patch.max() - patch.min() > 0.15  # 0.02 peak to peak, x10, visible
+    np.testing.assert_allclose(detail[:4], 0.5)  # border the filter cannot reach: grey
+    np.testing.assert_allclose(detail[80:120, 80:120], 0.5, atol=1e-6)  # flat stays grey
+    assert fine_detail(img[:, :, 0], 4).shape == (128, 128)

@@ -109,11 +109,14 @@ def test_default_is_figure_7(tiny):
     assert ((df["SSIM"].iloc[1:] > -1) & (df["SSIM"].iloc[1:] <= 1)).all()
     assert (df["checkerboard score"] >= 0).all()
     captions = [im.proto.imgs[0].caption for im in at.get("image")]
-    assert sum("×7" in c for c in captions) == 3  # magnified crops of the three images
+    assert sum(c.endswith("×14") for c in captions) == 3  # magnified crops of the three images
+    assert sum(c.endswith("fine detail ×10") for c in captions) == 3  # one beside each crop
     assert sum(c.startswith("|") for c in captions) == 2  # two difference images
-    assert len(at.get("plotly_chart")) == 6  # phase pattern and spectrum, three each
-    spectrum = plotly_data(at, 3)
+    # phase patterns in one figure (one scale), spectra in one figure (one scale)
+    assert len(at.get("plotly_chart")) == 2
+    spectrum = plotly_data(at, 1)
     assert spectrum[1]["mode"] == "markers" and len(spectrum[1]["x"]) == 4 * 4 - 1
+    assert {t.get("coloraxis") for t in spectrum if t["type"] == "heatmap"} == {"coloraxis"}
 
 
 def test_models_and_epochs_selectable(tiny):
@@ -188,3 +191,12 @@ def test_corrupt_model_is_named_and_the_other_shown(tiny_root, tmp_path, monkeyp
     assert "deconv3/epoch_002.safetensors" in message and "make experiment" in message
     assert list(table(at).index) == ["original (astronaut)",
                                      f"resize_nearest · epoch {TINY_EPOCHS}"]
+
+
+def test_difference_gain_reads_a_clean_value_from_the_url(tiny):
+    """The gain's URL value is the number itself, read back without a warning (the
+    browser test checks what the slider writes into the address bar)."""
+    at = open_page(COMPARISON, query={"gain": "16"}, timeout=120)
+    assert_clean(at)
+    assert not at.warning
+    assert at.select_slider(key="gain").value == 16

@@ -79,7 +79,7 @@ def urls(at, suffix: str) -> list[str]:
 
 
 def grid_urls(at, variant: str) -> list[str]:
-    return [u for c, u in images(at) if c.startswith(f"{variant} · score")]
+    return [u for c, u in images(at) if c.startswith(f"{variant} · checkerboard")]
 
 
 def test_default_view(tiny):
@@ -87,8 +87,9 @@ def test_default_view(tiny):
     assert_clean(at)
     assert not at.error and not at.warning
     assert at.title[0].value == "Training gallery"
-    epoch = at.slider(key="epoch")
-    assert epoch.label == "Epoch" and epoch.value == TINY_EPOCHS and epoch.max == TINY_EPOCHS
+    epoch = at.select_slider(key="epoch")  # the stored epochs only, never a 0..max range
+    assert epoch.label == "Epoch" and epoch.value == TINY_EPOCHS
+    assert [int(o) for o in epoch.options] == list(range(TINY_EPOCHS + 1))
     assert at.multiselect(key="variants").value == list(TINY_VARIANTS)
     captions = [c for c, _ in images(at)]
     n_images = 3  # held-out photographs
@@ -98,8 +99,11 @@ def test_default_view(tiny):
     film = [c for c in captions if c.startswith(("epoch", "▶ epoch"))]
     assert len(film) == TINY_EPOCHS + 1
     assert any(c.startswith(f"▶ epoch {TINY_EPOCHS}") for c in film)
-    # magnifier: the original and every variant, enlarged 8x (32 px region)
+    # magnifier: the original and every variant, enlarged 8x (32 px region), each with
+    # its fine detail; scores in the one unit
     assert sum(c.endswith("×8") for c in captions) == 1 + len(TINY_VARIANTS)
+    assert sum(c.endswith("fine detail ×10") for c in captions) == 1 + len(TINY_VARIANTS)
+    assert all(c.endswith("×10⁻³") for c in captions if "checkerboard" in c)
     # curves: 4 panels x 3 variants, the selected epoch marked in each panel
     traces = plotly_data(at)
     assert len(traces) == 4 * len(TINY_VARIANTS)
@@ -114,7 +118,7 @@ def test_epoch_slider_changes_the_images(tiny):
     at = open_page(GALLERY, timeout=120)
     before = {v: grid_urls(at, v) for v in TINY_VARIANTS}
     originals = urls(at, "(original)")
-    at.slider(key="epoch").set_value(0).run()
+    at.select_slider(key="epoch").set_value(0).run()
     assert_clean(at)
     assert at.get("subheader")[0].value.startswith("Epoch 0")
     for v in TINY_VARIANTS:
@@ -127,11 +131,11 @@ def test_epoch_slider_changes_the_images(tiny):
 def test_previous_next_and_play(tiny):
     at = open_page(GALLERY, timeout=120)
     at.button(key="epoch-next").click().run()  # wraps from the last epoch to 0
-    assert at.slider(key="epoch").value == 0
+    assert at.select_slider(key="epoch").value == 0
     at.button(key="epoch-next").click().run()
-    assert at.slider(key="epoch").value == 1
+    assert at.select_slider(key="epoch").value == 1
     at.button(key="epoch-prev").click().run()
-    assert at.slider(key="epoch").value == 0
+    assert at.select_slider(key="epoch").value == 0
     at.toggle(key="playing").set_value(True).run()
     assert_clean(at)
     assert at.toggle(key="playing").value is True
@@ -182,7 +186,7 @@ def test_url_parameters_set_the_view(tiny):
                                    "image": "chelsea", "region_size": "16"}, timeout=120)
     assert_clean(at)
     assert not at.warning
-    assert at.slider(key="epoch").value == 1
+    assert at.select_slider(key="epoch").value == 1
     assert at.multiselect(key="variants").value == ["deconv4", "deconv3"]
     assert at.selectbox(key="image").value == "chelsea"
     assert at.select_slider(key="region_size").value == 16
@@ -194,7 +198,7 @@ def test_epoch_zero_in_the_url_is_kept(tiny):
     # therefore be what a link without the parameter opens (the last epoch), so that
     # ?epoch=0 survives.
     at = open_page(GALLERY, query={"epoch": "0"}, timeout=120)
-    assert at.slider(key="epoch").value == 0
+    assert at.select_slider(key="epoch").value == 0
 
 
 def test_nonsense_url_warns(tiny):
@@ -202,7 +206,7 @@ def test_nonsense_url_warns(tiny):
     assert_clean(at)
     texts = " ".join(w.value for w in at.warning)
     assert "epoch=99" in texts and "variants=nope" in texts
-    assert at.slider(key="epoch").value == TINY_EPOCHS
+    assert at.select_slider(key="epoch").value == TINY_EPOCHS
 
 
 def test_missing_checkpoint_folder(tmp_path, monkeypatch):
@@ -277,4 +281,32 @@ def test_folder_changing_between_runs(tiny, tmp_path, monkeypatch):
     assert_clean(at)
     assert at.multiselect(key="variants").value == ["resize_nearest"]
     assert at.selectbox(key="film").value == "resize_nearest"
-    assert at.slider(key="epoch").value == 1
+    assert at.select_slider(key="epoch").value == 1
+
+
+def test_magnifier_starts_where_deconv3_is_most_checkered(tiny):
+    """The default region is computed (core.metrics.most_artifacted_region over deconv3's
+    first and last trained epochs), and follows the photograph until moved by hand."""
+    from core.catalog import apply_model, load_model_fast
+    from core.data import heldout_images
+    from core.metrics import most_artifacted_region
+
+    photos = heldout_images()
+
+    def expected(name):
+        outs = [apply_model(load_model_fast(checkpoint_path(tiny, "deconv3", e)), photos[name])
+                for e in (1, TINY_EPOCHS)]
+        return most_artifacted_region(outs, 4, 32)
+
+    at = open_page(GALLERY, timeout=120)
+    assert_clean(at)
+    region = expected("astronaut")
+    assert (at.slider(key="region_top").value, at.slider(key="region_left").value) == \
+        (region.top, region.left)
+    at.selectbox(key="image").set_value("coffee").run()
+    region = expected("coffee")
+    assert (at.slider(key="region_top").value, at.slider(key="region_left").value) == \
+        (region.top, region.left)
+    at.slider(key="region_top").set_value(0).run()  # moved by hand: stays put
+    at.selectbox(key="image").set_value("chelsea").run()
+    assert at.slider(key="region_top").value == 0

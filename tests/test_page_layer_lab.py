@@ -11,8 +11,9 @@ LAB = "pages/layer_lab.py"
 
 
 def scores(at) -> dict[str, float]:
-    """Checkerboard scores (in percent) of the side-by-side outputs, by column order."""
-    return [float(m.value.rstrip(" %")) for m in at.metric if m.label == "Checkerboard score"]
+    """Checkerboard scores (×10⁻³) of the side-by-side outputs, by column order."""
+    assert all(m.value.endswith(" ×10⁻³") for m in at.metric if "Checkerboard" in m.label)
+    return [float(m.value.split()[0]) for m in at.metric if m.label == "Checkerboard score"]
 
 
 def input_caption(at) -> str:
@@ -40,8 +41,8 @@ def test_default_view_shows_four_upsamplers_with_scores_and_costs():
     assert subpixel > 10 * resize
     gains = imbalances(at)
     assert gains[0] > 0.1 and gains[2] > 0.1 and gains[1] == 0 and gains[3] == 0
-    # 4 phase patterns + 4 spectra + 4 gains + the gradient heatmap
-    assert len(at.get("plotly_chart")) == 13
+    # the 4 phase patterns in one figure, the 4 spectra in one, 4 gains, the gradient
+    assert len(at.get("plotly_chart")) == 7
     cost = at.dataframe[0].value
     assert len(cost) == 9 and (cost["forward (ms)"] > 0).all()
     assert cost.loc["fused_resize", "parameters"] == cost.loc["resize_nearest", "parameters"]
@@ -101,11 +102,31 @@ def test_upload_a_picture_and_a_broken_file():
 def test_gradient_view_uneven_vs_even_overlap():
     at = open_page(LAB, {"lab_ups": ["resize_nearest"]}, timeout=120)
     grad_score = [m for m in at.metric if m.label == "Checkerboard score of the gradient"]
-    uneven = float(grad_score[0].value.rstrip(" %"))  # 3x3, stride 2
+    uneven = float(grad_score[0].value.split()[0])  # 3x3, stride 2, in ×10⁻³
     at.slider(key="lab-grad-kernel").set_value(4).run()
     even = float([m for m in at.metric
-                  if m.label == "Checkerboard score of the gradient"][0].value.rstrip(" %"))
-    assert uneven > 5 and even < 0.5 * uneven
+                  if m.label == "Checkerboard score of the gradient"][0].value.split()[0])
+    assert uneven > 50 and even < 0.5 * uneven
     at.slider(key="lab-grad-stride").set_value(1).run()
     assert_clean(at)
     assert not [m for m in at.metric if m.label == "Checkerboard score of the gradient"]
+
+
+def test_phase_patterns_share_one_colour_scale_with_a_colour_bar():
+    """A flat pattern must read flat: every panel on one centred scale, with its bar."""
+    from tests.conftest import plotly_data
+
+    at = open_page(LAB, timeout=120)
+    charts = at.get("plotly_chart")
+    index = next(i for i, c in enumerate(charts) if "row mod P" in c.proto.spec)
+    traces = plotly_data(at, index)
+    assert len(traces) == 4 and {t["coloraxis"] for t in traces} == {"coloraxis"}
+    import json
+
+    layout = json.loads(charts[index].proto.spec)["layout"]
+    axis = layout["coloraxis"]
+    assert axis["cmin"] == -axis["cmax"] and axis.get("showscale", True)
+    strongest = max(float(np.abs(t["z"]).max()) for t in traces)
+    assert axis["cmax"] == strongest  # the strongest panel sets the one limit
+    # resize_nearest's pattern is tiny on that common scale
+    assert float(np.abs(traces[1]["z"]).max()) < 0.1 * strongest

@@ -18,7 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.images import content_hash, magnify_nearest, to_png_bytes
+from core.images import Region, content_hash, crop_region, magnify_nearest, to_png_bytes
+from core.metrics import fine_detail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +51,8 @@ PAGES: tuple[PageSpec, ...] = (
              "Deconvolution vs resize-convolution on any image (Figure 7)."),
     PageSpec("pages/story.py", "The story", ":material/slideshow:", "story",
              "The whole argument of the post as live steps, ready for a meeting."),
+    PageSpec("pages/audit.py", "Audit your network", ":material/troubleshoot:", "audit",
+             "Upload an ONNX model: where its checkerboard comes from, how strong, the fix."),
 )
 
 
@@ -441,3 +444,42 @@ def pixelated_container(key: str):
 def magnify_factor(size: int, target: int = MAGNIFIED_WIDTH) -> int:
     """Integer enlargement that makes a ``size``-pixel crop about ``target`` pixels wide."""
     return max(1, target // max(1, size))
+
+
+#: How much the fine-detail view amplifies the high-passed image.
+DETAIL_GAIN = 10.0
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _fine_detail(key: str, period: int, gain: float, _image: np.ndarray) -> np.ndarray:
+    return fine_detail(_image, period, gain)
+
+
+def show_magnified(
+    pixels: np.ndarray,
+    region: Region,
+    label: str,
+    *,
+    key: str,
+    factor: int,
+    period: int = 4,
+    width: int | str = "content",
+    detail: bool = True,
+) -> None:
+    """A region of ``pixels`` enlarged ``factor`` times (nearest neighbour) and, under
+    it, the same region's fine detail (:func:`core.metrics.fine_detail`: the
+    high-passed image x10 around grey), where a checkerboard too faint to see in the
+    crop is plain. ``key`` names ``pixels`` for the caches. Draw inside a
+    :func:`pixelated_container` so the browser keeps the blocks sharp.
+    """
+    region = region.clamped(pixels.shape)
+    rkey = f"{region.top},{region.left},{region.height},{region.width}"
+    show_pixels(crop_region(pixels, region), f"{label} ×{factor}", key=f"{key}|crop|{rkey}",
+                factor=factor, width=width)
+    if detail:
+        try:
+            fine = _fine_detail(key, period, DETAIL_GAIN, pixels)
+        except ValueError:  # an image too small for the high-pass
+            return
+        show_pixels(crop_region(fine, region), f"{label}: fine detail ×{DETAIL_GAIN:g}",
+                    key=f"{key}|fine|{rkey}", factor=factor, width=width)

@@ -25,21 +25,35 @@ from core.images import (
     crop_region,
     load_image_bytes,
 )
-from core.metrics import checkerboard_score, log_power_spectrum, phase_pattern, spectrum_figure
-from ui.catalog import model_output
+from core.metrics import (
+    SCORE_UNIT,
+    checkerboard_score,
+    format_score,
+    log_power_spectrum,
+    phase_pattern,
+)
+from ui.catalog import heldout_digests, model_output
 from ui.common import (
     ChoiceParam,
     IntParam,
     check_query_params,
-    colorscale,
     explain,
     magnify_factor,
     pixelated_container,
+    presenting,
+    show_magnified,
     show_pixels,
     show_plot,
+    show_table,
 )
-from ui.gallery import outline_region, region_controls
-from ui.layers import pattern_figure
+from ui.gallery import (
+    REGION_SIZE,
+    artifact_region,
+    outline_region,
+    region_controls,
+    strongest_region,
+)
+from ui.layers import patterns_figure, spectra_figure
 
 #: Defaults of the two sides: the post's Figure 7.
 DEFAULT_A, DEFAULT_B = "deconv3", "resize_nearest"
@@ -212,6 +226,19 @@ def _side_output(catalog: Catalog, side: Side | None, image: np.ndarray,
     return model_output(catalog, side.variant, side.epoch, image, digest)
 
 
+def _default_region(catalog: Catalog, image: np.ndarray, digest: str,
+                    outputs: dict[str, ModelOutput]) -> Region | None:
+    """Where the magnifier starts: where deconv3's checkerboard is strongest on a held-out
+    photograph (:func:`ui.gallery.artifact_region`, from stored outputs); on an upload,
+    where model A's output is most checkered (one image: no extra model runs)."""
+    if digest in heldout_digests().values():
+        return artifact_region(catalog, image, digest)
+    first = next(iter(outputs.values()), None)
+    if first is None:
+        return None
+    return strongest_region((first.key,), REGION_SIZE, [first.pixels])
+
+
 def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
                       image: np.ndarray, digest: str, name: str) -> pd.DataFrame:
     """Original | A | B with crops, differences, phase patterns, spectra and the table.
@@ -243,20 +270,24 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
             show_pixels(pixels, label, key=key)
 
     with st.expander("Magnifier region", expanded=False):
-        region = region_controls(image.shape)
-    factor = magnify_factor(region.width, 224)
+        region = region_controls(image.shape, default=_default_region(catalog, image, digest,
+                                                                      outputs))
+    factor = magnify_factor(region.width, 448)  # stretched to the column, kept sharp
     st.subheader(f"Magnified ×{factor}: {region.height}x{region.width} pixels at "
-                 f"({region.top}, {region.left})")
+                 f"({region.top}, {region.left}), with the fine detail under each")
     rkey = f"{region.top},{region.left},{region.height}"
     with pixelated_container("compare-magnifier"):
         for col, (label, pixels, key) in zip(st.columns(3), panels, strict=False):
             with col:
-                show_pixels(crop_region(pixels, region), f"{label} ×{factor}",
-                            key=f"{key}|crop|{rkey}", factor=factor, width="content")
+                show_magnified(pixels, region, label, key=key, factor=factor, period=PERIOD,
+                               width="stretch")
+    explain("Under each crop its fine detail: the image minus its local average, ten times "
+            "amplified, where a checkerboard too faint to see is plain. The region starts "
+            "where deconv3's checkerboard is strongest.")
 
     st.subheader("Absolute difference to the original")
-    g = int(st.select_slider("Difference gain", GAINS, value=4, key="gain",
-                             bind="query-params", format_func=lambda v: f"×{v}",
+    g = int(st.select_slider("Difference gain (×)", GAINS, value=4, key="gain",
+                             bind="query-params",
                              help="Differences are multiplied by this so that small errors "
                                   "are visible."))
     cols = st.columns(3)
@@ -271,22 +302,18 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     analyses = {label: _analysis(key, pixels) for label, pixels, key in panels}
     st.subheader("Phase pattern")
     explain(f"The high-passed image averaged over every pixel of the same phase "
-            f"(row mod {PERIOD}, column mod {PERIOD}; values in percent of the range). "
-            "A flat tile means no checkerboard; the score is its RMS.")
-    for i, (col, (label, _, _)) in enumerate(zip(st.columns(3), panels, strict=False)):
-        with col:
-            score, pattern, _ = analyses[label]
-            show_plot(pattern_figure(pattern, f"{label}<br>score {score:.4f}"),
-                      key=f"compare-pattern-{i}", height=300)
+            f"(row mod {PERIOD}, column mod {PERIOD}), in the score's unit ({SCORE_UNIT} of "
+            "the range), all on one colour scale. A flat tile means no checkerboard; the "
+            "score is its RMS.")
+    show_plot(patterns_figure([(f"{label}<br>checkerboard {format_score(analyses[label][0])}",
+                                analyses[label][1]) for label, _, _ in panels]),
+              key="compare-patterns", height=340)
     st.subheader("Spectrum")
-    explain(f"Log power of the grey-level image (centre {SPECTRUM_CROP} px). A period-{PERIOD} "
-            f"checkerboard shows as bright dots on the red circles at (i/{PERIOD}, j/{PERIOD}).")
-    for i, (col, (label, _, _)) in enumerate(zip(st.columns(3), panels, strict=False)):
-        with col:
-            fig = spectrum_figure(analyses[label][2], title=label)
-            fig.update_traces(colorscale=colorscale(), showscale=False,
-                              selector={"type": "heatmap"})
-            show_plot(fig, key=f"compare-spectrum-{i}", height=320)
+    explain(f"Log power of the grey-level image (centre {SPECTRUM_CROP} px), one colour scale "
+            f"for all. A period-{PERIOD} checkerboard shows as bright dots on the red circles "
+            f"at (i/{PERIOD}, j/{PERIOD}).")
+    show_plot(spectra_figure([(label, analyses[label][2]) for label, _, _ in panels]),
+              key="compare-spectra", height=360 if not presenting() else 480)
 
     # The original against itself: PSNR is infinite and SSIM 1 (the reference row).
     rows = [{"image": panels[0][0], "PSNR (dB)": np.inf, "SSIM": 1.0,
@@ -299,9 +326,10 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     base = max(float(table["checkerboard score"].iloc[0]), 1e-12)
     table["score / original"] = table["checkerboard score"] / base
     st.subheader("Measures")
-    st.dataframe(table.style.format({
+    show_table(table.style.format({
         "PSNR (dB)": lambda v: "∞" if np.isinf(v) else f"{v:.2f}",
-        "SSIM": "{:.4f}", "checkerboard score": "{:.5f}", "score / original": "{:.1f}"}))
+        "SSIM": "{:.4f}", "checkerboard score": lambda v: format_score(v),
+        "score / original": "{:.1f}"}))
     explain("PSNR and SSIM compare each model's output with the original (the models were "
             "trained to reproduce their input). The checkerboard score needs no reference: "
             "the original's own score is the level of a clean photograph.")

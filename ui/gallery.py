@@ -22,14 +22,15 @@ import streamlit as st
 from core.catalog import CURVES, PERIOD, REGENERATE, Catalog, ModelOutput, variant_order
 from core.images import (
     Region,
-    crop_region,
     tile_grid,
     to_gif_bytes,
     to_png_bytes,
 )
+from core.metrics import SCORE_SCALE, SCORE_UNIT, format_score, most_artifacted_region
 from core.models import VARIANTS
 from ui.catalog import model_output
 from ui.common import (
+    MAGNIFIED_WIDTH,
     ChoiceParam,
     IntParam,
     check_query_params,
@@ -38,6 +39,7 @@ from ui.common import (
     pixelated_container,
     presenting,
     secondary,
+    show_magnified,
     show_pixels,
     show_plot,
 )
@@ -46,6 +48,10 @@ from ui.common import (
 PREFERRED = ("deconv3", "resize_nearest", "deconv4")
 #: Region sizes offered by the magnifier (square, in pixels).
 REGION_SIZES = (8, 12, 16, 24, 32, 48, 64)
+#: Side of the default magnifier region (image pixels).
+REGION_SIZE = 32
+#: The variant whose artifact places the default magnifier region: the post's case.
+REGION_VARIANT = "deconv3"
 
 #: One colour per variant, in the registry's order (the same on every plot).
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -58,12 +64,44 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 # --------------------------------------------------------------------------- regions
 
 
-def region_controls(shape: tuple[int, ...], *, prefix: str = "region") -> Region:
+@st.cache_data(max_entries=64, show_spinner=False)
+def strongest_region(keys: tuple[str, ...], size: int, _images: list[np.ndarray]) -> Region:
+    # keyed on the outputs' cache keys (checkpoint + input hash), not on the arrays
+    return most_artifacted_region(_images, PERIOD, size)
+
+
+def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
+                    size: int = REGION_SIZE) -> Region:
+    """Where to magnify by default: the ``size`` square where ``deconv3``'s outputs on
+    ``image`` carry the strongest local checkerboard at its first trained epoch, a
+    middle one and its last, all at once (:func:`core.metrics.most_artifacted_region`),
+    so the grid is on screen at epoch 1 and still at the last epoch. Falls back to the
+    first variant, then to the image's centre.
+    """
+    h, w = image.shape[:2]
+    centre = Region(max(0, h // 2 - size // 2), max(0, w // 2 - size // 2), size, size)
+    variants = catalog.variants
+    variant = REGION_VARIANT if REGION_VARIANT in variants else (variants[0] if variants else None)
+    if variant is None:
+        return centre.clamped(image.shape)
+    epochs = [e for e in catalog.epochs(variant) if e >= 1] or catalog.epochs(variant)
+    picks = sorted({epochs[0], epochs[len(epochs) // 2], epochs[-1]})
+    outputs = [model_output(catalog, variant, e, image, digest) for e in picks]
+    outputs = [o for o in outputs if isinstance(o, ModelOutput)]
+    if not outputs:
+        return centre.clamped(image.shape)
+    return strongest_region(tuple(o.key for o in outputs), int(size), [o.pixels for o in outputs])
+
+
+def region_controls(shape: tuple[int, ...], *, prefix: str = "region",
+                    default: Region | None = None) -> Region:
     """Sliders for a square region (size, top, left), bound to the URL; returns it clamped.
 
     Keys (and URL parameters): ``{prefix}_size``, ``{prefix}_top``, ``{prefix}_left``.
-    The default is a 32-pixel square in the middle of the image. A position that does
-    not fit the image (a link made on a larger one) is moved inside it.
+    The default is ``default`` (the computed :func:`artifact_region`), else a 32-pixel
+    square in the middle of the image. When the default moves (another photograph),
+    sliders nobody has touched follow it. A position that does not fit the image (a
+    link made on a larger one) is moved inside it.
     """
     h, w = int(shape[0]), int(shape[1])
     sizes = [s for s in REGION_SIZES if s <= min(h, w)] or [min(h, w)]
@@ -74,8 +112,21 @@ def region_controls(shape: tuple[int, ...], *, prefix: str = "region") -> Region
         f"{prefix}_left": IntParam(0, left_max),
     })
     size0 = 32 if 32 in sizes else sizes[-1]
+    if default is not None and default.height in sizes:
+        size0 = default.height
     top0 = max(0, min(top_max, h // 2 - size0 // 2))
     left0 = max(0, min(left_max, w // 2 - size0 // 2))
+    if default is not None:
+        top0, left0 = min(default.top, top_max), min(default.left, left_max)
+    # The default moved (another photograph): sliders still at the old default follow.
+    memo = f"_{prefix}_default"
+    previous = st.session_state.get(memo)
+    current = {f"{prefix}_size": size0, f"{prefix}_top": top0, f"{prefix}_left": left0}
+    if previous is not None and previous != current:
+        for name, value in previous.items():
+            if st.session_state.get(name) == value:
+                del st.session_state[name]
+    st.session_state[memo] = current
     # A smaller image than the one the sliders were made for: move them inside it.
     for name, hi in ((f"{prefix}_top", top_max), (f"{prefix}_left", left_max)):
         if st.session_state.get(name, 0) > hi:
@@ -130,12 +181,25 @@ _LAST_STEP = "_gallery_last_step"
 PLAY_INTERVAL = 1.5
 
 
-def _step_epoch(delta: int, last: int) -> None:
+def stored_epochs(catalog: Catalog) -> list[int]:
+    """Every epoch some variant has a checkpoint for, ascending (sparse: 0, 1, 2, 3, 5, …)."""
+    return sorted({e for v in catalog.variants for e in catalog.epochs(v)}) or [0]
+
+
+def _next_epoch(epochs: Sequence[int], current: int, delta: int) -> int:
+    """The stored epoch ``delta`` steps from ``current`` (wrapping round)."""
+    i = epochs.index(current) if current in epochs else len(epochs) - 1
+    return epochs[(i + delta) % len(epochs)]
+
+
+def _step_epoch(delta: int, epochs: list[int]) -> None:
     """Button callback (runs before the page, so it may set the slider's value)."""
-    st.session_state["epoch"] = (int(st.session_state.get("epoch", last)) + delta) % (last + 1)
+    st.session_state["epoch"] = _next_epoch(epochs, int(st.session_state.get("epoch", epochs[-1])),
+                                            delta)
 
 
-def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray]) -> GallerySettings:
+def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray],
+                     digests: dict[str, str] | None = None) -> GallerySettings:
     """Variants, epoch (with previous/next/play), image and magnifier region; URL-bound.
 
     Defaults are given to the widgets themselves (``value=``/``default=``): a bound
@@ -143,20 +207,21 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray]) -> Gallery
     default must be the one a link without the parameter reopens.
     """
     variants = catalog.variants
-    last = catalog.last_epoch()
+    epochs = stored_epochs(catalog)
+    last = epochs[-1]
     names = list(images)
     pending = st.session_state.pop(_PENDING_EPOCH, None)  # left by the play ticker
     if pending is not None:
         st.session_state["epoch"] = pending
     check_query_params({
         "variants": ChoiceParam(tuple(variants), multi=True),
-        "epoch": IntParam(0, max(last, 1)),
+        "epoch": ChoiceParam(tuple(str(e) for e in epochs)),
         "image": ChoiceParam(tuple(names)),
         "film": ChoiceParam(tuple(variants)),
     })
     default_variants = [v for v in PREFERRED if v in variants] or variants[:3]
     # The folder may have changed since the last run (a variant removed, epochs fewer).
-    if st.session_state.get("epoch", 0) > last:
+    if st.session_state.get("epoch", last) not in epochs:
         st.session_state["epoch"] = last
     kept = [v for v in st.session_state.get("variants", []) if v in variants]
     if "variants" in st.session_state and kept != st.session_state["variants"]:
@@ -166,18 +231,19 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray]) -> Gallery
     chosen = st.multiselect("Variants", variants, default=default_variants, key="variants",
                             bind="query-params",
                             help="Each row of the grid is one trained network.")
-    if last > 0:
-        epoch = st.slider("Epoch", 0, last, value=last, key="epoch", bind="query-params",
-                          help="0 is the initialisation, before any training.")
+    if len(epochs) > 1:
+        epoch = st.select_slider("Epoch", epochs, value=last, key="epoch", bind="query-params",
+                                 help="The stored epochs; 0 is the initialisation, before "
+                                      "any training.")
     else:
         epoch = 0
         st.caption("Only epoch 0 is stored.")
     cols = st.columns([1, 1, 1, 2, 2], vertical_alignment="bottom")
     cols[0].button("", icon=":material/skip_previous:", key="epoch-prev", help="Previous epoch",
-                   on_click=_step_epoch, args=(-1, last), disabled=last == 0)
+                   on_click=_step_epoch, args=(-1, epochs), disabled=len(epochs) < 2)
     cols[1].button("", icon=":material/skip_next:", key="epoch-next", help="Next epoch",
-                   on_click=_step_epoch, args=(1, last), disabled=last == 0)
-    cols[2].toggle("Play", key="playing", disabled=last == 0, on_change=_mark_step,
+                   on_click=_step_epoch, args=(1, epochs), disabled=len(epochs) < 2)
+    cols[2].toggle("Play", key="playing", disabled=len(epochs) < 2, on_change=_mark_step,
                    help=f"Step through the epochs, one every {PLAY_INTERVAL:g} seconds.")
     with cols[3]:
         image = st.selectbox("Image", names, index=0, key="image", bind="query-params",
@@ -188,8 +254,11 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray]) -> Gallery
             film0 = default_variants[0] if default_variants else variants[0]
             film = st.selectbox("Filmstrip variant", variants, index=variants.index(film0),
                                 key="film", bind="query-params")
+    default = None
+    if digests is not None and image in digests:
+        default = artifact_region(catalog, images[image], digests[image])
     with secondary():
-        region = region_controls(images[image].shape)
+        region = region_controls(images[image].shape, default=default)
     return GallerySettings(tuple(variant_order(chosen)), int(epoch), image, film, region)
 
 
@@ -205,8 +274,9 @@ def play_ticker(catalog: Catalog) -> None:
     the next epoch for the slider and reruns the whole page, which applies it before
     the slider is drawn (a widget's value cannot change after it is drawn).
     """
-    last = catalog.last_epoch()
-    if not st.session_state.get("playing") or last == 0:
+    epochs = stored_epochs(catalog)
+    last = epochs[-1]
+    if not st.session_state.get("playing") or len(epochs) < 2:
         return
     st.session_state[_LAST_STEP] = max(st.session_state.get(_LAST_STEP, 0.0), time.monotonic())
 
@@ -218,7 +288,7 @@ def play_ticker(catalog: Catalog) -> None:
             return
         st.session_state[_LAST_STEP] = time.monotonic()
         current = int(st.session_state.get("epoch", last))
-        st.session_state[_PENDING_EPOCH] = (current + 1) % (last + 1)
+        st.session_state[_PENDING_EPOCH] = _next_epoch(epochs, current, 1)
         st.rerun(scope="app")
 
     tick()
@@ -247,14 +317,16 @@ def render_grid(catalog: Catalog, settings: GallerySettings, images: dict[str, n
                         problems.append(result)
                     continue
                 outputs[variant][name] = result
-                show_pixels(result.pixels, f"{variant} · score {result.score:.4f}", key=result.key)
+                show_pixels(result.pixels, f"{variant} · checkerboard {format_score(result.score)}",
+                            key=result.key)
     for text in dict.fromkeys(problems):
         st.error(f"{text[0].upper()}{text[1:]}. Regenerate it with `{REGENERATE}`.",
                  icon=":material/broken_image:")
     explain(
-        "The score is the RMS amplitude of the part of the image's fine detail that repeats "
-        f"every {PERIOD} pixels (the product of the network's two upsampling strides): "
-        "the checkerboard, measured without a reference image."
+        "The checkerboard score is the RMS amplitude of the part of the image's fine detail "
+        f"that repeats every {PERIOD} pixels (the product of the network's two upsampling "
+        f"strides), in thousandths of the intensity range ({SCORE_UNIT}): the checkerboard, "
+        "measured without a reference image. A clean photograph reads about 1."
     )
     return outputs
 
@@ -286,7 +358,7 @@ def render_filmstrip(catalog: Catalog, variant: str, settings: GallerySettings,
                     continue
                 frames.append(result.pixels)
                 mark = "▶ " if epoch == settings.epoch else ""
-                show_pixels(result.pixels, f"{mark}epoch {epoch} · {result.score:.4f}",
+                show_pixels(result.pixels, f"{mark}epoch {epoch} · {format_score(result.score)}",
                             key=result.key)
     return frames
 
@@ -319,13 +391,19 @@ def curves_figure(series: dict[str, dict[str, tuple[list[int], list[float]]]],
     for i, (col, title, log) in enumerate(CURVES):
         r, c = divmod(i, 2)
         n = "" if i == 0 else str(i + 1)
-        layout[f"xaxis{n}"] = {"domain": columns[c], "anchor": f"y{n}", "dtick": 1,
+        scale = SCORE_SCALE if col == "checkerboard" else 1.0  # the one unit, ×10⁻³
+        if col == "checkerboard":
+            title = f"{title} ({SCORE_UNIT})"
+        layout[f"xaxis{n}"] = {"domain": columns[c], "anchor": f"y{n}",
+                               "dtick": 1 if max(last, epoch) <= 12 else None,
                                "range": [-0.3, max(last, epoch) + 0.3],
                                "title": {"text": "epoch"} if r == 1 else None}
+        # log axes: powers of ten, never SI prefixes ("100µ")
         layout[f"yaxis{n}"] = {"domain": rows[r], "anchor": f"x{n}",
-                               "type": "log" if log else "linear"}
+                               "type": "log" if log else "linear", "exponentformat": "power"}
         for v in variants:
             epochs, values = series.get(v, {}).get(col, ([], []))
+            values = [y * scale for y in values] if scale != 1.0 else values
             traces.append({
                 "type": "scatter", "x": epochs, "y": values, "mode": "lines+markers",
                 "name": v, "legendgroup": v, "showlegend": i == 0, "xaxis": f"x{n}",
@@ -357,28 +435,35 @@ def render_curves(catalog: Catalog, settings: GallerySettings) -> None:
 def render_magnifier(settings: GallerySettings, image: np.ndarray, digest: str,
                      outputs: dict[str, ModelOutput]) -> None:
     """The region of the chosen photograph, enlarged with nearest neighbour, for every
-    chosen variant at the chosen epoch side by side."""
+    chosen variant at the chosen epoch side by side, each with its fine detail under it
+    (high-passed x10): the grid shows even where the crop itself looks smooth. The
+    default region is where deconv3's checkerboard is strongest (:func:`artifact_region`).
+    """
     region = settings.region
-    st.subheader(f"Magnifier: {region.height}x{region.width} pixels of {settings.image}")
-    factor = magnify_factor(region.width)
+    st.subheader(f"Magnifier: {region.height}x{region.width} pixels of {settings.image}, "
+                 f"epoch {settings.epoch}")
+    factor = magnify_factor(region.width, 384 if presenting() else MAGNIFIED_WIDTH)
     rkey = f"{region.top},{region.left},{region.height}"
     panels = [("original", image, digest)]
     panels += [(v, out.pixels, out.key) for v, out in outputs.items()]
     with pixelated_container("gallery-magnifier"):
-        left, right = st.columns([1, 3])
+        left, right = st.columns([1, 4])
         with left:
             show_pixels(outline_region(image, region), "where (red frame)",
                         key=f"{digest}|outline|{rkey}")
         with right:
-            per_row = 3 if not presenting() else 4
+            per_row = 4
             for start in range(0, len(panels), per_row):
                 cols = st.columns(per_row)
                 for col, (label, pixels, key) in zip(cols, panels[start : start + per_row],
                                                      strict=False):
                     with col:
-                        show_pixels(crop_region(pixels, region), f"{label} ×{factor}",
-                                    key=f"{key}|crop|{rkey}", factor=factor, width="content")
+                        show_magnified(pixels, region, label, key=key, factor=factor,
+                                       period=PERIOD, width="stretch")
     explain(
         "Every image pixel is drawn as a solid block (nearest neighbour, no smoothing), "
-        f"so a pattern that repeats every {PERIOD} pixels shows as a regular grid."
+        f"so a pattern that repeats every {PERIOD} pixels shows as a regular grid. Under "
+        "each crop, its fine detail: the image minus its local average, amplified ten "
+        "times, which makes a checkerboard too faint to see plain. The region starts where "
+        "deconv3's checkerboard is strongest; move it under *More settings*."
     )

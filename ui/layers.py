@@ -29,11 +29,14 @@ from core.images import ImageLoadError, content_hash, load_image_bytes
 from core.lab_inputs import build_stack, lab_input, upsample_image
 from core.layers import UPSAMPLERS, upsampler_names
 from core.metrics import (
+    SCORE_SCALE,
+    SCORE_UNIT,
+    Spectrum,
     checkerboard_score,
+    format_score,
     gain_imbalance,
     log_power_spectrum,
     phase_pattern,
-    spectrum_figure,
     to_unit_range,
 )
 from core.phase_gains import phase_gains
@@ -44,12 +47,15 @@ from ui.common import (
     check_query_params,
     colorscale,
     explain,
+    integer_colorbar,
     magnify_factor,
     presenting,
     preset_button,
+    scale_for,
     secondary,
     show_pixels,
     show_plot,
+    show_table,
 )
 
 #: Largest output side computed (input size x scale^layers is clamped to this).
@@ -239,17 +245,103 @@ def lab_results(names: Sequence[str], image: np.ndarray, *, scale: int, kernel_s
             for n in names]
 
 
+def _tick_step(n: int) -> int:
+    """Axis tick spacing for an n-cell side: every cell up to 8, about 8 ticks beyond."""
+    return 1 if n <= 8 else max(1, n // 8)
+
+
+def patterns_figure(patterns: Sequence[tuple[str, np.ndarray]], *, per_row: int | None = None,
+                    title: str | None = None) -> go.Figure:
+    """Phase patterns side by side on ONE colour scale with its colour bar.
+
+    Every panel shares a coloraxis, diverging and centred on zero (a pattern is zero-mean,
+    so it is signed), with the limit set by the strongest panel: a flat pattern reads
+    flat, not as strong as a 3 % one. Values are in the score's unit (×10⁻³ of the
+    range); written in the cells up to period 8.
+    """
+    from plotly.subplots import make_subplots
+
+    n = len(patterns)
+    per_row = max(1, min(per_row or n, n))
+    rows = -(-n // per_row)
+    scaled = [(name, np.asarray(q, dtype=np.float64) * SCORE_SCALE) for name, q in patterns]
+    lim = max((float(np.abs(q).max()) for _, q in scaled if q.size), default=0.0) or 1.0
+    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=[name for name, _ in scaled],
+                        horizontal_spacing=0.06, vertical_spacing=0.12 if rows > 1 else 0.0)
+    for i, (name, q) in enumerate(scaled):
+        p = q.shape[0]
+        r, c = divmod(i, per_row)
+        written = p <= 8
+        fig.add_trace(go.Heatmap(
+            z=q, coloraxis="coloraxis", name=name,
+            text=np.round(q, 1) if written else None,
+            texttemplate="%{text}" if written else None,
+            hovertemplate=f"{name}<br>row ≡ %{{y}}, col ≡ %{{x}}<br>%{{z:.2f}} {SCORE_UNIT}"
+                          "<extra></extra>",
+            xgap=1 if p <= 32 else 0, ygap=1 if p <= 32 else 0), row=r + 1, col=c + 1)
+        step = _tick_step(p)
+        fig.update_xaxes(dtick=step, range=[-0.5, p - 0.5], constrain="domain",
+                         title_text="col mod P" if r == rows - 1 else None, row=r + 1, col=c + 1)
+        fig.update_yaxes(dtick=step, range=[p - 0.5, -0.5], constrain="domain",
+                         scaleanchor=f"x{i + 1 if i else ''}",
+                         title_text="row mod P" if c == 0 else None, row=r + 1, col=c + 1)
+    fig.update_layout(
+        title=title,
+        coloraxis={"colorscale": colorscale("diverging"), "cmin": -lim, "cmax": lim,
+                   "colorbar": {"title": {"text": SCORE_UNIT}}},
+        margin={"l": 10, "r": 10, "t": 60 if title else 40, "b": 10},
+    )
+    return fig
+
+
+def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *,
+                   per_row: int | None = None) -> go.Figure:
+    """Log power spectra side by side on ONE colour scale (with its bar), each a square
+    panel with the artifact frequencies circled (:func:`core.metrics.log_power_spectrum`).
+
+    The scale runs from the 1st to the 99.9th percentile of all panels together, so a
+    brighter dot is more power in every panel alike.
+    """
+    from plotly.subplots import make_subplots
+
+    n = len(spectra)
+    per_row = max(1, min(per_row or n, n))
+    rows = -(-n // per_row)
+    values = np.concatenate([sp.log_power.ravel() for _, sp in spectra]) if spectra else np.zeros(1)
+    lo, hi = (float(v) for v in np.percentile(values, [1.0, 99.9]))
+    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=[name for name, _ in spectra],
+                        horizontal_spacing=0.05, vertical_spacing=0.12 if rows > 1 else 0.0)
+    for i, (name, sp) in enumerate(spectra):
+        r, c = divmod(i, per_row)
+        fig.add_trace(go.Heatmap(
+            x=sp.fx, y=sp.fy, z=sp.log_power.astype(np.float32), coloraxis="coloraxis",
+            name=name, hovertemplate=f"{name}<br>fy=%{{y:.3f}} fx=%{{x:.3f}}<br>"
+                                     "log10 power %{z:.2f}<extra></extra>"),
+            row=r + 1, col=c + 1)
+        fig.add_trace(go.Scatter(
+            x=sp.markers[:, 1], y=sp.markers[:, 0], mode="markers", showlegend=False,
+            marker={"symbol": "circle-open", "size": 12, "color": "red", "line": {"width": 2}},
+            hovertemplate=f"artifact frequency (i/{sp.period}, j/{sp.period})<br>"
+                          "fy=%{y:.3f} fx=%{x:.3f}<extra></extra>"),
+            row=r + 1, col=c + 1)
+        fig.update_xaxes(dtick=0.25, constrain="domain",
+                         title_text="fx (cycles/pixel)" if r == rows - 1 else None,
+                         row=r + 1, col=c + 1)
+        fig.update_yaxes(dtick=0.25, autorange="reversed", constrain="domain",
+                         scaleanchor=f"x{i + 1 if i else ''}",
+                         title_text="fy (cycles/pixel)" if c == 0 else None,
+                         row=r + 1, col=c + 1)
+    fig.update_layout(
+        coloraxis={"colorscale": colorscale(), "cmin": lo, "cmax": hi,
+                   "colorbar": {"title": {"text": "log10 power"}}},
+        showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return fig
+
+
 def pattern_figure(pattern: np.ndarray, title: str) -> go.Figure:
-    """A period x period phase pattern, diverging colours centred on 0, values written."""
-    lim = float(np.abs(pattern).max()) or 1.0
-    p = pattern.shape[0]
-    fig = go.Figure(go.Heatmap(
-        z=pattern, zmin=-lim, zmax=lim, colorscale=colorscale("diverging"),
-        text=np.round(pattern * 100, 2) if p <= 8 else None,
-        texttemplate="%{text}" if p <= 8 else None,
-        hovertemplate="row ≡ %{y}, col ≡ %{x}<br>%{z:.4f}<extra></extra>",
-        showscale=False, xgap=1, ygap=1))
-    return _phase_grid_layout(fig, title, p, "mod P")
+    """One phase pattern (see :func:`patterns_figure`), with its colour bar."""
+    return patterns_figure([(title, pattern)])
 
 
 def _phase_grid_layout(fig: go.Figure, title: str, n: int, axis: str) -> go.Figure:
@@ -266,8 +358,10 @@ def gains_figure(gains: np.ndarray, title: str) -> go.Figure:
     """The s x s phase gains of channel pair 0 -> 0, values written in the cells."""
     g = gains[0, 0]
     s = g.shape[0]
+    scale, zmin, zmax = scale_for(g)  # gains of random weights may take both signs
     fig = go.Figure(go.Heatmap(
-        z=g, colorscale=colorscale(), text=np.round(g, 3), texttemplate="%{text}",
+        z=g, colorscale=scale, zmin=zmin, zmax=zmax, text=np.round(g, 3),
+        texttemplate="%{text}",
         hovertemplate="output phase (%{y}, %{x})<br>gain %{z:.4f}<extra></extra>",
         showscale=False, xgap=2, ygap=2))
     return _phase_grid_layout(fig, title, s, "phase")
@@ -306,31 +400,30 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
             show_pixels(zoom, f"centre {zoom.shape[0]} x {zoom.shape[1]} pixels, enlarged",
                         factor=magnify_factor(zoom.shape[1], image_width), width="content",
                         file_name=f"{key}-{r.name}-centre.png")
-            st.metric("Checkerboard score", f"{100 * r.score:.2f} %",
+            st.metric("Checkerboard score", format_score(r.score),
                       help=f"RMS of the part of the fine detail that repeats every "
-                           f"{r.period} pixels, in percent of the output's range "
+                           f"{r.period} pixels, in thousandths of the output's range "
                            "(core.metrics.checkerboard_score).")
             st.caption(_describe(r.name))
     if not details:
         return
     st.subheader("Phase pattern")
     explain(f"The {results[0].period} x {results[0].period} tile behind each score: the "
-            "high-passed output averaged over every pixel of the same phase (values in "
-            "percent of the range). A flat tile means no checkerboard.")
-    for cell, r in zip(_cells(len(results)), results, strict=True):
-        with cell:
-            show_plot(pattern_figure(r.pattern, r.name), key=f"{key}-pattern-{r.name}",
-                      height=320)
+            "high-passed output averaged over every pixel of the same phase, in the score's "
+            f"unit ({SCORE_UNIT} of the range), all on one colour scale. A flat tile means no "
+            "checkerboard.")
+    per_row = len(results) if presenting() else min(len(results), 2)
+    rows = -(-len(results) // per_row)
+    show_plot(patterns_figure([(r.name, r.pattern) for r in results], per_row=per_row),
+              key=f"{key}-patterns", height=60 + 300 * rows)
     st.subheader("Spectrum")
-    explain("Log power of the grey-level output (centre crop). A checkerboard of period P "
-            "shows as bright dots on the red circles at frequencies (i/P, j/P).")
-    for cell, r in zip(_cells(len(results)), results, strict=True):
-        with cell:
-            spec = log_power_spectrum(_centre_crop(r.output, SPECTRUM_CROP), r.period)
-            fig = spectrum_figure(spec, title=r.name)
-            fig.update_traces(colorscale=colorscale(), showscale=False,
-                              selector={"type": "heatmap"})
-            show_plot(fig, key=f"{key}-spectrum-{r.name}", height=340)
+    explain("Log power of the grey-level output (centre crop), all on one colour scale. A "
+            "checkerboard of period P shows as bright dots on the red circles at frequencies "
+            "(i/P, j/P).")
+    spectra = [(r.name, log_power_spectrum(_centre_crop(r.output, SPECTRUM_CROP), r.period))
+               for r in results]
+    show_plot(spectra_figure(spectra, per_row=per_row), key=f"{key}-spectra",
+              height=60 + 320 * rows)
     st.subheader("Polyphase gains of the first layer")
     explain("On a constant input, each output phase of a layer receives the sum of the "
             "taps that feed it. Unequal sums are the uneven overlap of the post, whatever "
@@ -379,8 +472,8 @@ def render_cost_table(names: Sequence[str] | None = None, *, scale: int = 2,
         st.session_state[run_key] += 1
     with st.spinner("Timing each upsampler on this machine..."):
         df = cost_table(names, c_in, c_out, size, scale, kernel_size, st.session_state[run_key])
-    st.dataframe(df.style.format({"multiply-adds (M)": "{:.1f}", "forward (ms)": "{:.2f}",
-                                  "time vs resize_nearest": "{:.2f}x"}))
+    show_table(df.style.format({"multiply-adds (M)": "{:.1f}", "forward (ms)": "{:.2f}",
+                                "time vs resize_nearest": "{:.2f}x"}))
     explain(f"One image, {c_in} → {c_out} channels, {size} x {size} → {scale * size} x "
             f"{scale * size}, {kernel_size} x {kernel_size} kernels; median of 5 forward "
             "passes (timed in turns after two warm-up rounds) on this shared machine. `fused_resize` computes "
@@ -393,10 +486,14 @@ def render_cost_table(names: Sequence[str] | None = None, *, scale: int = 2,
 
 
 def gradient_figure(grad: np.ndarray, title: str) -> go.Figure:
+    scale, zmin, zmax = scale_for(grad)  # all-ones weights: counts; random weights: signed
+    counts = bool(grad.size) and np.allclose(grad, np.round(grad)) and zmin >= 0
+    colorbar = (integer_colorbar(zmin, zmax, "∂L/∂x") if counts
+                else {"title": {"text": "∂L/∂x"}})
     fig = go.Figure(go.Heatmap(
-        z=grad, colorscale=colorscale(),
+        z=grad, colorscale=scale, zmin=zmin, zmax=zmax,
         hovertemplate="input (row %{y}, col %{x})<br>gradient %{z:.3f}<extra></extra>",
-        colorbar={"title": {"text": "∂L/∂x"}}, xgap=1 if grad.shape[0] <= 48 else 0,
+        colorbar=colorbar, xgap=1 if grad.shape[0] <= 48 else 0,
         ygap=1 if grad.shape[0] <= 48 else 0))
     fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       xaxis={"title": "input column", "constrain": "domain"},
@@ -423,7 +520,7 @@ def render_gradient_view(*, key: str = "lab-grad") -> np.ndarray:
               key=f"{key}-heatmap", height=460)
     if size >= 4 * s and s >= 2:
         score = checkerboard_score(to_unit_range(grad), s)
-        st.metric("Checkerboard score of the gradient", f"{100 * score:.2f} %",
+        st.metric("Checkerboard score of the gradient", format_score(score),
                   help=f"Period {s}, on the gradient rescaled to [0, 1].")
     explain("The backward pass of a strided convolution *is* a transposed convolution: "
             "the output gradient (all ones here) is painted back onto the input through "

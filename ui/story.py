@@ -10,34 +10,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.catalog import REGENERATE, Catalog
-from core.images import Region, crop_region
-from core.metrics import high_pass
+from core.catalog import PERIOD, PROJECT_ROOT, REGENERATE, Catalog
+from core.images import Region
+from core.metrics import SCORE_SCALE, SCORE_UNIT, format_score
 from ui.catalog import heldout, heldout_digests, load_catalog, model_output, show_catalog_problems
 from ui.common import (
     IntParam,
     check_query_params,
+    explain,
     magnify_factor,
     pixelated_container,
     presenting,
-    show_pixels,
+    show_magnified,
     show_plot,
+    show_table,
 )
 from ui.compare import Side, render_comparison
 from ui.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
-from ui.gallery import curves_figure, variant_colour
-from ui.layers import render_cost_table
+from ui.gallery import artifact_region, curves_figure, variant_colour
 from ui.matrix import MatrixSpec, build_case, render_transpose_view, show_matrix_c
 
-#: The photograph and crop the story magnifies (a held-out image: never trained on).
+#: The photograph the story magnifies (a held-out image: never trained on); the crop is
+#: where deconv3's checkerboard is strongest on it (ui.gallery.artifact_region).
 STORY_IMAGE = "coffee"
-CROP = Region(top=80, left=96, height=32, width=32)  # deconv3 8.1e-3 vs resize 0.7e-3 here
+CROP_SIZE = 32
+#: The stored upsampler benchmark the last step shows (``python benchmarks/upsampling.py``).
+UPSAMPLING_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "upsampling.json"
 #: Variants the story compares, in the order shown.
 DECONV, EVEN, RESIZE = "deconv3", "deconv4", "resize_nearest"
 FILM_EPOCHS = (0, 1, 2, 5, 10)
@@ -78,10 +83,13 @@ def _photo() -> tuple[str, np.ndarray, str]:
     return name, images[name], digests[name]
 
 
-def _crop_panel(image: np.ndarray, caption: str, key: str) -> None:
-    region = CROP.clamped(image.shape)
-    show_pixels(crop_region(image, region), caption, key=key,
-                factor=magnify_factor(region.width, 320 if not presenting() else 420))
+def _crop(catalog: Catalog, image: np.ndarray, digest: str) -> Region:
+    """The story's magnified square: where deconv3's checkerboard is strongest."""
+    return artifact_region(catalog, image, digest, CROP_SIZE)
+
+
+def _crop_factor(region: Region) -> int:
+    return magnify_factor(region.width, 320 if not presenting() else 420)
 
 
 def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, digest: str):
@@ -95,23 +103,14 @@ def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, diges
 # --------------------------------------------------------------------------- the steps
 
 
-def _fine_detail(image: np.ndarray, gain: float = 10.0) -> np.ndarray:
-    """The image minus its local mean (``core.metrics.high_pass``), amplified, around grey:
-    where a checkerboard hides in an image that looks smooth."""
-    residual, y0, x0 = high_pass(image, 4)  # (h, w, 3), pixel (y0 + i, x0 + j)
-    region = CROP.clamped(image.shape)
-    top, left = max(0, region.top - y0), max(0, region.left - x0)
-    crop = residual[top : top + region.height, left : left + region.width]
-    return np.clip(0.5 + gain * crop, 0.0, 1.0).astype(np.float32)
-
-
 def step_artifacts() -> None:
     catalog = _catalog_or_warn()
     if catalog is None:
         return
     name, image, digest = _photo()
+    region = _crop(catalog, image, digest)
     variants = [v for v in (DECONV, RESIZE) if v in catalog.variants]
-    panels = [(f"original ({name}), 32x32 crop", image, f"story-orig-{digest}", None)]
+    panels = [(f"original ({name})", image, f"story-orig-{digest}", None)]
     for variant in variants:
         epoch = catalog.last_epoch(variant)
         out = _output(catalog, variant, epoch, image, digest)
@@ -121,15 +120,10 @@ def step_artifacts() -> None:
         cols = st.columns(len(panels))
         for col, (caption, pixels, key, score) in zip(cols, panels, strict=True):
             with col:
-                _crop_panel(pixels, caption, key)
-                _crop_panel_raw(_fine_detail(pixels), "fine detail x10", f"{key}|fine")
+                show_magnified(pixels, region, caption, key=key, factor=_crop_factor(region),
+                               period=PERIOD)
                 if score is not None:
-                    st.metric("Checkerboard score", f"{score:.4f}")
-
-
-def _crop_panel_raw(crop: np.ndarray, caption: str, key: str) -> None:
-    show_pixels(crop, caption, key=key,
-                factor=magnify_factor(crop.shape[1], 320 if not presenting() else 420))
+                    st.metric("Checkerboard score", format_score(score))
 
 
 def step_matrix() -> None:
@@ -150,6 +144,7 @@ def step_first_epoch() -> None:
     if catalog is None:
         return
     name, image, digest = _photo()
+    region = _crop(catalog, image, digest)
     variants = [v for v in (DECONV, RESIZE) if v in catalog.variants]
     with pixelated_container("story-film"):
         for variant in variants:
@@ -159,22 +154,25 @@ def step_first_epoch() -> None:
                 out = _output(catalog, variant, epoch, image, digest)
                 if out is not None:
                     with col:
-                        _crop_panel(out.pixels, f"{variant} · epoch {epoch} · {out.score:.4f}",
-                                    out.key)
+                        show_magnified(out.pixels, region,
+                                       f"{variant} · epoch {epoch} · {format_score(out.score)}",
+                                       key=out.key, factor=_crop_factor(region), period=PERIOD,
+                                       width="stretch", detail=variant == DECONV)
     show_plot(curves_figure(catalog.series, variants, 1), key="story-curves", height=520)
 
 
 def _final_table(catalog: Catalog, variants: list[str], epochs=(1, None)) -> pd.DataFrame:
-    """Checkerboard score and PSNR per variant at epoch 1 and the last epoch (manifest)."""
+    """Checkerboard score (×10⁻³) and PSNR per variant at epoch 1 and the last epoch."""
     rows = []
     for variant in variants:
         series = catalog.series.get(variant, {})
         row = {"variant": variant}
         for epoch in epochs:
             e = catalog.last_epoch(variant) if epoch is None else epoch
-            for metric, label in (("checkerboard", "score"), ("val_psnr", "PSNR dB")):
+            for metric, label, scale in (("checkerboard", f"checkerboard {SCORE_UNIT}",
+                                          SCORE_SCALE), ("val_psnr", "PSNR dB", 1.0)):
                 xs, ys = series.get(metric, ([], []))
-                row[f"{label} @ epoch {e}"] = ys[xs.index(e)] if e in xs else np.nan
+                row[f"{label} @ epoch {e}"] = ys[xs.index(e)] * scale if e in xs else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 
@@ -186,7 +184,7 @@ def step_even() -> None:
         return
     variants = [v for v in (DECONV, EVEN, RESIZE) if v in catalog.variants]
     st.markdown("**What the trained networks did** (held-out photographs, from the manifest)")
-    st.dataframe(_final_table(catalog, variants).style.format("{:.4g}"))
+    show_table(_final_table(catalog, variants).style.format("{:.3g}"))
 
 
 def step_side_by_side() -> None:
@@ -200,33 +198,83 @@ def step_side_by_side() -> None:
 
 
 def scores_figure(table: pd.DataFrame) -> go.Figure:
-    """Checkerboard score of every trained variant at its last epoch (log scale)."""
-    score = [c for c in table.columns if c.startswith("score @ epoch") and not c.endswith(" 1")]
+    """Checkerboard score (×10⁻³) of every trained variant at its last epoch (log scale)."""
+    score = [c for c in table.columns if c.startswith("checkerboard") and not c.endswith(" 1")]
     psnr = [c for c in table.columns if c.startswith("PSNR") and not c.endswith(" 1")]
     fig = go.Figure(go.Bar(
         x=table.index, y=table[score[-1]], customdata=table[psnr[-1]],
         marker={"color": [variant_colour(v) for v in table.index]},
-        hovertemplate="%{x}<br>checkerboard score %{y:.4f}<br>PSNR %{customdata:.1f} dB"
-                      "<extra></extra>",
+        hovertemplate=f"%{{x}}<br>checkerboard %{{y:.3g}} {SCORE_UNIT}<br>"
+                      "PSNR %{customdata:.1f} dB<extra></extra>",
     ))
     fig.update_layout(title="Checkerboard score after training (lower is better)",
                       xaxis_title="upsampler of the trained network",
-                      yaxis={"title": "checkerboard score (log)", "type": "log"},
+                      yaxis={"title": f"checkerboard score ({SCORE_UNIT}, log)", "type": "log",
+                             "exponentformat": "power"},
                       margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
+
+
+#: Upsamplers of the stored benchmark shown in the last step, in this order.
+COST_ORDER = ("resize_nearest", "fused_resize", "deconv k3", "deconv k4", "subpixel")
+
+
+def stored_costs(path=UPSAMPLING_RESULTS) -> tuple[pd.DataFrame, str] | None:
+    """The stored upsampler benchmark (``benchmarks/upsampling.py``'s JSON) as a small
+    table for its first shape, and a line saying what and where it measured; None when
+    the file is missing or not what we expect.
+
+    Times are medians of many runs in turns, rounded to two significant figures: the
+    careful measurement, not a live timing on a busy server (which read 3x apart for two
+    layers of the same architecture).
+    """
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text())
+        rows = [r for r in data["rows"] if isinstance(r, dict)]
+        shape = rows[0]["shape"]
+        same = [r for r in rows if r.get("shape") == shape]
+        by_name = {r["upsampler"]: r for r in same}
+        names = [n for n in COST_ORDER if n in by_name] + sorted(set(by_name) - set(COST_ORDER))
+        reference = by_name.get("resize_nearest", {}).get("forward_ms")
+        table = pd.DataFrame([{
+            "upsampler": n,
+            "parameters": int(by_name[n]["parameters"]),
+            "multiply-adds (M)": float(by_name[n]["multiply_adds"]) / 1e6,
+            "forward (ms)": float(f"{float(by_name[n]['forward_ms']):.2g}"),
+            "forward + backward (ms)": float(f"{float(by_name[n]['forward_backward_ms']):.2g}"),
+            "time vs resize_nearest": (float(by_name[n]["forward_ms"]) / float(reference)
+                                       if reference else np.nan),
+        } for n in names]).set_index("upsampler")
+        settings, machine = data.get("settings", {}), data.get("machine", {})
+        note = (f"One batch of {shape['N']}, {shape['C_in']} → {shape['C_out']} channels, "
+                f"{shape['H']} → {2 * shape['H']} px; median of {settings.get('repeats', '?')} "
+                f"runs in turns, {machine.get('cpu_count', '?')} CPU cores, torch "
+                f"{machine.get('torch', '?')}, {str(data.get('date', '?'))[:10]}.")
+    except (OSError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError):
+        return None
+    return table, note
 
 
 def step_fixes() -> None:
     catalog = _catalog_or_warn()
     if catalog is not None:
-        st.markdown("**Every trained variant** (held-out photographs, from the manifest)")
+        st.markdown("**Every trained variant** (held-out photographs)")
         table = _final_table(catalog, catalog.variants)
         show_plot(scores_figure(table), key="story-scores", height=420)
-        st.dataframe(table.style.format("{:.4g}"))
-    st.markdown("**What each upsampler costs** (measured now, on this machine)")
-    render_cost_table(("deconv", "resize_nearest", "fused_resize", "resize_bilinear",
-                       "subpixel", "subpixel_icnr", "deconv_zoh", "bilinear_additive"),
-                      key="story-cost")
+        show_table(table.style.format("{:.3g}"))
+    st.markdown("**What each upsampler costs** (stored benchmark, `benchmarks/upsampling.py`)")
+    costs = stored_costs()
+    if costs is None:
+        st.info("No stored upsampler benchmark: run `python benchmarks/upsampling.py` to "
+                "measure one. The layer lab times them live.", icon=":material/timer_off:")
+        return
+    table, note = costs
+    show_table(table.style.format({"multiply-adds (M)": "{:.0f}", "forward (ms)": "{:.2g}",
+                                   "forward + backward (ms)": "{:.2g}",
+                                   "time vs resize_nearest": "{:.1f}x"}))
+    explain(note + " Differences under about 20 % are within what repeated runs vary by.")
 
 
 STEPS: tuple[Step, ...] = (
@@ -287,29 +335,32 @@ def _move(delta: int) -> None:
 
 
 def step_controls() -> int:
-    """Previous / next, the step indicator (a slider bound to ``?step=N``); returns N."""
+    """Previous, the step numbers (one control, bound to ``?step=N``), Next; returns N."""
     check_query_params({"step": IntParam(1, len(STEPS))})
     try:  # ?step=abc or 1.5: warned about above; the default is used
         step = int(st.session_state.get("step", st.query_params.get("step", 1)))
     except (TypeError, ValueError):
         step = 1
     step = step if 1 <= step <= len(STEPS) else 1
-    prev, nxt, _ = st.columns([1, 1, 3])
+    prev, numbers, nxt = st.columns([2, 5, 2], vertical_alignment="center")
     prev.button("Previous", key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,
                 icon=":material/arrow_back:", width="stretch")
+    with numbers:
+        chosen = st.segmented_control(
+            "Step", list(range(1, len(STEPS) + 1)), default=1, required=True, key="step",
+            bind="query-params", label_visibility="collapsed", width="stretch",
+            help="Jump to a step: " + "; ".join(f"{i}. {s.title}"
+                                                for i, s in enumerate(STEPS, start=1)))
     nxt.button("Next", key="story-next", on_click=_move, args=(1,),
                disabled=step >= len(STEPS), icon=":material/arrow_forward:", width="stretch",
                type="primary")
-    step = st.slider("Step", 1, len(STEPS), 1, key="step", bind="query-params",
-                     format=f"%d of {len(STEPS)}", label_visibility="collapsed")
-    return int(step)
+    return int(chosen or step)
 
 
 def render_step(number: int) -> Step:
     """Draw step ``number`` (1-based): title, text, live view, link to the full page."""
     step = STEPS[number - 1]
-    st.progress(number / len(STEPS), text=f"Step {number} of {len(STEPS)}")
-    st.header(f"{number}. {step.title}")
+    st.header(f"Step {number} of {len(STEPS)}: {step.title}")
     st.markdown(step.text)
     step.render()
     st.page_link(step.page, label=f"Open the full page: {step.page_label}",
