@@ -318,12 +318,17 @@ class FusedResizeConv(nn.Module):
       convolution is the fast kernel there; the phase split's extra ``pixel_shuffle`` and
       crop are memory passes it cannot hide (issue 14, H200: the folded kernel computed
       once ran at 0.97-1.00x ``deconv`` k4 in inference, the phase split at 2-6x).
-    * CPU, inference (no gradient reaches the weights): ``"phase"``. oneDNN's dense
-      2x2 convolution is at least as fast as the 4x4 transposed one, and much faster
-      with few output channels (0.55-0.65x ``deconv`` k4 at 32 -> 3 channels).
+    * CPU, inference (no gradient reaches the weights): ``"phase"`` for few output
+      channels (``C_out <= 8``), ``"folded"`` otherwise. oneDNN's transposed
+      convolution is inefficient with few output channels, where the dense 2x2
+      convolution over ``s*s*C_out`` channels wins (0.45-0.85x the folded time at
+      C_out = 3 and 8); from 16 output channels on the folded kernel is faster
+      (phase 1.1-1.35x), as the phase split's ``pixel_shuffle`` is one more pass over
+      an output that is now large. Measured with one thread, CPU time, 32 and 128 input
+      channels (README, Upsamplers).
     * CPU, training: ``"folded"``. The backward pass of a transposed convolution is
       cheaper than the phase split's (conv2d backward over ``s*s`` times the output
-      channels, plus ``pixel_shuffle``'s): 0.55-0.8x the phase split's forward+backward
+      channels, plus ``pixel_shuffle``'s): 0.6-0.8x the phase split's forward+backward
       time on 64 -> 32 channels, equal on 32 -> 3.
 
     **Cached kernel.** Deriving the kernel costs a few small kernel launches, which on a
@@ -352,6 +357,8 @@ class FusedResizeConv(nn.Module):
     """
 
     METHODS = ("auto", "phase", "folded", "zoh")
+    #: On the CPU in inference, ``"auto"`` runs the phase split up to this many outputs.
+    PHASE_MAX_OUT_CHANNELS = 8
 
     def __init__(self, in_channels: int, out_channels: int, scale: int, kernel_size: int,
                  bias: bool = True, method: str = "auto") -> None:
@@ -373,9 +380,9 @@ class FusedResizeConv(nn.Module):
 
     # -- which method ---------------------------------------------------------------
 
-    @staticmethod
-    def auto_method(device_type: str, dtype: torch.dtype | None = None,
-                    training: bool = False) -> str:
+    @classmethod
+    def auto_method(cls, device_type: str, dtype: torch.dtype | None = None,
+                    training: bool = False, out_channels: int = 1) -> str:
         """The method ``"auto"`` runs on ``device_type`` (``"cpu"``, ``"cuda"``, ...).
 
         ``training``: a gradient reaches the weights (grad mode on and weights that
@@ -384,7 +391,8 @@ class FusedResizeConv(nn.Module):
         each device, so it does not change the answer today.
         """
         del dtype
-        if device_type == "cpu" and not training:
+        if device_type == "cpu" and not training \
+                and out_channels <= cls.PHASE_MAX_OUT_CHANNELS:
             return "phase"
         return "folded"
 
@@ -397,7 +405,8 @@ class FusedResizeConv(nn.Module):
         w = self.conv.weight
         if training is None:
             training = self._training_weights()
-        return self.auto_method(device_type or w.device.type, w.dtype, training)
+        return self.auto_method(device_type or w.device.type, w.dtype, training,
+                                self.conv.out_channels)
 
     def _training_weights(self) -> bool:
         """Whether a gradient can reach the weights in the current grad mode."""

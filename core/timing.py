@@ -19,7 +19,7 @@ from torch import nn
 from core.layers import count_macs, count_parameters, make_upsampler
 
 __all__ = ["cost_rows", "cuda_round_robin_medians", "median_time", "peak_memory_bytes",
-           "round_robin_medians"]
+           "round_robin_medians", "round_robin_times"]
 
 
 def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2) -> float:
@@ -56,10 +56,9 @@ def peak_memory_bytes(fn: Callable[[], object]) -> int:
     return peak
 
 
-def round_robin_medians(fns: list[Callable[[], object]], repeats: int = 10,
-                        warmup: int = 2,
-                        clock: Callable[[], float] = time.perf_counter) -> list[float]:
-    """Median time (seconds) of each ``fn``, timed in interleaved rounds.
+def round_robin_times(fns: list[Callable[[], object]], repeats: int = 10, warmup: int = 2,
+                      clock: Callable[[], float] = time.perf_counter) -> list[list[float]]:
+    """Times (seconds) of ``repeats`` calls of each ``fn``, timed in interleaved rounds.
 
     Round ``r`` calls every ``fn`` once in turn, so a load spike on a shared CPU hits
     all of them alike instead of whichever happened to be running. ``clock`` is wall
@@ -76,7 +75,15 @@ def round_robin_medians(fns: list[Callable[[], object]], repeats: int = 10,
             fn()
             if r >= warmup:
                 times[i].append(clock() - start)
-    return [statistics.median(t) for t in times]
+    return times
+
+
+def round_robin_medians(fns: list[Callable[[], object]], repeats: int = 10,
+                        warmup: int = 2,
+                        clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Median time (seconds) of each ``fn``, timed in interleaved rounds
+    (:func:`round_robin_times`)."""
+    return [statistics.median(t) for t in round_robin_times(fns, repeats, warmup, clock)]
 
 
 def cuda_round_robin_medians(fns: list[Callable[[], object]], repeats: int = 10,

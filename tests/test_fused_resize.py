@@ -48,11 +48,17 @@ class CountDerive:
 
 
 def test_auto_method_per_device_and_use():
-    assert FusedResizeConv.auto_method("cpu", torch.float32, training=False) == "phase"
-    assert FusedResizeConv.auto_method("cpu", torch.bfloat16, training=True) == "folded"
+    auto = FusedResizeConv.auto_method
+    assert auto("cpu", torch.float32, training=False, out_channels=3) == "phase"
+    assert auto("cpu", torch.float32, training=False, out_channels=8) == "phase"
+    assert auto("cpu", torch.float32, training=False, out_channels=16) == "folded"
+    assert auto("cpu", torch.bfloat16, training=True, out_channels=3) == "folded"
     for dtype in (torch.float32, torch.bfloat16, torch.float16):
         for training in (False, True):
-            assert FusedResizeConv.auto_method("cuda", dtype, training) == "folded"
+            for c_out in (3, 64):
+                assert auto("cuda", dtype, training, c_out) == "folded"
+    with torch.no_grad():
+        assert make_upsampler("fused_resize", 2, 32).resolved_method("cpu") == "folded"
     layer = make_upsampler("fused_resize", 2, 2)
     assert layer.method == "auto"
     assert layer.resolved_method("cpu") == "folded"  # grad mode on, weights require grad

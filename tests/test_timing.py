@@ -12,6 +12,7 @@ from core.timing import (
     median_time,
     peak_memory_bytes,
     round_robin_medians,
+    round_robin_times,
 )
 
 
@@ -52,3 +53,10 @@ def test_cuda_round_robin_medians_times_gpu_work():
 def test_cuda_timer_without_cuda_says_so():
     with pytest.raises(RuntimeError, match="CUDA is not available"):
         cuda_round_robin_medians([lambda: None])
+
+
+def test_round_robin_times_with_a_given_clock():
+    ticks = iter(range(100))
+    times = round_robin_times([lambda: None, lambda: None], repeats=3, warmup=1,
+                              clock=lambda: float(next(ticks)))
+    assert times == [[1.0] * 3, [1.0] * 3]  # each call spans one tick of the fake clock
