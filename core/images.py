@@ -9,10 +9,18 @@ Failure is a single exception type, `ImageLoadError` (a `ValueError`), whose mes
 is written for the person who uploaded the file, so a page can show `str(err)` in an
 `st.error` and nothing else.
 
+Only six formats are decoded, recognised by content: PNG, JPEG, WebP, BMP, TIFF and GIF
+(`ACCEPTED_FORMATS`; Pillow is asked to try no other parser, so a PSD or an EPS, which
+could start Ghostscript, is refused unread, with a message naming its format).
+
 Decompression bombs are refused from the header alone: Pillow's `Image.open` is lazy,
-so `img.size` is known before a single pixel is decoded, and we cap the pixel count
-(`max_pixels`, default 40 MP) well below Pillow's own limit (89.5 MP warns,
-179 MP raises `DecompressionBombError`). Pillow's warning is turned into an error too.
+so `img.size` and `img.mode` are known before a single pixel is decoded. We cap the
+pixel count (`max_pixels`, default 40 MP) well below Pillow's own limit (89.5 MP
+warns, 179 MP raises `DecompressionBombError`; the warning is an error here too), and
+the memory the decoding will take: the declared size times the bytes per pixel the
+pipeline needs for that mode (`peak_bytes_per_pixel`), at most `max_decode_bytes`
+(default 256 MiB). Large images are downscaled in their own mode, before any
+conversion, so conversions work on the small image.
 
 The helpers at the bottom never smooth: `magnify_nearest` repeats pixels
 (nearest-neighbour), because a checkerboard artifact is a one-pixel pattern and any
@@ -32,10 +40,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 __all__ = [
+    "ACCEPTED_FORMATS",
+    "ACCEPTED_TEXT",
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DECODE_BYTES",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_SIDE",
     "DEFAULT_MIN_SIZE",
@@ -47,6 +58,7 @@ __all__ = [
     "crop_region",
     "load_image_bytes",
     "magnify_nearest",
+    "peak_bytes_per_pixel",
     "tile_grid",
     "to_gif_bytes",
     "to_png_bytes",
@@ -57,6 +69,40 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # a file larger than this is refused unrea
 DEFAULT_MAX_PIXELS = 40_000_000  # declared W*H above this is refused from the header
 DEFAULT_MAX_SIDE = 1024  # longer side above this is downscaled (with a notice)
 DEFAULT_MIN_SIZE = 16  # either side below this is refused (the network downsamples 4x)
+DEFAULT_MAX_DECODE_BYTES = 256 * 2**20  # estimated peak memory of decoding, from the header
+
+#: Pillow format names decoded (MPO: a JPEG with a second picture, as phones write).
+ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF")
+#: The parsers Pillow may try (its JPEG parser returns MPO files itself).
+_OPEN_FORMATS = tuple(f for f in ACCEPTED_FORMATS if f != "MPO")
+#: The same for people (every message that says what is accepted uses it).
+ACCEPTED_TEXT = "PNG, JPEG, WebP, BMP, TIFF or GIF"
+_UPLOAD_HINT = f"Upload a {ACCEPTED_TEXT} file."
+
+# Signatures of formats we refuse, to name them in the message (checked by content).
+_FOREIGN_MAGIC = (
+    (b"8BPS", "Photoshop (PSD)"),
+    (b"%!PS", "PostScript / EPS"),
+    (b"\xc5\xd0\xd3\xc6", "EPS"),
+    (b"\x00\x00\x01\x00", "Windows icon (ICO)"),
+    (b"icns", "Apple icon (ICNS)"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\xffO\xffQ", "JPEG 2000"),
+    (b"qoif", "QOI"),
+    (b"DDS ", "DirectDraw Surface (DDS)"),
+    (b"gimp xcf", "GIMP (XCF)"),
+    (b"v/1\x01", "OpenEXR"),
+    (b"#?RADIANCE", "Radiance HDR"),
+    (b"SIMPLE  =", "FITS"),
+    (b"FORM", "IFF"),
+    (b"\x01\xda", "SGI"),
+    (b"BLP", "Blizzard texture (BLP)"),
+)
+#: Names of Pillow's format identifiers in messages.
+_FORMAT_NAMES = {"PSD": "Photoshop (PSD)", "EPS": "EPS", "ICO": "Windows icon (ICO)",
+                 "JPEG2000": "JPEG 2000", "TGA": "TGA", "PCX": "PCX", "PPM": "Netpbm (PPM)",
+                 "SGI": "SGI", "DDS": "DirectDraw Surface (DDS)", "QOI": "QOI",
+                 "IM": "IFUNC image (IM)", "XBM": "X bitmap (XBM)", "XPM": "X pixmap (XPM)"}
 
 # Modes whose samples are wider than 8 bits: Pillow's own convert("RGB") clips
 # them to 255 instead of rescaling, which turns a 16-bit photo white. We scale them.
@@ -123,7 +169,7 @@ def _describe_foreign(data: bytes) -> str | None:
             "Export it as PNG or JPEG and upload that."
         )
     if stripped[:4] == b"%PDF":
-        return "This is a PDF document, not an image. Upload a PNG, JPEG, WebP, BMP or TIFF file."
+        return f"This is a PDF document, not an image. {_UPLOAD_HINT}"
     try:  # tolerate a multi-byte character cut at the end of the sample
         text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
@@ -134,13 +180,16 @@ def _describe_foreign(data: bytes) -> str | None:
             preview = " ".join(text.split())[:40]
             return (
                 f"This is a text file (it starts with {preview!r}), not an image. "
-                "Upload a PNG, JPEG, WebP, BMP or TIFF file."
+                + _UPLOAD_HINT
             )
     return None
 
 
 def _describe_unrecognised(data: bytes) -> str:
     """Best guess at what a file Pillow could not identify is, for the error message."""
+    refused = _refused_by_magic(data)
+    if refused:  # before the text check: an EPS is text, but should be named
+        return _refused_message(refused)
     foreign = _describe_foreign(data)
     if foreign:
         return foreign
@@ -155,14 +204,94 @@ def _describe_unrecognised(data: bytes) -> str:
         return (
             "This file starts like a WebP image but could not be read: it is truncated or damaged."
         )
+    refused = _refused_by_pillow(data)
+    if refused:
+        return _refused_message(refused)
     return (
         "This file is not an image format we can read (its content matches no known "
-        "image format, whatever its name says). Upload a PNG, JPEG, WebP, BMP or TIFF file."
+        f"image format, whatever its name says). {_UPLOAD_HINT}"
     )
+
+
+def _refused_message(name: str) -> str:
+    return (f"This file is in the {name} format, which this app does not decode (it "
+            f"decides by content, whatever the file name says). {_UPLOAD_HINT}")
+
+
+def _refused_by_magic(data: bytes) -> str | None:
+    """The name of a format we do not decode, when its signature shows which one."""
+    head = data[:64]
+    for magic, name in _FOREIGN_MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return "AVIF"
+        if brand in (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"):
+            return "HEIC / HEIF"
+    if re.match(rb"P[1-7]\s", head):
+        return "Netpbm (PBM/PGM/PPM)"
+    return None
+
+
+def _refused_by_pillow(data: bytes) -> str | None:
+    """The name of another format Pillow knows (TGA, PCX, ...), from its header only:
+    identified, never decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format
+    except Exception:  # not identifiable: not an image at all
+        return None
+    if fmt in ACCEPTED_FORMATS:
+        return None
+    return _FORMAT_NAMES.get(str(fmt), str(fmt))
 
 
 def _megapixels(n: int) -> str:
     return f"{n / 1e6:.1f} MP"
+
+
+#: Peak memory of decoding, in bytes per declared pixel, by Pillow mode: the decoded
+#: image plus the largest full-size intermediate of this module's pipeline. Measured
+#: (peak RSS of a fresh process decoding a 4000x4000 file, see the report of issue
+#: 11) and rounded up: 1 2.1, L 1.6, I;16 2.7, P 5.3 (9.1 with transparency), RGB 5.2,
+#: CMYK and I 5.4, RGBA and LA 9.1, F 12.2; WebP decodes through extra buffers (15.6).
+_PEAK_BYTES = {"1": 3, "L": 3, "I;16": 4, "I;16L": 4, "I;16B": 4, "I;16N": 4, "P": 10,
+               "RGB": 6, "CMYK": 6, "I": 6, "YCbCr": 6, "LAB": 6, "HSV": 6, "RGBX": 6,
+               "RGBA": 10, "RGBa": 10, "LA": 10, "La": 10, "PA": 10, "F": 13}
+_PEAK_BYTES_WEBP = 16
+
+
+def peak_bytes_per_pixel(mode: str, fmt: str = "") -> int:
+    """Bytes per pixel of the declared size that decoding an image of this Pillow mode
+    (and format) takes at its peak here (see ``_PEAK_BYTES``); 13 for unknown modes."""
+    if fmt == "WEBP":
+        return _PEAK_BYTES_WEBP
+    return _PEAK_BYTES.get(mode, 13)
+
+
+_MODE_NAMES = {"1": "black-and-white", "L": "8-bit greyscale", "P": "palette colour",
+               "RGB": "8-bit colour", "RGBA": "8-bit colour with alpha",
+               "LA": "greyscale with alpha", "I": "32-bit integer greyscale",
+               "F": "32-bit float greyscale", "CMYK": "CMYK colour",
+               "I;16": "16-bit greyscale", "I;16B": "16-bit greyscale"}
+
+
+def _check_memory(size: tuple[int, int], mode: str, fmt: str, max_decode_bytes: int) -> None:
+    """Refuse from the header when decoding would take more than ``max_decode_bytes``."""
+    w, h = size
+    need = w * h * peak_bytes_per_pixel(mode, fmt)
+    if need > max_decode_bytes:
+        raise ImageLoadError(
+            f"The file declares {w}x{h} pixels of {_MODE_NAMES.get(mode, mode)}: decoding it "
+            "would take about "
+            f"{need / 2**20:.0f} MiB, more than the {max_decode_bytes / 2**20:.0f} MiB this "
+            "app allows. It was refused without decoding; resize the image (or save it with "
+            "8-bit colour) and upload it again."
+        )
 
 
 def _check_declared_size(size: tuple[int, int], max_pixels: int) -> None:
@@ -205,40 +334,45 @@ def _raise_on_warnings(caught: list[warnings.WarningMessage], fmt: str, max_pixe
             )
 
 
-def _high_bit_to_float(img: Image.Image) -> tuple[np.ndarray, list[str]]:
+def _high_bit_to_float(img: Image.Image, clipped: bool = False) -> tuple[np.ndarray, list[str]]:
     """Greyscale samples wider than 8 bits -> float32 (H, W) in [0, 1].
 
     I;16*: unsigned 16-bit, x / 65535.
     I:     32-bit signed; in practice 16-bit data (older PNG/TIFF paths), so it is
-           clipped to [0, 65535] then divided by 65535 (clipping is announced).
+           clipped to [0, 65535] then divided by 65535 (clipping is announced; ``clipped``
+           says the full-size image had samples outside, when ``img`` is downscaled).
     F:     32-bit float; kept if already in [0, 1], else min-max rescaled (announced).
     """
     notices: list[str] = []
-    arr = np.asarray(img)  # (H, W), dtype uint16 / >u2 / int32 / float32
     if img.mode.startswith("I;16"):
-        out = arr.astype(np.float32) / 65535.0
+        out = np.asarray(img).astype(np.float32) / np.float32(65535.0)
         notices.append(f"converted from 16-bit greyscale ({img.mode}), scaled by 1/65535")
     elif img.mode == "I":
-        a = arr.astype(np.float64)
-        if a.min() < 0 or a.max() > 65535:
+        lo, hi = img.getextrema()
+        if clipped or lo < 0 or hi > 65535:
             notices.append("32-bit integer samples outside 0..65535 were clipped")
-        out = (np.clip(a, 0, 65535) / 65535.0).astype(np.float32)
+        a = np.asarray(img).astype(np.float32)
+        out = np.clip(a, 0, 65535, out=a) / np.float32(65535.0)
         notices.append("converted from 32-bit integer greyscale (I), scaled by 1/65535")
-    else:  # "F"
-        a = arr.astype(np.float64)
+    else:  # "F": float32 throughout, in place (a 40 MP float TIFF once peaked at 1.15 GB)
+        a = np.array(img, dtype=np.float32)
         finite = np.isfinite(a)
         if not finite.all():
             if not finite.any():
                 raise ImageLoadError("The image contains no finite pixel values (all NaN or inf).")
-            a = np.where(finite, a, np.nanmin(a[finite]))
+            a[~finite] = np.nan
+            a[~finite] = np.nanmin(a)  # no copy of the finite values
             notices.append("non-finite float samples (NaN/inf) replaced by the minimum")
+        del finite
         lo, hi = float(a.min()), float(a.max())
         if lo >= 0.0 and hi <= 1.0:
-            out = a.astype(np.float32)
+            out = a
             notices.append("converted from 32-bit float greyscale (F)")
         else:
-            span = hi - lo if hi > lo else 1.0
-            out = ((a - lo) / span).astype(np.float32)
+            span = np.float32(hi - lo if hi > lo else 1.0)
+            a -= np.float32(lo)
+            a /= span
+            out = a
             notices.append(
                 f"converted from 32-bit float greyscale (F), rescaled from [{lo:.4g}, {hi:.4g}]"
             )
@@ -256,14 +390,15 @@ def _composite_alpha(img: Image.Image) -> tuple[Image.Image, list[str]]:
     return out, [f"transparent areas composited on white ({img.mode} with alpha)"]
 
 
-def _to_rgb(img: Image.Image) -> tuple[Image.Image | np.ndarray, list[str]]:
+def _to_rgb(img: Image.Image, clipped: bool = False) -> tuple[Image.Image | np.ndarray,
+                                                               list[str]]:
     """Bring any Pillow mode to 8-bit RGB (a PIL image) or, for high-bit modes,
     to a float32 (H, W) greyscale array in [0, 1]."""
     mode = img.mode
     if mode == "RGB":
         return img, []
     if mode in _HIGH_BIT_MODES:
-        return _high_bit_to_float(img)
+        return _high_bit_to_float(img, clipped)
     if mode in _ALPHA_MODES:
         return _composite_alpha(img)
     if mode == "P":
@@ -285,10 +420,49 @@ def _to_rgb(img: Image.Image) -> tuple[Image.Image | np.ndarray, list[str]]:
         ) from exc
 
 
+def _transpose_float(grey: np.ndarray, method: Image.Transpose) -> np.ndarray:
+    im = Image.fromarray(np.ascontiguousarray(grey, dtype=np.float32), mode="F")
+    return np.asarray(im.transpose(method), dtype=np.float32)
+
+
 def _resize_float(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Downscale a float32 (H, W) array with Lanczos (Pillow mode "F")."""
     im = Image.fromarray(np.ascontiguousarray(grey, dtype=np.float32), mode="F")
     return np.asarray(im.resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
+
+
+#: EXIF orientation (2-8) -> the transposition that shows the image upright (as
+#: ``ImageOps.exif_transpose``); 1 is upright, anything else is not a valid value.
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: Modes Pillow resizes in place with Lanczos (alpha modes premultiplied internally).
+_RESIZABLE_MODES = {"L", "RGB", "RGBA", "LA", "CMYK", "I", "I;16", "I;16L", "I;16B", "RGBX"}
+
+
+def _orientation(img: Image.Image) -> tuple[int | None, str | None]:
+    """(transposition to apply or None, a notice or None) from the EXIF orientation tag."""
+    try:
+        raw = img.getexif().get(0x0112, 1)
+        value = int(raw) if raw is not None else 1
+    except Exception:  # a broken EXIF block must not break the image
+        return None, "its EXIF orientation tag is broken and was ignored"
+    if value == 1:
+        return None, None
+    if value in _ORIENTATION:
+        return value, None
+    return None, f"its EXIF orientation tag holds an invalid value ({value}) and was ignored"
+
+
+def _fitted(w: int, h: int, max_side: int) -> tuple[int, int]:
+    scale = max_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def load_image_bytes(
@@ -298,18 +472,21 @@ def load_image_bytes(
     max_side: int = DEFAULT_MAX_SIDE,
     min_size: int = DEFAULT_MIN_SIZE,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
 ) -> LoadedImage:
     """Decode untrusted bytes into a float32 (H, W, 3) image in [0, 1].
 
     Checked by content: the file name and MIME type play no part.
     - Refused (ImageLoadError): empty, larger than `max_bytes`, not an image (random
-      bytes, text, SVG, PDF, ...), declared W*H above `max_pixels` (from the header,
-      before decoding), truncated or damaged, either side below `min_size` (also after
-      downscaling an extremely thin image).
+      bytes, text, SVG, PDF, ...), a format outside `ACCEPTED_FORMATS` (named in the
+      message), declared W*H above `max_pixels` or an estimated decoding peak above
+      `max_decode_bytes` (both from the header, before decoding), truncated or
+      damaged, either side below `min_size` (also after downscaling a thin image).
     - Converted, with a notice: greyscale, 1-bit, 16-bit and 32-bit greyscale (scaled,
       not clipped), palette, RGBA/LA/PA (composited on white, or alpha dropped when
       fully opaque), CMYK and other modes; animated/multi-frame files (first frame);
-      EXIF orientation applied; longer side above `max_side` downscaled (Lanczos).
+      EXIF orientation applied (values 2-8; others are ignored, with a notice);
+      longer side above `max_side` downscaled (Lanczos).
     """
     if min_size < 1 or max_side < min_size or max_pixels < 1:
         raise ValueError(
@@ -333,7 +510,8 @@ def load_image_bytes(
         # checked below and turned into refusals.
         warnings.simplefilter("always")
         try:
-            img = Image.open(io.BytesIO(data))  # lazy: reads the header only
+            # Lazy (reads the header only), and only our formats' parsers are tried.
+            img = Image.open(io.BytesIO(data), formats=_OPEN_FORMATS)
         except UnidentifiedImageError:
             raise ImageLoadError(_describe_unrecognised(data)) from None
         except Image.DecompressionBombError as exc:
@@ -345,6 +523,9 @@ def load_image_bytes(
             ) from None
 
         fmt = img.format or "unknown"
+        if fmt not in ACCEPTED_FORMATS:  # belt and braces: ``formats=`` already limits it
+            raise ImageLoadError(_refused_message(fmt))
+        fmt = "JPEG" if fmt == "MPO" else fmt
         original_size = (int(img.size[0]), int(img.size[1]))
         original_mode = img.mode
         _check_declared_size(original_size, max_pixels)  # before any pixel is decoded
@@ -360,6 +541,9 @@ def load_image_bytes(
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale directly (DCT scaling):
                 # far faster and lighter than decoding a 24 MP photo in full.
                 img.draft("RGB", (max_side, max_side))
+            # What decoding will take (after JPEG's draft scaling), before decoding.
+            _check_memory((int(img.size[0]), int(img.size[1])), img.mode, fmt,
+                          max_decode_bytes)
             img.load()
             # A file whose header lies about its size is caught here too.
             _check_declared_size((int(img.size[0]), int(img.size[1])), max_pixels)
@@ -375,53 +559,78 @@ def load_image_bytes(
             ) from None
         _raise_on_warnings(caught, fmt, max_pixels)
 
-    try:
-        orientation = int(img.getexif().get(0x0112, 1) or 1)
-    except Exception:  # a broken EXIF block must not break the image
-        orientation = 1
-    if orientation != 1:
-        try:
-            img = ImageOps.exif_transpose(img)
-            notices.append(f"rotated/flipped according to its EXIF orientation ({orientation})")
-        except Exception:
-            notices.append("its EXIF orientation tag is broken and was ignored")
+    transpose, note = _orientation(img)
+    if note:
+        notices.append(note)
+    elif transpose is not None:
+        notices.append(f"rotated/flipped according to its EXIF orientation ({transpose})")
 
-    try:
-        converted, conv_notes = _to_rgb(img)
-    except ImageLoadError:
-        raise
-    except Exception as exc:
-        raise ImageLoadError(f"The image could not be converted to RGB ({exc}).") from None
-    notices.extend(conv_notes)
-
-    if isinstance(converted, np.ndarray):
-        h, w = converted.shape
-    else:
-        w, h = converted.size
+    # Downscale first, in the image's own mode where Pillow can (conversions then work
+    # on the small image: the memory bound above counts on it).
+    w, h = img.size
+    if transpose in (5, 6, 7, 8):
+        w, h = h, w  # the upright image's size
     if min(w, h) < min_size:
         raise ImageLoadError(
             f"The image is {w}x{h} pixels: too small to process. It needs at least "
             f"{min_size} pixels on each side."
         )
-
+    resize_to, resize_note = None, None
     if max(w, h) > max_side:
-        scale = max_side / max(w, h)
-        new_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        if min(new_size) < min_size:
+        resize_to = _fitted(w, h, max_side)
+        if min(resize_to) < min_size:
             raise ImageLoadError(
                 f"The image is {w}x{h} pixels: too elongated to process. Fitting its longer "
-                f"side into {max_side} pixels would leave {new_size[0]}x{new_size[1]}, and at "
-                f"least {min_size} pixels are needed on each side."
+                f"side into {max_side} pixels would leave {resize_to[0]}x{resize_to[1]}, and "
+                f"at least {min_size} pixels are needed on each side."
             )
         ow, oh = original_size
-        notices.append(
-            f"downscaled from {ow}x{oh} to {new_size[0]}x{new_size[1]} "
-            f"(the longer side is limited to {max_side} pixels)"
-        )
-        if isinstance(converted, np.ndarray):
-            converted = _resize_float(converted, new_size)
-        else:
-            converted = converted.resize(new_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        resize_note = (f"downscaled from {ow}x{oh} to {resize_to[0]}x{resize_to[1]} "
+                       f"(the longer side is limited to {max_side} pixels)")
+    # Pillow's size is (width, height) before the transposition.
+    stored_size = None if resize_to is None else (
+        (resize_to[1], resize_to[0]) if transpose in (5, 6, 7, 8) else resize_to)
+
+    try:
+        clipped = False
+        if img.mode == "I":  # of the full image: a downscaled one would hide it
+            lo, hi = img.getextrema()
+            clipped = lo < 0 or hi > 65535
+        pre_notes: list[str] = []
+        if stored_size is not None and img.mode in ("P", "1"):
+            # No Lanczos for these: expand once to what they are converted to anyway.
+            if img.mode == "1":
+                img, pre_notes = img.convert("L"), ["converted from black-and-white (1-bit)"]
+            else:
+                mode = "RGBA" if "transparency" in img.info else "RGB"
+                img, pre_notes = img.convert(mode), ["converted from a palette image"]
+        if stored_size is not None and img.mode in _RESIZABLE_MODES:
+            # Pillow's reduce() (the reducing_gap shortcut) has no 16-bit modes.
+            gap = None if img.mode.startswith("I;16") else 3.0
+            img = img.resize(stored_size, Image.Resampling.LANCZOS, reducing_gap=gap)
+            stored_size = None
+        converted, conv_notes = _to_rgb(img, clipped=clipped)
+        if pre_notes:
+            conv_notes = pre_notes + [n for n in conv_notes if n != "converted from greyscale"]
+        del img
+        if stored_size is not None:  # modes converted at full size first (P, 1, F, ...)
+            if isinstance(converted, np.ndarray):
+                converted = _resize_float(converted, stored_size)
+            else:
+                converted = converted.resize(stored_size, Image.Resampling.LANCZOS,
+                                             reducing_gap=3.0)
+        if transpose is not None:
+            if isinstance(converted, np.ndarray):
+                converted = _transpose_float(converted, _ORIENTATION[transpose])
+            else:
+                converted = converted.transpose(_ORIENTATION[transpose])
+    except ImageLoadError:
+        raise
+    except Exception as exc:
+        raise ImageLoadError(f"The image could not be converted to RGB ({exc}).") from None
+    notices.extend(conv_notes)
+    if resize_note:
+        notices.append(resize_note)
 
     if isinstance(converted, np.ndarray):  # high-bit greyscale (H, W)
         grey = np.clip(converted, 0.0, 1.0).astype(np.float32)

@@ -8,7 +8,6 @@ a visitor uploads, checked by content (:func:`core.images.load_image_bytes`).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +17,10 @@ import streamlit as st
 from core.catalog import PERIOD, REGENERATE, Catalog, ModelOutput
 from core.checkpoints import MAX_EPOCH
 from core.images import (
-    ImageLoadError,
     LoadedImage,
     Region,
     abs_difference,
     crop_region,
-    load_image_bytes,
 )
 from core.metrics import (
     SCORE_UNIT,
@@ -54,12 +51,11 @@ from ui.gallery import (
     strongest_region,
 )
 from ui.layers import patterns_figure, spectra_figure
+from ui.uploads import upload_image
 
 #: Defaults of the two sides: the post's Figure 7.
 DEFAULT_A, DEFAULT_B = "deconv3", "resize_nearest"
 SOURCES = ("Held-out photograph", "Upload")
-#: Largest upload accepted by the widget (the loader refuses more than 40 MP anyway).
-MAX_UPLOAD_MB = 50
 #: Side of the centre crop whose spectrum is drawn.
 SPECTRUM_CROP = 256
 #: Gains offered for the difference images.
@@ -155,45 +151,10 @@ def model_controls(catalog: Catalog) -> tuple[Side | None, Side | None]:
     return a, b
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _decode(sha: str, _data: bytes) -> tuple[LoadedImage | None, str | None]:
-    # Keyed on the SHA-256 of the bytes; errors are returned (cached) rather than raised.
-    try:
-        return load_image_bytes(_data), None
-    except ImageLoadError as err:
-        return None, str(err)
-
-
-def decode_upload(data: bytes) -> LoadedImage:
-    """``load_image_bytes`` cached by the bytes' SHA-256 (refusals too)."""
-    loaded, error = _decode(hashlib.sha256(data).hexdigest(), data)
-    if error is not None:
-        raise ImageLoadError(error)
-    assert loaded is not None
-    return loaded
-
-
 def upload_input(*, key: str = "compare-upload") -> tuple[LoadedImage, str] | None:
-    """The uploader; returns the decoded image and its file name, or None.
-
-    Any refusal is shown as an ``st.error`` saying what is wrong (never a traceback);
-    conversions are listed as notices.
-    """
-    upload = st.file_uploader(
-        "Image file", key=key, max_upload_size=MAX_UPLOAD_MB,
-        help="PNG, JPEG, WebP, BMP, TIFF or GIF. The content decides, not the file name; "
-             "large images are downscaled to 1024 pixels on the longer side.")
-    if upload is None:
-        return None
-    try:
-        loaded = decode_upload(upload.getvalue())
-    except ImageLoadError as err:
-        st.error(f"`{upload.name}` cannot be used: {err}", icon=":material/broken_image:")
-        return None
-    if loaded.notices:
-        st.info(f"`{upload.name}`: " + "; ".join(loaded.notices) + ".",
-                icon=":material/transform:")
-    return loaded, upload.name
+    """The uploader (:func:`ui.uploads.upload_image`); the decoded image and its file
+    name, or None. Refusals are shown as an ``st.error``, conversions as notices."""
+    return upload_image("Image file", key=key)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

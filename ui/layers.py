@@ -25,7 +25,7 @@ import streamlit as st
 
 from core.data import SKIMAGE_HELDOUT, SKIMAGE_TRAIN
 from core.gradients import strided_conv_input_gradient
-from core.images import ImageLoadError, content_hash, load_image_bytes
+from core.images import content_hash
 from core.lab_inputs import build_stack, lab_input, upsample_image
 from core.layers import UPSAMPLERS, upsampler_names
 from core.metrics import (
@@ -57,6 +57,7 @@ from ui.common import (
     show_plot,
     show_table,
 )
+from ui.uploads import UPLOAD_HELP, upload_image
 
 #: Largest output side computed (input size x scale^layers is clamped to this).
 MAX_OUTPUT = 512
@@ -174,6 +175,12 @@ def _synthetic_input(kind: str, size: int, seed: int, photo: str) -> np.ndarray:
     return lab_input(kind, size, seed=seed, photo=photo)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _upload_input(digest: str, size: int, _pixels: np.ndarray) -> np.ndarray:
+    # ``digest`` (the decoded pixels' content hash) stands for ``_pixels``.
+    return lab_input("upload", size, image=_pixels)
+
+
 def lab_image(spec: LabSpec, *, key: str = "lab") -> tuple[np.ndarray, str]:
     """The input image of ``spec`` (float32 (size, size, 3)) and a short description.
 
@@ -186,18 +193,13 @@ def lab_image(spec: LabSpec, *, key: str = "lab") -> tuple[np.ndarray, str]:
                 f"({spec.layers} layers at scale {spec.scale} multiply the size by "
                 f"{spec.period}).", icon=":material/photo_size_select_small:")
     if spec.input_kind == "upload":
-        upload = st.file_uploader("Image to upsample", key=f"{key}-upload",
-                                  help="Any common image format; it is centre-cropped to a "
-                                       "square and resized.")
-        if upload is not None:
-            try:
-                loaded = load_image_bytes(upload.getvalue())
-            except ImageLoadError as err:
-                st.error(str(err), icon=":material/broken_image:")
-            else:
-                for notice in loaded.notices:
-                    st.caption(notice)
-                return lab_input("upload", size, image=loaded.pixels), upload.name
+        # Decoded once per file (cached by content), with the pages' upload size limit.
+        uploaded = upload_image("Image to upsample", key=f"{key}-upload",
+                                help=f"{UPLOAD_HELP} It is centre-cropped to a square and "
+                                     "resized.")
+        if uploaded is not None:
+            loaded, name = uploaded
+            return _upload_input(loaded.digest, size, loaded.pixels), name
         st.caption(f"No usable upload yet: showing {spec.photo} instead.")
         return _synthetic_input("photograph", size, spec.seed, spec.photo), spec.photo
     image = _synthetic_input(spec.input_kind, size, spec.seed, spec.photo)
