@@ -73,6 +73,7 @@ import numpy as np
 from core.metrics import (
     Spectrum,
     checkerboard_score,
+    format_score,
     gain_imbalance,
     log_power_spectrum,
     polyphase_gains,
@@ -97,6 +98,7 @@ __all__ = [
     "load_onnx",
     "main",
     "measure_fixes",
+    "parse_input_shape",
 ]
 
 #: Largest model file accepted (512 MB).
@@ -406,13 +408,9 @@ class ProbeReport:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        from core import metrics
-
-        fmt = getattr(metrics, "format_score", None)
         display = None
         if self.checkerboard_score is not None:
-            display = (fmt(self.checkerboard_score) if fmt else
-                       f"{self.checkerboard_score * 1e3:.2f} ×10⁻³")
+            display = format_score(self.checkerboard_score)
         results = {}
         for name, r in self.results.items():
             entry: dict[str, Any] = {"score": r.score, "scaling": r.scaling,
@@ -1812,21 +1810,29 @@ def _zeros(shape):
 # ---------------------------------------------------------------------------------------
 
 
+def parse_input_shape(text: str) -> list[int]:
+    """``"1,3,256,256"`` (or ``1x3x256x256``) -> ``[1, 3, 256, 256]``; AuditError if not
+    four positive integers."""
+    try:
+        shape = [int(v) for v in str(text).replace("x", ",").split(",")]
+    except ValueError:
+        shape = []
+    if len(shape) != 4 or min(shape) < 1:
+        raise AuditError(f"the input shape must be four positive integers N,C,H,W, got "
+                         f"{text!r}")
+    return shape
+
+
 def _parse_shape(text: str) -> list[int]:
     try:
-        shape = [int(v) for v in text.replace("x", ",").split(",")]
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected N,C,H,W integers, got {text!r}") from err
-    if len(shape) != 4 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected four positive integers N,C,H,W, got {text!r}")
-    return shape
+        return parse_input_shape(text)
+    except AuditError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def summary_lines(report: AuditReport) -> list[str]:
     """A short human-readable summary (the CLI prints it)."""
-    from core import metrics
-
-    fmt = getattr(metrics, "format_score", lambda v: f"{v * 1e3:.2f} ×10⁻³")
+    fmt = format_score
     lines = [f"{report.source}: input {tuple(report.input_shape)} -> output "
              f"{tuple(report.output_shape) if report.output_shape else '?'}; "
              f"{len(report.layers)} resampling layer(s), {len(report.offending)} offending; "

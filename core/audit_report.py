@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from core.audit import AuditReport, LayerAudit, ProbeReport, layer_coverage
 from core.images import magnify_nearest, to_png_bytes
-from core.metrics import artifact_frequencies, spectrum_figure
+from core.metrics import artifact_frequencies, format_score, spectrum_figure
 
 __all__ = ["output_crop", "predicted_radii", "probe_spectrum_figure", "radial_figure",
            "score_text", "shift_figure", "to_html", "to_markdown"]
@@ -30,12 +30,7 @@ MAX_RADII = 12
 
 def score_text(value: float | None) -> str:
     """A checkerboard score in the lab's unit (×10⁻³), or a dash."""
-    if value is None:
-        return "—"
-    from core import metrics
-
-    fmt = getattr(metrics, "format_score", None)
-    return fmt(value) if fmt else f"{value * 1e3:.2f} ×10⁻³"
+    return "—" if value is None else format_score(value)
 
 
 def predicted_radii(period: int) -> list[float]:

@@ -1,0 +1,403 @@
+"""The audit page's views: pick an example or upload an ONNX model, then its layers,
+their overlap and phase gains, the fixes, the probes and the downloadable report.
+
+Every number comes from :mod:`core.audit` (and :mod:`core.audit_examples`,
+:mod:`core.audit_report` for the figures and pages); the coverage heatmap is the
+coverage page's own view (:func:`ui.coverage.coverage_heatmap`) and the phase gains
+the layer lab's (:func:`ui.layers.gains_figure`). An upload stays in memory: its bytes
+go to ``onnx.load_from_string`` and ``onnxruntime.InferenceSession`` directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.audit import (
+    MAX_BYTES,
+    AuditError,
+    AuditReport,
+    LayerAudit,
+    audit_onnx,
+    layer_coverage,
+    parse_input_shape,
+)
+from core.audit_examples import EXAMPLES, audit_example
+from core.audit_report import (
+    output_crop,
+    probe_spectrum_figure,
+    radial_figure,
+    score_text,
+    shift_figure,
+    to_html,
+    to_markdown,
+)
+from core.catalog import folder_signature
+from ui.catalog import checkpoint_root, load_catalog
+from ui.common import (
+    ChoiceParam,
+    IntParam,
+    check_query_params,
+    explain,
+    magnify_factor,
+    pixelated_container,
+    secondary,
+    show_pixels,
+    show_plot,
+    show_table,
+)
+from ui.coverage import CoverageSpec, coverage_heatmap
+from ui.layers import gains_figure
+from ui.uploads import upload_image
+
+#: The example choice that shows the uploader instead.
+UPLOAD = "upload"
+#: Largest ONNX upload (the widget's limit; core.audit refuses more itself).
+MAX_UPLOAD_MB = MAX_BYTES // 2**20
+#: Every probe name the reports use (the URL's ``probe`` values).
+PROBES = ("photograph", "your image", "smooth noise", "constant", "random latent")
+#: The coverage page's URL ranges: a layer inside them gets a link there.
+_COVERAGE_LIMITS = {"kernel": (1, 9), "stride": (1, 5), "padding": (0, 8), "dilation": (1, 4),
+                    "output_padding": (0, 4)}
+
+
+@dataclass(frozen=True)
+class AuditSource:
+    """What to audit: an example by name, or uploaded bytes (with their digest)."""
+
+    example: str | None
+    data: bytes | None = None
+    file_name: str = ""
+    digest: str = ""
+    input_shape: tuple[int, ...] | None = None
+    image: np.ndarray | None = None
+    image_digest: str = ""
+
+
+def _label(name: str) -> str:
+    if name == UPLOAD:
+        return "your own ONNX file"
+    if name in EXAMPLES:
+        return EXAMPLES[name].title
+    return f"{name} (ours, trained)"
+
+
+def example_options() -> list[str]:
+    """Our trained variants (from the catalog), the in-code examples, then upload."""
+    return [*load_catalog().variants, *EXAMPLES, UPLOAD]
+
+
+def source_controls() -> AuditSource | None:
+    """The network picker (bound to ``?example=``), the uploader, the optional input
+    shape and probe image. None when "upload" is chosen and nothing is uploaded yet."""
+    options = example_options()
+    check_query_params({"example": ChoiceParam(tuple(options))})
+    default = "deconv3" if "deconv3" in options else options[0]
+    # No format_func: a bound selectbox writes its shown label into the URL.
+    choice = st.selectbox("Network", options, index=options.index(default), key="example",
+                          bind="query-params",
+                          help="Our trained networks (exported to ONNX by the lab), "
+                               "well-known layouts built in code, or `upload` for your own "
+                               "ONNX file.")
+    st.caption(_label(choice) + (f": {EXAMPLES[choice].description}" if choice in EXAMPLES
+                                 else ""))
+    image = None
+    with secondary():
+        shape_text = st.text_input(
+            "Input shape N,C,H,W", key="audit_shape", placeholder="e.g. 1,3,256,256",
+            help="Only needed when the model leaves its input size free and 256x256 does "
+                 "not fit, or to audit at another size.",
+            disabled=choice != UPLOAD)
+        picked = upload_image("Probe image (optional: replaces the photograph)",
+                              key="audit-image")
+        if picked is not None:
+            image = picked[0]
+    shape = None
+    if choice == UPLOAD and shape_text.strip():
+        try:
+            shape = tuple(parse_input_shape(shape_text))
+        except AuditError as err:
+            st.error(str(err), icon=":material/error:")
+            return None
+    pixels, digest = (image.pixels, image.digest) if image is not None else (None, "")
+    if choice != UPLOAD:
+        return AuditSource(choice, image=pixels, image_digest=digest)
+    upload = st.file_uploader("ONNX model", type=["onnx"], key="audit-upload",
+                              max_upload_size=MAX_UPLOAD_MB,
+                              help=f"Up to {MAX_UPLOAD_MB} MB, with every tensor inside the "
+                                   "file (no external data) and standard ONNX operators "
+                                   "only. Parsed, never executed as code; it stays in memory.")
+    if upload is None:
+        return None
+    data = upload.getvalue()
+    return AuditSource(None, data, upload.name, hashlib.sha256(data).hexdigest(), shape,
+                       pixels, digest)
+
+
+# Reports are shared read-only objects (never mutated after they are made), so they are
+# cached as resources: no copy of their arrays on every rerun.
+@st.cache_resource(max_entries=12, show_spinner=False)
+def _example_report(name: str, root: str, signature: tuple, image_digest: str,
+                    _image: np.ndarray | None) -> tuple[AuditReport | None, bytes, str]:
+    try:
+        report, data = audit_example(name, checkpoints=root, image=_image)
+    except (AuditError, ValueError) as err:  # a refused or vanished checkpoint
+        return None, b"", str(err)
+    return report, data, ""
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _upload_report(digest: str, name: str, shape: tuple | None, image_digest: str,
+                   _data: bytes, _image: np.ndarray | None) -> tuple[AuditReport | None, str]:
+    # Keyed on the SHA-256 of the bytes; a refusal is cached too.
+    try:
+        return audit_onnx(_data, shape, image=_image, name=name), ""
+    except AuditError as err:
+        return None, str(err)
+
+
+def load_report(source: AuditSource) -> tuple[AuditReport | None, bytes, str]:
+    """``(report, onnx bytes, refusal)`` for ``source``; cached."""
+    with st.spinner("Auditing: exporting, parsing, running the probes…"):
+        if source.example is not None:
+            root = checkpoint_root()
+            return _example_report(source.example, str(root), folder_signature(root),
+                                   source.image_digest, source.image)
+        report, error = _upload_report(source.digest, source.file_name, source.input_shape,
+                                       source.image_digest, source.data, source.image)
+        return report, source.data or b"", error
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def render_summary(report: AuditReport) -> None:
+    """Headline figures: layers, offending ones, the chain and the score."""
+    chain = report.chain
+    cols = st.columns(4)
+    cols[0].metric("Resampling layers", len(report.layers),
+                   help="Up- and downsampling layers found in the graph.")
+    cols[1].metric("Offending", len(report.offending),
+                   help="Upsampling layers with uneven overlap or unequal phase gains.")
+    cols[2].metric("Predicted period", f"{chain.period} px",
+                   help="Least common multiple of every upsampling layer's stride times "
+                        "the resampling after it.")
+    probes = report.probes
+    cols[3].metric("Checkerboard", score_text(probes.checkerboard_score) if probes else "—",
+                   help=f"core.metrics.checkerboard_score on the "
+                        f"{probes.scored_on if probes else 'probe'} output, ×10⁻³.")
+    st.caption(f"{report.source}: input {tuple(report.input_shape)} → output "
+               f"{tuple(report.output_shape) if report.output_shape else '?'}; total "
+               f"upsampling ×{chain.total_upsampling:g}, downsampling ×"
+               f"{chain.total_downsampling:g}, net ×{chain.net_scale:g}.")
+    for note in report.notes:
+        st.info(note, icon=":material/info:")
+
+
+def layer_table(report: AuditReport) -> pd.DataFrame:
+    return pd.DataFrame(report.layer_rows())
+
+
+# --------------------------------------------------------------------------- one layer
+
+
+def _coverage_spec(layer: LayerAudit) -> CoverageSpec | None:
+    """The coverage page's spec of a square, symmetric upsampling layer (else None)."""
+    args = layer.overlap
+    if args is None or layer.direction != "up":
+        return None
+    pairs = [args[k] for k in ("kernel_size", "stride", "padding", "dilation",
+                               "output_padding")]
+    if any(a[0] != a[1] for a in pairs):
+        return None
+    if layer.padding and (layer.padding[0] != layer.padding[2]
+                          or layer.padding[1] != layer.padding[3]):
+        return None
+    k, s, p, d, op = (a[0] for a in pairs)
+    spec = CoverageSpec(2, k, s, p, d, op, 6, 1)
+    try:
+        spec.report()
+    except ValueError:
+        return None
+    return spec
+
+
+def _coverage_link(spec: CoverageSpec) -> None:
+    values = {"kernel": spec.kernel, "stride": spec.stride, "padding": spec.padding,
+              "dilation": spec.dilation, "output_padding": spec.output_padding}
+    if all(lo <= values[k] <= hi for k, (lo, hi) in _COVERAGE_LIMITS.items()):
+        st.page_link("pages/coverage.py", label="Open this layer in the coverage page",
+                     icon=":material/grid_on:",
+                     query_params={k: str(v) for k, v in values.items()})
+
+
+def render_layer(layer: LayerAudit, *, key: str) -> None:
+    """One layer: verdict, coverage heatmap, phase gains, fix code, measured fix."""
+    # A finding, not a failure of the page: warning (artifact), info (gradient only).
+    box = {"artifact": st.warning, "gradient": st.info}.get(layer.severity, st.success)
+    box(f"**{layer.name}** ({layer.op}{' ' + layer.mode if layer.mode else ''}): "
+        f"{layer.verdict}.",
+        icon={"artifact": ":material/grid_4x4:", "gradient": ":material/south_west:"}.get(
+            layer.severity, ":material/check_circle:"))
+    for note in layer.notes:
+        st.caption(note)
+    cov = layer_coverage(layer)
+    spec = _coverage_spec(layer)
+    if cov is not None:
+        if layer.direction == "up":
+            k = layer.overlap["kernel_size"]
+            s = layer.overlap["stride"]
+            title = (f"{layer.op}: times each output cell is painted (as a {k[0]}x{k[1]}, "
+                     f"stride {s[0]} transposed convolution, 6x6 input)")
+        else:
+            title = f"{layer.op}: times each input pixel is read (its gradient's overlap)"
+        show_plot(coverage_heatmap(cov.counts, title, spec=spec), key=f"{key}-coverage",
+                  height=440)
+        if spec is not None:
+            _coverage_link(spec)
+    if layer.gains is not None:
+        cols = st.columns(2)
+        with cols[0]:
+            show_plot(gains_figure(layer.gains, "Phase gains, channels 0→0"),
+                      key=f"{key}-gains", height=320)
+        if layer.worst_pair is not None:
+            i, o = layer.worst_pair
+            with cols[1]:
+                show_plot(gains_figure(layer.gains[i:i + 1, o:o + 1],
+                                       f"Most unequal pair, channels {i}→{o}"),
+                          key=f"{key}-gains-worst", height=320)
+        explain("On a constant input, each output phase of this layer is the input times "
+                "the sum of the taps it receives. Equal gains (imbalance 0) mean a constant "
+                "stays constant; unequal gains paint a fixed pattern, even where the overlap "
+                "is even (Sugawara et al. 2019).")
+    if layer.fix_measured:
+        render_measured(layer.fix_measured)
+    if layer.fix_code:
+        st.markdown("**The fix**")
+        st.code(layer.fix_code, language="python")
+
+
+def render_measured(measured: dict) -> None:
+    """The scores of a measured fix (live modules: our examples)."""
+    rows = [{"network": label, "checkerboard": score_text(measured.get(k))}
+            for k, label in (("as_given", "as given (trained or initialised)"),
+                             ("original_at_init", "this layer re-initialised"),
+                             ("fixed_at_init", "this layer swapped for the fix, at init"))
+            if k in measured]
+    st.markdown(f"**Measured** on the {measured.get('probe')} probe, period "
+                f"{measured.get('period')}: {measured.get('fix', '')}")
+    show_table(pd.DataFrame(rows), hide_index=True)
+
+
+def render_layers(report: AuditReport) -> None:
+    """The layer table, the layer picker (``?layer=``) and the chosen layer's view."""
+    st.subheader("Layers")
+    if not report.layers:
+        st.info("No up- or downsampling layer found: no transposed convolution, resize, "
+                "depth-to-space, strided convolution or strided pooling.",
+                icon=":material/search_off:")
+        return
+    show_table(layer_table(report), hide_index=True)
+    n = len(report.layers)
+    check_query_params({"layer": IntParam(0, n - 1)})
+    default = next((i for i, la in enumerate(report.layers) if la.offending), 0)
+    if "layer" in st.session_state and not 0 <= int(st.session_state["layer"]) < n:
+        del st.session_state["layer"]  # another model was picked
+    index = st.selectbox("Layer (# in the table)", list(range(n)), index=default, key="layer",
+                         bind="query-params")
+    render_layer(report.layers[index], key=f"layer-{index}")
+    if report.fix_all:
+        st.markdown("**Every offending layer fixed at once**")
+        render_measured(report.fix_all)
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def render_probes(report: AuditReport) -> None:
+    """Probe inputs and outputs, the spectra and the shift test."""
+    probes = report.probes
+    if probes is None or not probes.results:
+        if probes is not None:
+            for note in probes.notes:
+                st.info(note, icon=":material/info:")
+        return
+    st.subheader("Probes")
+    explain("The model runs on a constant image, smooth noise and a photograph (or your "
+            "image). A checkerboard shows as a fixed pattern of period "
+            f"{probes.period} in the outputs, as bright dots at the frequencies "
+            f"(i/{probes.period}, j/{probes.period}) in their spectra, and as a loss of "
+            "equivariance when the input moves by less than a period.")
+    names = list(probes.results)
+    check_query_params({"probe": ChoiceParam(PROBES)})
+    if st.session_state.get("probe") not in (None, *names):
+        del st.session_state["probe"]
+    default = probes.scored_on if probes.scored_on in names else names[0]
+    name = st.segmented_control("Probe", names, default=default, key="probe",
+                                bind="query-params") or default
+    result = probes.results[name]
+    crop = output_crop(result.output)
+    factor = magnify_factor(crop.shape[0])
+    cols = st.columns(2)
+    with pixelated_container("audit-probe"):
+        with cols[0]:
+            x = result.input
+            shown = output_crop(np.clip(x, 0, 1)) if x.shape[0] >= 16 else None
+            if shown is not None:
+                show_pixels(shown, f"{name}: input, centre ×{magnify_factor(shown.shape[0])}",
+                            factor=magnify_factor(shown.shape[0]), width="content")
+            else:
+                st.caption(f"{name}: a latent of shape {tuple(x.shape)} (not an image)")
+        with cols[1]:
+            show_pixels(crop, f"{name}: output, centre ×{factor} ({result.scaling})",
+                        factor=factor, width="content")
+    st.metric(f"Checkerboard of the {name} output", score_text(result.score),
+              help="core.metrics.checkerboard_score at the predicted period, ×10⁻³.")
+    show_plot(radial_figure(probes), key="audit-radial", height=420)
+    fig = probe_spectrum_figure(probes, name)
+    if fig is not None:
+        show_plot(fig, key="audit-spectrum", height=520)
+    if probes.shift_psnr:
+        show_plot(shift_figure(probes), key="audit-shift", height=380)
+    if probes.shift_note:
+        st.caption(f"Shift test: {probes.shift_note}.")
+    for note in probes.notes:
+        st.caption(note)
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+def _stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:60] or "network"
+
+
+def render_downloads(report: AuditReport, onnx_bytes: bytes, *, example: bool) -> None:
+    """The report as JSON, HTML (self-contained, with the figures) and Markdown; an
+    example's ONNX file too."""
+    st.subheader("Report")
+    stem = _stem(report.source)
+    cols = st.columns(4 if example else 3)
+    cols[0].download_button("JSON", data=report.json_text(), file_name=f"audit-{stem}.json",
+                            mime="application/json", icon=":material/download:",
+                            key="audit-json")
+    cols[1].download_button("HTML", data=lambda: to_html(report),
+                            file_name=f"audit-{stem}.html", mime="text/html",
+                            icon=":material/download:", key="audit-html",
+                            help="One self-contained page with the figures; opens offline.")
+    cols[2].download_button("Markdown", data=lambda: to_markdown(report),
+                            file_name=f"audit-{stem}.md", mime="text/markdown",
+                            icon=":material/download:", key="audit-md")
+    if example:
+        cols[3].download_button("ONNX model", data=onnx_bytes, file_name=f"{stem}.onnx",
+                                mime="application/octet-stream", icon=":material/download:",
+                                key="audit-onnx",
+                                help="This example as the lab exported it: try "
+                                     "`python -m core.audit` on it.")
+    explain("The same audit from a terminal: `python -m core.audit MODEL.onnx "
+            "[--input-shape N,C,H,W] [--json OUT.json] [--html OUT.html]`.")
