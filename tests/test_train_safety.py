@@ -44,6 +44,20 @@ def _files(folder: str | Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in Path(folder).rglob("epoch_*.safetensors")}
 
 
+def _interrupt_after_epoch_1(cfg: TrainConfig) -> None:
+    """Run ``cfg`` and stop it right after epoch 1 is written (as a crash would)."""
+
+    class Stop(Exception):
+        pass
+
+    def stop(msg, *_):
+        if "epoch  1" in str(msg):
+            raise Stop
+
+    with pytest.raises(Stop):
+        run(cfg, log=stop)
+
+
 # ----------------------------------------------------------------------------- epochs kept
 
 
@@ -89,16 +103,7 @@ def test_resume_of_a_finished_run_with_more_epochs_refuses_and_keeps_files(tmp_p
 def test_resume_with_other_settings_names_them(tmp_path, change, flag):
     folder = _make_folder(tmp_path / "imgs")
     cfg = _cfg(tmp_path, folder, epochs=2)
-
-    class Stop(Exception):
-        pass
-
-    def stop_after_epoch_1(msg, *_):
-        if "epoch  1" in str(msg):
-            raise Stop
-
-    with pytest.raises(Stop):
-        run(cfg, log=stop_after_epoch_1)
+    _interrupt_after_epoch_1(cfg)
     before = _files(cfg.output)
     with pytest.raises(TrainingError) as err:
         run(dataclasses.replace(cfg, resume=True, **change), log=lambda *_: None)
@@ -109,16 +114,7 @@ def test_resume_with_other_settings_names_them(tmp_path, change, flag):
 def test_resume_without_resume_state_refuses_instead_of_starting_over(tmp_path):
     folder = _make_folder(tmp_path / "imgs")
     cfg = _cfg(tmp_path, folder, epochs=3)
-
-    class Stop(Exception):
-        pass
-
-    def stop(msg, *_):
-        if "epoch  1" in str(msg):
-            raise Stop
-
-    with pytest.raises(Stop):
-        run(cfg, log=stop)
+    _interrupt_after_epoch_1(cfg)
     (Path(cfg.output) / "deconv3" / ".resume.safetensors").unlink()
     before = _files(cfg.output)
     with pytest.raises(TrainingError, match="no resume state"):
