@@ -1,0 +1,266 @@
+"""Hostile input on this CPU: the figures issue 11's closing note and the README quote.
+
+    .venv/bin/python benchmarks/robustness.py              # everything (~1 minute)
+    .venv/bin/python benchmarks/robustness.py --quick      # fewer repeats, no page run
+
+* **refusing a gigantic config**: ``core.checkpoints.load_model`` on a checkpoint whose
+  metadata asks for width 100000 or 100000 residual blocks (the first release built the
+  network first: 720 GB asked for, or 35 s and 2.3 GB per try), an in-range config with
+  too many parameters, and one whose weights do not fit it. Median of fresh calls.
+* **listing**: ``list_checkpoints`` of a 77-file folder, every header checked as the
+  loader checks it (config bounds, tensor names, shapes and dtypes).
+* **decoding peak memory** per Pillow mode: peak RSS of a fresh process decoding a
+  4000 x 4000 file (``core.images.load_image_bytes``), against the bound the decoder
+  assumes before decoding (``peak_bytes_per_pixel``); and the issue's 6324 x 6324
+  float32 TIFF (once 1.15 GB), now refused from its header.
+* **layer lab rerun with an upload**: median ms of a slider move after uploading a
+  4000 x 3000 PNG (decoded once, cached by content), beside one decoding of that file
+  (what every rerun used to pay).
+
+Writes ``benchmarks/results/robustness.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import print_table, write_results  # noqa: E402
+
+MODES = ("1", "L", "P", "P+transparency", "RGB", "RGBA", "LA", "I;16", "I", "F", "CMYK")
+SIDE = 4000
+
+
+def _checkpoint_with(root: Path, name: str, change) -> Path:
+    """A tiny good checkpoint whose metadata ``change`` rewrites."""
+    import torch
+
+    from core.checkpoints import METADATA_KEY, save_checkpoint
+    from core.models import TransformNet, TransformNetConfig
+
+    path = root / f"{name}.safetensors"
+    torch.manual_seed(0)
+    save_checkpoint(path, TransformNet(TransformNetConfig(width=4, res_blocks=1)),
+                    {"variant": "deconv3", "epoch": 1})
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    meta = json.loads(header["__metadata__"][METADATA_KEY])
+    change(meta)
+    header["__metadata__"][METADATA_KEY] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+    return path
+
+
+def refusal_times(repeats: int) -> list[dict]:
+    from core.checkpoints import CheckpointError, load_model
+
+    cases = {
+        "width 100000": lambda m: m["config"].update(width=100_000),
+        "res_blocks 100000": lambda m: m["config"].update(res_blocks=100_000),
+        "width 512, res_blocks 64 (4.9e9 parameters)":
+            lambda m: m["config"].update(width=512, res_blocks=64),
+        "width 64, res_blocks 8 (weights do not fit)":
+            lambda m: m["config"].update(width=64, res_blocks=8),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, change in cases.items():
+            path = _checkpoint_with(Path(tmp), label.split()[1], change)
+            times, message = [], ""
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                try:
+                    load_model(path)
+                except CheckpointError as err:
+                    message = err.problem
+                times.append((time.perf_counter() - t0) * 1000.0)
+            rows.append({"measure": "refuse", "case": label,
+                         "median_ms": round(statistics.median(times), 3),
+                         "max_ms": round(max(times), 3), "message_chars": len(message),
+                         "message": message})
+    return rows
+
+
+def listing_time(repeats: int) -> list[dict]:
+    from core.checkpoints import list_checkpoints
+
+    root = ROOT / "checkpoints"
+    times = []
+    n = 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        n = len(list_checkpoints(root))
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return [{"measure": "list", "case": f"list_checkpoints, {n} files, headers checked",
+             "median_ms": round(statistics.median(times[1:]), 2),
+             "first_ms": round(times[0], 2)}]  # first: imports core.layers, builds shapes
+
+
+def _make_image(mode: str, path: Path) -> None:
+    from PIL import Image
+
+    side = SIDE
+    stripes = np.zeros((side, side), np.uint8)
+    stripes[::2] = 200
+    if mode == "F":
+        arr = np.zeros((side, side), np.float32)
+        arr[::7, ::5] = 0.5
+        Image.fromarray(arr, mode="F").save(path, compression="tiff_adobe_deflate")
+    elif mode == "I":
+        Image.fromarray(stripes.astype(np.int32) * 300, mode="I").save(
+            path, compression="tiff_adobe_deflate")
+    elif mode == "I;16":
+        Image.fromarray(stripes.astype(np.uint16) * 300).save(path)
+    elif mode == "CMYK":
+        Image.new("CMYK", (side, side), (0, 50, 0, 0)).save(path,
+                                                             compression="tiff_adobe_deflate")
+    elif mode.startswith("P"):
+        img = Image.fromarray(stripes // 50, mode="L").convert("P")
+        img.save(path, **({"transparency": 3} if "transparency" in mode else {}))
+    elif mode == "1":
+        Image.fromarray(stripes).convert("1").save(path)
+    else:
+        rgb = np.dstack([stripes, stripes // 2, 255 - stripes])
+        img = Image.fromarray(rgb).convert(mode)
+        img.save(path)
+
+
+# VmHWM (the peak resident size of this process image), not ru_maxrss: Linux carries
+# ru_maxrss over from the forking parent, which has torch loaded.
+_PEAK = r"""
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from core.images import load_image_bytes, ImageLoadError
+
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+
+data = open(sys.argv[1], "rb").read()
+base = hwm()
+t0 = time.perf_counter()
+try:
+    load_image_bytes(data)
+    outcome = "decoded"
+except ImageLoadError as err:
+    outcome = "refused: " + str(err)[:90]
+seconds = time.perf_counter() - t0
+print(hwm() - base, seconds, outcome, sep="\t")
+"""
+
+
+def _peak(path: Path) -> tuple[int, float, str]:
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(path), str(ROOT)],
+                         capture_output=True, text=True, check=True)
+    peak, seconds, outcome = out.stdout.strip().split("\t")
+    return int(peak), float(seconds), outcome
+
+
+def decode_memory() -> list[dict]:
+    from PIL import Image
+
+    from core.images import peak_bytes_per_pixel
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in MODES:
+            suffix = ".tif" if mode in ("F", "I", "CMYK") else ".png"
+            path = Path(tmp) / f"{mode.replace(';', '').replace('+', '_')}{suffix}"
+            _make_image(mode, path)
+            peak, seconds, outcome = _peak(path)
+            pil_mode = Image.open(path).mode
+            rows.append({"measure": "decode", "case": f"{SIDE}x{SIDE} {mode}",
+                         "file_kb": path.stat().st_size // 1024,
+                         "peak_mib": round(peak / 2**20), "bytes_per_pixel":
+                         round(peak / SIDE**2, 1),
+                         "bound_bytes_per_pixel": peak_bytes_per_pixel(pil_mode),
+                         "seconds": round(seconds, 2), "outcome": outcome})
+        bomb = Path(tmp) / "bomb.tif"
+        arr = np.zeros((6324, 6324), np.float32)
+        arr[::7, ::5] = 0.5
+        Image.fromarray(arr, mode="F").save(bomb, compression="tiff_adobe_deflate")
+        del arr
+        peak, seconds, outcome = _peak(bomb)
+        rows.append({"measure": "decode", "case": "6324x6324 F (the issue's TIFF)",
+                     "file_kb": bomb.stat().st_size // 1024, "peak_mib": round(peak / 2**20),
+                     "bytes_per_pixel": round(peak / 6324**2, 2),
+                     "bound_bytes_per_pixel": peak_bytes_per_pixel("F"),
+                     "seconds": round(seconds, 3), "outcome": outcome})
+    return rows
+
+
+def layer_lab_rerun(repeats: int) -> list[dict]:
+    from PIL import Image
+    from streamlit.testing.v1 import AppTest
+
+    from core.images import load_image_bytes
+    from tests.conftest import encode
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:3000, 0:4000]
+    photo = np.dstack([x % 256, y % 256, rng.integers(0, 256, (3000, 4000))]).astype(np.uint8)
+    data = encode(Image.fromarray(photo), "PNG")
+    t0 = time.perf_counter()
+    load_image_bytes(data)
+    decode_ms = (time.perf_counter() - t0) * 1000.0
+
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600)
+    at.query_params["lab_input"] = "upload"
+    at.query_params["lab_ups"] = ["deconv", "resize_nearest"]
+    at.run()
+    at.switch_page("pages/layer_lab.py")
+    at.run()
+    at.file_uploader[0].upload("photo.png", data, "image/png").run()
+    if at.exception or at.error:
+        raise RuntimeError(f"the page failed: {[e.value for e in [*at.exception, *at.error]]}")
+    times = []
+    for i in range(repeats):
+        slider = at.slider(key="lab_scale")
+        t0 = time.perf_counter()
+        slider.set_value(3 if i % 2 == 0 else 2).run()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return [{"measure": "layer lab", "case": "one decoding of the 4000x3000 PNG upload",
+             "median_ms": round(decode_ms)},
+            {"measure": "layer lab", "case": "slider move after that upload (page rerun)",
+             "median_ms": round(statistics.median(times)), "max_ms": round(max(times))}]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no page run")
+    a = parser.parse_args()
+    repeats = 5 if a.quick else 21
+    rows = refusal_times(repeats) + listing_time(repeats)
+    print_table(rows, ["case", "median_ms", "max_ms", "first_ms", "message_chars"])
+    print()
+    memory = decode_memory()
+    print_table(memory, ["case", "file_kb", "peak_mib", "bytes_per_pixel",
+                         "bound_bytes_per_pixel", "seconds", "outcome"])
+    rows += memory
+    if not a.quick:
+        lab = layer_lab_rerun(7)
+        print()
+        print_table(lab, ["case", "median_ms", "max_ms"])
+        rows += lab
+    path = write_results("robustness", rows, repeats=repeats)
+    print(f"\nwrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
