@@ -45,6 +45,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/upsampling.py
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/gallery.py
+	$(BIN)/python benchmarks/audit.py
 
 experiment: $(STAMP)
 	$(BIN)/python -m core.train --jobs 2 --output checkpoints --overwrite
