@@ -245,14 +245,21 @@ def local_checkerboard_map(image, period: int, size: int) -> tuple[np.ndarray, i
     return np.sqrt(np.mean(q ** 2, axis=(2, 3, 4))), y0, x0
 
 
-def most_artifacted_region(images, period: int, size: int) -> Region:
+def most_artifacted_region(images, period: int, size: int, *, reference=None) -> Region:
     """The ``size x size`` square where the local checkerboard is strongest.
 
     ``images`` is one image, or a sequence of images of one shape (a network's outputs
     at several epochs): then the window that is strong in *all* of them, the largest
     of ``min over images of (window score / that image's strongest window)``, so the
-    artifact stays on screen whichever of them is shown. Uses
-    :func:`local_checkerboard_map`; windows start on multiples of ``period``, so the
+    artifact stays on screen whichever of them is shown.
+
+    ``reference`` (the network's input, same shape) counts only the checkerboard *added*
+    to it: each window's score minus the reference's own score there (clipped at 0).
+    Busy natural detail leaks a little into any local reading; subtracting it moves
+    the choice to where the artifact stands out, typically a smooth area where a person
+    sees the grid at once.
+
+    Uses :func:`local_checkerboard_map`; windows start on multiples of ``period``, so the
     region keeps the image's own phase. Ties go to the first window. Images too small
     for one window give the top-left ``size`` square (clamped to the image).
     """
@@ -263,15 +270,20 @@ def most_artifacted_region(images, period: int, size: int) -> Region:
     shape = stack[0].shape
     if any(im.shape != shape for im in stack):
         raise ValueError(f"images must share one shape, got {[im.shape for im in stack]}")
+    if reference is not None and np.shape(reference) != shape:
+        raise ValueError(f"reference must have the images' shape {shape}, "
+                         f"got {np.shape(reference)}")
     side = max(1, int(size))
     try:
         maps = [local_checkerboard_map(im, period, side) for im in stack]
+        base = 0.0 if reference is None else local_checkerboard_map(reference, period, side)[0]
     except ValueError:
         maps = []
     if not maps or maps[0][0].size == 0:
         return Region(0, 0, side, side).clamped(shape)
     _, y0, x0 = maps[0]
-    relative = np.min([m / m.max() if m.max() > 0 else m for m, _, _ in maps], axis=0)
+    excess = [np.maximum(m - base, 0.0) for m, _, _ in maps]
+    relative = np.min([m / m.max() if m.max() > 0 else m for m in excess], axis=0)
     i, j = np.unravel_index(int(np.argmax(relative)), relative.shape)
     return Region(int(y0 + i * period), int(x0 + j * period), side, side).clamped(shape)
 

@@ -46,11 +46,10 @@ if catalog.empty:
 settings = gallery_controls(catalog, images, digests)
 if not settings.variants:
     st.info("Choose at least one variant above.")
-outputs = render_grid(catalog, settings, images, digests)
 image, digest = images[settings.image], digests[settings.image]
-# The magnifier right under the grid: the artifact on the first screen, not at the end.
-render_magnifier(settings, image, digest,
-                 {v: per[settings.image] for v, per in outputs.items() if settings.image in per})
+# The magnifier first: the artifact on the first screen, before the full-size grid.
+render_magnifier(catalog, settings, image, digest)
+outputs = render_grid(catalog, settings, images, digests)
 frames = []
 if settings.film:
     frames = render_filmstrip(catalog, settings.film, settings, image, digest)

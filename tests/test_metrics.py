@@ -257,3 +257,21 @@ def test_fine_detail_shows_a_faint_checkerboard_and_keeps_the_size(astronaut):
     np.testing.assert_allclose(detail[:4], 0.5)  # border the filter cannot reach: grey
     np.testing.assert_allclose(detail[80:120, 80:120], 0.5, atol=1e-6)  # flat stays grey
     assert fine_detail(img[:, :, 0], 4).shape == (128, 128)
+
+
+def test_most_artifacted_region_counts_only_what_was_added_to_the_reference(astronaut):
+    """Busy detail leaks into any local reading; against the input, only the added
+    checkerboard counts, wherever the texture is."""
+    from core.metrics import local_checkerboard_map, most_artifacted_region
+
+    ref = astronaut[:256, :256]
+    raw_peak = most_artifacted_region(ref, 4, 32)  # the leak of natural detail alone
+    out = ref.copy()
+    top, left = (raw_peak.top + 96) % 224 // 4 * 4, (raw_peak.left + 96) % 224 // 4 * 4
+    out[top:top + 32, left:left + 32] += 0.004 * checkerboard(32, 32)[:, :, None]
+    scores, y0, x0 = local_checkerboard_map(out, 4, 32)
+    region = most_artifacted_region(out, 4, 32, reference=ref)
+    assert abs(region.top - top) <= 4 and abs(region.left - left) <= 4
+    assert most_artifacted_region(out, 4, 32) == raw_peak  # without it, the texture wins
+    with pytest.raises(ValueError, match="shape"):
+        most_artifacted_region(out, 4, 32, reference=ref[:100])

@@ -123,6 +123,10 @@ _PRESENT_CSS = """
 [data-testid="stMain"] [data-testid="stTable"] th,
 [data-testid="stMain"] [data-testid="stTable"] td { font-size: 1.25rem; }
 [data-testid="stMain"] [data-testid="stCode"] code { font-size: 1.05rem; }
+[data-testid="stMain"] [data-baseweb="select"] div,
+[data-testid="stMain"] [data-baseweb="tag"] span,
+[data-testid="stMain"] [data-baseweb="input"] input,
+[data-testid="stMain"] [data-testid="stNumberInputField"] { font-size: 1.15rem; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { display: none; }
 </style>
 """
@@ -350,12 +354,19 @@ def present_fonts(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def show_plot(fig: go.Figure, *, key: str | None = None, height: int | None = None) -> None:
-    """Render a plotly figure: toolbar PNG export, every text larger when presenting."""
+def show_plot(fig: go.Figure, *, key: str | None = None, height: int | None = None,
+              present_height: int | None = None) -> None:
+    """Render a plotly figure: toolbar PNG export, every text larger when presenting.
+
+    ``height`` is scaled by 1.3 when presenting, unless ``present_height`` says exactly
+    (for panels whose height must match their width in the wide layout).
+    """
     _safe_colours(fig)
     if presenting():
         present_fonts(fig)
-        if height:
+        if present_height:
+            height = present_height
+        elif height:
             height = int(height * 1.3)
     if height:
         fig.update_layout(height=height)
@@ -426,13 +437,16 @@ def show_pixels(
         st.markdown(f"**{caption}**")
     png = png_of(image, key, factor)
     st.image(png, caption=caption, width=width, output_format="PNG")
-    name = re.sub(r"[^A-Za-z0-9]+", "-", caption or "image").strip("-").lower()[:60] or "image"
-    file_name = file_name or f"{name}.png"
+    file_name = file_name or f"{_slug(caption or 'image')}.png"
     ident = hashlib.blake2b(f"{key}|{factor}|{caption}|{file_name}".encode(),
                             digest_size=8).hexdigest()
     st.download_button("PNG", data=lambda: png, file_name=file_name, mime="image/png",
                        key=f"png-{ident}", icon=":material/download:", type="tertiary",
                        help="Download these pixels as a PNG (lossless)")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "image"
 
 
 def pixelated_container(key: str):
@@ -475,11 +489,12 @@ def show_magnified(
     region = region.clamped(pixels.shape)
     rkey = f"{region.top},{region.left},{region.height},{region.width}"
     show_pixels(crop_region(pixels, region), f"{label} ×{factor}", key=f"{key}|crop|{rkey}",
-                factor=factor, width=width)
+                factor=factor, width=width, file_name=f"{_slug(label)}-crop.png")
     if detail:
         try:
             fine = _fine_detail(key, period, DETAIL_GAIN, pixels)
         except ValueError:  # an image too small for the high-pass
             return
-        show_pixels(crop_region(fine, region), f"{label}: fine detail ×{DETAIL_GAIN:g}",
-                    key=f"{key}|fine|{rkey}", factor=factor, width=width)
+        show_pixels(crop_region(fine, region), f"fine detail ×{DETAIL_GAIN:g}",
+                    key=f"{key}|fine|{rkey}", factor=factor, width=width,
+                    file_name=f"{_slug(label)}-fine-detail.png")

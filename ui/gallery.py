@@ -65,18 +65,20 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def strongest_region(keys: tuple[str, ...], size: int, _images: list[np.ndarray]) -> Region:
-    # keyed on the outputs' cache keys (checkpoint + input hash), not on the arrays
-    return most_artifacted_region(_images, PERIOD, size)
+def strongest_region(keys: tuple[str, ...], size: int, _images: list[np.ndarray],
+                     _reference: np.ndarray | None = None) -> Region:
+    """:func:`core.metrics.most_artifacted_region`, cached on the outputs' cache keys
+    (checkpoint + input hash: they name the arrays and the input, the reference)."""
+    return most_artifacted_region(_images, PERIOD, size, reference=_reference)
 
 
 def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
                     size: int = REGION_SIZE) -> Region:
     """Where to magnify by default: the ``size`` square where ``deconv3``'s outputs on
-    ``image`` carry the strongest local checkerboard at its first trained epoch, a
-    middle one and its last, all at once (:func:`core.metrics.most_artifacted_region`),
-    so the grid is on screen at epoch 1 and still at the last epoch. Falls back to the
-    first variant, then to the image's centre.
+    ``image`` carry the most checkerboard beyond the photograph's own reading, at its
+    first trained epoch, a middle one and its last, all at once
+    (:func:`core.metrics.most_artifacted_region`): the grid is on screen at epoch 1 and
+    still at the last epoch. Falls back to the first variant, then to the image's centre.
     """
     h, w = image.shape[:2]
     centre = Region(max(0, h // 2 - size // 2), max(0, w // 2 - size // 2), size, size)
@@ -90,7 +92,8 @@ def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
     outputs = [o for o in outputs if isinstance(o, ModelOutput)]
     if not outputs:
         return centre.clamped(image.shape)
-    return strongest_region(tuple(o.key for o in outputs), int(size), [o.pixels for o in outputs])
+    return strongest_region(tuple(o.key for o in outputs), int(size), [o.pixels for o in outputs],
+                            image)
 
 
 def region_controls(shape: tuple[int, ...], *, prefix: str = "region",
@@ -432,13 +435,16 @@ def render_curves(catalog: Catalog, settings: GallerySettings) -> None:
     st.caption(f"From {catalog.curves_source}. Dashed line: the epoch shown above.")
 
 
-def render_magnifier(settings: GallerySettings, image: np.ndarray, digest: str,
-                     outputs: dict[str, ModelOutput]) -> None:
+def render_magnifier(catalog: Catalog, settings: GallerySettings, image: np.ndarray,
+                     digest: str) -> None:
     """The region of the chosen photograph, enlarged with nearest neighbour, for every
     chosen variant at the chosen epoch side by side, each with its fine detail under it
     (high-passed x10): the grid shows even where the crop itself looks smooth. The
     default region is where deconv3's checkerboard is strongest (:func:`artifact_region`).
     """
+    outputs = {v: model_output(catalog, v, settings.epoch, image, digest)
+               for v in settings.variants}
+    outputs = {v: out for v, out in outputs.items() if isinstance(out, ModelOutput)}
     region = settings.region
     st.subheader(f"Magnifier: {region.height}x{region.width} pixels of {settings.image}, "
                  f"epoch {settings.epoch}")

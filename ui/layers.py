@@ -252,48 +252,64 @@ def _tick_step(n: int) -> int:
     return 1 if n <= 8 else max(1, n // 8)
 
 
-def patterns_figure(patterns: Sequence[tuple[str, np.ndarray]], *, per_row: int | None = None,
-                    title: str | None = None) -> go.Figure:
-    """Phase patterns side by side on ONE colour scale with its colour bar.
-
-    Every panel shares a coloraxis, diverging and centred on zero (a pattern is zero-mean,
-    so it is signed), with the limit set by the strongest panel: a flat pattern reads
-    flat, not as strong as a 3 % one. Values are in the score's unit (×10⁻³ of the
-    range); written in the cells up to period 8.
-    """
+def shared_grid_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray | None]], *,
+                       axis: str, bar_title: str, hover: str,
+                       per_row: int | None = None) -> go.Figure:
+    """Small square grids side by side on ONE diverging colour scale centred on zero,
+    with its colour bar: ``panels`` is ``(name, values, text or None)``; the strongest
+    panel sets the limit, so a flat panel reads flat. Tick labels on the outer panels
+    only; about 8 ticks a side at most."""
     from plotly.subplots import make_subplots
 
-    n = len(patterns)
+    n = len(panels)
     per_row = max(1, min(per_row or n, n))
     rows = -(-n // per_row)
-    scaled = [(name, np.asarray(q, dtype=np.float64) * SCORE_SCALE) for name, q in patterns]
-    lim = max((float(np.abs(q).max()) for _, q in scaled if q.size), default=0.0) or 1.0
-    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=[name for name, _ in scaled],
-                        horizontal_spacing=0.06, vertical_spacing=0.12 if rows > 1 else 0.0)
-    for i, (name, q) in enumerate(scaled):
-        p = q.shape[0]
+    lim = max((float(np.nanmax(np.abs(z))) for _, z, _ in panels if np.size(z)),
+              default=0.0) or 1.0
+    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=[name for name, _, _ in panels],
+                        horizontal_spacing=0.04, vertical_spacing=0.14 if rows > 1 else 0.0)
+    for i, (name, z, text) in enumerate(panels):
+        p = z.shape[0]
         r, c = divmod(i, per_row)
-        written = p <= 8
         fig.add_trace(go.Heatmap(
-            z=q, coloraxis="coloraxis", name=name,
-            text=np.round(q, 1) if written else None,
-            texttemplate="%{text}" if written else None,
-            hovertemplate=f"{name}<br>row ≡ %{{y}}, col ≡ %{{x}}<br>%{{z:.2f}} {SCORE_UNIT}"
+            z=z, coloraxis="coloraxis", name=name,
+            text=text, texttemplate="%{text}" if text is not None else None,
+            hovertemplate=f"{name}<br>row {axis} %{{y}}, col {axis} %{{x}}<br>{hover}"
                           "<extra></extra>",
             xgap=1 if p <= 32 else 0, ygap=1 if p <= 32 else 0), row=r + 1, col=c + 1)
         step = _tick_step(p)
         fig.update_xaxes(dtick=step, range=[-0.5, p - 0.5], constrain="domain",
-                         title_text="col mod P" if r == rows - 1 else None, row=r + 1, col=c + 1)
+                         title_text=f"col {axis}" if r == rows - 1 else None,
+                         row=r + 1, col=c + 1)
         fig.update_yaxes(dtick=step, range=[p - 0.5, -0.5], constrain="domain",
-                         scaleanchor=f"x{i + 1 if i else ''}",
-                         title_text="row mod P" if c == 0 else None, row=r + 1, col=c + 1)
+                         scaleanchor=f"x{i + 1 if i else ''}", showticklabels=c == 0,
+                         title_text=f"row {axis}" if c == 0 else None, row=r + 1, col=c + 1)
     fig.update_layout(
-        title=title,
         coloraxis={"colorscale": colorscale("diverging"), "cmin": -lim, "cmax": lim,
-                   "colorbar": {"title": {"text": SCORE_UNIT}}},
-        margin={"l": 10, "r": 10, "t": 60 if title else 40, "b": 10},
+                   "colorbar": {"title": {"text": bar_title}}},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
     return fig
+
+
+def patterns_figure(patterns: Sequence[tuple[str, np.ndarray]], *,
+                    per_row: int | None = None) -> go.Figure:
+    """Phase patterns side by side on ONE colour scale with its colour bar
+    (:func:`shared_grid_figure`): a pattern is zero-mean, so signed, and diverging
+    colours centred on zero fit it. Values in the score's unit (×10⁻³ of the range),
+    written in the cells up to period 8."""
+    panels = []
+    for name, q in patterns:
+        z = np.asarray(q, dtype=np.float64) * SCORE_SCALE
+        panels.append((name, z, np.round(z, 1) if z.shape[0] <= 8 else None))
+    return shared_grid_figure(panels, axis="mod P", bar_title=SCORE_UNIT,
+                              hover=f"%{{z:.2f}} {SCORE_UNIT}", per_row=per_row)
+
+
+def panel_height(rows: int) -> tuple[int, int]:
+    """(reading, presenting) heights of a row of square panels: a centred page holds two
+    per row, the wide layout all of them in one row at 1280 px."""
+    return 40 + 320 * rows, 40 + 330 * rows
 
 
 def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *,
@@ -312,7 +328,7 @@ def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *,
     values = np.concatenate([sp.log_power.ravel() for _, sp in spectra]) if spectra else np.zeros(1)
     lo, hi = (float(v) for v in np.percentile(values, [1.0, 99.9]))
     fig = make_subplots(rows=rows, cols=per_row, subplot_titles=[name for name, _ in spectra],
-                        horizontal_spacing=0.05, vertical_spacing=0.12 if rows > 1 else 0.0)
+                        horizontal_spacing=0.03, vertical_spacing=0.14 if rows > 1 else 0.0)
     for i, (name, sp) in enumerate(spectra):
         r, c = divmod(i, per_row)
         fig.add_trace(go.Heatmap(
@@ -326,11 +342,12 @@ def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *,
             hovertemplate=f"artifact frequency (i/{sp.period}, j/{sp.period})<br>"
                           "fy=%{y:.3f} fx=%{x:.3f}<extra></extra>"),
             row=r + 1, col=c + 1)
-        fig.update_xaxes(dtick=0.25, constrain="domain",
+        ticks = {"tickvals": [-0.5, -0.25, 0, 0.25], "ticktext": ["−½", "−¼", "0", "¼"]}
+        fig.update_xaxes(**ticks, constrain="domain",
                          title_text="fx (cycles/pixel)" if r == rows - 1 else None,
                          row=r + 1, col=c + 1)
-        fig.update_yaxes(dtick=0.25, autorange="reversed", constrain="domain",
-                         scaleanchor=f"x{i + 1 if i else ''}",
+        fig.update_yaxes(**ticks, autorange="reversed", constrain="domain",
+                         scaleanchor=f"x{i + 1 if i else ''}", showticklabels=c == 0,
                          title_text="fy (cycles/pixel)" if c == 0 else None,
                          row=r + 1, col=c + 1)
     fig.update_layout(
@@ -346,27 +363,25 @@ def pattern_figure(pattern: np.ndarray, title: str) -> go.Figure:
     return patterns_figure([(title, pattern)])
 
 
-def _phase_grid_layout(fig: go.Figure, title: str, n: int, axis: str) -> go.Figure:
-    """Square n x n cells, row 0 on top, axes labelled "row <axis>" / "col <axis>"."""
-    fig.update_layout(title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                      xaxis={"title": f"col {axis}", "dtick": 1, "range": [-0.5, n - 0.5],
-                             "constrain": "domain"},
-                      yaxis={"title": f"row {axis}", "dtick": 1, "range": [n - 0.5, -0.5],
-                             "scaleanchor": "x", "constrain": "domain"})
-    return fig
+def gains_panels_figure(gains: Sequence[tuple[str, np.ndarray]], *,
+                        per_row: int | None = None) -> go.Figure:
+    """The s x s phase gains of channel pair 0 -> 0 of each layer, the gains written in
+    the cells, coloured by their difference from the layer's mean gain in units of its
+    RMS gain, on one centred scale: a balanced layer is uniformly neutral whatever its
+    overall gain, an unbalanced one is not (:func:`shared_grid_figure`)."""
+    panels = []
+    for name, g in gains:
+        g = np.asarray(g, dtype=np.float64)[0, 0]
+        rms = float(np.sqrt(np.mean(g ** 2))) or 1.0
+        panels.append((name, (g - g.mean()) / rms, np.round(g, 3)))
+    return shared_grid_figure(panels, axis="phase", bar_title="(gain − mean) / RMS",
+                              hover="%{z:.3f} RMS from the mean; gain %{text}",
+                              per_row=per_row)
 
 
 def gains_figure(gains: np.ndarray, title: str) -> go.Figure:
-    """The s x s phase gains of channel pair 0 -> 0, values written in the cells."""
-    g = gains[0, 0]
-    s = g.shape[0]
-    scale, zmin, zmax = scale_for(g)  # gains of random weights may take both signs
-    fig = go.Figure(go.Heatmap(
-        z=g, colorscale=scale, zmin=zmin, zmax=zmax, text=np.round(g, 3),
-        texttemplate="%{text}",
-        hovertemplate="output phase (%{y}, %{x})<br>gain %{z:.4f}<extra></extra>",
-        showscale=False, xgap=2, ygap=2))
-    return _phase_grid_layout(fig, title, s, "phase")
+    """One layer's phase gains (channel pair 0 -> 0), see :func:`gains_panels_figure`."""
+    return gains_panels_figure([(title, gains)])
 
 
 def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
@@ -416,8 +431,9 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
             "checkerboard.")
     per_row = len(results) if presenting() else min(len(results), 2)
     rows = -(-len(results) // per_row)
+    height, present_height = panel_height(rows)
     show_plot(patterns_figure([(r.name, r.pattern) for r in results], per_row=per_row),
-              key=f"{key}-patterns", height=60 + 300 * rows)
+              key=f"{key}-patterns", height=height, present_height=present_height)
     st.subheader("Spectrum")
     explain("Log power of the grey-level output (centre crop), all on one colour scale. A "
             "checkerboard of period P shows as bright dots on the red circles at frequencies "
@@ -425,16 +441,17 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
     spectra = [(r.name, log_power_spectrum(_centre_crop(r.output, SPECTRUM_CROP), r.period))
                for r in results]
     show_plot(spectra_figure(spectra, per_row=per_row), key=f"{key}-spectra",
-              height=60 + 320 * rows)
+              height=height + 20, present_height=present_height + 20)
     st.subheader("Polyphase gains of the first layer")
     explain("On a constant input, each output phase of a layer receives the sum of the "
             "taps that feed it. Unequal sums are the uneven overlap of the post, whatever "
             "the kernel size; every fix makes them equal. Shown for channel pair 0 → 0; "
             "the imbalance summarises all pairs (0 = equal).")
-    for cell, r in zip(_cells(len(results)), results, strict=True):
+    show_plot(gains_panels_figure([(r.name, r.gains) for r in results], per_row=per_row),
+              key=f"{key}-gains", height=height, present_height=present_height)
+    for cell, r in zip(st.columns(len(results)), results, strict=True):
         with cell:
-            show_plot(gains_figure(r.gains, r.name), key=f"{key}-gains-{r.name}", height=280)
-            st.metric("Gain imbalance", f"{r.imbalance:.2f}",
+            st.metric(f"Gain imbalance, {r.name}", f"{r.imbalance:.2f}",
                       help="Mean over channel pairs of (max − min gain over the phases), "
                            "divided by the RMS gain (core.metrics.gain_imbalance).")
 
@@ -474,8 +491,9 @@ def render_cost_table(names: Sequence[str] | None = None, *, scale: int = 2,
         st.session_state[run_key] += 1
     with st.spinner("Timing each upsampler on this machine..."):
         df = cost_table(names, c_in, c_out, size, scale, kernel_size, st.session_state[run_key])
-    show_table(df.style.format({"multiply-adds (M)": "{:.1f}", "forward (ms)": "{:.2f}",
-                                "time vs resize_nearest": "{:.2f}x"}))
+    # Two significant figures: a live timing on a shared machine varies by tens of percent.
+    show_table(df.style.format({"multiply-adds (M)": "{:.1f}", "forward (ms)": "{:.2g}",
+                                "time vs resize_nearest": "{:.1f}x"}))
     explain(f"One image, {c_in} → {c_out} channels, {size} x {size} → {scale * size} x "
             f"{scale * size}, {kernel_size} x {kernel_size} kernels; median of 5 forward "
             "passes (timed in turns after two warm-up rounds) on this shared machine. `fused_resize` computes "
