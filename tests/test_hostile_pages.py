@@ -186,6 +186,20 @@ def test_hostile_checkpoint_folder(clean_root, tmp_path, monkeypatch, page, spoi
         assert max(len(e.value) for e in at.error) < 2000
 
 
+def test_a_folder_of_many_broken_files_is_summarised(clean_root, tmp_path, monkeypatch):
+    from ui.catalog import MAX_BROKEN_SHOWN
+
+    root = copy_of(clean_root, tmp_path)
+    for epoch in range(3, 43):
+        (root / "deconv3" / f"epoch_{epoch:03d}.safetensors").write_bytes(b"junk")
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
+    at = open_page(GALLERY, timeout=240)
+    assert_clean(at)
+    message = texts(at, "error")
+    assert "40 checkpoint file(s)" in message and f"and {40 - MAX_BROKEN_SHOWN} more" in message
+    assert message.count("truncated") == MAX_BROKEN_SHOWN
+
+
 def test_a_file_that_fails_to_load_is_tried_once(clean_root, tmp_path, monkeypatch):
     """A header that passes but weights that do not (SHA-256): the refusal is cached."""
     import core.catalog

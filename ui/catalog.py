@@ -43,6 +43,8 @@ from ui.common import ROOT
 
 #: Environment variable naming the checkpoint folder (tests point it elsewhere).
 CHECKPOINTS_ENV = "CHECKERBOARD_CHECKPOINTS"
+#: Broken files listed by name on a page (a folder of thousands must not flood it).
+MAX_BROKEN_SHOWN = 12
 
 
 def checkpoint_root() -> Path:
@@ -81,10 +83,13 @@ def show_catalog_problems(catalog: Catalog) -> None:
             icon=":material/folder_off:",
         )
     if not catalog.broken.empty:
+        shown = catalog.broken.head(MAX_BROKEN_SHOWN)
         lines = "\n".join(
             f"- `{shown_path(r.path)}`: {r.error.split(': ', 1)[-1]}"
-            for r in catalog.broken.itertuples()
+            for r in shown.itertuples()
         )
+        if len(catalog.broken) > len(shown):
+            lines += f"\n- … and {len(catalog.broken) - len(shown)} more"
         st.error(
             f"{len(catalog.broken)} checkpoint file(s) cannot be read and are left out:\n\n"
             f"{lines}\n\nRegenerate them with `{REGENERATE}` (or `python -m core.train "
