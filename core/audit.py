@@ -371,7 +371,7 @@ class Chain:
     """The resampling chain: factors and the predicted artifact period."""
 
     total_upsampling: float  # product of the upsampling layers' out/in ratios
-    total_downsampling: float  # product of the downsampling layers' in/out ratios
+    total_downsampling: float  # product of the downsampling layers' strides
     net_scale: float  # output size / input size
     period: int  # predicted period of the artifact in output pixels (1: none)
     upsampling_layers: int
@@ -854,6 +854,8 @@ def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
             continue
         if layer.direction == "up":
             up *= layer.scale[0]
+        elif layer.stride:  # the stride, not in/out: padding changes the sizes a little
+            down *= layer.stride[0]
         else:
             down *= 1.0 / layer.scale[0] if layer.scale[0] else 1.0
         if layer.direction != "up" or out_size is None or layer.out_size is None:

@@ -15,7 +15,7 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from core.audit import AuditReport, LayerAudit, ProbeReport, layer_coverage
+from core.audit import MAX_PSNR, AuditReport, LayerAudit, ProbeReport, layer_coverage
 from core.images import magnify_nearest, to_png_bytes
 from core.metrics import artifact_frequencies, format_score, spectrum_figure
 
@@ -80,8 +80,9 @@ def shift_figure(probes: ProbeReport) -> go.Figure:
         hovertemplate="shift %{x} px<br>PSNR %{y:.2f} dB<extra></extra>"))
     if probes.shift_reference is not None:
         d, value = probes.shift_reference
+        shown = f"≥ {value:.0f} dB (exact)" if value >= MAX_PSNR else f"{value:.1f} dB"
         fig.add_hline(y=value, line={"dash": "dash", "color": "green"},
-                      annotation_text=f"shift by one period ({d} px): {value:.1f} dB",
+                      annotation_text=f"shift by one period ({d} px): {shown}",
                       annotation_position="top left")
     fig.update_layout(
         title="Shift test: PSNR of f(shift(x)) against shift(f(x)) (higher: more equivariant)",

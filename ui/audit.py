@@ -46,7 +46,6 @@ from ui.common import (
     explain,
     magnify_factor,
     pixelated_container,
-    secondary,
     show_pixels,
     show_plot,
     show_table,
@@ -107,7 +106,7 @@ def source_controls() -> AuditSource | None:
     st.caption(_label(choice) + (f": {EXAMPLES[choice].description}" if choice in EXAMPLES
                                  else ""))
     image = None
-    with secondary():
+    with st.expander("Input shape, probe image", expanded=choice == UPLOAD):
         shape_text = st.text_input(
             "Input shape N,C,H,W", key="audit_shape", placeholder="e.g. 1,3,256,256",
             help="Only needed when the model leaves its input size free and 256x256 does "
@@ -252,10 +251,9 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
         if layer.direction == "up":
             k = layer.overlap["kernel_size"]
             s = layer.overlap["stride"]
-            title = (f"{layer.op}: times each output cell is painted (as a {k[0]}x{k[1]}, "
-                     f"stride {s[0]} transposed convolution, 6x6 input)")
+            title = f"Times each output cell is painted ({k[0]}x{k[1]}, stride {s[0]}, 6x6 input)"
         else:
-            title = f"{layer.op}: times each input pixel is read (its gradient's overlap)"
+            title = "Times each input pixel is read (the gradient's overlap)"
         show_plot(coverage_heatmap(cov.counts, title, spec=spec), key=f"{key}-coverage",
                   height=440)
         if spec is not None:
@@ -277,17 +275,21 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
                 "is even (Sugawara et al. 2019).")
     if layer.fix_measured:
         render_measured(layer.fix_measured)
+        explain("Both rows at initialisation compare the two designs at the same point. "
+                "One layer alone may change little while the other offending layers still "
+                "paint their own pattern: see every offending layer fixed at once below.")
     if layer.fix_code:
         st.markdown("**The fix**")
         st.code(layer.fix_code, language="python")
 
 
-def render_measured(measured: dict) -> None:
+def render_measured(measured: dict, *, together: bool = False) -> None:
     """The scores of a measured fix (live modules: our examples)."""
+    which = "these layers" if together else "this layer"
     rows = [{"network": label, "checkerboard": score_text(measured.get(k))}
             for k, label in (("as_given", "as given (trained or initialised)"),
-                             ("original_at_init", "this layer re-initialised"),
-                             ("fixed_at_init", "this layer swapped for the fix, at init"))
+                             ("original_at_init", f"{which} re-initialised"),
+                             ("fixed_at_init", f"{which} swapped for the fix, at init"))
             if k in measured]
     st.markdown(f"**Measured** on the {measured.get('probe')} probe, period "
                 f"{measured.get('period')}: {measured.get('fix', '')}")
@@ -313,7 +315,7 @@ def render_layers(report: AuditReport) -> None:
     render_layer(report.layers[index], key=f"layer-{index}")
     if report.fix_all:
         st.markdown("**Every offending layer fixed at once**")
-        render_measured(report.fix_all)
+        render_measured(report.fix_all, together=True)
 
 
 # --------------------------------------------------------------------------- probes
