@@ -49,8 +49,9 @@ periodic band-limited content shifts exactly by any fraction of an input pixel.
 
 **Refusals** raise :class:`AuditError` with a one-line message: not ONNX, truncated,
 over 512 MB, tensors stored as external data (a file could name any path on the
-server), custom operators, and inputs whose size cannot be fixed (ask for
-``--input-shape``).
+server), custom operators, tensors over :data:`MAX_TENSOR_ELEMENTS` at the fixed
+input shape (checked from the shapes before anything runs), and inputs whose size
+cannot be fixed (ask for ``--input-shape``).
 
 Command line: ``python -m core.audit MODEL.onnx [--input-shape N,C,H,W] [--json OUT]``.
 """
@@ -111,6 +112,8 @@ IMBALANCE_TOLERANCE = 0.05
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 #: Inputs smaller than this (per side) are latent vectors, not images: no image probes.
 MIN_IMAGE_SIDE = 16
+#: Largest tensor (elements) a model may declare or infer at the fixed input shape.
+MAX_TENSOR_ELEMENTS = 2 ** 28
 #: Cap of the shift test's PSNR (an exact match would be infinite).
 MAX_PSNR = 100.0
 
@@ -1327,6 +1330,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         notes.append(f"shape inference failed ({' '.join(str(err).split())[:120]}); sizes "
                      "measured by running the model")
     g.sizes[input_name] = list(shape)
+    _check_tensor_sizes(g.sizes)
     candidates = _onnx_candidates(g)
     output_name = model.graph.output[0].name
     wanted = [output_name]
@@ -1350,6 +1354,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
             del model.graph.output[len(model.graph.output) - len(extra):]
         for n, value in zip(missing, outs, strict=True):
             g.sizes[n] = list(np.shape(value))
+        _check_tensor_sizes(g.sizes)
     layers = []
     for node, f in candidates:
         in_dims, out_dims = g.sizes.get(node.input[0]), g.sizes.get(node.output[0])
@@ -1383,6 +1388,19 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     return AuditReport(name, "onnx", input_name, list(shape),
                        list(out_dims) if out_dims else None, layers, chain, probe_report,
                        notes, seconds)
+
+
+def _check_tensor_sizes(sizes: dict[str, list[int | None]]) -> None:
+    """Refuse a model whose known tensor shapes exceed :data:`MAX_TENSOR_ELEMENTS`
+    before anything runs (a network that would allocate tens of gigabytes)."""
+    for name, dims in sizes.items():
+        if dims and all(d is not None for d in dims):
+            count = math.prod(dims)
+            if count > MAX_TENSOR_ELEMENTS:
+                raise AuditError(
+                    f"tensor {name!r} would have shape {_shape_text(dims)}, "
+                    f"{count:,} elements, over the {MAX_TENSOR_ELEMENTS:,} the audit "
+                    "allows (1 GiB of float32): refused; give a smaller --input-shape")
 
 
 def _auto_pads(f: _Found) -> tuple[int, int, int, int]:

@@ -267,6 +267,29 @@ def test_refuses_inputs_whose_size_cannot_be_fixed():
         audit_onnx(data, (1, 1, 64, 64))
 
 
+def test_refuses_tensors_too_large_before_running():
+    # A resize by 4096 of a 256x256 input would allocate 3 x 1M x 1M floats.
+    scales = numpy_helper.from_array(np.array([1, 1, 4096, 4096], np.float32), "s")
+    node = helper.make_node("Resize", ["x", "", "s"], ["y"], mode="nearest")
+    data = model_bytes([node], [free_input([1, 3, "h", "w"])], [any_output()], [scales])
+    with pytest.raises(AuditError, match="over the .* the audit allows") as err:
+        audit_onnx(data)
+    one_line(err)
+    with pytest.raises(AuditError, match="smaller --input-shape"):
+        audit_onnx(model_bytes([helper.make_node("Relu", ["x"], ["y"])],
+                               [free_input([1, 3, "h", "w"])], [any_output()]),
+                   (1, 3, 20000, 20000))
+
+
+def test_your_image_replaces_the_photograph():
+    data, _ = conv_transpose_model(3, 3, 3, 2, 1, 1, 1, 32)
+    image = np.random.default_rng(0).random((50, 70, 3))
+    report = audit_onnx(data, image=image)
+    assert report.probes.scored_on == "your image"
+    assert report.probes.results["your image"].input.shape == (32, 32, 3)
+    assert "photograph" not in report.probes.results
+
+
 def test_refuses_models_with_several_inputs():
     add = helper.make_node("Add", ["a", "b"], ["y"])
     data = model_bytes([add], [image_input("a"), image_input("b")], [any_output()])
