@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.checkpoints import list_checkpoints, load_model, read_csv_table, read_manifest
+from core.checkpoints import list_checkpoints, load_model, read_manifest
+from core.history import HISTORY_NAME, read_histories
 from core.models import FACTOR, VARIANTS
 
 #: The project folder: paths inside it are shown relative to it.
@@ -31,9 +32,6 @@ REGENERATE = "make experiment"
 #: Period of the network's artifact: the product of its two upsampling strides.
 PERIOD = FACTOR
 
-#: Per-epoch metrics of every epoch, stored or not: one file for the folder (with a
-#: ``variant`` column) or one per variant folder (without); preferred for the curves.
-HISTORY_NAME = "history.csv"
 
 #: The training curves: manifest column, title, log scale.
 CURVES = (
@@ -148,26 +146,15 @@ def build_catalog(root: str | Path) -> Catalog:
 
 
 def read_history(root: str | Path) -> tuple[pd.DataFrame | None, str | None]:
-    """The per-epoch metrics of every epoch (stored or not) and a problem, if any.
-
-    Reads ``<root>/history.csv`` (columns ``variant``, ``epoch``, metrics) or, without
-    it, every ``<root>/<variant>/history.csv`` (``epoch``, metrics). ``(None, None)``
-    when there is no history; ``(None, reason)`` when a file is unreadable (the
-    caller falls back to the manifest).
-    """
-    root = Path(root)
-    try:
-        if (root / HISTORY_NAME).exists() or (root / HISTORY_NAME).is_symlink():
-            return read_csv_table(root / HISTORY_NAME, ("variant", "epoch"), "history"), None
-        parts = []
-        for f in sorted(root.glob(f"*/{HISTORY_NAME}")):
-            df = read_csv_table(f, ("epoch",), "history")
-            parts.append(df.assign(variant=f.parent.name))
-    except ValueError as err:
-        return None, str(err)
-    if not parts:
-        return None, None
-    return pd.concat(parts, ignore_index=True), None
+    """The per-epoch metrics of every epoch (stored or not) and a problem, if any:
+    every ``<root>/<variant>/history.csv`` (:func:`core.history.read_histories`).
+    ``(None, None)`` when there is no history; ``(None, reason)`` when a file is
+    unreadable (the caller falls back to the manifest)."""
+    frame = read_histories(root)
+    problems = frame.attrs.get("problems", [])
+    if problems:
+        return None, "; ".join(problems)
+    return (None, None) if frame.empty else (frame, None)
 
 
 def series(curves: pd.DataFrame) -> Series:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.checkpoints import atomic_write_bytes
+from core.checkpoints import atomic_write_bytes, read_csv_table
 
 HISTORY_NAME = "history.csv"
 
@@ -33,28 +33,14 @@ HISTORY_COLUMNS = ("epoch", "stored", "train_loss", "val_psnr", "val_ssim", "che
                    "unseen_contrast", "imbalance_up1", "imbalance_up2", "lr",
                    "epoch_seconds", "images_per_s")
 
-#: Rows with more epochs than this are refused (a corrupt or hostile file).
-MAX_EPOCHS = 100_000
-
-
 def read_history(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of one ``history.csv`` (``[]`` when there is none). ``ValueError`` naming the
-    file when it is unreadable or lacks the ``epoch`` column."""
+    """Rows of one ``history.csv`` (``[]`` when there is none), checked by
+    :func:`core.checkpoints.read_csv_table` (``ValueError`` naming the file when it is a
+    link, too large, not UTF-8 CSV, lacks ``epoch`` or holds an impossible epoch)."""
     p = Path(path)
-    if not p.is_file() or p.is_symlink():
+    if not p.exists() and not p.is_symlink():
         return []
-    try:
-        df = pd.read_csv(p)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"history {str(p)!r} cannot be read: {exc}") from exc
-    if "epoch" not in df.columns:
-        raise ValueError(f"history {str(p)!r} has no 'epoch' column")
-    epochs = pd.to_numeric(df["epoch"], errors="coerce")
-    if epochs.isna().any() or (epochs < 0).any() or (epochs > MAX_EPOCHS).any():
-        raise ValueError(f"history {str(p)!r} holds epochs that are not integers "
-                         f"in 0-{MAX_EPOCHS}")
-    df["epoch"] = epochs.astype(int)
-    return df.to_dict("records")
+    return read_csv_table(p, ("epoch",), "history").to_dict("records")
 
 
 def write_history(path: str | Path, rows: list[dict[str, Any]]) -> None:
@@ -105,10 +91,11 @@ def backfill_histories(root: str | Path) -> list[str]:
 def read_histories(root: str | Path) -> pd.DataFrame:
     """Every ``<root>/<variant>/history.csv`` as one frame with a ``variant`` column
     (empty frame with HISTORY_COLUMNS when there is none). Unreadable files are skipped
-    and named in ``frame.attrs["problems"]``."""
+    and named in ``frame.attrs["problems"]``. Variant folders that are links are not
+    followed."""
     root = Path(root)
     frames, problems = [], []
-    if root.is_dir():
+    if root.is_dir() and not root.is_symlink():
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
             try:
                 rows = read_history(folder / HISTORY_NAME)

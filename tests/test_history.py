@@ -73,7 +73,8 @@ def test_symlinked_history_is_not_followed(tmp_path):
     write_history(target, _rows([1e-3]))
     (tmp_path / "deconv3").mkdir()
     os.symlink(target, tmp_path / "deconv3" / "history.csv")
-    assert read_history(tmp_path / "deconv3" / "history.csv") == []
+    with pytest.raises(ValueError, match="symbolic link"):
+        read_history(tmp_path / "deconv3" / "history.csv")
 
 
 def test_backfill_from_checkpoints_uses_their_metrics_and_weights(tmp_path):

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.catalog import folder_signature
 from core.history import checkerboard_ratio, read_histories
 from core.metrics import SCORE_UNIT
 from ui.common import explain, show_plot
@@ -28,14 +29,9 @@ def _histories(root: str, stamp: tuple) -> pd.DataFrame:
     return read_histories(root)
 
 
-def _stamp(root: Path) -> tuple:
-    """Modification times of the history files: the cache key."""
-    return tuple((str(p), p.stat().st_mtime_ns) for p in sorted(root.glob("*/history.csv"))
-                 if p.is_file())
-
-
 def histories(root: Path) -> pd.DataFrame:
-    return _histories(str(root), _stamp(root))
+    """The histories of ``root``, cached until one of its files changes."""
+    return _histories(str(root), folder_signature(root))
 
 
 def ratio_figure(lines: dict[str, pd.DataFrame]) -> go.Figure:
