@@ -828,7 +828,11 @@ def _analyse(found: _Found) -> LayerAudit:
         if layer.phase_imbalance is not None:
             parts.append(f"phase imbalance {layer.phase_imbalance:.3f}"
                          + (" > tolerance" if imbalanced else ""))
-        layer.verdict = ("checkerboard: " if layer.offending else "clean: ") + ", ".join(parts)
+        if parts:
+            layer.verdict = ("checkerboard: " if layer.offending else "clean: ") + ", ".join(parts)
+        else:
+            layer.verdict = ("not judged: no overlap model or weights for this layer "
+                             f"(scale {_fmt_pair(layer.scale) or '?'})")
     else:
         layer.severity = "gradient" if layer.uneven else "ok"
         layer.verdict = (
