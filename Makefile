@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 PORT ?= 8501
 
-.PHONY: run test lint bench experiment experiment-resume experiment-gpu clean help
+.PHONY: run outputs test lint bench experiment experiment-resume experiment-gpu clean help
 
 help:
 	@echo "make run         create .venv, install, start the dashboard on port $(PORT)"
+	@echo "make outputs     store every checkpoint's outputs beside it (make run does it first)"
 	@echo "make test        same set-up plus dev tools, then ruff and every test"
 	@echo "make bench       run the benchmark scripts (tables + benchmarks/results/*.json)"
 	@echo "make experiment  retrain the shipped checkpoints from scratch (CPU, 2 cores: hours; see checkpoints/README.md)"
@@ -30,8 +31,13 @@ $(DEV_STAMP): requirements-dev.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(STAMP)
+run: outputs
 	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
+
+# The pages show stored outputs instead of running networks (core/outputs.py); only
+# missing or stale files are computed (a minute for the whole experiment, once).
+outputs: $(STAMP)
+	$(BIN)/python -m core.outputs --root checkpoints
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -229,8 +229,10 @@ class ModelOutput:
     """A checkpoint's output on one image and its reference-free artifact score.
 
     key: a cache key of the output (checkpoint path + stamp + input hash).
+    png: the pixels as PNG, when already encoded (stored outputs, :mod:`core.outputs`).
     """
 
     pixels: np.ndarray
     score: float
     key: str
+    png: bytes | None = None

@@ -287,15 +287,16 @@ def test_folder_changing_between_runs(tiny, tmp_path, monkeypatch):
 def test_magnifier_starts_where_deconv3_is_most_checkered(tiny):
     """The default region is computed (core.metrics.most_artifacted_region over deconv3's
     first and last trained epochs), and follows the photograph until moved by hand."""
-    from core.catalog import apply_model, load_model_fast
+    from core.catalog import load_model_fast
     from core.data import heldout_images
     from core.metrics import most_artifacted_region
+    from core.outputs import compute_output
 
     photos = heldout_images()
 
     def expected(name):
-        outs = [apply_model(load_model_fast(checkpoint_path(tiny, "deconv3", e)), photos[name])
-                for e in (1, TINY_EPOCHS)]
+        outs = [compute_output(load_model_fast(checkpoint_path(tiny, "deconv3", e)),
+                               photos[name]).pixels for e in (1, TINY_EPOCHS)]
         return most_artifacted_region(outs, 4, 32, reference=photos[name])
 
     at = open_page(GALLERY, timeout=120)

@@ -25,11 +25,9 @@ import streamlit as st
 import torch
 
 from core.catalog import (
-    PERIOD,
     REGENERATE,
     Catalog,
     ModelOutput,
-    apply_model,
     build_catalog,
     file_stamp,
     folder_signature,
@@ -38,7 +36,7 @@ from core.catalog import (
 )
 from core.checkpoints import CheckpointError
 from core.images import content_hash
-from core.metrics import checkerboard_score
+from core.outputs import compute_output, read_output
 from ui.common import ROOT
 
 #: Environment variable naming the checkpoint folder (tests point it elsewhere).
@@ -132,8 +130,10 @@ def cached_model(path: str, stamp: tuple[int, int]) -> torch.nn.Module:
 @st.cache_data(max_entries=256, show_spinner=False)
 def _output(path: str, stamp: tuple[int, int], digest: str, _image: np.ndarray) -> ModelOutput:
     # ``_image`` is not hashed by Streamlit: ``digest`` (its content hash) stands for it.
-    out = apply_model(cached_model(path, stamp), _image)
-    return ModelOutput(out, checkerboard_score(out, PERIOD), f"{path}|{stamp}|{digest}")
+    # Stored beside the checkpoint (``python -m core.outputs``, run by ``make run``) when
+    # current; else computed the same way (8-bit pixels, PNG, score of the float output).
+    result = read_output(path, digest) or compute_output(cached_model(path, stamp), _image)
+    return ModelOutput(result.pixels, result.score, f"{path}|{stamp}|{digest}", result.png)
 
 
 def run_model(path: str, image: np.ndarray, digest: str | None = None) -> ModelOutput:

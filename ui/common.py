@@ -425,17 +425,19 @@ def show_pixels(
     factor: int = 1,
     width: int | str = "stretch",
     file_name: str | None = None,
+    png: bytes | None = None,
 ) -> None:
     """Draw an image losslessly (PNG, never JPEG); with ``factor`` > 1 enlarged by
     nearest neighbour, so one-pixel patterns stay visible. Every image gets a PNG
     download of the pixels shown (``file_name``, or one made from the caption).
 
-    ``key`` names the image's content for the PNG cache (a content hash when omitted).
+    ``key`` names the image's content for the PNG cache (a content hash when omitted);
+    ``png``, the image already encoded (a stored output), skips the encoding.
     Presentation mode hides captions, so there the caption is written above the image.
     """
     if caption and presenting():
         st.markdown(f"**{caption}**")
-    png = png_of(image, key, factor)
+    png = png if png is not None and factor == 1 else png_of(image, key, factor)
     st.image(png, caption=caption, width=width, output_format="PNG")
     file_name = file_name or f"{_slug(caption or 'image')}.png"
     ident = hashlib.blake2b(f"{key}|{factor}|{caption}|{file_name}".encode(),

@@ -269,27 +269,38 @@ def _mark_step() -> None:
     st.session_state[_LAST_STEP] = time.monotonic()
 
 
+#: How often the Play fragment wakes up to check whether the next epoch is due.
+PLAY_TICK = 0.25
+
+
 def play_ticker(catalog: Catalog) -> None:
     """While "Play" is on, move to the next epoch every PLAY_INTERVAL seconds.
 
-    Call it last on the page. A timed fragment wakes up regularly; once the interval
-    has passed since the last step (or since the page finished drawing), it leaves
-    the next epoch for the slider and reruns the whole page, which applies it before
-    the slider is drawn (a widget's value cannot change after it is drawn).
+    Call it last on the page. A timed fragment wakes up every PLAY_TICK seconds; when the
+    next step is due within one tick it waits for it, leaves the next epoch for the slider
+    and reruns the whole page, which applies it before the slider is drawn (a widget's
+    value cannot change after it is drawn). Steps are scheduled from the previous step,
+    not from the end of the drawing, so the pace holds as long as a page is drawn within
+    the interval; a page slower than that restarts the schedule (no burst to catch up).
     """
     epochs = stored_epochs(catalog)
     last = epochs[-1]
     if not st.session_state.get("playing") or len(epochs) < 2:
         return
-    st.session_state[_LAST_STEP] = max(st.session_state.get(_LAST_STEP, 0.0), time.monotonic())
+    st.session_state.setdefault(_LAST_STEP, time.monotonic())
 
-    @st.fragment(run_every=PLAY_INTERVAL / 3)
+    @st.fragment(run_every=PLAY_TICK)
     def tick() -> None:
         if not st.session_state.get("playing"):
             return
-        if time.monotonic() - st.session_state.get(_LAST_STEP, 0.0) < PLAY_INTERVAL * 0.95:
+        due = st.session_state.get(_LAST_STEP, 0.0) + PLAY_INTERVAL
+        wait = due - time.monotonic()
+        if wait > PLAY_TICK:
             return
-        st.session_state[_LAST_STEP] = time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        now = time.monotonic()
+        st.session_state[_LAST_STEP] = due if now - due < PLAY_INTERVAL / 2 else now
         current = int(st.session_state.get("epoch", last))
         st.session_state[_PENDING_EPOCH] = _next_epoch(epochs, current, 1)
         st.rerun(scope="app")
@@ -321,7 +332,7 @@ def render_grid(catalog: Catalog, settings: GallerySettings, images: dict[str, n
                     continue
                 outputs[variant][name] = result
                 show_pixels(result.pixels, f"{variant} · checkerboard {format_score(result.score)}",
-                            key=result.key)
+                            key=result.key, png=result.png)
     for text in dict.fromkeys(problems):
         st.error(f"{text[0].upper()}{text[1:]}. Regenerate it with `{REGENERATE}`.",
                  icon=":material/broken_image:")
@@ -362,7 +373,7 @@ def render_filmstrip(catalog: Catalog, variant: str, settings: GallerySettings,
                 frames.append(result.pixels)
                 mark = "▶ " if epoch == settings.epoch else ""
                 show_pixels(result.pixels, f"{mark}epoch {epoch} · {format_score(result.score)}",
-                            key=result.key)
+                            key=result.key, png=result.png)
     return frames
 
 
