@@ -121,7 +121,7 @@ class TrainConfig:
     crop_size: int = 64
     crops_per_epoch: int = 4000
     batch_size: int = 16  # global batch, split evenly across processes
-    lr: float = 1e-3
+    lr: float = 5e-4
     warmup: int = 200  # steps
     final_lr_ratio: float = 0.02
     seed: int = 0
@@ -453,12 +453,12 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
             if epoch < cfg.epochs:
                 _save_resume(resume_file, model, opt, epoch,
                              {"config": model_cfg.to_dict(), "seed": cfg.seed})
+            PROGRESS[variant] = epoch  # from here on, --resume continues after this epoch
             history.append({"epoch": epoch, "stored": stored,
                             **{k: v for k, v in metrics.items() if k != "per_image"}})
             write_history(history_file, history)
             if stored:
                 write_manifest(out)
-            PROGRESS[variant] = epoch
             unseen = (f"  unseen {metrics['unseen_psnr']:.2f} dB"
                       if "unseen_psnr" in metrics else "")
             log(f"[{variant}] epoch {epoch:2d}  loss {extra['train_loss']:.5f}  "
@@ -656,6 +656,27 @@ def config_to_argv(cfg: TrainConfig) -> list[str]:
     return argv
 
 
+def _run_queue(cfg: TrainConfig, queue: list[str], running: dict, codes: dict[str, int],
+               jobs: int, per: int, env: dict[str, str], t0: float) -> None:
+    """Start one child per variant of ``queue``, ``jobs`` at a time, until all have ended."""
+    import subprocess
+
+    while queue or running:
+        while queue and len(running) < jobs:
+            variant = queue.pop(0)
+            argv = [sys.executable, "-m", "core.train",
+                    *config_to_argv(dataclasses.replace(cfg, variants=(variant,))),
+                    "--threads", str(per), "--no-progress"]
+            print(f"job: {variant} ({per} thread(s)) at {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+            running[variant] = subprocess.Popen(argv, env=env)
+        time.sleep(0.2)
+        for variant, child in list(running.items()):
+            if child.poll() is not None:
+                codes[variant] = child.returncode
+                del running[variant]
+
+
 def run_jobs(cfg: TrainConfig, jobs: int, threads: int | None) -> int:
     """Train each variant of ``cfg`` in its own child process, ``jobs`` at a time; then
     rewrite the manifest once all are done.
@@ -674,20 +695,17 @@ def run_jobs(cfg: TrainConfig, jobs: int, threads: int | None) -> int:
     queue = list(cfg.variants)
     running: dict[str, subprocess.Popen] = {}
     codes: dict[str, int] = {}
-    while queue or running:
-        while queue and len(running) < jobs:
-            variant = queue.pop(0)
-            argv = [sys.executable, "-m", "core.train",
-                    *config_to_argv(dataclasses.replace(cfg, variants=(variant,))),
-                    "--threads", str(per), "--no-progress"]
-            print(f"job: {variant} ({per} thread(s)) at {time.perf_counter() - t0:.0f} s",
-                  flush=True)
-            running[variant] = subprocess.Popen(argv, env=env)
-        time.sleep(0.2)
-        for variant, child in list(running.items()):
-            if child.poll() is not None:
-                codes[variant] = child.returncode
-                del running[variant]
+    try:
+        _run_queue(cfg, queue, running, codes, jobs, per, env, t0)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches every process of the terminal's group: each child reports which
+        # of its epochs is safe; wait for them so their messages come before ours.
+        for child in running.values():
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        raise
     if all(c == 0 for c in codes.values()):
         write_manifest(cfg.output)
     print(f"all jobs done in {time.perf_counter() - t0:.0f} s (exit codes {codes})", flush=True)
@@ -723,10 +741,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        safe = ", ".join(f"{v} after epoch {e}" for v, e in PROGRESS.items())
-        print(f"\ninterrupted (Ctrl-C). Saved and safe: {safe or 'no complete epoch yet'}; "
-              "the epoch in progress is lost.\nContinue with:\n  "
-              f"{resume_command(cfg, a.jobs)}", file=sys.stderr)
+        if a.jobs > 1:
+            safe = "each training process above says which of its epochs is saved"
+        else:
+            safe = "saved and safe: " + (", ".join(f"{v} after epoch {e}"
+                                                   for v, e in PROGRESS.items())
+                                         or "no complete epoch yet")
+        print(f"\ninterrupted (Ctrl-C); {safe}; the epoch in progress is lost.\n"
+              f"Continue with:\n  {resume_command(cfg, a.jobs)}", file=sys.stderr)
         return 130
     return 0
 

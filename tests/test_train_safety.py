@@ -176,29 +176,36 @@ def test_collapse_is_detected_stopped_and_not_stored(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- Ctrl-C
 
 
-def test_ctrl_c_says_what_is_safe_and_how_to_resume(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_says_what_is_safe_and_how_to_resume(tmp_path, jobs):
     folder = _make_folder(tmp_path / "imgs")
     out = tmp_path / "out"
-    argv = ["--variants", "deconv3", "--epochs", "200", "--data", str(folder), "--output",
+    variants = ["deconv3", "resize_nearest"][:jobs]
+    argv = ["--variants", *variants, "--epochs", "200", "--data", str(folder), "--output",
             str(out), "--width", "4", "--res-blocks", "1", "--crop-size", "32",
-            "--crops-per-epoch", "48", "--batch-size", "8", "--no-progress"]
+            "--crops-per-epoch", "48", "--batch-size", "8", "--no-progress",
+            "--jobs", str(jobs)]
+    # a new session, so that the signal goes to the whole group as a terminal's Ctrl-C does
     proc = subprocess.Popen([sys.executable, "-m", "core.train", *argv], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    history = out / "deconv3" / "history.csv"
-    deadline = time.monotonic() + 120
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            start_new_session=True)
+    histories = [out / v / "history.csv" for v in variants]
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        if history.exists() and len(history.read_text().splitlines()) >= 3:
+        if all(h.exists() and len(h.read_text().splitlines()) >= 3 for h in histories):
             break
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
-    assert "deconv3 after epoch" in err and "--resume" in err and "--epochs 200" in err
-    # the printed command continues the run
-    safe = int(err.split("deconv3 after epoch ")[1].split(";")[0].split(",")[0])
-    assert safe >= 1
+    for v in variants:  # every process says which of its epochs is safe
+        assert f"{v} after epoch" in err
+        safe = int(err.split(f"{v} after epoch ")[1].split(";")[0].split(",")[0])
+        assert safe >= 1
+    assert "--resume" in err and "--epochs 200" in err
+    assert (f"--jobs {jobs}" in err) == (jobs > 1)
 
 
 def test_resume_command_round_trips_through_the_parser():
