@@ -278,3 +278,198 @@ def test_audit_example_by_url_then_an_uploaded_onnx_model(server, browser):
         page.screenshot(path=str(SHOTS / "audit-upload-done.png"), full_page=True)
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- what a person sees
+# Presentation mode and the pictures, checked the way a person looks at them: colours as
+# rendered, boxes as laid out, sizes as computed by the browser (issue 10).
+
+#: Screenshots of these checks (ignored by git, with the others).
+LOOKS = SHOTS / "looks"
+
+
+def _settled(page, timeout_ms: int = 120_000) -> None:
+    """The script has finished (Streamlit's own run state), images are loaded, and the
+    page has stayed so for a moment: what a person sees once it stops changing."""
+    page.wait_for_function(
+        """() => { const app = document.querySelector('[data-testid="stApp"]');
+            const imgs = [...document.querySelectorAll('[data-testid="stMain"] img')];
+            return app && app.getAttribute('data-test-script-state') === 'notRunning'
+              && document.querySelector('[data-testid="stMain"] h1')
+              && imgs.every(i => i.complete); }""", timeout=timeout_ms)
+    page.wait_for_timeout(800)  # late style and chart layout
+    _wait_idle(page, timeout_ms)
+
+
+def _look(browser, url: str, name: str, size=(1280, 720)):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    _settled(page)
+    LOOKS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(LOOKS / f"{name}.png"), full_page=True)
+    return context, page
+
+
+#: Per heatmap cell painted 1, 2 and 4 times: a point inside the cell away from its number
+#: (pixels relative to the chart), and plotly's own colour scale as the page has it.
+FIGURE4_CELLS_JS = """(index) => {
+  const gd = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')][index];
+  const trace = gd._fullData.find(t => t.type === 'heatmap');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const cw = Math.abs(xa.l2p(1) - xa.l2p(0)), ch = Math.abs(ya.l2p(1) - ya.l2p(0));
+  const points = {};
+  trace.z.forEach((row, r) => row.forEach((v, c) => {
+    if ([1, 2, 4].includes(v) && !(v in points) && r > 0 && c > 0)
+      points[v] = [xa._offset + xa.l2p(c) - 0.3 * cw, ya._offset + ya.l2p(r) - 0.3 * ch];
+  }));
+  return {points, scale: trace.colorscale.map(s => s[1])};
+}"""
+
+
+def _luminance(rgb) -> float:
+    r, g, b = rgb[:3]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _colour(text: str) -> tuple[float, float, float]:
+    text = text.strip()
+    if text.startswith("#"):
+        return tuple(int(text[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(float(v) for v in text[text.index("(") + 1:text.index(")")].split(",")[:3])
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["reading", "presenting"])
+@pytest.mark.parametrize("path", ["", "coverage"], ids=["home", "coverage"])
+def test_figure_4_reads_right_painted_more_is_lighter(server, browser, path, present):
+    """Cells painted 1, 2 and 4 times, in the colours the browser drew them: more paint,
+    more light, in both modes (the presentation scale once drew a single coat pink,
+    lighter than two: Streamlit's theme swapped Inferno's first stop #000004)."""
+    url = f"{server}/{path}" + ("?present=true" if present else "")
+    context, page = _look(browser, url, f"figure4-{path or 'home'}-{'present' if present else 'read'}")
+    try:
+        _assert_no_exception(page)
+        found = page.evaluate(FIGURE4_CELLS_JS, 0)
+        assert sorted(int(k) for k in found["points"]) == [1, 2, 4]
+        scale = [_luminance(_colour(c)) for c in found["scale"]]
+        assert all(a < b for a, b in zip(scale, scale[1:], strict=False)), found["scale"]
+        chart = page.locator('[data-testid="stMain"] .js-plotly-plot').first
+        chart.scroll_into_view_if_needed()
+        import io
+
+        from PIL import Image
+
+        shot = Image.open(io.BytesIO(chart.screenshot())).convert("RGB")
+        seen = {int(k): _luminance(shot.getpixel((int(x), int(y))))
+                for k, (x, y) in found["points"].items()}
+        assert seen[1] + 10 < seen[2] and seen[2] + 10 < seen[4], seen
+    finally:
+        context.close()
+
+
+#: Elements of the main area that hide content in a sideways scroll, or stick out of it.
+OVERFLOW_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const mb = main.getBoundingClientRect();
+  const hidden = e => { for (let a = e; a && a !== main; a = a.parentElement) {
+      const cs = getComputedStyle(a);
+      if (cs.display === 'none' || cs.visibility === 'hidden' || cs.clipPath.startsWith('inset(50%')
+          || cs.clip.startsWith('rect(0')) return true; }
+    return false; };
+  const name = e => (e.closest('[data-testid]') || e).getAttribute('data-testid') + ' ' + e.tagName;
+  const out = [];
+  for (const e of main.querySelectorAll('*')) {
+    const r = e.getBoundingClientRect();
+    if (r.width <= 2 || e.clientWidth <= 2 && r.width <= 2) continue;
+    const scrolls = ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(e).overflowX);
+    const text = (e.innerText || '').replace(/\\s+/g, ' ').slice(0, 60);
+    if (scrolls && e.scrollWidth > e.clientWidth + 2 && e.clientWidth > 20 && !hidden(e))
+      out.push(`${name(e)} hides ${e.scrollWidth - e.clientWidth}px sideways: ${text}`);
+    else if (r.right > mb.right + 1 && !hidden(e))
+      out.push(`${name(e)} sticks out ${Math.round(r.right - mb.right)}px: ${text}`);
+  }
+  return [...new Set(out)];
+}"""
+
+PRESENTED = [("home", "")] + [(p.url_path, p.url_path) for p in available_pages()] + [
+    ("story-step-4", "story?step=4"), ("story-step-6", "story?step=6"),
+    ("story-step-8", "story?step=8")]
+
+
+@pytest.mark.parametrize("name,path", PRESENTED, ids=[n for n, _ in PRESENTED])
+def test_presentation_fits_1280x720_with_no_hidden_sideways_scroll(server, browser, name, path):
+    """Presenting at 1280x720: sidebar folded away, and no element of the main area wider
+    than its box (a formula or code line in a scroll box nobody sees, a cut label)."""
+    sep = "&" if "?" in path else "?"
+    context, page = _look(browser, f"{server}/{path}{sep}present=true", f"present-{name}")
+    try:
+        _assert_no_exception(page)
+        assert page.locator('[data-testid="stSidebar"]').get_attribute("data-collapsed") == "true"
+        problems = page.evaluate(OVERFLOW_JS)
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+METRIC_SIZES_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetric"]')]
+  .map(m => [parseFloat(getComputedStyle(m.querySelector('[data-testid="stMetricValue"] p')
+                                         || m.querySelector('[data-testid="stMetricValue"]')).fontSize),
+             parseFloat(getComputedStyle(m.querySelector('[data-testid="stMetricLabel"] p')).fontSize)])"""
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["reading", "presenting"])
+def test_metric_values_are_larger_than_their_labels(server, browser, present):
+    url = f"{server}/coverage" + ("?present=true" if present else "")
+    context, page = _look(browser, url, f"metrics-{'present' if present else 'read'}")
+    try:
+        sizes = page.evaluate(METRIC_SIZES_JS)
+        assert len(sizes) == 6
+        assert all(value > 1.5 * label for value, label in sizes), sizes
+        if present:  # and the plot's tick labels and axis titles grew with the text
+            ticks = page.evaluate("""() => [...document.querySelectorAll(
+                '[data-testid="stMain"] .xtick text, [data-testid="stMain"] .g-xtitle text')]
+                .map(t => parseFloat(t.style.fontSize))""")
+            assert ticks and min(ticks) >= 16, ticks
+    finally:
+        context.close()
+
+
+def test_clearing_a_multiselect_says_one_thing(server, browser):
+    """Cleared upsamplers: 'pick at least one', not also 'Ignored URL parameter', and the
+    link it leaves in the address bar reopens the same view."""
+    context, page = _look(browser, f"{server}/layer_lab", "lab-cleared")
+    try:
+        page.locator('[data-testid="stMultiSelect"] button[aria-label="Clear all"]').first.click()
+        page.get_by_text("Pick at least one upsampler").wait_for(timeout=60_000)
+        _settled(page)
+        assert page.get_by_text("Ignored URL parameter").count() == 0
+        url = page.url
+        assert "lab_ups=" in url  # a cleared multiselect writes an empty value
+    finally:
+        context.close()
+    context, page = _look(browser, url, "lab-cleared-reopened")
+    try:
+        assert page.get_by_text("Ignored URL parameter").count() == 0
+        assert page.get_by_text("Pick at least one upsampler").count() == 1
+    finally:
+        context.close()
+
+
+def test_difference_gain_writes_a_clean_number_to_the_url(server, browser):
+    context, page = _look(browser, f"{server}/comparison", "compare-gain", size=(1440, 900))
+    try:
+        thumb = page.get_by_role("slider", name="Difference gain (×)")
+        thumb.focus()
+        page.keyboard.press("End")
+        page.wait_for_function("() => window.location.search.includes('gain=')", timeout=30_000)
+        _settled(page)
+        assert "gain=16" in page.url and "%C3%97" not in page.url, page.url
+        url = page.url
+    finally:
+        context.close()
+    context, page = _look(browser, url, "compare-gain-reopened", size=(1440, 900))
+    try:
+        assert page.get_by_text("Ignored URL parameter").count() == 0
+        assert page.get_by_text("× 16").count() + page.get_by_text("×16").count() >= 1
+    finally:
+        context.close()

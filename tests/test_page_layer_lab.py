@@ -22,7 +22,9 @@ def input_caption(at) -> str:
 
 
 def imbalances(at) -> list[float]:
-    return [float(m.value) for m in at.metric if m.label.startswith("Gain imbalance")]
+    """Gain imbalance per upsampler (metrics labelled with the upsampler's name)."""
+    names = set(at.multiselect(key="lab_ups").value)
+    return [float(m.value) for m in at.metric if m.label in names]
 
 
 def test_default_view_shows_four_upsamplers_with_scores_and_costs():

@@ -121,7 +121,12 @@ _PRESENT_CSS = """
 [data-testid="stMain"] [data-testid="stSliderThumbValue"] { top: auto; bottom: calc(100% + 2px); }
 [data-testid="stMain"] [data-testid="stSlider"] [role="group"] { padding-top: 0.5rem; }
 [data-testid="stMain"] [data-testid="stTable"] th,
-[data-testid="stMain"] [data-testid="stTable"] td { font-size: 1.25rem; }
+[data-testid="stMain"] [data-testid="stTable"] td { font-size: 1.25rem; white-space: normal;
+  overflow-wrap: anywhere; }
+[data-testid="stMain"] [data-testid="stTable"] [data-testid="stMarkdownContainer"] p {
+  font-size: inherit; }
+[data-testid="stMain"] [data-testid="stTable"]:has(th:nth-child(8)) :is(th, td) {
+  font-size: 1.05rem; padding: 0.3rem 0.4rem; }
 [data-testid="stMain"] [data-testid="stCode"] code { font-size: 1.05rem; }
 [data-testid="stMain"] [data-baseweb="select"] div,
 [data-testid="stMain"] [data-baseweb="tag"] span,

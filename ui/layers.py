@@ -449,9 +449,10 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
             "the imbalance summarises all pairs (0 = equal).")
     show_plot(gains_panels_figure([(r.name, r.gains) for r in results], per_row=per_row),
               key=f"{key}-gains", height=height, present_height=present_height)
+    st.markdown("**Gain imbalance** (0: every phase receives the same gain)")
     for cell, r in zip(st.columns(len(results)), results, strict=True):
         with cell:
-            st.metric(f"Gain imbalance, {r.name}", f"{r.imbalance:.2f}",
+            st.metric(r.name, f"{r.imbalance:.2f}",
                       help="Mean over channel pairs of (max − min gain over the phases), "
                            "divided by the RMS gain (core.metrics.gain_imbalance).")
 
