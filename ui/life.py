@@ -15,10 +15,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.catalog import folder_signature
+from core.catalog import folder_signature, variant_order
 from core.history import checkerboard_ratio, read_histories
 from core.metrics import SCORE_UNIT
 from ui.common import explain, show_plot
+from ui.gallery import variant_colour
 
 VARIANT, REFERENCE = "deconv3", "resize_nearest"
 SMALL = "small"  # the first release's experiment, inside the checkpoint folder
@@ -37,12 +38,15 @@ def histories(root: Path) -> pd.DataFrame:
 def ratio_figure(lines: dict[str, pd.DataFrame]) -> go.Figure:
     """One line per labelled ratio frame (:func:`core.history.checkerboard_ratio`), log y."""
     fig = go.Figure()
-    dashes = ("solid", "dot", "dash")
+    styles = (("#1f77b4", "solid"), ("#ff7f0e", "dot"), ("#7f7f7f", "dash"))
+    top = 1.0
     for i, (label, df) in enumerate(lines.items()):
         df = df[(df["epoch"] >= 1) & np.isfinite(df["ratio"])]
+        top = max(top, float(df["ratio"].max()) if len(df) else 1.0)
+        colour, dash = styles[i % len(styles)]
         fig.add_trace(go.Scatter(
             x=df["epoch"], y=df["ratio"], mode="lines+markers", name=label,
-            line={"dash": dashes[i % len(dashes)], "width": 3},
+            line={"dash": dash, "width": 3, "color": colour}, marker={"color": colour},
             hovertemplate=f"{label}<br>epoch %{{x}}: {VARIANT} has %{{y:.1f}}x the "
                           f"checkerboard of {REFERENCE}<extra></extra>"))
     fig.add_hline(y=1, line={"color": "grey", "dash": "dash"},
@@ -52,7 +56,9 @@ def ratio_figure(lines: dict[str, pd.DataFrame]) -> go.Figure:
         title=f"Checkerboard of {VARIANT} ÷ checkerboard of {REFERENCE}, epoch by epoch",
         xaxis_title="epoch", yaxis_title="ratio (log scale)", hovermode="closest",
         legend={"orientation": "h", "y": -0.25}, margin={"t": 60})
-    fig.update_yaxes(type="log", exponentformat="none")
+    ticks = [t for t in (0.5, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+             if t <= top * 1.5]
+    fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}x" for t in ticks])
     return fig
 
 
@@ -61,6 +67,8 @@ def imbalance_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
     a constant output)."""
     fig = go.Figure()
     for label, df in frames.items():
+        variant = label.split(" ")[0]
+        colour = variant_colour(variant) if "first release" not in label else "#7f7f7f"
         for col, layer, dash in (("imbalance_up1", "first upsampler", "solid"),
                                  ("imbalance_up2", "second upsampler", "dot")):
             if col not in df.columns:
@@ -68,7 +76,7 @@ def imbalance_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
             d = df[["epoch", col]].dropna()
             fig.add_trace(go.Scatter(
                 x=d["epoch"], y=d[col], mode="lines+markers", name=f"{label}: {layer}",
-                line={"dash": dash, "width": 3},
+                line={"dash": dash, "width": 3, "color": colour}, marker={"color": colour},
                 hovertemplate=f"{label}, {layer}<br>epoch %{{x}}: imbalance %{{y:.3f}}"
                               "<extra></extra>"))
     fig.update_layout(
@@ -141,13 +149,18 @@ def render_life(root: Path) -> None:
     explain(
         "Every epoch of training was measured (not only the stored ones): the checkerboard "
         f"score of each model on photographs it never saw (shown elsewhere in {SCORE_UNIT}; "
-        "a ratio has no unit), and the ratio of `{VARIANT}`'s to `{REFERENCE}`'s. Epoch 0 (random "
+        f"a ratio has no unit), and the ratio of `{VARIANT}`'s to `{REFERENCE}`'s. Epoch 0 (random "
         "initialisation) is left out: there the resize model's output is nearly flat and "
         "the ratio is meaningless."
     )
     show_plot(ratio_figure(lines), key="life-ratio", height=420)
     st.markdown(summary_text(full, last, hist))
-    frames = {f"{VARIANT} (this experiment)": hist[hist["variant"] == VARIANT]}
+    frames = {}
+    for variant in variant_order(sorted(set(hist["variant"]))):
+        d = hist[hist["variant"] == variant]
+        values = d[["imbalance_up1", "imbalance_up2"]].to_numpy(dtype=float)
+        if np.nanmax(np.abs(values), initial=0.0) > 1e-6:  # resize layers: 0 throughout
+            frames[f"{variant} (this experiment)"] = d
     if not small.empty:
         frames[f"{VARIANT} (first release)"] = small[small["variant"] == VARIANT]
     show_plot(imbalance_figure(frames), key="life-imbalance", height=380)
@@ -156,5 +169,7 @@ def render_life(root: Path) -> None:
         "that reach it (its gain on a constant input), spread across the four phases "
         "relative to their size (`core.metrics.gain_imbalance`). Zero means a constant "
         "input gives a constant output, the condition for a checkerboard-free upsampler "
-        f"(Sugawara et al. 2019). `{REFERENCE}` is zero at every epoch by construction."
+        "(Sugawara et al. 2019). The resize-convolution variants are zero at every epoch by "
+        "construction and are not drawn. A 4x4 transposed convolution overlaps evenly, "
+        "yet its learnt phases need not be balanced."
     )
