@@ -217,13 +217,24 @@ def fine_detail(image, period: int, gain: float = 10.0) -> np.ndarray:
     return out[:, :, 0] if arr.ndim == 2 else out
 
 
-def local_checkerboard_map(image, period: int, size: int) -> tuple[np.ndarray, int, int]:
+#: Added to a window's residual RMS in ``share`` readings (0.1 % of the range): a flat,
+#: clean window reads about 0, not a ratio of two roundings.
+SHARE_FLOOR = 1e-3
+
+
+def local_checkerboard_map(image, period: int, size: int, *,
+                           share: bool = False) -> tuple[np.ndarray, int, int]:
     """The checkerboard score of every ``size x size`` window, on a grid of step ``period``.
 
     The score of a window is :func:`checkerboard_score`'s formula restricted to it: the
     high-pass residual (of the whole image, :func:`high_pass`) averaged per phase over
     the window's ``(size/P)^2`` tiles, the mean over the phases removed, then the RMS
     over phases and channels. All windows at once with cumulative sums over the tile grid.
+
+    ``share=True`` divides each score by the RMS of the whole residual in the window
+    (plus :data:`SHARE_FLOOR`): the part of the window's fine detail that is the
+    periodic pattern, near 1 where the grid is all there is to see, near 0 in busy
+    texture or in flat, clean areas. That is what makes a grid *visible*.
 
     ``size`` is rounded down to a multiple of ``period`` (at least one period). Returns
     ``(scores, y0, x0)``: ``scores[i, j]`` belongs to the window whose top-left image
@@ -237,31 +248,35 @@ def local_checkerboard_map(image, period: int, size: int) -> tuple[np.ndarray, i
     ty, tx = tiles.shape[:2]
     if ty < n or tx < n:
         return np.zeros((0, 0)), y0, x0
-    cum = np.zeros((ty + 1, tx + 1, p, p, c))
-    cum[1:, 1:] = tiles.cumsum(axis=0).cumsum(axis=1)
-    sums = cum[n:, n:] - cum[:-n, n:] - cum[n:, :-n] + cum[:-n, :-n]  # (ty-n+1, tx-n+1, P, P, C)
-    q = sums / (n * n)
+
+    def window_sums(values: np.ndarray) -> np.ndarray:  # over n x n tiles, leading axes
+        cum = np.zeros((ty + 1, tx + 1, *values.shape[2:]))
+        cum[1:, 1:] = values.cumsum(axis=0).cumsum(axis=1)
+        return cum[n:, n:] - cum[:-n, n:] - cum[n:, :-n] + cum[:-n, :-n]
+
+    q = window_sums(tiles) / (n * n)  # (ty-n+1, tx-n+1, P, P, C)
     q = q - q.mean(axis=(2, 3), keepdims=True)
-    return np.sqrt(np.mean(q ** 2, axis=(2, 3, 4))), y0, x0
+    scores = np.sqrt(np.mean(q ** 2, axis=(2, 3, 4)))
+    if share:
+        energy = window_sums((tiles ** 2).mean(axis=(2, 3, 4))) / (n * n)
+        scores = scores / (np.sqrt(np.maximum(energy, 0.0)) + SHARE_FLOOR)  # cumsum rounding
+    return scores, y0, x0
 
 
-def most_artifacted_region(images, period: int, size: int, *, reference=None) -> Region:
-    """The ``size x size`` square where the local checkerboard is strongest.
+def most_artifacted_region(images, period: int, size: int) -> Region:
+    """The ``size x size`` square where a checkerboard is most plainly *visible*.
 
-    ``images`` is one image, or a sequence of images of one shape (a network's outputs
-    at several epochs): then the window that is strong in *all* of them, the largest
-    of ``min over images of (window score / that image's strongest window)``, so the
-    artifact stays on screen whichever of them is shown.
+    The window where the periodic pattern makes up the largest share of the fine detail
+    (:func:`local_checkerboard_map` with ``share=True``): a grid on a smooth area, rather
+    than busy texture, which leaks a little into any local reading, or a strong pattern
+    drowned in it. ``images`` is one image, or a sequence of images of one shape (a
+    network's outputs at several epochs): then the window that is strong in *all* of
+    them, the largest ``min over images of (share / that image's largest share)``, so the
+    grid stays on screen whichever of them is shown.
 
-    ``reference`` (the network's input, same shape) counts only the checkerboard *added*
-    to it: each window's score minus the reference's own score there (clipped at 0).
-    Busy natural detail leaks a little into any local reading; subtracting it moves
-    the choice to where the artifact stands out, typically a smooth area where a person
-    sees the grid at once.
-
-    Uses :func:`local_checkerboard_map`; windows start on multiples of ``period``, so the
-    region keeps the image's own phase. Ties go to the first window. Images too small
-    for one window give the top-left ``size`` square (clamped to the image).
+    Windows start on multiples of ``period``, so the region keeps the image's own phase.
+    Ties go to the first window. Images too small for one window give the top-left
+    ``size`` square (clamped to the image).
     """
     stack = [np.asarray(images)] if isinstance(images, np.ndarray) else \
         [np.asarray(im) for im in images]
@@ -270,20 +285,15 @@ def most_artifacted_region(images, period: int, size: int, *, reference=None) ->
     shape = stack[0].shape
     if any(im.shape != shape for im in stack):
         raise ValueError(f"images must share one shape, got {[im.shape for im in stack]}")
-    if reference is not None and np.shape(reference) != shape:
-        raise ValueError(f"reference must have the images' shape {shape}, "
-                         f"got {np.shape(reference)}")
     side = max(1, int(size))
     try:
-        maps = [local_checkerboard_map(im, period, side) for im in stack]
-        base = 0.0 if reference is None else local_checkerboard_map(reference, period, side)[0]
+        maps = [local_checkerboard_map(im, period, side, share=True) for im in stack]
     except ValueError:
         maps = []
     if not maps or maps[0][0].size == 0:
         return Region(0, 0, side, side).clamped(shape)
     _, y0, x0 = maps[0]
-    excess = [np.maximum(m - base, 0.0) for m, _, _ in maps]
-    relative = np.min([m / m.max() if m.max() > 0 else m for m in excess], axis=0)
+    relative = np.min([m / m.max() if m.max() > 0 else m for m, _, _ in maps], axis=0)
     i, j = np.unravel_index(int(np.argmax(relative)), relative.shape)
     return Region(int(y0 + i * period), int(x0 + j * period), side, side).clamped(shape)
 

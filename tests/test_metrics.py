@@ -224,24 +224,25 @@ def test_most_artifacted_region_on_a_tiny_image_is_the_whole_image():
     assert (region.top, region.left, region.height, region.width) == (0, 0, 10, 12)
 
 
-def test_most_artifacted_region_over_several_images_is_strong_in_all(astronaut):
-    """Two 'epochs': each has its own strongest patch, and one patch strong in both."""
+def test_most_artifacted_region_over_several_images_is_strong_in_all():
+    """Two 'epochs': each has its own strongest patch, and one patch plain in both."""
     from core.metrics import local_checkerboard_map, most_artifacted_region
 
-    base = astronaut[:256, :256]
+    rng = np.random.default_rng(1)
+    base = 0.5 + 0.02 * rng.standard_normal((256, 256, 3))  # grain, no structure
     cb = checkerboard(32, 32)[:, :, None]
     early, late = base.copy(), base.copy()
     early[0:32, 0:32] += 0.08 * cb  # only early
     late[200:232, 200:232] += 0.08 * cb  # only late
     for img in (early, late):
-        img[96:128, 128:160] += 0.05 * cb  # in both, weaker than either peak
+        img[96:128, 128:160] += 0.015 * cb  # in both, fainter than either peak
     region = most_artifacted_region([early, late], 4, 32)
     assert abs(region.top - 96) <= 4 and abs(region.left - 128) <= 4
     single = most_artifacted_region(early, 4, 32)
-    assert (single.top, single.left) != (region.top, region.left)
+    assert single.top <= 4 and single.left <= 4  # alone, the early peak
     scores, y0, x0 = local_checkerboard_map(late, 4, 32)
     i, j = (region.top - y0) // 4, (region.left - x0) // 4
-    assert scores[i, j] > np.median(scores) * 5
+    assert scores[i, j] > np.median(scores) * 3
 
 
 def test_fine_detail_shows_a_faint_checkerboard_and_keeps_the_size(astronaut):
@@ -259,19 +260,20 @@ def test_fine_detail_shows_a_faint_checkerboard_and_keeps_the_size(astronaut):
     assert fine_detail(img[:, :, 0], 4).shape == (128, 128)
 
 
-def test_most_artifacted_region_counts_only_what_was_added_to_the_reference(astronaut):
-    """Busy detail leaks into any local reading; against the input, only the added
-    checkerboard counts, wherever the texture is."""
+def test_most_artifacted_region_picks_the_grid_a_person_sees_not_busy_texture():
+    """Busy texture leaks into any local reading; the region is where the periodic part
+    is the larger share of the fine detail: a faint grid on a smooth area."""
     from core.metrics import local_checkerboard_map, most_artifacted_region
 
-    ref = astronaut[:256, :256]
-    raw_peak = most_artifacted_region(ref, 4, 32)  # the leak of natural detail alone
-    out = ref.copy()
-    top, left = (raw_peak.top + 96) % 224 // 4 * 4, (raw_peak.left + 96) % 224 // 4 * 4
-    out[top:top + 32, left:left + 32] += 0.004 * checkerboard(32, 32)[:, :, None]
-    scores, y0, x0 = local_checkerboard_map(out, 4, 32)
-    region = most_artifacted_region(out, 4, 32, reference=ref)
-    assert abs(region.top - top) <= 4 and abs(region.left - left) <= 4
-    assert most_artifacted_region(out, 4, 32) == raw_peak  # without it, the texture wins
-    with pytest.raises(ValueError, match="shape"):
-        most_artifacted_region(out, 4, 32, reference=ref[:100])
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:192, 0:192] / 192.0
+    img = np.repeat((0.3 + 0.4 * yy + 0.1 * xx)[:, :, None], 3, axis=2)  # smooth
+    img[16:80, 112:176] += 0.25 * rng.standard_normal((64, 64, 3))  # busy texture
+    img[120:152, 24:56] += 0.006 * checkerboard(32, 32)[:, :, None]  # a faint grid
+    raw, y0, x0 = local_checkerboard_map(img, 4, 32)
+    i, j = np.unravel_index(np.argmax(raw), raw.shape)
+    assert 16 <= y0 + 4 * i < 80 and 112 - 32 < x0 + 4 * j < 176  # the raw peak: texture
+    region = most_artifacted_region(img, 4, 32)
+    assert abs(region.top - 120) <= 4 and abs(region.left - 24) <= 4
+    share, _, _ = local_checkerboard_map(img, 4, 32, share=True)
+    assert share.max() <= 1.0 + 1e-9 and share[(120 - y0) // 4, (24 - x0) // 4] > 0.5

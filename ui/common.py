@@ -137,6 +137,15 @@ _PRESENT_CSS = """
 """
 
 
+#: Always on: a code line wraps rather than hiding in a sideways scroll nobody notices.
+_BASE_CSS = """
+<style>
+[data-testid="stMain"] [data-testid="stCode"] code { white-space: pre-wrap !important;
+  overflow-wrap: anywhere; }
+</style>
+"""
+
+
 def setup_app() -> bool:
     """Called once per run by ``dashboard.py`` before the page runs: sidebar + layout."""
     on = presentation_toggle()
@@ -146,8 +155,7 @@ def setup_app() -> bool:
         layout="wide" if on else "centered",
         initial_sidebar_state="collapsed" if on else "auto",
     )
-    if on:
-        st.html(_PRESENT_CSS)
+    st.html(_BASE_CSS + (_PRESENT_CSS if on else ""))
     return on
 
 

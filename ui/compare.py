@@ -197,7 +197,7 @@ def _default_region(catalog: Catalog, image: np.ndarray, digest: str,
     first = next(iter(outputs.values()), None)
     if first is None:
         return None
-    return strongest_region((first.key,), REGION_SIZE, [first.pixels], image)
+    return strongest_region((first.key,), REGION_SIZE, [first.pixels])
 
 
 def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],

@@ -65,18 +65,17 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def strongest_region(keys: tuple[str, ...], size: int, _images: list[np.ndarray],
-                     _reference: np.ndarray | None = None) -> Region:
+def strongest_region(keys: tuple[str, ...], size: int, _images: list[np.ndarray]) -> Region:
     """:func:`core.metrics.most_artifacted_region`, cached on the outputs' cache keys
-    (checkpoint + input hash: they name the arrays and the input, the reference)."""
-    return most_artifacted_region(_images, PERIOD, size, reference=_reference)
+    (checkpoint + input hash: they name the arrays)."""
+    return most_artifacted_region(_images, PERIOD, size)
 
 
 def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
                     size: int = REGION_SIZE) -> Region:
     """Where to magnify by default: the ``size`` square where ``deconv3``'s outputs on
-    ``image`` carry the most checkerboard beyond the photograph's own reading, at its
-    first trained epoch, a middle one and its last, all at once
+    ``image`` show their checkerboard most plainly (the largest share of the fine detail),
+    at its first trained epoch, a middle one and its last, all at once
     (:func:`core.metrics.most_artifacted_region`): the grid is on screen at epoch 1 and
     still at the last epoch. Falls back to the first variant, then to the image's centre.
     """
@@ -92,8 +91,7 @@ def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
     outputs = [o for o in outputs if isinstance(o, ModelOutput)]
     if not outputs:
         return centre.clamped(image.shape)
-    return strongest_region(tuple(o.key for o in outputs), int(size), [o.pixels for o in outputs],
-                            image)
+    return strongest_region(tuple(o.key for o in outputs), int(size), [o.pixels for o in outputs])
 
 
 def region_controls(shape: tuple[int, ...], *, prefix: str = "region",
