@@ -107,7 +107,7 @@ def test_default_is_figure_7(tiny):
     assert np.isinf(df["PSNR (dB)"].iloc[0]) and df["SSIM"].iloc[0] == 1.0  # the reference
     assert np.isfinite(df["PSNR (dB)"].iloc[1:]).all()
     assert ((df["SSIM"].iloc[1:] > -1) & (df["SSIM"].iloc[1:] <= 1)).all()
-    assert (df["checkerboard score"] >= 0).all()
+    assert (df["checkerboard ×10⁻³"] >= 0).all()  # the one unit
     captions = [im.proto.imgs[0].caption for im in at.get("image")]
     assert sum(c.endswith("×14") for c in captions) == 3  # magnified crops of the three images
     assert sum(c.endswith("fine detail ×10") for c in captions) == 3  # one beside each crop

@@ -81,7 +81,7 @@ def test_the_fixes_step_shows_the_stored_benchmark_not_a_live_timing(monkeypatch
     assert stored is not None, "benchmarks/results/upsampling.json is part of the repository"
     table, note = stored
     assert "resize_nearest" in table.index and "subpixel_icnr" not in table.index
-    assert table.loc["resize_nearest", "time vs resize_nearest"] == 1.0
+    assert table.loc["resize_nearest", "vs resize_nearest"] == 1.0
     for value in table["forward (ms)"]:
         assert float(f"{value:.2g}") == value  # two significant figures, no false precision
     assert "median of" in note

@@ -23,6 +23,7 @@ from core.images import (
     crop_region,
 )
 from core.metrics import (
+    SCORE_SCALE,
     SCORE_UNIT,
     checkerboard_score,
     format_score,
@@ -37,7 +38,6 @@ from ui.common import (
     explain,
     magnify_factor,
     pixelated_container,
-    presenting,
     show_magnified,
     show_pixels,
     show_plot,
@@ -60,6 +60,11 @@ SOURCES = ("Held-out photograph", "Upload")
 SPECTRUM_CROP = 256
 #: Gains offered for the difference images.
 GAINS = (1, 2, 4, 8, 16)
+#: The score's column in the measures table: in the one unit.
+SCORE_COLUMN = f"checkerboard {SCORE_UNIT}"
+#: Heights of a row of three square panels (patterns, spectra): reading (centred page)
+#: and presenting (wide page, 1280 px and up), so the squares fill their plot.
+PANELS_HEIGHT, PANELS_PRESENT = 270, 420
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,7 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
                                                                       outputs))
     factor = magnify_factor(region.width, 448)  # stretched to the column, kept sharp
     st.subheader(f"Magnified ×{factor}: {region.height}x{region.width} pixels at "
-                 f"({region.top}, {region.left}), with the fine detail under each")
+                 f"({region.top}, {region.left})")
     rkey = f"{region.top},{region.left},{region.height}"
     with pixelated_container("compare-magnifier"):
         for col, (label, pixels, key) in zip(st.columns(3), panels, strict=False):
@@ -268,13 +273,14 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
             "score is its RMS.")
     show_plot(patterns_figure([(f"{label}<br>checkerboard {format_score(analyses[label][0])}",
                                 analyses[label][1]) for label, _, _ in panels]),
-              key="compare-patterns", height=340)
+              key="compare-patterns", height=PANELS_HEIGHT, present_height=PANELS_PRESENT)
     st.subheader("Spectrum")
     explain(f"Log power of the grey-level image (centre {SPECTRUM_CROP} px), one colour scale "
             f"for all. A period-{PERIOD} checkerboard shows as bright dots on the red circles "
             f"at (i/{PERIOD}, j/{PERIOD}).")
     show_plot(spectra_figure([(label, analyses[label][2]) for label, _, _ in panels]),
-              key="compare-spectra", height=360 if not presenting() else 480)
+              key="compare-spectra", height=PANELS_HEIGHT + 20,
+              present_height=PANELS_PRESENT + 20)
 
     # The original against itself: PSNR is infinite and SSIM 1 (the reference row).
     rows = [{"image": panels[0][0], "PSNR (dB)": np.inf, "SSIM": 1.0,
@@ -287,10 +293,11 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     base = max(float(table["checkerboard score"].iloc[0]), 1e-12)
     table["score / original"] = table["checkerboard score"] / base
     st.subheader("Measures")
-    show_table(table.style.format({
+    shown = table.rename(columns={"checkerboard score": SCORE_COLUMN})
+    shown[SCORE_COLUMN] = shown[SCORE_COLUMN] * SCORE_SCALE
+    show_table(shown.style.format({
         "PSNR (dB)": lambda v: "∞" if np.isinf(v) else f"{v:.2f}",
-        "SSIM": "{:.4f}", "checkerboard score": lambda v: format_score(v),
-        "score / original": "{:.1f}"}))
+        "SSIM": "{:.4f}", SCORE_COLUMN: "{:.2f}", "score / original": "{:.1f}"}))
     explain("PSNR and SSIM compare each model's output with the original (the models were "
             "trained to reproduce their input). The checkerboard score needs no reference: "
             "the original's own score is the level of a clean photograph.")

@@ -162,17 +162,18 @@ def step_first_epoch() -> None:
 
 
 def _final_table(catalog: Catalog, variants: list[str], epochs=(1, None)) -> pd.DataFrame:
-    """Checkerboard score (×10⁻³) and PSNR per variant at epoch 1 and the last epoch."""
+    """Checkerboard score (×10⁻³) and PSNR (dB) per variant at epoch 1 and the last epoch
+    (columns "score, epoch N" and "PSNR, epoch N": short, so the table fits a page)."""
     rows = []
     for variant in variants:
         series = catalog.series.get(variant, {})
         row = {"variant": variant}
         for epoch in epochs:
             e = catalog.last_epoch(variant) if epoch is None else epoch
-            for metric, label, scale in (("checkerboard", f"checkerboard {SCORE_UNIT}",
-                                          SCORE_SCALE), ("val_psnr", "PSNR dB", 1.0)):
+            for metric, label, scale in (("checkerboard", "score", SCORE_SCALE),
+                                         ("val_psnr", "PSNR", 1.0)):
                 xs, ys = series.get(metric, ([], []))
-                row[f"{label} @ epoch {e}"] = ys[xs.index(e)] * scale if e in xs else np.nan
+                row[f"{label}, epoch {e}"] = ys[xs.index(e)] * scale if e in xs else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 
@@ -183,7 +184,8 @@ def step_even() -> None:
     if catalog is None:
         return
     variants = [v for v in (DECONV, EVEN, RESIZE) if v in catalog.variants]
-    st.markdown("**What the trained networks did** (held-out photographs, from the manifest)")
+    st.markdown("**What the trained networks did** (held-out photographs; score: "
+                f"checkerboard {SCORE_UNIT}, PSNR in dB)")
     show_table(_final_table(catalog, variants).style.format("{:.3g}"))
 
 
@@ -199,7 +201,7 @@ def step_side_by_side() -> None:
 
 def scores_figure(table: pd.DataFrame) -> go.Figure:
     """Checkerboard score (×10⁻³) of every trained variant at its last epoch (log scale)."""
-    score = [c for c in table.columns if c.startswith("checkerboard") and not c.endswith(" 1")]
+    score = [c for c in table.columns if c.startswith("score") and not c.endswith(" 1")]
     psnr = [c for c in table.columns if c.startswith("PSNR") and not c.endswith(" 1")]
     fig = go.Figure(go.Bar(
         x=table.index, y=table[score[-1]], customdata=table[psnr[-1]],
@@ -241,10 +243,10 @@ def stored_costs(path=UPSAMPLING_RESULTS) -> tuple[pd.DataFrame, str] | None:
         table = pd.DataFrame([{
             "upsampler": n,
             "parameters": int(by_name[n]["parameters"]),
-            "multiply-adds (M)": float(by_name[n]["multiply_adds"]) / 1e6,
+            "MACs (M)": float(by_name[n]["multiply_adds"]) / 1e6,
             "forward (ms)": float(f"{float(by_name[n]['forward_ms']):.2g}"),
-            "forward + backward (ms)": float(f"{float(by_name[n]['forward_backward_ms']):.2g}"),
-            "time vs resize_nearest": (float(by_name[n]["forward_ms"]) / float(reference)
+            "fwd+bwd (ms)": float(f"{float(by_name[n]['forward_backward_ms']):.2g}"),
+            "vs resize_nearest": (float(by_name[n]["forward_ms"]) / float(reference)
                                        if reference else np.nan),
         } for n in names]).set_index("upsampler")
         settings, machine = data.get("settings", {}), data.get("machine", {})
@@ -260,7 +262,8 @@ def stored_costs(path=UPSAMPLING_RESULTS) -> tuple[pd.DataFrame, str] | None:
 def step_fixes() -> None:
     catalog = _catalog_or_warn()
     if catalog is not None:
-        st.markdown("**Every trained variant** (held-out photographs)")
+        st.markdown(f"**Every trained variant** (held-out photographs; score: checkerboard "
+                    f"{SCORE_UNIT}, PSNR in dB)")
         table = _final_table(catalog, catalog.variants)
         show_plot(scores_figure(table), key="story-scores", height=420)
         show_table(table.style.format("{:.3g}"))
@@ -271,9 +274,9 @@ def step_fixes() -> None:
                 "measure one. The layer lab times them live.", icon=":material/timer_off:")
         return
     table, note = costs
-    show_table(table.style.format({"multiply-adds (M)": "{:.0f}", "forward (ms)": "{:.2g}",
-                                   "forward + backward (ms)": "{:.2g}",
-                                   "time vs resize_nearest": "{:.1f}x"}))
+    show_table(table.style.format({"MACs (M)": "{:.0f}", "forward (ms)": "{:.2g}",
+                                   "fwd+bwd (ms)": "{:.2g}",
+                                   "vs resize_nearest": "{:.1f}x"}))
     explain(note + " Differences under about 20 % are within what repeated runs vary by.")
 
 
