@@ -94,8 +94,9 @@ def browser_cpu_seconds() -> float:
     return total
 
 
-def start_server(root: str | None) -> tuple[subprocess.Popen, str]:
-    """``streamlit run dashboard.py`` as ``make run`` starts it, on a free port."""
+def start_server(root: str | None, project: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """``streamlit run dashboard.py`` as ``make run`` starts it, on a free port, in
+    ``project`` (another checkout: the same measurement of an older release)."""
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if root:
@@ -103,7 +104,7 @@ def start_server(root: str | None) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
          "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -158,7 +159,7 @@ async def wait_epoch_change(page, before: str, timeout: float = 60.0) -> str:
 async def run(args) -> dict:
     from playwright.async_api import async_playwright
 
-    proc, base = start_server(args.root)
+    proc, base = start_server(args.root, Path(args.project).resolve())
     cpu_start = cpu_seconds(proc.pid)
     try:
         async with async_playwright() as pw:
@@ -213,6 +214,10 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=4, help="unviewed epochs to step through")
     ap.add_argument("--play-steps", type=int, default=7, help="epochs to watch while playing")
     ap.add_argument("--root", default=None, help="checkpoint folder (default: checkpoints/)")
+    ap.add_argument("--project", default=str(ROOT),
+                    help="project checkout to serve (default: this one); e.g. an older "
+                         "release extracted with `git archive`, to compare on the same machine")
+    ap.add_argument("--out", default="visitors", help="results name (benchmarks/results/NAME.json)")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
@@ -247,7 +252,7 @@ def main() -> int:
     ]
     print_table(rows, ["measure", "value", "detail", "goal", "met"])
     path = write_results(
-        "visitors", rows, visitors=n, idle_s=r["idle"], wall_s=r["wall"],
+        args.out, rows, project=str(Path(args.project).resolve()), visitors=n, idle_s=r["idle"], wall_s=r["wall"],
         server_cpu_s=r["cpu"], browser_cpu_s=r["browser_cpu"], unviewed_epoch_s=r["unviewed"], play_intervals_s=r["intervals"],
         epochs_played=r["epochs_played"], load_average_before=list(load_before),
         load_average_after=list(os.getloadavg()), date=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -14,6 +14,7 @@ from ui.gallery import (
     gallery_controls,
     gif_bytes,
     grid_png,
+    lazy_section,
     play_ticker,
     render_curves,
     render_filmstrip,
@@ -70,6 +71,9 @@ if frames:
         key="download-gif", icon=":material/animation:",
     )
 
-render_life(checkpoint_root())
+life = lazy_section("The artifacts' life: deconv3's extra checkerboard, epoch by epoch", "life")
+with life:
+    if life.open:  # charts on demand: each costs a new visitor's browser seconds of CPU
+        render_life(checkpoint_root())
 
 play_ticker(catalog)

@@ -120,7 +120,7 @@ def test_gallery_shows_the_artifacts_life_from_the_histories(tmp_path, monkeypat
     write_history(small / "deconv3" / "history.csv", _rows([1e-3, 2e-2, 5e-3], 2.0))
     write_history(small / "resize_nearest" / "history.csv", _rows([1e-5, 1e-3, 1e-3]))
     monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
-    at = open_page(GALLERY)
+    at = open_page(GALLERY, {"life": "true"})  # the section opened (drawn on demand)
     assert_clean(at)
     assert any(h.value == "The artifacts' life" for h in at.subheader)
     charts = [plotly_data(at, i) for i in range(len(at.get("plotly_chart")))]
@@ -137,7 +137,7 @@ def test_gallery_shows_the_artifacts_life_from_the_histories(tmp_path, monkeypat
 def test_gallery_without_histories_says_so(tmp_path, monkeypatch):
     root = make_checkpoints(tmp_path / "cp", variants=("deconv3",), epochs=1)
     monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
-    at = open_page(GALLERY)
+    at = open_page(GALLERY, {"life": "true"})  # the section opened (drawn on demand)
     assert_clean(at)
     assert any("no per-epoch history" in i.value for i in at.info)
 

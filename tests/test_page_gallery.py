@@ -104,10 +104,8 @@ def test_default_view(tiny):
     assert sum(c.endswith("×8") for c in captions) == 1 + len(TINY_VARIANTS)
     assert sum(c.endswith("fine detail ×10") for c in captions) == 1 + len(TINY_VARIANTS)
     assert all(c.endswith("×10⁻³") for c in captions if "checkerboard" in c)
-    # curves: 4 panels x 3 variants, the selected epoch marked in each panel
-    traces = plotly_data(at)
-    assert len(traces) == 4 * len(TINY_VARIANTS)
-    assert {t["name"] for t in traces} == set(TINY_VARIANTS)
+    # charts wait for a click (each costs a new visitor's browser seconds of CPU)
+    assert not at.get("plotly_chart")
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels[-2:] == ["Grid as PNG", "deconv3 epochs as GIF"]
     # and every image shown has its own PNG download
@@ -141,8 +139,17 @@ def test_previous_next_and_play(tiny):
     assert at.toggle(key="playing").value is True
 
 
+def test_curves_open_on_demand_and_by_link(tiny):
+    at = open_page(GALLERY, query={"curves": "true"}, timeout=120)
+    assert_clean(at)
+    # curves: 4 panels x 3 variants, the selected epoch marked in each panel
+    traces = plotly_data(at)
+    assert len(traces) == 4 * len(TINY_VARIANTS)
+    assert {t["name"] for t in traces} == set(TINY_VARIANTS)
+
+
 def test_variant_selection(tiny):
-    at = open_page(GALLERY, timeout=120)
+    at = open_page(GALLERY, query={"curves": "true"}, timeout=120)
     at.multiselect(key="variants").set_value(["resize_nearest"]).run()
     assert_clean(at)
     assert grid_urls(at, "resize_nearest") and not grid_urls(at, "deconv3")

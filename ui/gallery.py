@@ -434,14 +434,28 @@ def curves_figure(series: dict[str, dict[str, tuple[list[int], list[float]]]],
     return go.Figure(data=traces, layout=layout)
 
 
+def lazy_section(title: str, key: str):
+    """A collapsed section whose content is built only once someone opens it (Streamlit's
+    lazy expander, bound to ``?{key}=true`` so a link can open it). Returns the
+    expander; draw into it only ``if section.open``. A plotly chart costs each new
+    visitor's browser about two CPU-seconds (its library is loaded and compiled), which
+    ten visitors at once on two cores feel: the gallery's charts wait for a click."""
+    return st.expander(title, key=key, bind="query-params", on_change="rerun")
+
+
 def render_curves(catalog: Catalog, settings: GallerySettings) -> None:
-    st.subheader("Training curves")
-    if not settings.variants:
-        st.info("Choose at least one variant to see its curves.")
-        return
-    show_plot(curves_figure(catalog.series, settings.variants, settings.epoch),
-              key="gallery-curves", height=620)
-    st.caption(f"From {catalog.curves_source}. Dashed line: the epoch shown above.")
+    """Loss, PSNR, SSIM and checkerboard score by epoch, in a section opened on demand."""
+    section = lazy_section("Training curves: loss, PSNR, SSIM and checkerboard score by epoch",
+                           "curves")
+    with section:
+        if not section.open:
+            return
+        if not settings.variants:
+            st.info("Choose at least one variant to see its curves.")
+            return
+        show_plot(curves_figure(catalog.series, settings.variants, settings.epoch),
+                  key="gallery-curves", height=620)
+        st.caption(f"From {catalog.curves_source}. Dashed line: the epoch shown above.")
 
 
 def render_magnifier(catalog: Catalog, settings: GallerySettings, image: np.ndarray,
