@@ -65,6 +65,8 @@ MAX_OUTPUT = 512
 SPECTRUM_CROP = 128
 #: Most upsamplers shown side by side.
 MAX_SHOWN = 4
+#: Largest period whose artifact frequencies are circled on a spectrum (P*P - 1 circles).
+MAX_MARKED_PERIOD = 8
 #: Side (output pixels) of the zoomed centre crop under each output.
 ZOOM_CROP = 32
 
@@ -336,12 +338,14 @@ def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *,
             name=name, hovertemplate=f"{name}<br>fy=%{{y:.3f}} fx=%{{x:.3f}}<br>"
                                      "log10 power %{z:.2f}<extra></extra>"),
             row=r + 1, col=c + 1)
-        fig.add_trace(go.Scatter(
-            x=sp.markers[:, 1], y=sp.markers[:, 0], mode="markers", showlegend=False,
-            marker={"symbol": "circle-open", "size": 12, "color": "red", "line": {"width": 2}},
-            hovertemplate=f"artifact frequency (i/{sp.period}, j/{sp.period})<br>"
-                          "fy=%{y:.3f} fx=%{x:.3f}<extra></extra>"),
-            row=r + 1, col=c + 1)
+        if sp.period <= MAX_MARKED_PERIOD:  # beyond, P*P - 1 circles would hide the spectrum
+            fig.add_trace(go.Scatter(
+                x=sp.markers[:, 1], y=sp.markers[:, 0], mode="markers", showlegend=False,
+                marker={"symbol": "circle-open", "size": 12, "color": "red",
+                        "line": {"width": 2}},
+                hovertemplate=f"artifact frequency (i/{sp.period}, j/{sp.period})<br>"
+                              "fy=%{y:.3f} fx=%{x:.3f}<extra></extra>"),
+                row=r + 1, col=c + 1)
         ticks = {"tickvals": [-0.5, -0.25, 0, 0.25], "ticktext": ["−½", "−¼", "0", "¼"]}
         fig.update_xaxes(**ticks, constrain="domain",
                          title_text="fx (cycles/pixel)" if r == rows - 1 else None,
@@ -436,8 +440,8 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
               key=f"{key}-patterns", height=height, present_height=present_height)
     st.subheader("Spectrum")
     explain("Log power of the grey-level output (centre crop), all on one colour scale. A "
-            "checkerboard of period P shows as bright dots on the red circles at frequencies "
-            "(i/P, j/P).")
+            "checkerboard of period P shows as bright dots at frequencies (i/P, j/P), circled "
+            f"in red up to period {MAX_MARKED_PERIOD}.")
     spectra = [(r.name, log_power_spectrum(_centre_crop(r.output, SPECTRUM_CROP), r.period))
                for r in results]
     show_plot(spectra_figure(spectra, per_row=per_row), key=f"{key}-spectra",
