@@ -229,10 +229,12 @@ def painting_figure(spec: CoverageSpec) -> go.Figure:
         )
     )
     spec_1l = spec
+    top = 1
     for layer in range(1, spec.layers + 1):
         layer_spec = CoverageSpec(1, spec_1l.kernel, spec_1l.stride, spec_1l.padding,
                                   spec_1l.dilation, spec_1l.output_padding, spec.size, layer)
         counts = layer_spec.report().counts
+        top = max(top, int(counts.max()) if counts.size else 1)
         fig.add_trace(
             go.Bar(
                 x=np.arange(counts.size), y=counts, name=f"count after layer {layer}",
@@ -245,7 +247,8 @@ def painting_figure(spec: CoverageSpec) -> go.Figure:
         xaxis={"title": "output cell (first layer)" if spec.layers > 1 else "output cell",
                "anchor": "y2"},
         yaxis={"title": "input cell", "domain": [0.45, 1.0], "autorange": "reversed"},
-        yaxis2={"title": "count", "domain": [0.0, 0.38]},
+        yaxis2={"title": "count", "domain": [0.0, 0.38], "tickformat": "d",  # whole counts
+                "dtick": max(1, int(np.ceil(top / 4)))},
         barmode="overlay",
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 10, "r": 10, "t": 60, "b": 10},
