@@ -149,9 +149,15 @@ def read_output(checkpoint: str | Path, digest: str) -> StoredOutput | None:
 
 def update(root: str | Path, images: dict[str, np.ndarray], *, force: bool = False,
            log=print) -> dict[str, int]:
-    """Bring every readable checkpoint under ``root`` up to date; counts by outcome."""
+    """Bring every readable checkpoint under ``root`` up to date, and delete outputs
+    files whose checkpoint is gone (a retrained experiment with other epochs); counts
+    by outcome."""
     table = list_checkpoints(root)
-    counts = {"written": 0, "current": 0, "failed": 0}
+    counts = {"written": 0, "current": 0, "failed": 0, "removed": 0}
+    for orphan in Path(root).glob(f"*/*{SUFFIX}"):
+        if not orphan.with_name(orphan.name.removesuffix(SUFFIX) + ".safetensors").exists():
+            orphan.unlink(missing_ok=True)
+            counts["removed"] += 1
     for row in table[table["ok"]].itertuples():
         path = Path(row.path)
         if not path.exists():  # listed relative to another folder
@@ -184,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     counts = update(args.root, heldout_images(), force=args.force)
     print(f"{args.root}: {counts['written']} written, {counts['current']} already current, "
-          f"{counts['failed']} failed ({time.monotonic() - start:.1f} s)")
+          f"{counts['failed']} failed, {counts['removed']} removed (checkpoint gone) "
+          f"({time.monotonic() - start:.1f} s)")
     return 1 if counts["failed"] else 0
 
 
