@@ -26,11 +26,16 @@ from core.checkpoints import (
     write_manifest,
 )
 from core.data import heldout_images
+from core.history import read_history
 from core.models import VARIANTS, TransformNet, TransformNetConfig
+from core.train import keep_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "checkpoints"
-SHIPPED_EPOCHS = 10
+#: The shipped recipe's claims (checkpoints/README.md): resize_nearest at the last epoch
+#: on the held-out scikit-image photographs and on the detailed unseen china.jpg.
+RESIZE_HELDOUT_DB = 30.0
+RESIZE_UNSEEN_DB = 24.0
 
 
 @pytest.fixture
@@ -143,15 +148,28 @@ def _shipped() -> pd.DataFrame:
     return read_manifest(SHIPPED)
 
 
+def _shipped_epochs() -> int:
+    """The length of the shipped run, from the last checkpoint's own metadata."""
+    return int(read_metadata(SHIPPED / "deconv3" / "epoch_000.safetensors")["epochs"])
+
+
 def test_shipped_manifest_complete_and_consistent_with_files():
     manifest = _shipped()
     files = list_checkpoints(SHIPPED)
     assert files["ok"].all(), files.loc[~files["ok"], "error"].tolist()
-    for variant in VARIANTS:
+    variants = sorted(set(files["variant"]))
+    assert {"deconv3", "resize_nearest"} <= set(variants) <= set(VARIANTS)
+    total_epochs = _shipped_epochs()
+    kept = [e for e in range(total_epochs + 1) if keep_epoch(e, total_epochs)]
+    assert {0, 1, 2, 3, 5, 10, total_epochs} <= set(kept)
+    for variant in variants:
         epochs = sorted(manifest.loc[manifest["variant"] == variant, "epoch"])
-        assert epochs == list(range(SHIPPED_EPOCHS + 1)), variant
-    assert len(manifest) == len(files) == len(VARIANTS) * (SHIPPED_EPOCHS + 1)
+        assert epochs == kept, variant
+        history = read_history(SHIPPED / variant / "history.csv")
+        assert [int(r["epoch"]) for r in history] == list(range(total_epochs + 1)), variant
+    assert len(manifest) == len(files) == len(variants) * len(kept)
     by_key = files.set_index(["variant", "epoch"])
+    recipes, datas = set(), set()
     for row in manifest.itertuples():
         path = ROOT / row.path
         assert path.is_file(), row.path
@@ -164,28 +182,52 @@ def test_shipped_manifest_complete_and_consistent_with_files():
         listed = by_key.loc[(row.variant, row.epoch)]
         assert Path(listed["path"]) == path
         assert listed["val_psnr"] == pytest.approx(row.val_psnr, rel=1e-9)
+        recipes.add(json.dumps(meta["training"], sort_keys=True))
+        datas.add(json.dumps(meta["data"], sort_keys=True))
+    assert len(recipes) == 1 and len(datas) == 1, "every variant trained alike, on the same data"
     seeds = {read_metadata(ROOT / p)["seed"] for p in manifest["path"]}
     assert len(seeds) == 1, "every variant trained with the same seed"
-    total = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
-    assert total <= 50 * 2**20, f"checkpoints/ holds {total / 2**20:.1f} MB > 50 MB"
+    data = json.loads(datas.pop())
+    assert not set(data["train"]) & set(data["heldout"]) and data["unseen"] == ["china.jpg"]
+    total = sum(p.stat().st_size for p in SHIPPED.rglob("*")
+                if p.is_file() and not p.name.endswith(".outputs.npz"))  # derived, ignored
+    assert total <= 80 * 2**20, f"checkpoints/ holds {total / 2**20:.1f} MB > 80 MB"
+
+
+def test_shipped_small_model_is_the_first_release():
+    small = SHIPPED / "small"
+    files = list_checkpoints(small)
+    assert files["ok"].all() and sorted(set(files["variant"])) == ["deconv3", "resize_nearest"]
+    assert sorted(set(files["epoch"])) == list(range(11))
+    manifest = read_manifest(small)
+    assert {file_sha256(ROOT / p) for p in manifest["path"]} == set(manifest["sha256"])
+    meta = read_metadata(small / "deconv3" / "epoch_010.safetensors")
+    assert "activation" not in meta["config"]  # ReLU: the first release's network
+    assert load_model(small / "deconv3" / "epoch_010.safetensors").config.activation == "relu"
 
 
 def test_shipped_experiment_reproduces_the_post():
     m = _shipped().set_index(["variant", "epoch"])
-    for epoch in (1, SHIPPED_EPOCHS):
+    last = _shipped_epochs()
+    for epoch in (1, 10):
         deconv = m.loc[("deconv3", epoch), "checkerboard"]
         resize = m.loc[("resize_nearest", epoch), "checkerboard"]
         assert deconv >= 3 * resize, f"epoch {epoch}: {deconv:.4g} < 3 x {resize:.4g}"
-    assert m.loc[("resize_nearest", SHIPPED_EPOCHS), "val_psnr"] >= 25.0
+    meta = read_metadata(SHIPPED / "resize_nearest" / f"epoch_{last:03d}.safetensors")
+    assert meta["metrics"]["val_psnr"] >= RESIZE_HELDOUT_DB
+    assert meta["metrics"]["unseen_psnr"] >= RESIZE_UNSEEN_DB
 
 
 def test_shipped_final_model_recomputes_its_metrics():
+    from core.data import unseen_images
     from core.train import evaluate
 
-    path = SHIPPED / "resize_nearest" / f"epoch_{SHIPPED_EPOCHS:03d}.safetensors"
+    path = SHIPPED / "resize_nearest" / f"epoch_{_shipped_epochs():03d}.safetensors"
     model = load_model(path)
-    got = evaluate(model, heldout_images(), torch.device("cpu"))
-    assert got["val_psnr"] == pytest.approx(read_metadata(path)["metrics"]["val_psnr"], abs=1e-6)
+    got = evaluate(model, heldout_images(), torch.device("cpu"), unseen_images())
+    stored = read_metadata(path)["metrics"]
+    for key in ("val_psnr", "unseen_psnr", "checkerboard", "imbalance_up1"):
+        assert got[key] == pytest.approx(stored[key], abs=1e-6), key
 
 
 def test_summary_ratios():
