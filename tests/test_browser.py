@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_page_audit import small_deconv_onnx
 from ui.common import available_pages
 from ui.story import STEPS
 
@@ -238,23 +239,6 @@ def test_comparison_upload_good_and_bad_files(server, browser):
         context.close()
 
 
-def _small_deconv_onnx() -> bytes:
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = np.random.default_rng(0).standard_normal((2, 2, 3, 3)).astype(np.float32)
-    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="my_deconv",
-                            kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
-                            output_padding=[1, 1])
-    graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 32, 32])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(w, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
-
-
 def test_audit_example_by_url_then_an_uploaded_onnx_model(server, browser):
     context, page = _open(browser, f"{server}/audit?example=espcn", "audit-espcn", CHART)
     try:
@@ -269,7 +253,7 @@ def test_audit_example_by_url_then_an_uploaded_onnx_model(server, browser):
         uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="ONNX model")
         uploader.locator('input[type="file"]').set_input_files(files=[{
             "name": "mine.onnx", "mimeType": "application/octet-stream",
-            "buffer": _small_deconv_onnx()}])
+            "buffer": small_deconv_onnx((1, 2, 32, 32))}])
         page.wait_for_selector(CHART, timeout=90_000)
         _wait_idle(page)
         _assert_no_exception(page)

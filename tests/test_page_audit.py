@@ -15,13 +15,15 @@ def texts(at, kind: str) -> str:
     return " ".join(e.value for e in getattr(at, kind))
 
 
-def small_deconv_onnx() -> bytes:
+def small_deconv_onnx(input_shape=(1, 2, "h", "w")) -> bytes:
+    """A one-layer ONNX model (3x3, stride-2 ConvTranspose), built here; ``input_shape``
+    may name free dimensions."""
     w = np.random.default_rng(0).standard_normal((2, 2, 3, 3)).astype(np.float32)
     node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="my_deconv",
                             kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
                             output_padding=[1, 1])
     graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, "h", "w"])],
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_shape))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(w, "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
