@@ -32,7 +32,7 @@ A run never fails silently and never destroys work:
   run whose stored settings differ from the command's, naming each difference;
 * Ctrl-C says which epoch is safe and prints the command that resumes.
 
-Optimisation: Adam, gradient norm clipped at ``grad_clip``, learning rate warmed up linearly for the first ``warmup`` steps,
+Optimisation: Adam (betas 0.9 and ``adam_beta2``), gradient norm clipped at ``grad_clip``, learning rate warmed up linearly for the first ``warmup`` steps,
 then cosine-annealed to ``final_lr_ratio * lr`` at the last step::
 
     lr(t) = lr * t / warmup                                         t < warmup
@@ -95,7 +95,9 @@ COLLAPSE_CONTRAST = 0.1
 #: Settings that change the result of a run: ``--resume`` refuses to mix them.
 RESULT_SETTINGS = ("epochs", "crop_size", "crops_per_epoch", "batch_size", "lr", "warmup",
                    "final_lr_ratio", "seed", "width", "res_blocks", "colour_permute",
-                   "grad_clip", "val_fraction")
+                   "grad_clip", "val_fraction", "adam_beta2")
+#: Settings added after runs were already stored: a run that does not record one used this.
+UNRECORDED_DEFAULTS = {"adam_beta2": 0.999}
 
 
 class TrainingError(ValueError):
@@ -134,6 +136,9 @@ class TrainConfig:
     val_fraction: float = 0.1  # for --data folders only
     colour_permute: bool = True  # random colour-channel order per crop (augmentation)
     grad_clip: float = 1.0  # max gradient norm (0: off)
+    #: Adam's second-moment decay; 0.99 forgets old gradient scales faster than torch's
+    #: 0.999, which keeps a sudden large gradient from becoming a huge step (loss spikes)
+    adam_beta2: float = 0.999
     keep: str = "log"  # which epochs are stored: "log" (keep_epoch) or "all"
     fast_resize: bool = True  # train resize_nearest through FusedResizeConv (same maths)
     #: check for collapse from the first epoch that ends after this many steps (a model
@@ -156,6 +161,8 @@ class TrainConfig:
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.grad_clip < 0 or not math.isfinite(self.grad_clip):
             raise ValueError(f"grad_clip must be >= 0, got {self.grad_clip}")
+        if not 0 < self.adam_beta2 < 1:
+            raise ValueError(f"adam_beta2 must be in (0, 1), got {self.adam_beta2}")
         if self.collapse_min_steps < 0:
             raise ValueError(f"collapse_min_steps must be >= 0, got {self.collapse_min_steps}")
         if self.keep not in ("log", "all"):
@@ -323,7 +330,8 @@ def setting_differences(stored: dict[str, Any], cfg: TrainConfig, model_cfg: Tra
     for name in RESULT_SETTINGS:
         if name in ("width", "res_blocks"):
             continue  # compared through the model config
-        old, new = training.get(name, "not recorded"), getattr(cfg, name)
+        old = training.get(name, UNRECORDED_DEFAULTS.get(name, "not recorded"))
+        new = getattr(cfg, name)
         if _normalise(old) != _normalise(new):
             diffs.append(f"--{name.replace('_', '-')}: {old} -> {new}")
     if stored.get("epochs") != cfg.epochs and not any(d.startswith("--epochs") for d in diffs):
@@ -371,7 +379,7 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
     model = TransformNet(model_cfg).to(device)
     if cfg.fast_resize:
         _use_fused_resize(model)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, cfg.adam_beta2))
     data = RandomCrops(source.train.images, cfg.crop_size, cfg.crops_per_epoch, cfg.seed,
                        colour_permute=cfg.colour_permute, weights=source.weights)
     sampler = torch.utils.data.DistributedSampler(data, num_replicas=world, rank=rank,
@@ -599,6 +607,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="shuffle the colour channels of each training crop")
     p.add_argument("--grad-clip", type=float, default=d.grad_clip,
                    help="clip the gradient norm at this value (0: off)")
+    p.add_argument("--adam-beta2", type=float, default=d.adam_beta2,
+                   help="Adam's second-moment decay (beta2)")
     p.add_argument("--keep", choices=["log", "all"], default=d.keep,
                    help="stored epochs: 'log' = 0-3, 5, 7, 10, 15, every 10th and the last; "
                         "'all' = every epoch (metrics of every epoch go to history.csv anyway)")
@@ -627,6 +637,7 @@ def _config_from(a: argparse.Namespace, p: argparse.ArgumentParser) -> TrainConf
             output=a.output, resume=a.resume, overwrite=a.overwrite, width=a.width,
             res_blocks=a.res_blocks, val_fraction=a.val_fraction,
             colour_permute=a.colour_permute, grad_clip=a.grad_clip, keep=a.keep,
+            adam_beta2=a.adam_beta2,
             fast_resize=a.fast_resize, collapse_min_steps=a.collapse_min_steps)
     except ValueError as exc:
         p.error(str(exc))

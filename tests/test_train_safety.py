@@ -25,6 +25,7 @@ from core.checkpoints import list_checkpoints, read_metadata
 from core.history import HISTORY_COLUMNS
 from core.models import TransformNet
 from core.train import (
+    RESULT_SETTINGS,
     TrainConfig,
     TrainingError,
     collapse_problem,
@@ -33,6 +34,7 @@ from core.train import (
     main,
     resume_command,
     run,
+    setting_differences,
 )
 from tests.test_train import TINY, _cfg, _make_folder
 
@@ -99,6 +101,7 @@ def test_resume_of_a_finished_run_with_more_epochs_refuses_and_keeps_files(tmp_p
     ({"batch_size": 4}, "--batch-size: 8 -> 4"),
     ({"seed": 4}, "--seed: 3 -> 4"),
     ({"width": 8}, "model config"),
+    ({"adam_beta2": 0.95}, "--adam-beta2: "),
 ])
 def test_resume_with_other_settings_names_them(tmp_path, change, flag):
     folder = _make_folder(tmp_path / "imgs")
@@ -109,6 +112,25 @@ def test_resume_with_other_settings_names_them(tmp_path, change, flag):
         run(dataclasses.replace(cfg, resume=True, **change), log=lambda *_: None)
     assert flag in str(err.value)
     assert _files(cfg.output) == before
+
+
+def test_a_run_stored_before_adam_beta2_was_recorded_counts_as_torch_default():
+    """Runs stored before ``adam_beta2`` existed used Adam's 0.999: resuming them with
+    0.999 is the same run; with another value it is named."""
+    cfg = TrainConfig(variants=("deconv3",), adam_beta2=0.999)
+    model_cfg = cfg.model_config("deconv3")
+    training = {k: getattr(cfg, k) for k in RESULT_SETTINGS if k != "adam_beta2"}
+    stored = {"training": training, "epochs": cfg.epochs, "config": model_cfg.to_dict(),
+              "data": {}}
+    assert setting_differences(stored, cfg, model_cfg, {}) == []
+    newer = dataclasses.replace(cfg, adam_beta2=0.99)
+    assert setting_differences(stored, newer, model_cfg, {}) == ["--adam-beta2: 0.999 -> 0.99"]
+
+
+@pytest.mark.parametrize("beta2", [0.0, 1.0, -0.5, float("nan")])
+def test_adam_beta2_outside_the_open_unit_interval_is_refused(beta2):
+    with pytest.raises(ValueError, match="adam_beta2"):
+        TrainConfig(adam_beta2=beta2)
 
 
 def test_resume_without_resume_state_refuses_instead_of_starting_over(tmp_path):
