@@ -59,6 +59,12 @@ def variant_order(names: Sequence[str]) -> list[str]:
     return known + sorted(set(names) - set(known))
 
 
+#: The post's Figure 7 compares networks trained for 10 epochs; the pages open at that
+#: epoch when it is stored. Later epochs show how far training hides the artifact (the
+#: gallery's "artifacts' life").
+POST_EPOCH = 10
+
+
 @dataclass(frozen=True)
 class Catalog:
     """What the checkpoint folder holds.
@@ -90,6 +96,12 @@ class Catalog:
 
     def last_epoch(self, variant: str | None = None) -> int:
         return max((e for v, e in self.index if variant is None or v == variant), default=0)
+
+    def default_epoch(self, variant: str | None = None) -> int:
+        """The epoch the pages open at: :data:`POST_EPOCH` (the post's Figure 7 length)
+        when it is stored for ``variant`` (any variant when None), else the last one."""
+        stored = {e for v, e in self.index if variant is None or v == variant}
+        return POST_EPOCH if POST_EPOCH in stored else self.last_epoch(variant)
 
     def path(self, variant: str, epoch: int) -> str | None:
         return self.index.get((variant, int(epoch)))

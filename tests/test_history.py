@@ -110,6 +110,12 @@ def test_summary_text_says_what_the_numbers_say():
     flat = pd.concat([pd.DataFrame(_rows([1e-3, 5e-3, 5e-3, 5e-3], 1.9)).assign(variant="deconv3"),
                       ref])
     assert "stays" in summary_text(checkerboard_ratio(flat), 3, flat)
+    assert "though not all" in text  # 2.0x at the end: not hidden entirely
+    gone = pd.concat([pd.DataFrame(_rows([1e-3, 9e-3, 5e-3, 1.2e-3], 1.9))
+                      .assign(variant="deconv3"), ref])
+    text = summary_text(checkerboard_ratio(gone), 3, gone)
+    assert "**1.2x** at epoch 3" in text and "about `resize_nearest`'s level" in text
+    assert "though not all" not in text
 
 
 def test_gallery_shows_the_artifacts_life_from_the_histories(tmp_path, monkeypatch):

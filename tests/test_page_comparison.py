@@ -119,6 +119,17 @@ def test_default_is_figure_7(tiny):
     assert {t.get("coloraxis") for t in spectrum if t["type"] == "heatmap"} == {"coloraxis"}
 
 
+def test_opens_both_models_at_epoch_10_when_stored(tmp_path, monkeypatch):
+    root = make_checkpoints(tmp_path / "long", variants=("deconv3", "resize_nearest"),
+                            epochs=11)
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
+    at = open_page(COMPARISON, timeout=120)
+    assert_clean(at)
+    assert at.select_slider(key="a_epoch").value == 10
+    assert at.select_slider(key="b_epoch").value == 10
+    assert list(table(at).index)[1:] == ["deconv3 · epoch 10", "resize_nearest · epoch 10"]
+
+
 def test_models_and_epochs_selectable(tiny):
     at = open_page(COMPARISON, query={"a": "deconv4", "a_epoch": "0", "b_epoch": "1"},
                    timeout=120)

@@ -278,6 +278,22 @@ def test_curves_figure_marks_the_epoch():
     assert list(fig.data[1].y) == [10.0, 12.0, 13.0]
 
 
+def test_opens_at_the_posts_epoch_10_when_it_is_stored(tmp_path, monkeypatch):
+    """With epoch 10 stored (the post's Figure 7 length), the page opens there, not at
+    the last epoch; a link to another epoch still opens that one."""
+    root = make_checkpoints(tmp_path / "long", variants=("deconv3", "resize_nearest"),
+                            epochs=12)
+    monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
+    at = open_page(GALLERY, timeout=120)
+    assert_clean(at)
+    epoch = at.select_slider(key="epoch")
+    assert epoch.value == 10 and int(epoch.options[-1]) == 12
+    assert "post's Figure 7" in epoch.help
+    assert any(c.startswith("▶ epoch 10") for c, _ in images(at))
+    at = open_page(GALLERY, query={"epoch": "12"}, timeout=120)
+    assert at.select_slider(key="epoch").value == 12
+
+
 def test_folder_changing_between_runs(tiny, tmp_path, monkeypatch):
     """Checkpoints removed while a visitor is on the page: the view adapts, no error."""
     at = open_page(GALLERY, timeout=120)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.catalog import PERIOD, REGENERATE, Catalog, ModelOutput
+from core.catalog import PERIOD, POST_EPOCH, REGENERATE, Catalog, ModelOutput
 from core.checkpoints import MAX_EPOCH
 from core.images import (
     LoadedImage,
@@ -91,9 +91,10 @@ def _side_controls(catalog: Catalog, name: str, default: str) -> Side | None:
                            key=name, bind="query-params")
     epochs = catalog.epochs(variant)
     last = epochs[-1]
+    start = catalog.default_epoch(variant)
     key = f"{name}_epoch"
     if key in st.session_state and st.session_state[key] not in epochs:
-        st.session_state[key] = last  # variant changed to one without that epoch
+        st.session_state[key] = start  # variant changed to one without that epoch
     elif key not in st.session_state:  # first run: a link may name an epoch not stored
         wanted = _int_or_none(st.query_params.get(key))
         if wanted is not None and 0 <= wanted <= MAX_EPOCH and wanted not in epochs:
@@ -105,8 +106,11 @@ def _side_controls(catalog: Catalog, name: str, default: str) -> Side | None:
     if len(epochs) == 1:
         st.caption(f"Epoch {last} (the only one stored)")
         return Side(variant, last)
-    epoch = st.select_slider(f"Epoch of {name.upper()}", epochs, value=last, key=key,
-                             bind="query-params")
+    epoch = st.select_slider(f"Epoch of {name.upper()}", epochs, value=start, key=key,
+                             bind="query-params",
+                             help=f"Opens at epoch {start}" + (
+                                 ", the post's training length (Figure 7)."
+                                 if start == POST_EPOCH else ", the last one stored."))
     return Side(variant, int(epoch))
 
 

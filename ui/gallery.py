@@ -19,7 +19,15 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.catalog import CURVES, PERIOD, REGENERATE, Catalog, ModelOutput, variant_order
+from core.catalog import (
+    CURVES,
+    PERIOD,
+    POST_EPOCH,
+    REGENERATE,
+    Catalog,
+    ModelOutput,
+    variant_order,
+)
 from core.images import (
     Region,
     tile_grid,
@@ -209,7 +217,7 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray],
     """
     variants = catalog.variants
     epochs = stored_epochs(catalog)
-    last = epochs[-1]
+    start = catalog.default_epoch() if catalog.default_epoch() in epochs else epochs[-1]
     names = list(images)
     pending = st.session_state.pop(_PENDING_EPOCH, None)  # left by the play ticker
     if pending is not None:
@@ -222,8 +230,8 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray],
     })
     default_variants = [v for v in PREFERRED if v in variants] or variants[:3]
     # The folder may have changed since the last run (a variant removed, epochs fewer).
-    if st.session_state.get("epoch", last) not in epochs:
-        st.session_state["epoch"] = last
+    if st.session_state.get("epoch", start) not in epochs:
+        st.session_state["epoch"] = start
     kept = [v for v in st.session_state.get("variants", []) if v in variants]
     if "variants" in st.session_state and kept != st.session_state["variants"]:
         st.session_state["variants"] = kept
@@ -233,9 +241,12 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray],
                             bind="query-params",
                             help="Each row of the grid is one trained network.")
     if len(epochs) > 1:
-        epoch = st.select_slider("Epoch", epochs, value=last, key="epoch", bind="query-params",
-                                 help="The stored epochs; 0 is the initialisation, before "
-                                      "any training.")
+        epoch = st.select_slider(
+            "Epoch", epochs, value=start, key="epoch", bind="query-params",
+            help="The stored epochs; 0 is the initialisation, before any training. The page "
+                 f"opens at epoch {start}" + (", the length the post's Figure 7 networks were "
+                 "trained for; later epochs show how much of the artifact training hides."
+                 if start == POST_EPOCH else ", the last one stored."))
     else:
         epoch = 0
         st.caption("Only epoch 0 is stored.")

@@ -104,9 +104,11 @@ def summary_text(full: pd.DataFrame, last_epoch: int, hist: pd.DataFrame) -> str
                      f"checkerboard of `{REFERENCE}`.")
         first, last = _at(full, picks[0]), _at(full, picks[-1])
         if first and last and last < first / 2:
+            rest = ("though not all" if last > 1.5 else
+                    f"until at epoch {picks[-1]} it is about `{REFERENCE}`'s level")
             parts.append("The artifact is there from the first epoch, as the post says, "
                          "and then shrinks: under a pixel loss the network learns to hide "
-                         f"most of it ({first:.1f}x → {last:.1f}x), though not all.")
+                         f"most of it ({first:.1f}x → {last:.1f}x), {rest}.")
         elif first and last:
             parts.append("The artifact is there from the first epoch and stays: training "
                          f"does not remove it ({first:.1f}x → {last:.1f}x).")
