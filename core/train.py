@@ -123,7 +123,7 @@ class TrainConfig:
     crop_size: int = 64
     crops_per_epoch: int = 4000
     batch_size: int = 16  # global batch, split evenly across processes
-    lr: float = 5e-4
+    lr: float = 1e-3
     warmup: int = 200  # steps
     final_lr_ratio: float = 0.02
     seed: int = 0
@@ -138,7 +138,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # max gradient norm (0: off)
     #: Adam's second-moment decay; 0.99 forgets old gradient scales faster than torch's
     #: 0.999, which keeps a sudden large gradient from becoming a huge step (loss spikes)
-    adam_beta2: float = 0.999
+    adam_beta2: float = 0.99
     keep: str = "log"  # which epochs are stored: "log" (keep_epoch) or "all"
     fast_resize: bool = True  # train resize_nearest through FusedResizeConv (same maths)
     #: check for collapse from the first epoch that ends after this many steps (a model
