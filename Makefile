@@ -15,7 +15,7 @@ help:
 	@echo "make outputs     store every checkpoint's outputs beside it (make run does it first)"
 	@echo "make test        same set-up plus dev tools, then ruff and every test"
 	@echo "make bench       run the benchmark scripts (tables + benchmarks/results/*.json)"
-	@echo "make experiment  retrain the shipped checkpoints from scratch (about 1 h 40 min on 2 CPU cores; checkpoints/README.md)"
+	@echo "make experiment  retrain the shipped checkpoints from scratch (about 65-70 min on 2 CPU cores; checkpoints/README.md)"
 	@echo "make experiment-resume  finish an interrupted 'make experiment' (complete variants are skipped)"
 	@echo "make experiment-gpu     the same experiment on one CUDA GPU (one variant after another)"
 

@@ -315,8 +315,9 @@ STEPS: tuple[Step, ...] = (
     Step("Even overlap at 4x4, stride 2, and what it does not fix",
          "A kernel divisible by the stride overlaps evenly in the interior (Figure 6), so "
          "the pattern is no longer built into the layer. The borders stay uneven, and "
-         "training can still learn unequal weights for the four phases: the 4x4 network "
-         "draws as much checkerboard as the 3x3 one, far above the resize-convolution's.",
+         "training can still learn unequal weights for the four phases: the 4x4 network's "
+         "checkerboard stays close to the 3x3 one's, several times the resize-"
+         "convolution's in the first epochs.",
          step_even, "pages/coverage.py", "Kernel coverage",
          {k: str(v) for k, v in FIGURE_6.items()}),
     Step("Deconvolution vs resize-convolution",
