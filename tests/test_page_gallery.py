@@ -290,6 +290,18 @@ def test_opens_at_the_posts_epoch_10_when_it_is_stored(tmp_path, monkeypatch):
     assert epoch.value == 10 and int(epoch.options[-1]) == 12
     assert "post's Figure 7" in epoch.help
     assert any(c.startswith("▶ epoch 10") for c, _ in images(at))
+    # the magnifier is placed for the epochs a visitor sees first (1 and 10), not epoch 12
+    from core.catalog import load_model_fast
+    from core.data import heldout_images
+    from core.metrics import most_artifacted_region
+    from core.outputs import compute_output
+
+    photo = heldout_images()["astronaut"]
+    outs = [compute_output(load_model_fast(checkpoint_path(root, "deconv3", e)), photo).pixels
+            for e in (1, 10)]
+    region = most_artifacted_region(outs, 4, 32)
+    assert (at.slider(key="region_top").value, at.slider(key="region_left").value) == \
+        (region.top, region.left)
     at = open_page(GALLERY, query={"epoch": "12"}, timeout=120)
     assert at.select_slider(key="epoch").value == 12
 
@@ -309,7 +321,7 @@ def test_folder_changing_between_runs(tiny, tmp_path, monkeypatch):
 
 def test_magnifier_starts_where_deconv3_is_most_checkered(tiny):
     """The default region is computed (core.metrics.most_artifacted_region over deconv3's
-    first and last trained epochs), and follows the photograph until moved by hand."""
+    first trained epoch and the one the page opens at), and follows the photograph until moved by hand."""
     from core.catalog import load_model_fast
     from core.data import heldout_images
     from core.metrics import most_artifacted_region

@@ -83,9 +83,12 @@ def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
                     size: int = REGION_SIZE) -> Region:
     """Where to magnify by default: the ``size`` square where ``deconv3``'s outputs on
     ``image`` show their checkerboard most plainly (the largest share of the fine detail),
-    at its first trained epoch, a middle one and its last, all at once
-    (:func:`core.metrics.most_artifacted_region`): the grid is on screen at epoch 1 and
-    still at the last epoch. Falls back to the first variant, then to the image's centre.
+    at its first trained epoch and at the epoch the pages open at
+    (:meth:`Catalog.default_epoch`), both at once
+    (:func:`core.metrics.most_artifacted_region`). Not the last epoch too: a long run
+    hides most of its grid, and the only windows where it still shows at epoch 40 are
+    flat and dark, where nothing else is visible either. Falls back to the first
+    variant, then to the image's centre.
     """
     h, w = image.shape[:2]
     centre = Region(max(0, h // 2 - size // 2), max(0, w // 2 - size // 2), size, size)
@@ -94,7 +97,8 @@ def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
     if variant is None:
         return centre.clamped(image.shape)
     epochs = [e for e in catalog.epochs(variant) if e >= 1] or catalog.epochs(variant)
-    picks = sorted({epochs[0], epochs[len(epochs) // 2], epochs[-1]})
+    opens_at = catalog.default_epoch(variant)
+    picks = sorted({epochs[0], opens_at if opens_at in epochs else epochs[-1]})
     outputs = [model_output(catalog, variant, e, image, digest) for e in picks]
     outputs = [o for o in outputs if isinstance(o, ModelOutput)]
     if not outputs:
