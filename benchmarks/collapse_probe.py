@@ -86,6 +86,7 @@ def summarise(folder: Path) -> list[dict]:
             "adam_beta2": training.get("adam_beta2", UNRECORDED_DEFAULTS["adam_beta2"]),
             "epochs": epochs,
             "epochs_done": int(last["epoch"]),
+            "finished": int(last["epoch"]) >= epochs,
             "crops": crops,
             "x_first_release_length": round(crops / FIRST_RELEASE_CROPS, 1),
             "final_val_psnr": round(float(last["val_psnr"]), 2),
@@ -107,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+", help="run folders (python -m core.train --output)")
     p.add_argument("--name", default="collapse_probe", help="results file name")
+    p.add_argument("--all", action="store_true",
+                   help="also list runs that were stopped before their last epoch")
     a = p.parse_args(argv)
-    rows = [row for f in a.folders for row in summarise(Path(f))]
+    rows = [row for f in a.folders for row in summarise(Path(f)) if a.all or row["finished"]]
     if not rows:
         print("no run with a history and a stored checkpoint in", a.folders)
         return 1

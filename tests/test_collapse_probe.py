@@ -31,6 +31,7 @@ def test_summary_of_a_real_run_reads_its_settings_and_flags_a_spike(tmp_path):
     [row] = summarise(tmp_path / "out")
     assert (row["variant"], row["seed"], row["lr"], row["adam_beta2"]) == ("deconv3", 3, 3e-3, 0.98)
     assert row["epochs_done"] == 3 and row["crops"] == 3 * cfg.crops_per_epoch
+    assert row["finished"]
     assert math.isfinite(row["final_val_psnr"])
     # a 3-epoch toy run is far from trained: the rule is applied, whatever it says
     assert row["collapsed"] == (row["min_contrast_from_epoch_1"] < COLLAPSE_CONTRAST)
