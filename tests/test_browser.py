@@ -272,16 +272,27 @@ def test_audit_example_by_url_then_an_uploaded_onnx_model(server, browser):
 LOOKS = SHOTS / "looks"
 
 
+SETTLED_JS = """() => { const app = document.querySelector('[data-testid="stApp"]');
+    const main = document.querySelector('[data-testid="stMain"]');
+    const imgs = main ? [...main.querySelectorAll('img')] : [];
+    return Boolean(app && app.getAttribute('data-test-script-state') === 'notRunning'
+      && main && main.querySelector('h1')
+      && !main.querySelector('[data-testid="stSkeleton"]')
+      && imgs.every(i => i.complete)); }"""
+
+
 def _settled(page, timeout_ms: int = 120_000) -> None:
-    """The script has finished (Streamlit's own run state), images are loaded, and the
-    page has stayed so for a moment: what a person sees once it stops changing."""
-    page.wait_for_function(
-        """() => { const app = document.querySelector('[data-testid="stApp"]');
-            const imgs = [...document.querySelectorAll('[data-testid="stMain"] img')];
-            return app && app.getAttribute('data-test-script-state') === 'notRunning'
-              && document.querySelector('[data-testid="stMain"] h1')
-              && imgs.every(i => i.complete); }""", timeout=timeout_ms)
-    page.wait_for_timeout(800)  # late style and chart layout
+    """The script has finished (Streamlit's own run state), no placeholder skeleton is left,
+    images are loaded, and the page has stayed so for a moment (three checks in a row,
+    0.3 s apart): what a person sees once it stops changing. A single check can fall
+    between a run and the rerun that a URL-bound widget starts, on a busy machine."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    calm = 0
+    while calm < 3:
+        page.wait_for_function(SETTLED_JS, timeout=max(1, int((deadline - time.monotonic()) * 1000)))
+        calm = calm + 1 if page.evaluate(SETTLED_JS) else 0
+        page.wait_for_timeout(300)
+    page.wait_for_timeout(500)  # late style and chart layout
     _wait_idle(page, timeout_ms)
 
 
