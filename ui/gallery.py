@@ -97,8 +97,7 @@ def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
     if variant is None:
         return centre.clamped(image.shape)
     epochs = [e for e in catalog.epochs(variant) if e >= 1] or catalog.epochs(variant)
-    opens_at = catalog.default_epoch(variant)
-    picks = sorted({epochs[0], opens_at if opens_at in epochs else epochs[-1]})
+    picks = sorted({epochs[0], catalog.default_epoch(variant)})
     outputs = [model_output(catalog, variant, e, image, digest) for e in picks]
     outputs = [o for o in outputs if isinstance(o, ModelOutput)]
     if not outputs:
@@ -221,7 +220,7 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray],
     """
     variants = catalog.variants
     epochs = stored_epochs(catalog)
-    start = catalog.default_epoch() if catalog.default_epoch() in epochs else epochs[-1]
+    start = catalog.default_epoch()  # a stored epoch (0 for an empty folder, as epochs)
     names = list(images)
     pending = st.session_state.pop(_PENDING_EPOCH, None)  # left by the play ticker
     if pending is not None:
