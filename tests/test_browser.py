@@ -289,8 +289,14 @@ def _settled(page, timeout_ms: int = 120_000) -> None:
     deadline = time.monotonic() + timeout_ms / 1000
     calm = 0
     while calm < 3:
-        page.wait_for_function(SETTLED_JS, timeout=max(1, int((deadline - time.monotonic()) * 1000)))
-        calm = calm + 1 if page.evaluate(SETTLED_JS) else 0
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            raise TimeoutError(f"page did not settle within {timeout_ms} ms")
+        if page.evaluate(SETTLED_JS):
+            calm += 1
+        else:  # changed again: start counting anew once it looks settled
+            calm = 0
+            page.wait_for_function(SETTLED_JS, timeout=left_ms)
         page.wait_for_timeout(300)
     page.wait_for_timeout(500)  # late style and chart layout
     _wait_idle(page, timeout_ms)
