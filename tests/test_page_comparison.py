@@ -127,6 +127,7 @@ def test_opens_both_models_at_epoch_10_when_stored(tmp_path, monkeypatch):
     assert_clean(at)
     assert at.select_slider(key="a_epoch").value == 10
     assert at.select_slider(key="b_epoch").value == 10
+    assert "post's Figure 7" in at.select_slider(key="a_epoch").help
     assert list(table(at).index)[1:] == ["deconv3 · epoch 10", "resize_nearest · epoch 10"]
 
 

@@ -25,6 +25,7 @@ import streamlit as st
 import torch
 
 from core.catalog import (
+    POST_EPOCH,
     REGENERATE,
     Catalog,
     ModelOutput,
@@ -161,6 +162,14 @@ def model_output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray,
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def opening_epoch_note(start: int) -> str:
+    """Why an epoch slider opens at ``start`` (:meth:`Catalog.default_epoch`): its help text."""
+    if start == POST_EPOCH:
+        return (f"Opens at epoch {start}, the length the post's Figure 7 networks were trained "
+                "for; later epochs show how much of the artifact training hides.")
+    return f"Opens at epoch {start}, the last one stored."
+
+
 def heldout() -> dict[str, np.ndarray]:
     """The held-out photographs (never trained on), name -> float32 (H, W, 3)."""
     from core.data import heldout_images

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.catalog import PERIOD, POST_EPOCH, REGENERATE, Catalog, ModelOutput
+from core.catalog import PERIOD, REGENERATE, Catalog, ModelOutput
 from core.checkpoints import MAX_EPOCH
 from core.images import (
     LoadedImage,
@@ -30,7 +30,7 @@ from core.metrics import (
     log_power_spectrum,
     phase_pattern,
 )
-from ui.catalog import heldout_digests, model_output
+from ui.catalog import heldout_digests, model_output, opening_epoch_note
 from ui.common import (
     ChoiceParam,
     IntParam,
@@ -107,10 +107,7 @@ def _side_controls(catalog: Catalog, name: str, default: str) -> Side | None:
         st.caption(f"Epoch {last} (the only one stored)")
         return Side(variant, last)
     epoch = st.select_slider(f"Epoch of {name.upper()}", epochs, value=start, key=key,
-                             bind="query-params",
-                             help=f"Opens at epoch {start}" + (
-                                 ", the post's training length (Figure 7)."
-                                 if start == POST_EPOCH else ", the last one stored."))
+                             bind="query-params", help=opening_epoch_note(start))
     return Side(variant, int(epoch))
 
 

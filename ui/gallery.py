@@ -22,7 +22,6 @@ import streamlit as st
 from core.catalog import (
     CURVES,
     PERIOD,
-    POST_EPOCH,
     REGENERATE,
     Catalog,
     ModelOutput,
@@ -36,7 +35,7 @@ from core.images import (
 )
 from core.metrics import SCORE_SCALE, SCORE_UNIT, format_score, most_artifacted_region
 from core.models import VARIANTS
-from ui.catalog import model_output
+from ui.catalog import model_output, opening_epoch_note
 from ui.common import (
     MAGNIFIED_WIDTH,
     ChoiceParam,
@@ -246,10 +245,8 @@ def gallery_controls(catalog: Catalog, images: dict[str, np.ndarray],
     if len(epochs) > 1:
         epoch = st.select_slider(
             "Epoch", epochs, value=start, key="epoch", bind="query-params",
-            help="The stored epochs; 0 is the initialisation, before any training. The page "
-                 f"opens at epoch {start}" + (", the length the post's Figure 7 networks were "
-                 "trained for; later epochs show how much of the artifact training hides."
-                 if start == POST_EPOCH else ", the last one stored."))
+            help="The stored epochs; 0 is the initialisation, before any training. "
+                 + opening_epoch_note(start))
     else:
         epoch = 0
         st.caption("Only epoch 0 is stored.")
