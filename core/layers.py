@@ -185,25 +185,42 @@ class SubPixelConv(nn.Module):
     convolution") the ``s*s`` kernels of every output channel start as copies of one
     kernel, so at initialisation the layer *is* "k x k convolution, then nearest
     upsampling": every s x s output block is constant.
+
+    With ``blur=True`` a fixed ``s x s`` box (the zero-order hold, replicate-padded)
+    follows the shuffle, as fastai's ``PixelShuffle_ICNR(blur=True)`` does after Sugawara
+    et al. 2018 ("Super-resolution using convolutional neural networks without any
+    checkerboard artifacts"): whatever the phases learn, a constant input then gives the
+    same total weight to every output phase, so ICNR's clean start can no longer drift
+    into a checkerboard during training.
     """
 
     def __init__(self, in_channels: int, out_channels: int, scale: int, kernel_size: int,
-                 icnr: bool = False, padding_mode: str = "zeros", bias: bool = True) -> None:
+                 icnr: bool = False, padding_mode: str = "zeros", bias: bool = True,
+                 blur: bool = False) -> None:
         super().__init__()
         _pad_mode(padding_mode)
         self.scale, self.kernel_size, self.padding_mode = scale, kernel_size, padding_mode
         self.conv = nn.Conv2d(in_channels, out_channels * scale ** 2, kernel_size, bias=bias)
         self.shuffle = nn.PixelShuffle(scale)
+        self.blur = bool(blur)
+        if self.blur:
+            h = hold_kernel(scale, 0).float()
+            self.register_buffer("hold", torch.outer(h, h)[None, None], persistent=False)
         if icnr:
             icnr_(self.conv.weight, self.conv.bias, scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W)
         y = self.conv(_same_pad(x, self.kernel_size, self.padding_mode))  # (N, s*s*C_out, H, W)
-        return self.shuffle(y)  # (N, C_out, sH, sW)
+        y = self.shuffle(y)  # (N, C_out, sH, sW)
+        return _hold_smooth(y, self.hold) if self.blur else y
 
     def macs(self, height: int, width: int) -> int:
         c = self.conv
-        return height * width * c.in_channels * c.out_channels * self.kernel_size ** 2
+        conv = height * width * c.in_channels * c.out_channels * self.kernel_size ** 2
+        if not self.blur:
+            return conv
+        return conv + self.scale ** 2 * height * width * (c.out_channels // self.scale ** 2) \
+            * self.hold.shape[-1] ** 2
 
 
 @torch.no_grad()
@@ -605,6 +622,17 @@ def hold_kernel(scale: int, order: int = 0) -> torch.Tensor:
     return k / k.sum()
 
 
+def _hold_smooth(y: torch.Tensor, hold: torch.Tensor) -> torch.Tensor:
+    """Depthwise "same" convolution of ``y`` (N, C, H, W) with the fixed ``hold`` (1, 1, L, L).
+
+    Replicate padding keeps the borders' level; an even ``L`` pads one more on the right.
+    """
+    c = y.shape[1]
+    kernel = hold.to(y.dtype).expand(c, 1, -1, -1)  # (C, 1, L, L)
+    y = _same_pad(y, kernel.shape[-1], "replicate")
+    return F.conv2d(y, kernel, groups=c)  # (N, C, H, W)
+
+
 class DeconvHold(nn.Module):
     """Transposed convolution followed by a fixed (non-trainable) ``s x s`` smoothing.
 
@@ -633,11 +661,7 @@ class DeconvHold(nn.Module):
         self.register_buffer("hold", torch.outer(h, h)[None, None], persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W)
-        y = self.deconv(x)  # (N, C_out, sH, sW)
-        c = y.shape[1]
-        kernel = self.hold.to(y.dtype).expand(c, 1, -1, -1)  # (C_out, 1, L, L)
-        y = _same_pad(y, kernel.shape[-1], "replicate")
-        return F.conv2d(y, kernel, groups=c)  # (N, C_out, sH, sW)
+        return _hold_smooth(self.deconv(x), self.hold)  # (N, C_out, sH, sW)
 
     def macs(self, height: int, width: int) -> int:
         c = self.deconv
@@ -721,6 +745,10 @@ def _subpixel_icnr(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.M
     return SubPixelConv(c_in, c_out, scale, k, icnr=True, **options)
 
 
+def _subpixel_icnr_blur(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.Module:
+    return SubPixelConv(c_in, c_out, scale, k, **{"icnr": True, "blur": True, **options})
+
+
 def _fused_resize(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.Module:
     return FusedResizeConv(c_in, c_out, scale, k, **options)
 
@@ -762,6 +790,12 @@ UPSAMPLERS: dict[str, UpsamplerSpec] = {
             "Sub-pixel convolution initialised with ICNR: nearest upsampling at init.",
             "Aitken et al. 2017, 'Checkerboard artifact free sub-pixel convolution' "
             "(arXiv:1707.02937)"),
+        UpsamplerSpec(
+            "subpixel_icnr_blur", _subpixel_icnr_blur,
+            "ICNR sub-pixel convolution, then a fixed s x s box (zero-order hold) blur.",
+            "Aitken et al. 2017 (ICNR) with the blur of Sugawara et al. 2018, "
+            "'Super-resolution using CNNs without any checkerboard artifacts' (ICIP), "
+            "as in fastai's PixelShuffle_ICNR(blur=True)"),
         UpsamplerSpec(
             "fused_resize", _fused_resize,
             "resize_nearest computed as one conv at the input size (folded kernel, phase split).",

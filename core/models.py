@@ -136,6 +136,14 @@ VARIANTS: dict[str, TransformNetConfig] = {
     # sub-pixel convolution (Shi et al. 2016), plain and ICNR-initialised.
     "subpixel": TransformNetConfig(upsampler="subpixel", up_kernel=3, activation=_ACT),
     "subpixel_icnr": TransformNetConfig(upsampler="subpixel_icnr", up_kernel=3, activation=_ACT),
+    # The remedies that keep the learned upsampler and add a fixed smoothing after it:
+    # deconv3 then a zero-order (box) or first-order (triangle [1, 2, 1]) hold
+    # (Sugawara et al. 2019; Kinoshita & Kiya 2020), and ICNR sub-pixel then a box blur
+    # (Aitken et al. 2017; Sugawara et al. 2018).
+    "deconv_zoh": TransformNetConfig(upsampler="deconv_zoh", up_kernel=3, activation=_ACT),
+    "deconv_foh": TransformNetConfig(upsampler="deconv_foh", up_kernel=3, activation=_ACT),
+    "subpixel_icnr_blur": TransformNetConfig(upsampler="subpixel_icnr_blur", up_kernel=3,
+                                             activation=_ACT),
     # deconv3 without the large stride-1 last layer (the post's first remedy removed).
     "deconv3_small_last": TransformNetConfig(upsampler="deconv", up_kernel=3, last_kernel=3,
                                              activation=_ACT),
