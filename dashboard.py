@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.overlap import coverage_map
+from core.maths.overlap import coverage_map
 from ui.common import available_pages, explain, page_links, setup_app, show_plot
 from ui.errors import error_boundary
 

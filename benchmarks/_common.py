@@ -8,13 +8,13 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
-from core.timing import median_time
+from core.upsamplers.timing import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def median_ms(fn: Callable[[], object], *, repeats: int = 15, warmup: int = 3) -> float:
-    """Median wall time of ``fn()`` in milliseconds (``core.timing.median_time``)."""
+    """Median wall time of ``fn()`` in milliseconds (``core.upsamplers.timing.median_time``)."""
     return median_time(fn, repeats=repeats, warmup=warmup) * 1000.0
 
 

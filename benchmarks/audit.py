@@ -24,14 +24,14 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from benchmarks._common import print_table, write_results  # noqa: E402
-from core.audit import audit_onnx  # noqa: E402
-from core.audit_examples import (  # noqa: E402
+from core.audit.examples import (  # noqa: E402
     EXAMPLES,
     dcgan_generator,
     example_model,
     example_names,
     export_onnx,
 )
+from core.audit.onnx_graph import audit_onnx  # noqa: E402
 
 GOAL_ANALYSIS_S = 5.0
 GOAL_PROBES_S = 5.0

@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import print_table, write_results  # noqa: E402
-from core.checkpoints import list_checkpoints, read_metadata  # noqa: E402
-from core.history import read_history  # noqa: E402
-from core.train import COLLAPSE_CONTRAST, UNRECORDED_DEFAULTS  # noqa: E402
+from core.experiment.checkpoints import list_checkpoints, read_metadata  # noqa: E402
+from core.experiment.evaluation import COLLAPSE_CONTRAST  # noqa: E402
+from core.experiment.history import read_history  # noqa: E402
+from core.experiment.train import UNRECORDED_DEFAULTS  # noqa: E402
 
 #: an epoch whose mean loss is this many times the best earlier epoch's is a spike
 SPIKE_RATIO = 10.0
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         command="python -m core.train --variants V --seed S --output runs/... "
                 "(the experiment's defaults otherwise); checkpoints/ = the shipped seed-0 run",
         collapse_rule=f"output contrast < {COLLAPSE_CONTRAST:.0%} of the held-out "
-                      "photographs' (core.train.COLLAPSE_CONTRAST)",
+                      "photographs' (core.experiment.train.COLLAPSE_CONTRAST)",
         spike_rule=f"an epoch's mean loss > {SPIKE_RATIO:g}x the lowest before it")
     print(f"\nwrote {path.relative_to(ROOT)}")
     return 0

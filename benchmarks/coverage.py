@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import median_ms, print_table, write_results  # noqa: E402
-from core.overlap import coverage_map  # noqa: E402
+from core.maths.overlap import coverage_map  # noqa: E402
 
 GOAL_MAP_MS = 20.0
 GOAL_RERUN_MS = 150.0

@@ -13,10 +13,10 @@ Measures, with their goals:
   this row. Also the page as shipped (3 x 3). AppTest's own overhead is included, so
   the figure is an upper bound. Goal < 300 ms.
 * **cold load of all checkpoints**: ``list_checkpoints`` plus loading every file the
-  way the pages do (``core.catalog.load_model_fast``: ``load_model`` -- header parse,
+  way the pages do (``core.experiment.catalog.load_model_fast``: ``load_model`` -- header parse,
   SHA-256 check of the weights, model rebuild -- with one torch thread), first time in
   the process. Goal < 3 s. Also ``load_model`` at torch's default thread count, for
-  comparison (slow on a busy CPU, see ``core.catalog.torch_threads``).
+  comparison (slow on a busy CPU, see ``core.experiment.catalog.torch_threads``).
 * **one model on a 512x512 upload**: decoding the PNG bytes with the upload checks
   (``load_image_bytes``) and one forward pass of the last ``deconv3`` checkpoint
   (``apply_model``, model already loaded). Goal < 1 s. Also with the model load.
@@ -50,8 +50,8 @@ GOALS_MS = {"warm_rerun_3x4": 300.0, "cold_load_all": 3000.0, "upload_512": 1000
 
 def _generated_root(folder: Path, epochs: int = 10) -> Path:
     """Untrained checkpoints of the shipped architecture: 3 variants, epochs 0..epochs."""
-    from core.checkpoints import checkpoint_path, save_checkpoint, write_manifest
-    from core.models import VARIANTS, TransformNet
+    from core.experiment.checkpoints import checkpoint_path, save_checkpoint, write_manifest
+    from core.experiment.models import VARIANTS, TransformNet
 
     for i, variant in enumerate(("deconv3", "resize_nearest", "deconv4")):
         torch.manual_seed(i)
@@ -83,7 +83,7 @@ def warm_rerun(root: Path, repeats: int, *, extra_image: bool) -> tuple[float, f
     from streamlit.testing.v1 import AppTest
 
     import ui.catalog as catalog
-    from core.images import content_hash
+    from core.io.pixels import content_hash
 
     original, original_digests = catalog.heldout, catalog.heldout_digests
     if extra_image:
@@ -113,9 +113,9 @@ def warm_rerun(root: Path, repeats: int, *, extra_image: bool) -> tuple[float, f
 
 def cold_load_all(root: Path, *, pages_way: bool = True) -> tuple[float, int]:
     """ms to list and load every checkpoint: as the pages do (``load_model_fast``, one
-    thread) or with ``core.checkpoints.load_model`` at torch's default thread count."""
-    from core.catalog import load_model_fast
-    from core.checkpoints import list_checkpoints, load_model
+    thread) or with ``core.experiment.checkpoints.load_model`` at torch's default thread count."""
+    from core.experiment.catalog import load_model_fast
+    from core.experiment.checkpoints import list_checkpoints, load_model
 
     load = load_model_fast if pages_way else load_model
     t0 = time.perf_counter()
@@ -129,9 +129,10 @@ def upload_512(root: Path, repeats: int) -> tuple[float, float]:
     """(median ms decode + forward with the model loaded, ms of the first call incl. load)."""
     from PIL import Image
 
-    from core.catalog import apply_model
-    from core.checkpoints import list_checkpoints, load_model
-    from core.images import load_image_bytes, to_png_bytes
+    from core.experiment.catalog import apply_model
+    from core.experiment.checkpoints import list_checkpoints, load_model
+    from core.io.decode import load_image_bytes
+    from core.io.pixels import to_png_bytes
 
     table = list_checkpoints(root)
     rows = table[(table["variant"] == "deconv3") & table["ok"]]
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=10)
     a = p.parse_args(argv)
 
-    from core.checkpoints import list_checkpoints
+    from core.experiment.checkpoints import list_checkpoints
 
     root = Path(a.root)
     table = list_checkpoints(root)

@@ -3,14 +3,14 @@
     .venv/bin/python benchmarks/robustness.py              # everything (~1 minute)
     .venv/bin/python benchmarks/robustness.py --quick      # fewer repeats, no page run
 
-* **refusing a gigantic config**: ``core.checkpoints.load_model`` on a checkpoint whose
+* **refusing a gigantic config**: ``core.experiment.checkpoints.load_model`` on a checkpoint whose
   metadata asks for width 100000 or 100000 residual blocks (the first release built the
   network first: 720 GB asked for, or 35 s and 2.3 GB per try), an in-range config with
   too many parameters, and one whose weights do not fit it. Median of fresh calls.
 * **listing**: ``list_checkpoints`` of a 77-file folder, every header checked as the
   loader checks it (config bounds, tensor names, shapes and dtypes).
 * **decoding peak memory** per Pillow mode: peak RSS of a fresh process decoding a
-  4000 x 4000 file (``core.images.load_image_bytes``), against the bound the decoder
+  4000 x 4000 file (``core.io.decode.load_image_bytes``), against the bound the decoder
   assumes before decoding (``peak_bytes_per_pixel``); and the issue's 6324 x 6324
   float32 TIFF (once 1.15 GB), now refused from its header.
 * **layer lab rerun with an upload**: median ms of a slider move after uploading a
@@ -48,8 +48,8 @@ def _checkpoint_with(root: Path, name: str, change) -> Path:
     """A tiny good checkpoint whose metadata ``change`` rewrites."""
     import torch
 
-    from core.checkpoints import METADATA_KEY, save_checkpoint
-    from core.models import TransformNet, TransformNetConfig
+    from core.experiment.checkpoints import METADATA_KEY, save_checkpoint
+    from core.experiment.models import TransformNet, TransformNetConfig
 
     path = root / f"{name}.safetensors"
     torch.manual_seed(0)
@@ -67,7 +67,7 @@ def _checkpoint_with(root: Path, name: str, change) -> Path:
 
 
 def refusal_times(repeats: int) -> list[dict]:
-    from core.checkpoints import CheckpointError, load_model
+    from core.experiment.checkpoints import CheckpointError, load_model
 
     cases = {
         "width 100000": lambda m: m["config"].update(width=100_000),
@@ -97,7 +97,7 @@ def refusal_times(repeats: int) -> list[dict]:
 
 
 def listing_time(repeats: int) -> list[dict]:
-    from core.checkpoints import list_checkpoints
+    from core.experiment.checkpoints import list_checkpoints
 
     root = ROOT / "checkpoints"
     times = []
@@ -145,7 +145,7 @@ def _make_image(mode: str, path: Path) -> None:
 _PEAK = r"""
 import sys, time
 sys.path.insert(0, sys.argv[2])
-from core.images import load_image_bytes, ImageLoadError
+from core.io.decode import load_image_bytes, ImageLoadError
 
 def hwm():
     for line in open("/proc/self/status"):
@@ -175,7 +175,7 @@ def _peak(path: Path) -> tuple[int, float, str]:
 def decode_memory() -> list[dict]:
     from PIL import Image
 
-    from core.images import peak_bytes_per_pixel
+    from core.io.decode import peak_bytes_per_pixel
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -209,7 +209,7 @@ def layer_lab_rerun(repeats: int) -> list[dict]:
     from PIL import Image
     from streamlit.testing.v1 import AppTest
 
-    from core.images import load_image_bytes
+    from core.io.decode import load_image_bytes
     from tests.conftest import encode
 
     rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/upsampling.py --clock cpu     # CPU time, 1 thread (shared CPU)
     python benchmarks/upsampling.py --device cuda             # GPU: CUDA events, fp32 + bf16
 
-Every layer is built through the registry (``core.layers.make_upsampler``) with a 3x3
+Every layer is built through the registry (``core.upsamplers.registry.make_upsampler``) with a 3x3
 kernel at scale 2 unless named otherwise (``deconv k4``). Timing runs the variants
 round-robin (one call of each per round, ``--repeats`` rounds after ``--warmup`` rounds)
 so that a load spike hits every variant alike, and reports medians. Inference is
@@ -13,10 +13,10 @@ so that a load spike hits every variant alike, and reports medians. Inference is
 input and the weights.
 
 * CPU (default): wall clock; float32; peak memory from the allocator events of
-  ``torch.profiler`` (``core.timing.peak_memory_bytes``): the bytes the call allocates on
+  ``torch.profiler`` (``core.upsamplers.timing.peak_memory_bytes``): the bytes the call allocates on
   top of its inputs and weights, output included. Writes
   ``benchmarks/results/upsampling.json``.
-* ``--device cuda``: GPU time between CUDA events (``core.timing.cuda_round_robin_medians``),
+* ``--device cuda``: GPU time between CUDA events (``core.upsamplers.timing.cuda_round_robin_medians``),
   the five shapes of issue 14, float32 and bfloat16 (weights float32, activations bfloat16,
   ``torch.autocast`` entered per call as a network's forward would), channels_last unless
   ``--no-channels-last``; peak memory from ``torch.cuda.max_memory_allocated``; first an
@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import write_results  # noqa: E402
-from core.layers import count_macs, count_parameters, make_upsampler  # noqa: E402
-from core.timing import (  # noqa: E402
+from core.upsamplers.registry import count_macs, count_parameters, make_upsampler  # noqa: E402
+from core.upsamplers.timing import (  # noqa: E402
     cuda_round_robin_medians,
     peak_memory_bytes,
     round_robin_times,

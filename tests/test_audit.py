@@ -1,4 +1,4 @@
-"""The network audit (core.audit): round trip, refusals, overlap against core.overlap,
+"""The network audit (core.audit): round trip, refusals, overlap against core.maths.overlap,
 phase gains, probes, live modules and the command-line contract.
 
 Every ONNX file here is built by the test (with ``onnx.helper`` or the lab's exporter);
@@ -22,25 +22,20 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from core.audit import (
-    ALL_LAYERS,
-    IMBALANCE_TOLERANCE,
-    MAX_BYTES,
-    AuditError,
-    audit_module,
-    audit_onnx,
-    azimuthal_average,
-    layer_coverage,
-    load_onnx,
-    measure_fixes,
-)
-from core.audit_examples import EXAMPLES, audit_example, example_model, export_onnx
-from core.audit_report import radial_figure, shift_figure, to_html, to_markdown
-from core.checkpoints import list_checkpoints
-from core.layers import icnr_
-from core.metrics import gain_imbalance, log_power_spectrum, polyphase_gains
-from core.models import build_model
-from core.overlap import coverage_report, output_size
+from core.audit.analysis import layer_coverage
+from core.audit.examples import EXAMPLES, audit_example, example_model, export_onnx
+from core.audit.limits import IMBALANCE_TOLERANCE, MAX_BYTES, AuditError
+from core.audit.live import audit_module
+from core.audit.measured import ALL_LAYERS, measure_fixes
+from core.audit.onnx_graph import audit_onnx
+from core.audit.probes import azimuthal_average
+from core.audit.read import load_onnx
+from core.audit.render import radial_figure, shift_figure, to_html, to_markdown
+from core.experiment.checkpoints import list_checkpoints
+from core.experiment.models import build_model
+from core.maths.metrics import gain_imbalance, log_power_spectrum, polyphase_gains
+from core.maths.overlap import coverage_report, output_size
+from core.upsamplers.layers import icnr_
 from tests.conftest import encode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +79,7 @@ def last_checkpoint(variant: str) -> str:
 
 @pytest.fixture(scope="module")
 def deconv3_onnx() -> bytes:
-    from core.checkpoints import load_model
+    from core.experiment.checkpoints import load_model
 
     return export_onnx(load_model(last_checkpoint("deconv3")), (1, 3, 64, 64),
                        dynamic_size=True)
@@ -121,7 +116,7 @@ def test_round_trip_resize_nearest_is_clean():
 
 
 def test_onnx_and_live_module_audits_agree(deconv3_onnx):
-    from core.checkpoints import load_model
+    from core.experiment.checkpoints import load_model
 
     model = load_model(last_checkpoint("deconv3"))
     live = audit_module(model, (1, 3, 64, 64), probes=False)
@@ -139,7 +134,7 @@ def test_probe_scores_match_torch_and_the_shift_test_sees_the_period(deconv3_onn
     probes = report.probes
     assert probes.scored_on == "photograph" and probes.period == 4
     # The same photograph through the live model gives the same score.
-    from core.checkpoints import load_model
+    from core.experiment.checkpoints import load_model
 
     live = audit_module(load_model(last_checkpoint("deconv3")), (1, 3, 64, 64), measure=False)
     assert live.probes.checkerboard_score == pytest.approx(probes.checkerboard_score, rel=1e-3)
@@ -326,7 +321,7 @@ def test_random_conv_transpose_layers_match_core_overlap(cfg):
     (layer,) = report.layers
     assert layer.op == "ConvTranspose" and layer.kernel == [k, k] and layer.stride == [s, s]
     assert layer.padding == [p, p, p, p] and layer.output_padding == [op, op]
-    assert tuple(layer.out_size) == expected_size  # shape inference agrees with core.overlap
+    assert tuple(layer.out_size) == expected_size  # shape inference agrees with core.maths.overlap
     truth = coverage_report(k, s, (n, n), padding=p, dilation=d, output_padding=op)
     assert (layer.interior_min, layer.interior_max) == (truth.interior_stats.min,
                                                         truth.interior_stats.max)
@@ -451,7 +446,7 @@ def test_icnr_subpixel_is_clean_at_init():
     assert [la.op for la in ups] == ["DepthToSpace"] * 2
     assert all(la.phase_imbalance == 0.0 and not la.offending for la in ups)
     # The fix code of an imbalanced sub-pixel layer runs, and its ICNR makes every
-    # phase of an output channel start from one kernel, like core.layers.icnr_.
+    # phase of an output channel start from one kernel, like core.upsamplers.layers.icnr_.
     layer = next(la for la in audit_module(build_model("subpixel").eval(), (1, 3, 32, 32),
                                            probes=False).layers if la.op == "DepthToSpace")
     assert layer.offending

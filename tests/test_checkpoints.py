@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core.checkpoints import (
+from core.experiment.checkpoints import (
     METADATA_KEY,
     CheckpointError,
     checkpoint_path,
@@ -25,10 +25,10 @@ from core.checkpoints import (
     summary,
     write_manifest,
 )
-from core.data import heldout_images
-from core.history import read_history
-from core.models import VARIANTS, TransformNet, TransformNetConfig
-from core.train import RESULT_SETTINGS, TrainConfig, keep_epoch
+from core.experiment.history import read_history
+from core.experiment.models import VARIANTS, TransformNet, TransformNetConfig
+from core.experiment.train import RESULT_SETTINGS, TrainConfig, keep_epoch
+from core.io.photos import heldout_images
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "checkpoints"
@@ -237,8 +237,8 @@ def test_make_experiment_regenerates_the_shipped_recipe():
 
 
 def test_shipped_final_model_recomputes_its_metrics():
-    from core.data import unseen_images
-    from core.train import evaluate
+    from core.experiment.evaluation import evaluate
+    from core.io.photos import unseen_images
 
     path = SHIPPED / "resize_nearest" / f"epoch_{_shipped_epochs():03d}.safetensors"
     model = load_model(path)

@@ -9,7 +9,8 @@ import math
 import pytest
 
 from benchmarks.collapse_probe import SPIKE_RATIO, max_spike, summarise
-from core.train import COLLAPSE_CONTRAST, run
+from core.experiment.evaluation import COLLAPSE_CONTRAST
+from core.experiment.train import run
 from tests.test_train import _cfg, _make_folder
 
 

@@ -1,4 +1,4 @@
-"""fused_resize (core.layers.FusedResizeConv): method per device, cached kernel, autocast,
+"""fused_resize (core.upsamplers.fused.FusedResizeConv): method per device, cached kernel, autocast,
 channels_last; exact against resize_nearest on the CPU and, where there is one, on a GPU.
 
 No hypothesis and no conftest fixtures here, so that a GPU machine with only torch and
@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.layers import FusedResizeConv, make_upsampler
-from core.matrix import fold_resize_kernel
+from core.maths.matrix import fold_resize_kernel
+from core.upsamplers.fused import FusedResizeConv
+from core.upsamplers.registry import make_upsampler
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]

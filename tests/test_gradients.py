@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.gradients import strided_conv_input_gradient
+from core.maths.gradients import strided_conv_input_gradient
 
 
 def test_strided_conv_input_gradient_is_the_overlap_count():

@@ -1,4 +1,4 @@
-"""Per-epoch histories (core.history) and the artifacts' life view in the gallery."""
+"""Per-epoch histories (core.experiment.history) and the artifacts' life view in the gallery."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.history import (
+from core.experiment.history import (
     HISTORY_COLUMNS,
     backfill_histories,
     checkerboard_ratio,
@@ -19,7 +19,7 @@ from core.history import (
     read_history,
     write_history,
 )
-from core.models import VARIANTS
+from core.experiment.models import VARIANTS
 from tests.conftest import assert_clean, open_page, plotly_data
 from tests.test_page_gallery import make_checkpoints
 from ui.catalog import CHECKPOINTS_ENV
@@ -149,7 +149,7 @@ def test_gallery_without_histories_says_so(tmp_path, monkeypatch):
 
 
 def test_summary_table_lists_stored_epochs_with_ratios(tmp_path, capsys):
-    from core.history import main, summary_table
+    from core.experiment.history import main, summary_table
 
     write_history(tmp_path / "deconv3" / "history.csv", _rows([1e-3, 8e-3, 4e-3], 1.9))
     write_history(tmp_path / "resize_nearest" / "history.csv", _rows([1e-5, 1e-3, 1e-3]))

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 import torch
 
-from core.catalog import build_catalog, series
-from core.checkpoints import (
+from core.experiment.catalog import build_catalog, series
+from core.experiment.checkpoints import (
     MAX_EPOCH,
     MAX_PROBLEM_CHARS,
     METADATA_KEY,
@@ -35,7 +35,7 @@ from core.checkpoints import (
     save_checkpoint,
     write_manifest,
 )
-from core.models import TransformNet, TransformNetConfig
+from core.experiment.models import TransformNet, TransformNetConfig
 
 VARIANT = "deconv3"
 
@@ -107,7 +107,7 @@ def _int32_weights(path: Path) -> None:
     from safetensors.torch import save
 
     meta = header["__metadata__"]
-    from core.checkpoints import _weights_digest
+    from core.experiment.checkpoints import _weights_digest
 
     inner = json.loads(meta[METADATA_KEY])
     inner["weights_sha256"] = _weights_digest(tensors)
@@ -117,7 +117,7 @@ def _int32_weights(path: Path) -> None:
 def _extra_tensor(path: Path) -> None:
     from safetensors.torch import load, save
 
-    from core.checkpoints import _weights_digest
+    from core.experiment.checkpoints import _weights_digest
 
     header, _ = _split(path)
     tensors = load(path.read_bytes()) | {"evil": torch.zeros(3, dtype=torch.float16)}

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from core.images import (
+from core.io.decode import (
     ACCEPTED_TEXT,
     DEFAULT_MAX_DECODE_BYTES,
     ImageLoadError,

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.checkpoints import MAX_PROBLEM_CHARS, checkpoint_path
-from core.images import ACCEPTED_TEXT, to_png_bytes
+from core.experiment.checkpoints import MAX_PROBLEM_CHARS, checkpoint_path
+from core.io.decode import ACCEPTED_TEXT
+from core.io.pixels import to_png_bytes
 from tests.conftest import ROOT, assert_clean, encode, open_page
 from tests.test_hostile_checkpoints import _set, with_meta
 from tests.test_hostile_images import psd
@@ -202,14 +203,14 @@ def test_a_folder_of_many_broken_files_is_summarised(clean_root, tmp_path, monke
 
 def test_a_file_that_fails_to_load_is_tried_once(clean_root, tmp_path, monkeypatch):
     """A header that passes but weights that do not (SHA-256): the refusal is cached."""
-    import core.catalog
+    import core.experiment.catalog
     import ui.catalog
 
     root = copy_of(clean_root, tmp_path)
     _flip_weight_byte(root)
     monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
     calls = []
-    real = core.catalog.load_model_fast
+    real = core.experiment.catalog.load_model_fast
 
     def counting(path):
         calls.append(str(path))

@@ -13,14 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core.images import (
-    ImageLoadError,
-    LoadedImage,
+from core.io.decode import ImageLoadError, LoadedImage, load_image_bytes
+from core.io.pixels import (
     Region,
     abs_difference,
     content_hash,
     crop_region,
-    load_image_bytes,
     magnify_nearest,
     tile_grid,
     to_gif_bytes,

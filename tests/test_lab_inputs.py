@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.lab_inputs import build_stack, lab_input, upsample_image
+from core.upsamplers.lab_inputs import build_stack, lab_input, upsample_image
 
 
 @pytest.mark.parametrize("kind", ["constant", "noise", "gradient", "photograph"])

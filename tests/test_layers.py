@@ -8,17 +8,14 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.layers import (
+from core.upsamplers.fused import FusedResizeConv, phase_plan
+from core.upsamplers.layers import hold_kernel, same_padding, transposed_padding
+from core.upsamplers.registry import (
     UPSAMPLERS,
-    FusedResizeConv,
     UpsamplerConfig,
     count_macs,
     count_parameters,
-    hold_kernel,
     make_upsampler,
-    phase_plan,
-    same_padding,
-    transposed_padding,
     upsampler_names,
 )
 

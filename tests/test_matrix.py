@@ -1,4 +1,4 @@
-"""core.matrix against torch.nn.functional: C, C^T, zero insertion, the resize fold, sizes, costs."""
+"""core.maths.matrix against torch.nn.functional: C, C^T, zero insertion, the resize fold, sizes, costs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.matrix import (
+from core.maths.matrix import (
     MAX_DENSE_INPUT,
     compare_deconvolutions,
     conv_inputs_with_same_output,

@@ -10,8 +10,7 @@ import skimage
 import torch
 from PIL import Image
 
-from core.layers import make_upsampler
-from core.metrics import (
+from core.maths.metrics import (
     artifact_frequencies,
     checkerboard_score,
     gain_imbalance,
@@ -22,6 +21,7 @@ from core.metrics import (
     spectrum_figure,
     to_unit_range,
 )
+from core.upsamplers.registry import make_upsampler
 
 DATA = Path(skimage.__file__).parent / "data"
 
@@ -180,7 +180,7 @@ def test_spectrum_of_an_image_shorter_than_four_periods():
 
 
 def test_format_score_is_the_one_unit():
-    from core.metrics import SCORE_SCALE, SCORE_UNIT, format_score
+    from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, format_score
 
     assert SCORE_SCALE == 1e3 and SCORE_UNIT == "×10⁻³"
     assert format_score(0.0019) == "1.90 ×10⁻³"
@@ -191,7 +191,7 @@ def test_format_score_is_the_one_unit():
 
 
 def test_local_map_windows_match_the_score_of_the_residual_inside_them(astronaut):
-    from core.metrics import local_checkerboard_map
+    from core.maths.metrics import local_checkerboard_map
 
     img = astronaut[:96, :128]
     scores, y0, x0 = local_checkerboard_map(img, 4, 16)
@@ -206,7 +206,7 @@ def test_local_map_windows_match_the_score_of_the_residual_inside_them(astronaut
 
 
 def test_most_artifacted_region_finds_a_hidden_checkerboard_patch(astronaut):
-    from core.metrics import most_artifacted_region
+    from core.maths.metrics import most_artifacted_region
 
     img = astronaut[:256, :256].copy()
     cb = checkerboard(32, 32)[:, :, None]
@@ -218,7 +218,7 @@ def test_most_artifacted_region_finds_a_hidden_checkerboard_patch(astronaut):
 
 
 def test_most_artifacted_region_on_a_tiny_image_is_the_whole_image():
-    from core.metrics import most_artifacted_region
+    from core.maths.metrics import most_artifacted_region
 
     region = most_artifacted_region(np.zeros((10, 12, 3)), 4, 32)
     assert (region.top, region.left, region.height, region.width) == (0, 0, 10, 12)
@@ -226,7 +226,7 @@ def test_most_artifacted_region_on_a_tiny_image_is_the_whole_image():
 
 def test_most_artifacted_region_over_several_images_is_strong_in_all():
     """Two 'epochs': each has its own strongest patch, and one patch plain in both."""
-    from core.metrics import local_checkerboard_map, most_artifacted_region
+    from core.maths.metrics import local_checkerboard_map, most_artifacted_region
 
     rng = np.random.default_rng(1)
     base = 0.5 + 0.02 * rng.standard_normal((256, 256, 3))  # grain, no structure
@@ -246,7 +246,7 @@ def test_most_artifacted_region_over_several_images_is_strong_in_all():
 
 
 def test_fine_detail_shows_a_faint_checkerboard_and_keeps_the_size(astronaut):
-    from core.metrics import fine_detail
+    from core.maths.metrics import fine_detail
 
     img = astronaut[:128, :128].copy()
     flat = np.full_like(img, 0.4)
@@ -263,7 +263,7 @@ def test_fine_detail_shows_a_faint_checkerboard_and_keeps_the_size(astronaut):
 def test_most_artifacted_region_picks_the_grid_a_person_sees_not_busy_texture():
     """Busy texture leaks into any local reading; the region is where the periodic part
     is the larger share of the fine detail: a faint grid on a smooth area."""
-    from core.metrics import local_checkerboard_map, most_artifacted_region
+    from core.maths.metrics import local_checkerboard_map, most_artifacted_region
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:192, 0:192] / 192.0

@@ -1,15 +1,13 @@
-"""Stored outputs (core.outputs): what a page shows without running a network."""
+"""Stored outputs (core.experiment.outputs): what a page shows without running a network."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.catalog import load_model_fast
-from core.checkpoints import checkpoint_path, save_checkpoint
-from core.data import heldout_images
-from core.images import content_hash
-from core.outputs import (
+from core.experiment.catalog import load_model_fast
+from core.experiment.checkpoints import checkpoint_path, save_checkpoint
+from core.experiment.outputs import (
     compute_output,
     is_current,
     main,
@@ -18,6 +16,8 @@ from core.outputs import (
     update,
     write_outputs,
 )
+from core.io.photos import heldout_images
+from core.io.pixels import content_hash
 from tests.test_page_gallery import TINY_EPOCHS, TINY_VARIANTS, make_checkpoints
 
 

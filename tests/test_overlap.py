@@ -1,4 +1,4 @@
-"""core.overlap: coverage maps against PyTorch itself, the phase formula, the refusals."""
+"""core.maths.overlap: coverage maps against PyTorch itself, the phase formula, the refusals."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.overlap import (
+from core.maths.overlap import (
     Dim,
     contributors,
     coverage_map,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.checkpoints import checkpoint_path
+from core.experiment.checkpoints import checkpoint_path
 from tests.conftest import assert_clean, encode, open_page, plotly_data
 from tests.test_page_gallery import TINY_EPOCHS, make_checkpoints
 from ui.catalog import CHECKPOINTS_ENV

@@ -18,9 +18,9 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoints import checkpoint_path, save_checkpoint, write_manifest
-from core.images import to_gif_bytes
-from core.models import VARIANTS, TransformNet
+from core.experiment.checkpoints import checkpoint_path, save_checkpoint, write_manifest
+from core.experiment.models import VARIANTS, TransformNet
+from core.io.pixels import to_gif_bytes
 from tests.conftest import assert_clean, open_page, plotly_data
 from ui.catalog import CHECKPOINTS_ENV
 from ui.gallery import curves_figure, gif_bytes, grid_png
@@ -291,10 +291,10 @@ def test_opens_at_the_posts_epoch_10_when_it_is_stored(tmp_path, monkeypatch):
     assert "post's Figure 7" in epoch.help
     assert any(c.startswith("▶ epoch 10") for c, _ in images(at))
     # the magnifier is placed for the epochs a visitor sees first (1 and 10), not epoch 12
-    from core.catalog import load_model_fast
-    from core.data import heldout_images
-    from core.metrics import most_artifacted_region
-    from core.outputs import compute_output
+    from core.experiment.catalog import load_model_fast
+    from core.experiment.outputs import compute_output
+    from core.io.photos import heldout_images
+    from core.maths.metrics import most_artifacted_region
 
     photo = heldout_images()["astronaut"]
     outs = [compute_output(load_model_fast(checkpoint_path(root, "deconv3", e)), photo).pixels
@@ -320,12 +320,12 @@ def test_folder_changing_between_runs(tiny, tmp_path, monkeypatch):
 
 
 def test_magnifier_starts_where_deconv3_is_most_checkered(tiny):
-    """The default region is computed (core.metrics.most_artifacted_region over deconv3's
+    """The default region is computed (core.maths.metrics.most_artifacted_region over deconv3's
     first trained epoch and the one the page opens at), and follows the photograph until moved by hand."""
-    from core.catalog import load_model_fast
-    from core.data import heldout_images
-    from core.metrics import most_artifacted_region
-    from core.outputs import compute_output
+    from core.experiment.catalog import load_model_fast
+    from core.experiment.outputs import compute_output
+    from core.io.photos import heldout_images
+    from core.maths.metrics import most_artifacted_region
 
     photos = heldout_images()
 

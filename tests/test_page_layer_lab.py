@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.images import to_png_bytes
+from core.io.pixels import to_png_bytes
+from core.upsamplers.registry import UPSAMPLERS
 from tests.conftest import assert_clean, open_page
 
 LAB = "pages/layer_lab.py"
@@ -46,7 +47,7 @@ def test_default_view_shows_four_upsamplers_with_scores_and_costs():
     # phase patterns, spectra and gains: one figure each (one colour scale), the gradient
     assert len(at.get("plotly_chart")) == 4
     cost = at.dataframe[0].value
-    assert len(cost) == 9 and (cost["forward (ms)"] > 0).all()
+    assert len(cost) == len(UPSAMPLERS) and (cost["forward (ms)"] > 0).all()
     assert cost.loc["fused_resize", "parameters"] == cost.loc["resize_nearest", "parameters"]
     assert cost.loc["fused_resize", "multiply-adds (M)"] < cost.loc["resize_nearest",
                                                                      "multiply-adds (M)"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.layers import make_upsampler
-from core.metrics import polyphase_gains
-from core.phase_gains import phase_gains
+from core.maths.metrics import polyphase_gains
+from core.maths.phase_gains import phase_gains
+from core.upsamplers.registry import make_upsampler
 
 
 def test_phase_gains_of_a_deconv_are_its_polyphase_gains():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.layers import make_upsampler
-from core.timing import (
+from core.upsamplers.registry import make_upsampler
+from core.upsamplers.timing import (
     cost_rows,
     cuda_round_robin_medians,
     median_time,

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from core.checkpoints import (
+from core.experiment.checkpoints import (
     checkpoint_path,
     list_checkpoints,
     load_checkpoint,
@@ -21,16 +21,12 @@ from core.checkpoints import (
     read_manifest,
     read_metadata,
 )
-from core.data import (
-    SKIMAGE_HELDOUT,
-    SKIMAGE_TRAIN,
-    RandomCrops,
-    find_images,
-    folder_source,
-    heldout_images,
-)
-from core.models import VARIANTS, TransformNet, TransformNetConfig, build_model
-from core.train import TrainConfig, config_to_argv, evaluate, lr_at, parse_args, run
+from core.experiment.cli import config_to_argv, parse_args
+from core.experiment.data import RandomCrops, folder_source
+from core.experiment.evaluation import evaluate
+from core.experiment.models import VARIANTS, TransformNet, TransformNetConfig, build_model
+from core.experiment.train import TrainConfig, lr_at, run
+from core.io.photos import SKIMAGE_HELDOUT, SKIMAGE_TRAIN, find_images, heldout_images
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"width": 4, "res_blocks": 1, "crop_size": 32, "crops_per_epoch": 48, "batch_size": 8}

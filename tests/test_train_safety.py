@@ -20,19 +20,18 @@ import pandas as pd
 import pytest
 import torch
 
-import core.train as train_mod
-from core.checkpoints import list_checkpoints, read_metadata
-from core.history import HISTORY_COLUMNS
-from core.models import TransformNet
-from core.train import (
+import core.experiment.cli as train_cli
+import core.experiment.train as train_mod
+from core.experiment.checkpoints import list_checkpoints, read_metadata
+from core.experiment.cli import main, resume_command
+from core.experiment.evaluation import collapse_problem, evaluate
+from core.experiment.history import HISTORY_COLUMNS
+from core.experiment.models import TransformNet
+from core.experiment.train import (
     RESULT_SETTINGS,
     TrainConfig,
     TrainingError,
-    collapse_problem,
-    evaluate,
     keep_epoch,
-    main,
-    resume_command,
     run,
     setting_differences,
 )
@@ -236,7 +235,7 @@ def test_resume_command_round_trips_through_the_parser():
     cmd = resume_command(cfg, jobs=2)
     args = cmd.split()[3:]
     assert "--overwrite" not in args and "--resume" in args and args[-2:] == ["--jobs", "2"]
-    again = train_mod.parse_args(args[:-2])
+    again = train_cli.parse_args(args[:-2])
     assert again == dataclasses.replace(cfg, resume=True, overwrite=False)
 
 

@@ -1,8 +1,8 @@
 """The audit page's views: pick an example or upload an ONNX model, then its layers,
 their overlap and phase gains, the fixes, the probes and the downloadable report.
 
-Every number comes from :mod:`core.audit` (and :mod:`core.audit_examples`,
-:mod:`core.audit_report` for the figures and pages); the coverage heatmap is the
+Every number comes from :mod:`core.audit` (and :mod:`core.audit.examples`,
+:mod:`core.audit.render` for the figures and pages); the coverage heatmap is the
 coverage page's own view (:func:`ui.coverage.coverage_heatmap`) and the phase gains
 the layer lab's (:func:`ui.layers.gains_figure`). An upload stays in memory: its bytes
 go to ``onnx.load_from_string`` and ``onnxruntime.InferenceSession`` directly.
@@ -18,17 +18,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.audit import (
-    MAX_BYTES,
-    AuditError,
-    AuditReport,
-    LayerAudit,
-    audit_onnx,
-    layer_coverage,
-    parse_input_shape,
-)
-from core.audit_examples import EXAMPLES, audit_example
-from core.audit_report import (
+from core.audit.analysis import layer_coverage
+from core.audit.cli import parse_input_shape
+from core.audit.examples import EXAMPLES, audit_example
+from core.audit.limits import MAX_BYTES, AuditError
+from core.audit.onnx_graph import audit_onnx
+from core.audit.render import (
     output_crop,
     probe_spectrum_figure,
     radial_figure,
@@ -37,7 +32,8 @@ from core.audit_report import (
     to_html,
     to_markdown,
 )
-from core.catalog import folder_signature
+from core.audit.report import AuditReport, LayerAudit
+from core.experiment.catalog import folder_signature
 from ui.catalog import checkpoint_root, load_catalog
 from ui.common import (
     ChoiceParam,
@@ -188,7 +184,7 @@ def render_summary(report: AuditReport) -> None:
                         "the resampling after it.")
     probes = report.probes
     cols[3].metric("Checkerboard", score_text(probes.checkerboard_score) if probes else "—",
-                   help=f"core.metrics.checkerboard_score on the "
+                   help=f"core.maths.metrics.checkerboard_score on the "
                         f"{probes.scored_on if probes else 'probe'} output, ×10⁻³.")
     st.caption(f"{report.source}: input {tuple(report.input_shape)} → output "
                f"{tuple(report.output_shape) if report.output_shape else '?'}; total "
@@ -359,7 +355,7 @@ def render_probes(report: AuditReport) -> None:
             show_pixels(crop, f"{name}: output, centre ×{factor} ({result.scaling})",
                         factor=factor, width="content")
     st.metric(f"Checkerboard of the {name} output", score_text(result.score),
-              help="core.metrics.checkerboard_score at the predicted period, ×10⁻³.")
+              help="core.maths.metrics.checkerboard_score at the predicted period, ×10⁻³.")
     show_plot(radial_figure(probes), key="audit-radial", height=420)
     fig = probe_spectrum_figure(probes, name)
     if fig is not None:

@@ -8,11 +8,11 @@ Shared by the training gallery, the comparison page and the story page:
 * :func:`run_model` gives a checkpoint's output on an image. Models are loaded once
   per process with ``st.cache_resource`` and never touched again (eval mode, no
   gradients); outputs are cached with ``st.cache_data`` keyed on the checkpoint's
-  path and file stamp plus :func:`core.images.content_hash` of the input (Streamlit
+  path and file stamp plus :func:`core.io.pixels.content_hash` of the input (Streamlit
   would hash a large array from a sample only).
 
-The pure part (the :class:`core.catalog.Catalog` itself, loading and running a model)
-is :mod:`core.catalog`.
+The pure part (the :class:`core.experiment.catalog.Catalog` itself, loading and running a model)
+is :mod:`core.experiment.catalog`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from core.catalog import (
+from core.experiment.catalog import (
     POST_EPOCH,
     REGENERATE,
     Catalog,
@@ -35,9 +35,9 @@ from core.catalog import (
     load_model_fast,
     shown_path,
 )
-from core.checkpoints import CheckpointError
-from core.images import content_hash
-from core.outputs import compute_output, read_output
+from core.experiment.checkpoints import CheckpointError
+from core.experiment.outputs import compute_output, read_output
+from core.io.pixels import content_hash
 from ui.common import ROOT
 
 #: Environment variable naming the checkpoint folder (tests point it elsewhere).
@@ -116,8 +116,8 @@ def cached_model(path: str, stamp: tuple[int, int]) -> torch.nn.Module:
     """The model at ``path``, loaded once per process and shared by every visitor.
 
     Eval mode, float32, gradients off; callers must never modify it. ``stamp``
-    (:func:`core.catalog.file_stamp`) reloads it when the file is replaced. A file
-    that cannot be loaded raises :class:`core.checkpoints.CheckpointError`, and that
+    (:func:`core.experiment.catalog.file_stamp`) reloads it when the file is replaced. A file
+    that cannot be loaded raises :class:`core.experiment.checkpoints.CheckpointError`, and that
     refusal is cached too (until the file changes).
     """
     model, problem = _model_or_problem(path, stamp)
@@ -140,7 +140,7 @@ def _output(path: str, stamp: tuple[int, int], digest: str, _image: np.ndarray) 
 def run_model(path: str, image: np.ndarray, digest: str | None = None) -> ModelOutput:
     """The output of the checkpoint at ``path`` on ``image`` (cached).
 
-    Raises :class:`core.checkpoints.CheckpointError` naming the file when it cannot be
+    Raises :class:`core.experiment.checkpoints.CheckpointError` naming the file when it cannot be
     loaded (cached with the file's stamp: a regenerated file is picked up at once).
     """
     digest = digest or content_hash(image)
@@ -172,7 +172,7 @@ def opening_epoch_note(start: int) -> str:
 
 def heldout() -> dict[str, np.ndarray]:
     """The held-out photographs (never trained on), name -> float32 (H, W, 3)."""
-    from core.data import heldout_images
+    from core.io.photos import heldout_images
 
     return heldout_images()
 

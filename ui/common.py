@@ -18,8 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.images import Region, content_hash, crop_region, magnify_nearest, to_png_bytes
-from core.metrics import fine_detail
+from core.io.pixels import Region, content_hash, crop_region, magnify_nearest, to_png_bytes
+from core.maths.metrics import fine_detail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -496,7 +496,7 @@ def show_magnified(
     detail: bool = True,
 ) -> None:
     """A region of ``pixels`` enlarged ``factor`` times (nearest neighbour) and, under
-    it, the same region's fine detail (:func:`core.metrics.fine_detail`: the
+    it, the same region's fine detail (:func:`core.maths.metrics.fine_detail`: the
     high-passed image x10 around grey), where a checkerboard too faint to see in the
     crop is plain. ``key`` names ``pixels`` for the caches. Draw inside a
     :func:`pixelated_container` so the browser keeps the blocks sharp.

@@ -3,7 +3,7 @@
 Original | model A | model B, each with a magnified crop, the absolute difference to
 the original, the phase pattern behind the checkerboard score and the spectrum; then
 PSNR, SSIM and the score in one table. The input is a held-out photograph or any file
-a visitor uploads, checked by content (:func:`core.images.load_image_bytes`).
+a visitor uploads, checked by content (:func:`core.io.decode.load_image_bytes`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.catalog import PERIOD, REGENERATE, Catalog, ModelOutput
-from core.checkpoints import MAX_EPOCH
-from core.images import (
-    LoadedImage,
-    Region,
-    abs_difference,
-    crop_region,
-)
-from core.metrics import (
+from core.experiment.catalog import PERIOD, REGENERATE, Catalog, ModelOutput
+from core.experiment.checkpoints import MAX_EPOCH
+from core.io.decode import LoadedImage
+from core.io.pixels import Region, abs_difference, crop_region
+from core.maths.metrics import (
     SCORE_SCALE,
     SCORE_UNIT,
     checkerboard_score,

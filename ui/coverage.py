@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.overlap import CoverageReport, Dim, contributors, coverage_report
+from core.maths.overlap import CoverageReport, Dim, contributors, coverage_report
 from ui.common import (
     ChoiceParam,
     IntParam,

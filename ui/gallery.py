@@ -1,7 +1,7 @@
 """The stored checkpoints as pictures: the gallery views.
 
 The training gallery's controls, grid, filmstrip, curves and magnifier. The checkpoint
-catalog and the cached models and outputs they draw from are :mod:`core.catalog`
+catalog and the cached models and outputs they draw from are :mod:`core.experiment.catalog`
 (pure) and :mod:`ui.catalog` (Streamlit caches), shared with the comparison and story
 pages. Images are drawn with :func:`ui.common.show_pixels`: PNG (never JPEG, which
 would add its own 8x8 blocks) and, magnified, nearest neighbour in the pixels *and*
@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.catalog import (
+from core.experiment.catalog import (
     CURVES,
     PERIOD,
     REGENERATE,
@@ -27,14 +27,9 @@ from core.catalog import (
     ModelOutput,
     variant_order,
 )
-from core.images import (
-    Region,
-    tile_grid,
-    to_gif_bytes,
-    to_png_bytes,
-)
-from core.metrics import SCORE_SCALE, SCORE_UNIT, format_score, most_artifacted_region
-from core.models import VARIANTS
+from core.experiment.models import VARIANTS
+from core.io.pixels import Region, tile_grid, to_gif_bytes, to_png_bytes
+from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, format_score, most_artifacted_region
 from ui.catalog import model_output, opening_epoch_note
 from ui.common import (
     MAGNIFIED_WIDTH,
@@ -73,7 +68,7 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def strongest_region(keys: tuple[str, ...], size: int, _images: list[np.ndarray]) -> Region:
-    """:func:`core.metrics.most_artifacted_region`, cached on the outputs' cache keys
+    """:func:`core.maths.metrics.most_artifacted_region`, cached on the outputs' cache keys
     (checkpoint + input hash: they name the arrays)."""
     return most_artifacted_region(_images, PERIOD, size)
 
@@ -84,7 +79,7 @@ def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
     ``image`` show their checkerboard most plainly (the largest share of the fine detail),
     at its first trained epoch and at the epoch the pages open at
     (:meth:`Catalog.default_epoch`), both at once
-    (:func:`core.metrics.most_artifacted_region`). Not the last epoch too: a long run
+    (:func:`core.maths.metrics.most_artifacted_region`). Not the last epoch too: a long run
     hides most of its grid, and the only windows where it still shows at epoch 40 are
     flat and dark, where nothing else is visible either. Falls back to the first
     variant, then to the image's centre.

@@ -23,12 +23,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.data import SKIMAGE_HELDOUT, SKIMAGE_TRAIN
-from core.gradients import strided_conv_input_gradient
-from core.images import content_hash
-from core.lab_inputs import build_stack, lab_input, upsample_image
-from core.layers import UPSAMPLERS, upsampler_names
-from core.metrics import (
+from core.io.photos import SKIMAGE_HELDOUT, SKIMAGE_TRAIN
+from core.io.pixels import content_hash
+from core.maths.gradients import strided_conv_input_gradient
+from core.maths.metrics import (
     SCORE_SCALE,
     SCORE_UNIT,
     Spectrum,
@@ -39,8 +37,10 @@ from core.metrics import (
     phase_pattern,
     to_unit_range,
 )
-from core.phase_gains import phase_gains
-from core.timing import cost_rows
+from core.maths.phase_gains import phase_gains
+from core.upsamplers.lab_inputs import build_stack, lab_input, upsample_image
+from core.upsamplers.registry import UPSAMPLERS, upsampler_names
+from core.upsamplers.timing import cost_rows
 from ui.common import (
     ChoiceParam,
     IntParam,
@@ -317,7 +317,7 @@ def panel_height(rows: int) -> tuple[int, int]:
 def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *,
                    per_row: int | None = None) -> go.Figure:
     """Log power spectra side by side on ONE colour scale (with its bar), each a square
-    panel with the artifact frequencies circled (:func:`core.metrics.log_power_spectrum`).
+    panel with the artifact frequencies circled (:func:`core.maths.metrics.log_power_spectrum`).
 
     The scale runs from the 1st to the 99.9th percentile of all panels together, so a
     brighter dot is more power in every panel alike.
@@ -424,7 +424,7 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
             st.metric("Checkerboard score", format_score(r.score),
                       help=f"RMS of the part of the fine detail that repeats every "
                            f"{r.period} pixels, in thousandths of the output's range "
-                           "(core.metrics.checkerboard_score).")
+                           "(core.maths.metrics.checkerboard_score).")
             st.caption(_describe(r.name))
     if not details:
         return
@@ -458,7 +458,7 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
         with cell:
             st.metric(r.name, f"{r.imbalance:.2f}",
                       help="Mean over channel pairs of (max − min gain over the phases), "
-                           "divided by the RMS gain (core.metrics.gain_imbalance).")
+                           "divided by the RMS gain (core.maths.metrics.gain_imbalance).")
 
 
 # --------------------------------------------------------------------------- cost

@@ -1,7 +1,7 @@
 """The artifacts' life: how much more checkerboard ``deconv3`` carries than
 ``resize_nearest``, at every epoch, and whether its layers learn balanced phases.
 
-Reads the per-epoch histories (:mod:`core.history`) of the shipped experiment and of
+Reads the per-epoch histories (:mod:`core.experiment.history`) of the shipped experiment and of
 the first release's small model (``checkpoints/small``); every number is measured by
 training on the stored weights, none is drawn by hand.
 """
@@ -15,9 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.catalog import folder_signature, variant_order
-from core.history import checkerboard_ratio, read_histories
-from core.metrics import SCORE_UNIT
+from core.experiment.catalog import folder_signature, variant_order
+from core.experiment.history import checkerboard_ratio, read_histories
+from core.maths.metrics import SCORE_UNIT
 from ui.common import explain, show_plot
 from ui.gallery import variant_colour
 
@@ -36,7 +36,7 @@ def histories(root: Path) -> pd.DataFrame:
 
 
 def ratio_figure(lines: dict[str, pd.DataFrame]) -> go.Figure:
-    """One line per labelled ratio frame (:func:`core.history.checkerboard_ratio`), log y."""
+    """One line per labelled ratio frame (:func:`core.experiment.history.checkerboard_ratio`), log y."""
     fig = go.Figure()
     styles = (("#1f77b4", "solid"), ("#ff7f0e", "dot"), ("#7f7f7f", "dash"))
     top = 1.0
@@ -169,7 +169,7 @@ def render_life(root: Path) -> None:
     explain(
         "Imbalance: for each output phase of a stride-2 layer, the sum of the kernel taps "
         "that reach it (its gain on a constant input), spread across the four phases "
-        "relative to their size (`core.metrics.gain_imbalance`). Zero means a constant "
+        "relative to their size (`core.maths.metrics.gain_imbalance`). Zero means a constant "
         "input gives a constant output, the condition for a checkerboard-free upsampler "
         "(Sugawara et al. 2019). The resize-convolution variants are zero at every epoch by "
         "construction and are not drawn. A 4x4 transposed convolution overlaps evenly, "

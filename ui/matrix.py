@@ -2,7 +2,7 @@
 
 Figures 2 and 3 of the post: the input, the kernel, the matrix ``C`` (one row per kernel
 position), the output; then ``C^T`` taking an output-shaped array back to the input's
-shape, computed three equal ways. All numbers come from ``core.matrix``.
+shape, computed three equal ways. All numbers come from ``core.maths.matrix``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.matrix import (
+from core.maths.matrix import (
     DeconvComparison,
     DeconvCosts,
     compare_deconvolutions,
@@ -698,7 +698,7 @@ def render_transpose_view(case: MatrixCase, *, key: str = "mx") -> DeconvCompari
     if cmp.max_abs_difference < 1e-9:
         st.success("All three agree (differences are floating-point rounding at most).",
                    icon=":material/check_circle:")
-    else:  # would be a bug in core.matrix: say so rather than hide it
+    else:  # would be a bug in core.maths.matrix: say so rather than hide it
         st.error(f"The constructions disagree by {cmp.max_abs_difference:.3g}.")
     st.code(
         f"F.conv_transpose2d(y, K, stride={s.stride}, padding={s.padding}, "

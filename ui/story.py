@@ -17,9 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.catalog import PERIOD, POST_EPOCH, PROJECT_ROOT, REGENERATE, Catalog
-from core.images import Region
-from core.metrics import SCORE_SCALE, SCORE_UNIT, format_score
+from core.experiment.catalog import PERIOD, POST_EPOCH, PROJECT_ROOT, REGENERATE, Catalog
+from core.io.pixels import Region
+from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, format_score
 from ui.catalog import heldout, heldout_digests, load_catalog, model_output, show_catalog_problems
 from ui.common import (
     IntParam,

@@ -2,7 +2,7 @@
 
 The comparison page and the layer lab both take an uploaded image through
 :func:`upload_image`: the widget refuses files above :data:`MAX_UPLOAD_MB`, and
-:func:`decode_upload` decodes a file's bytes once (``core.images.load_image_bytes``,
+:func:`decode_upload` decodes a file's bytes once (``core.io.decode.load_image_bytes``,
 cached by their SHA-256, refusals included), so moving a slider afterwards never
 decodes it again. The decoded pixels are read-only and shared, not copied.
 """
@@ -13,7 +13,7 @@ import hashlib
 
 import streamlit as st
 
-from core.images import (
+from core.io.decode import (
     ACCEPTED_TEXT,
     DEFAULT_MAX_SIDE,
     ImageLoadError,

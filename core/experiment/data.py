@@ -1,20 +1,10 @@
-"""Training data: random crops of a folder of images, and the fixed held-out photographs.
+"""Training data: the default training set and a user's folder, as random crops.
 
-* :func:`find_images` lists a folder recursively (jpg, jpeg, png, webp, bmp, tif,
-  tiff); :func:`load_images` decodes them to uint8 (H, W, 3), skipping and counting
-  the files that cannot be read instead of failing.
-* With no folder, the photographs and textures that ship inside our dependencies are
-  used, read as plain files from the packages' folders (some ``skimage.data``
-  functions download, so they are never called): scikit-image's colour photographs
+* With no folder, the photographs and textures that ship inside our dependencies
+  (:mod:`core.io.photos`) are used: scikit-image's colour photographs
   (:data:`SKIMAGE_TRAIN`) and greyscale photographs and textures
   (:data:`SKIMAGE_GREY_TRAIN`), and scikit-learn's ``flower.jpg``
-  (:data:`SKLEARN_TRAIN`). Non-photographs (chessboard, logo, phantom, the colour
-  wheel, the horse silhouette) are left out. The split is fixed once and for all:
-  :data:`SKIMAGE_HELDOUT` (astronaut, chelsea, coffee) are never trained on and serve as
-  the validation set and the gallery's images (:func:`heldout_images`), and
-  scikit-learn's ``china.jpg`` (:data:`UNSEEN`, a detailed 427x640 photograph sharing no
-  scene with any training image) is a second, harder unseen test
-  (:func:`unseen_images`). Greyscale images are replicated to three equal channels and
+  (:data:`SKLEARN_TRAIN`). Greyscale images are replicated to three equal channels and
   drawn half as often as colour ones (:data:`GREY_WEIGHT`), so colour stays the rule.
 * :class:`RandomCrops` is a map-style dataset of ``crops_per_epoch`` random crops
   with random horizontal/vertical flips. Crop ``i`` of epoch ``e`` is a pure function
@@ -32,143 +22,25 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
-#: File suffixes read as images (case-insensitive).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-
-#: The colour photographs shipped in scikit-image's data folder, by file name.
-SKIMAGE_TRAIN = (
-    "hubble_deep_field.jpg",
-    "ihc.png",
-    "motorcycle_left.png",
-    "motorcycle_right.png",  # stereo pair with _left: both on the same side of the split
-    "retina.jpg",
-    "rocket.jpg",
+from core.io.photos import (
+    GREY_WEIGHT,
+    HELDOUT_SIZE,
+    IMAGE_EXTENSIONS,
+    SKIMAGE_GREY_TRAIN,
+    SKIMAGE_HELDOUT,
+    SKIMAGE_TRAIN,
+    SKLEARN_TRAIN,
+    UNSEEN,
+    ImageSet,
+    find_images,
+    heldout_images,
+    load_images,
+    resize_center_crop,
+    skimage_data_dir,
+    sklearn_images_dir,
+    unseen_images,
 )
-SKIMAGE_HELDOUT = ("astronaut.png", "chelsea.png", "coffee.png")
-#: scikit-image's greyscale photographs and textures used for training. Left out:
-#: chessboard_GRAY (not a photograph), clock_motion (motion-blurred on purpose),
-#: microaneurysms (102 px), and the non-photographs named in the module docstring.
-SKIMAGE_GREY_TRAIN = (
-    "brick.png", "camera.png", "cell.png", "coins.png", "grass.png", "gravel.png",
-    "moon.png", "page.png", "text.png",
-)
-#: scikit-learn's two photographs (CC BY 2.0): one to train on, one held out.
-SKLEARN_TRAIN = ("flower.jpg",)
-UNSEEN = ("china.jpg",)
-#: Sampling weight of a greyscale training image relative to a colour one.
-GREY_WEIGHT = 0.5
-
-#: Side of the square held-out images (resized so the short side is this, centre-cropped).
-HELDOUT_SIZE = 256
-
-
-def skimage_data_dir() -> Path:
-    """The folder of scikit-image's bundled data files (no download involved)."""
-    import skimage  # local import: only needed for the default data
-
-    return Path(skimage.__file__).parent / "data"
-
-
-def sklearn_images_dir() -> Path:
-    """The folder of scikit-learn's two bundled photographs (no download involved)."""
-    import sklearn  # local import: only needed for the default data
-
-    return Path(sklearn.__file__).parent / "datasets" / "images"
-
-
-def find_images(folder: str | Path) -> list[Path]:
-    """All files under ``folder`` (recursively) whose suffix is in IMAGE_EXTENSIONS, sorted."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise ValueError(f"data folder {str(root)!r} does not exist or is not a folder")
-    return sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Decode one image file to uint8 (H, W, 3), first frame, EXIF orientation applied.
-
-    Raises ``ValueError`` naming the file when it cannot be decoded.
-    """
-    from PIL import ImageOps
-
-    try:
-        with Image.open(path) as im:
-            im.seek(0)
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.float64)
-                arr = arr / max(arr.max(), 1.0) * 255.0
-                im = Image.fromarray(arr.astype(np.uint8))
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, rgba)
-            rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)  # (H, W, 3)
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot read image {str(path)!r}: {exc}") from exc
-    return np.ascontiguousarray(rgb)
-
-
-@dataclass
-class ImageSet:
-    """Decoded images plus what was skipped (path -> reason)."""
-
-    names: list[str]
-    images: list[np.ndarray]  # uint8 (H, W, 3) each
-    skipped: dict[str, str] = field(default_factory=dict)
-
-
-def load_images(paths: Sequence[str | Path], *, min_size: int = 1) -> ImageSet:
-    """Decode ``paths``; unreadable files or images smaller than ``min_size`` are skipped."""
-    names, images, skipped = [], [], {}
-    for p in paths:
-        try:
-            img = read_rgb(p)
-        except ValueError as exc:
-            skipped[str(p)] = str(exc)
-            continue
-        if min(img.shape[:2]) < min_size:
-            skipped[str(p)] = f"smaller than {min_size} px ({img.shape[1]}x{img.shape[0]})"
-            continue
-        names.append(str(p))
-        images.append(img)
-    return ImageSet(names, images, skipped)
-
-
-def resize_center_crop(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize (Lanczos) so the short side is ``size``, then crop the centre size x size."""
-    h, w = img.shape[:2]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    im = Image.fromarray(img).resize((nw, nh), Image.Resampling.LANCZOS)
-    arr = np.asarray(im)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return np.ascontiguousarray(arr[top : top + size, left : left + size])
-
-
-def heldout_images(size: int = HELDOUT_SIZE) -> dict[str, np.ndarray]:
-    """The held-out photographs (never trained on): name -> float32 (size, size, 3) in [0, 1].
-
-    Names are the file stems (``astronaut``, ``chelsea``, ``coffee``). Each photograph
-    is resized so its short side is ``size`` and centre-cropped to a square.
-    """
-    folder = skimage_data_dir()
-    out = {}
-    for fname in SKIMAGE_HELDOUT:
-        img = resize_center_crop(read_rgb(folder / fname), size)  # (size, size, 3) uint8
-        out[Path(fname).stem] = img.astype(np.float32) / 255.0
-    return out
-
-
-def unseen_images() -> dict[str, np.ndarray]:
-    """The detailed unseen photograph(s) :data:`UNSEEN` at full size: name -> float32
-    (H, W, 3) in [0, 1]. Never trained on; harder than the held-out set (fine detail)."""
-    folder = sklearn_images_dir()
-    return {Path(f).stem: read_rgb(folder / f).astype(np.float32) / 255.0 for f in UNSEEN}
 
 
 def default_train_paths() -> list[tuple[Path, float]]:

@@ -15,9 +15,11 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from core.audit import MAX_PSNR, AuditReport, LayerAudit, ProbeReport, layer_coverage
-from core.images import magnify_nearest, to_png_bytes
-from core.metrics import artifact_frequencies, format_score, spectrum_figure
+from core.audit.analysis import layer_coverage
+from core.audit.limits import MAX_PSNR
+from core.audit.report import AuditReport, LayerAudit, ProbeReport
+from core.io.pixels import magnify_nearest, to_png_bytes
+from core.maths.metrics import artifact_frequencies, format_score, spectrum_figure
 
 __all__ = ["output_crop", "predicted_radii", "probe_spectrum_figure", "radial_figure",
            "score_text", "shift_figure", "to_html", "to_markdown"]
@@ -93,7 +95,7 @@ def shift_figure(probes: ProbeReport) -> go.Figure:
 
 def probe_spectrum_figure(probes: ProbeReport, name: str | None = None) -> go.Figure | None:
     """The 2-D log spectrum of one probe output with the predicted frequencies circled
-    (:func:`core.metrics.spectrum_figure`); the scored probe by default."""
+    (:func:`core.maths.metrics.spectrum_figure`); the scored probe by default."""
     name = name or probes.scored_on
     result = probes.results.get(name) if name else None
     if result is None or result.spectrum is None:
@@ -225,7 +227,7 @@ def to_html(report: AuditReport) -> str:
     if report.probes is not None:
         parts.append(f"<p>Checkerboard score on the {esc(str(report.probes.scored_on))}: "
                      f"<b>{esc(score_text(report.probes.checkerboard_score))}</b> (period "
-                     f"{report.probes.period}; core.metrics.checkerboard_score × 1000).</p>")
+                     f"{report.probes.period}; core.maths.metrics.checkerboard_score × 1000).</p>")
     for note in report.notes:
         parts.append(f"<p><i>{esc(note)}</i></p>")
     parts.append("<h2>Layers</h2>")

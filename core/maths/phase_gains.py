@@ -1,7 +1,7 @@
 """Per-output-phase gains of an upsampler, measured from its response to constants.
 
 The weight-based view of the same quantity (a transposed convolution's taps summed
-per phase) is :func:`core.metrics.polyphase_gains`; this one needs no knowledge of the
+per phase) is :func:`core.maths.metrics.polyphase_gains`; this one needs no knowledge of the
 layer's internals, so it works for every layer of the registry.
 """
 
@@ -21,7 +21,7 @@ def phase_gains(module: nn.Module, in_channels: int, scale: int) -> np.ndarray:
     Every upsampler here is linear plus a bias and ``scale``-periodic, so on the constant
     input ``1`` in channel ``i`` (0 elsewhere), an interior output pixel of phase
     ``(a, b)`` in channel ``o`` equals ``bias[o] + G[i, o, a, b]``, where ``G`` sums the
-    taps feeding that phase: the :func:`core.metrics.polyphase_gains` of the layer's
+    taps feeding that phase: the :func:`core.maths.metrics.polyphase_gains` of the layer's
     equivalent transposed convolution, labelled by output phase. Returns
     ``(C_in, C_out, scale, scale)``.
     """

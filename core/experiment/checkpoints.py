@@ -37,7 +37,8 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from core.models import TransformNet, TransformNetConfig
+from core.experiment.models import TransformNet, TransformNetConfig
+from core.io.files import atomic_write_bytes, clip, read_csv_file
 
 SCHEMA_VERSION = 1
 METADATA_KEY = "checkerboard_lab"
@@ -84,11 +85,6 @@ class CheckpointError(ValueError):
         super().__init__(f"checkpoint {self.path!r}: {self.problem}")
 
 
-def clip(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
-    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _show(value: Any) -> str:
     """A short repr of an untrusted value for a message."""
     return clip(repr(value), 40)
@@ -104,18 +100,6 @@ def _weights_digest(tensors: dict[str, torch.Tensor]) -> str:
         h.update(key.encode())
         h.update(tensors[key].contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temporary file, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique per writer process
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(path: str | Path, model: TransformNet, meta: dict[str, Any],
@@ -319,7 +303,7 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 def config_from_metadata(path: str | Path, raw: Any) -> TransformNetConfig:
     """The stored model config, checked against :data:`CONFIG_BOUNDS` and the known
     upsamplers before anything is built (``CheckpointError`` naming the field)."""
-    from core.layers import upsampler_names
+    from core.upsamplers.registry import upsampler_names
 
     if not isinstance(raw, dict):
         raise CheckpointError(path, f"metadata field 'config' is {_show(raw)}, not an object")
@@ -518,20 +502,7 @@ def read_csv_table(path: str | Path, required: tuple[str, ...] = ("variant", "ep
     or whose ``variant`` is not a variant name. ``epoch`` comes back as int."""
     p = Path(path)
     where = f"{what} {clip(str(p), 300)!r}"
-    if p.is_symlink():
-        raise ValueError(f"{where} is a symbolic link: not followed")
-    try:
-        size = p.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise ValueError(f"{where} is {size} bytes, more than {MAX_CSV_BYTES}")
-        df = pd.read_csv(p, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{where} is not UTF-8 text ({clip(str(exc), 120)})") from exc
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"{where} cannot be read: {clip(str(exc), 200)}") from exc
-    missing = set(required) - set(df.columns)
-    if missing:
-        raise ValueError(f"{where} lacks columns {sorted(missing)}")
+    df = read_csv_file(p, required, what, MAX_CSV_BYTES)
     if "epoch" in df.columns:
         epochs = pd.to_numeric(df["epoch"], errors="coerce")
         bad = ~(epochs.notna() & (epochs == epochs.round()) & (epochs >= 0)

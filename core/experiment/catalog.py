@@ -1,6 +1,6 @@
 """What a checkpoint folder holds, and running its models: the pure part (no Streamlit).
 
-* :func:`build_catalog` lists a checkpoint folder (:func:`core.checkpoints.list_checkpoints`)
+* :func:`build_catalog` lists a checkpoint folder (:func:`core.experiment.checkpoints.list_checkpoints`)
   and its manifest into a :class:`Catalog`: the usable checkpoints, the broken files
   with their reasons, and the per-epoch series the training curves draw. Epochs may be
   sparse (0, 1, 2, 3, 5, 7, 10, ...): nothing here assumes consecutive epochs.
@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.checkpoints import list_checkpoints, load_model, read_manifest
-from core.history import HISTORY_NAME, read_histories
-from core.models import FACTOR, VARIANTS
+from core.experiment.checkpoints import list_checkpoints, load_model, read_manifest
+from core.experiment.history import HISTORY_NAME, read_histories
+from core.experiment.models import FACTOR, VARIANTS
 
 #: The project folder: paths inside it are shown relative to it.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: The command that regenerates the shipped experiment.
 REGENERATE = "make experiment"
 #: Period of the network's artifact: the product of its two upsampling strides.
@@ -159,7 +159,7 @@ def build_catalog(root: str | Path) -> Catalog:
 
 def read_history(root: str | Path) -> tuple[pd.DataFrame | None, str | None]:
     """The per-epoch metrics of every epoch (stored or not) and a problem, if any:
-    every ``<root>/<variant>/history.csv`` (:func:`core.history.read_histories`).
+    every ``<root>/<variant>/history.csv`` (:func:`core.experiment.history.read_histories`).
     ``(None, None)`` when there is no history; ``(None, reason)`` when a file is
     unreadable (the caller falls back to the manifest)."""
     frame = read_histories(root)
@@ -218,7 +218,7 @@ def torch_threads(n: int):
 
 
 def load_model_fast(path: str | Path) -> torch.nn.Module:
-    """:func:`core.checkpoints.load_model` with one thread, gradients off (see above)."""
+    """:func:`core.experiment.checkpoints.load_model` with one thread, gradients off (see above)."""
     with torch_threads(1):
         model = load_model(path)
     for p in model.parameters():
@@ -241,7 +241,7 @@ class ModelOutput:
     """A checkpoint's output on one image and its reference-free artifact score.
 
     key: a cache key of the output (checkpoint path + stamp + input hash).
-    png: the pixels as PNG, when already encoded (stored outputs, :mod:`core.outputs`).
+    png: the pixels as PNG, when already encoded (stored outputs, :mod:`core.experiment.outputs`).
     """
 
     pixels: np.ndarray

@@ -12,7 +12,7 @@ Super-Resolution" (arXiv:1603.08155), Table/Fig. "transformation network":
     9x9 conv (stride 1)            w      -> 3        full resolution
 
 The two upsamplers are looked up by name in the one registry of the project
-(:func:`core.layers.make_upsampler`); the original network used 3x3 transposed
+(:func:`core.upsamplers.registry.make_upsampler`); the original network used 3x3 transposed
 convolutions at stride 2 (our variant ``deconv3``, the post's Figure 4 layer), and
 its stride-1 9x9 output convolution is the "large last layer" that the post's first
 remedy relies on (our ``deconv3_small_last`` replaces it by a 3x3 one).
@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.layers import make_upsampler
+from core.upsamplers.registry import make_upsampler
 
 #: Total down/up-sampling factor of the network (two stride-2 stages).
 FACTOR = 4
@@ -71,7 +71,7 @@ class TransformNetConfig:
     Attributes:
         width: channels at full resolution ``w``; the network uses w, 2w and 4w.
         res_blocks: number of residual blocks at 1/4 resolution.
-        upsampler: a name of :func:`core.layers.make_upsampler` (``deconv``,
+        upsampler: a name of :func:`core.upsamplers.registry.make_upsampler` (``deconv``,
             ``resize_nearest``, ``resize_bilinear``, ``subpixel``, ...).
         up_kernel: kernel size of both upsamplers.
         first_kernel: kernel size of the first (stride-1) convolution.

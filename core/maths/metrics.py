@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.images import Region
+from core.io.pixels import Region
 
 __all__ = [
     "SCORE_SCALE",
@@ -416,7 +416,7 @@ def gain_imbalance(gains) -> float:
     tenths to over 1 for a randomly initialised 3x3, stride-2 transposed convolution.
 
     ``gains``: ``(s, s)`` or ``(C_in, C_out, s, s)`` (:func:`polyphase_gains`, or
-    :func:`core.phase_gains.phase_gains`).
+    :func:`core.maths.phase_gains.phase_gains`).
     """
     g = np.asarray(gains, dtype=np.float64)
     if g.ndim not in (2, 4):

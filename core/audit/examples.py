@@ -11,7 +11,7 @@ upsampling layouts, randomly initialised with a fixed seed:
 * :func:`vae_decoder`: the up blocks of Stable Diffusion's VAE decoder: nearest
   resize, then a 3x3 convolution.
 
-:func:`audit_example` exports one, audits the ONNX bytes with :func:`core.audit.audit_onnx`
+:func:`audit_example` exports one, audits the ONNX bytes with :func:`core.audit.onnx_graph.audit_onnx`
 (the round trip) and adds the live module's measured fixes.
 """
 
@@ -27,7 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from core.audit import DEFAULT_SIDE, AuditError, AuditReport, attach_fixes, audit_onnx
+from core.audit.limits import DEFAULT_SIDE, AuditError
+from core.audit.measured import attach_fixes
+from core.audit.onnx_graph import audit_onnx
+from core.audit.report import AuditReport
 
 __all__ = ["EXAMPLES", "Example", "audit_example", "dcgan_generator", "espcn",
            "example_model", "example_names", "export_onnx", "vae_decoder"]
@@ -171,7 +174,7 @@ def example_model(name: str, *, checkpoints: str | Path = "checkpoints", seed: i
         ex = EXAMPLES[name]
         torch.manual_seed(seed)
         return ex.build().eval(), ex.input_shape, ex.title
-    from core.checkpoints import list_checkpoints, load_model
+    from core.experiment.checkpoints import list_checkpoints, load_model
 
     df = list_checkpoints(checkpoints)
     df = df[(df["variant"] == name) & df["ok"]]
@@ -186,8 +189,8 @@ def example_model(name: str, *, checkpoints: str | Path = "checkpoints", seed: i
 def example_names(checkpoints: str | Path = "checkpoints") -> list[str]:
     """Our variants with a readable checkpoint under ``checkpoints``, then the in-code
     examples."""
-    from core.catalog import variant_order
-    from core.checkpoints import list_checkpoints
+    from core.experiment.catalog import variant_order
+    from core.experiment.checkpoints import list_checkpoints
 
     df = list_checkpoints(checkpoints)
     ours = variant_order(sorted(set(df.loc[df["ok"], "variant"])))
@@ -199,7 +202,7 @@ def audit_example(name: str, *, checkpoints: str | Path = "checkpoints", probes:
                   seed: int = 0) -> tuple[AuditReport, bytes]:
     """Export an example to ONNX, audit the ONNX bytes (the round trip) and, with
     ``measure``, attach the live module's measured fixes
-    (:func:`core.audit.attach_fixes`). Returns ``(report, onnx_bytes)``."""
+    (:func:`core.audit.measured.attach_fixes`). Returns ``(report, onnx_bytes)``."""
     module, shape, title = example_model(name, checkpoints=checkpoints, seed=seed)
     data = export_onnx(module, shape, dynamic_size=name not in EXAMPLES)
     report = audit_onnx(data, shape, probes=probes, image=image, name=title, seed=seed)
