@@ -10,13 +10,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.maths.overlap import coverage_map
-from ui.common import available_pages, explain, page_links, setup_app, show_plot
+from ui.common import available_pages, explain, page_links, setup_app
 from ui.errors import error_boundary
+from ui.plots import show_plot
 
 
 def home() -> None:
     """The landing page: what checkerboard artifacts are, in the blog post's terms."""
-    from ui.coverage import coverage_heatmap  # the same view as the coverage page
+    from ui.figures.coverage import coverage_heatmap  # the same view as the coverage page
 
     st.title("Checkerboard Lab")
     st.markdown(

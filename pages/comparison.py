@@ -4,7 +4,8 @@ import streamlit as st
 
 from ui.catalog import heldout, heldout_digests, load_catalog, show_catalog_problems
 from ui.common import explain, route_through_dashboard
-from ui.compare import input_controls, model_controls, render_comparison, upload_input
+from ui.compare import input_controls, model_controls, upload_input
+from ui.figures.comparison import render_comparison
 
 route_through_dashboard()
 

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from ui.common import explain, route_through_dashboard
-from ui.coverage import kernel_controls, render_coverage
+from ui.coverage import kernel_controls
+from ui.figures.coverage import render_coverage
 
 route_through_dashboard()
 

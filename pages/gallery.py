@@ -9,7 +9,7 @@ from ui.catalog import (
     load_catalog,
     show_catalog_problems,
 )
-from ui.common import explain, route_through_dashboard, show_pixels
+from ui.common import explain, route_through_dashboard
 from ui.gallery import (
     gallery_controls,
     gif_bytes,
@@ -22,6 +22,7 @@ from ui.gallery import (
     render_magnifier,
 )
 from ui.life import render_life
+from ui.pixels import show_pixels
 
 route_through_dashboard()
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.common import explain, magnify_factor, route_through_dashboard, show_pixels
+from ui.common import explain, route_through_dashboard
 from ui.layers import (
     lab_controls,
     lab_image,
@@ -11,6 +11,7 @@ from ui.layers import (
     render_gradient_view,
     render_side_by_side,
 )
+from ui.pixels import magnify_factor, show_pixels
 
 route_through_dashboard()
 

@@ -2,14 +2,11 @@
 
 import streamlit as st
 
+from core.maths.matrix_case import build_case
 from ui.common import explain, route_through_dashboard
-from ui.matrix import (
-    build_case,
-    matrix_controls,
-    render_matrix_view,
-    render_size_calculator,
-    render_transpose_view,
-)
+from ui.figures.matrix import render_matrix_view, render_transpose_view
+from ui.matrix import matrix_controls
+from ui.size_calculator import render_size_calculator
 
 route_through_dashboard()
 

@@ -3,8 +3,8 @@ their overlap and phase gains, the fixes, the probes and the downloadable report
 
 Every number comes from :mod:`core.audit` (and :mod:`core.audit.examples`,
 :mod:`core.audit.render` for the figures and pages); the coverage heatmap is the
-coverage page's own view (:func:`ui.coverage.coverage_heatmap`) and the phase gains
-the layer lab's (:func:`ui.layers.gains_figure`). An upload stays in memory: its bytes
+coverage page's own view (:func:`ui.figures.coverage.coverage_heatmap`) and the phase gains
+the layer lab's (:func:`ui.figures.panels.gains_figure`). An upload stays in memory: its bytes
 go to ``onnx.load_from_string`` and ``onnxruntime.InferenceSession`` directly.
 """
 
@@ -35,20 +35,13 @@ from core.audit.render import (
 from core.audit.report import AuditReport, LayerAudit
 from core.experiment.catalog import folder_signature
 from ui.catalog import checkpoint_root, load_catalog
-from ui.common import (
-    ChoiceParam,
-    IntParam,
-    check_query_params,
-    explain,
-    magnify_factor,
-    pixelated_container,
-    show_pixels,
-    show_plot,
-    show_table,
-)
-from ui.coverage import CoverageSpec, coverage_heatmap
-from ui.layers import gains_figure
+from ui.common import explain
+from ui.figures.coverage import CoverageSpec, coverage_heatmap
+from ui.figures.panels import gains_figure
+from ui.pixels import magnify_factor, pixelated_container, show_pixels
+from ui.plots import show_plot, show_table
 from ui.uploads import upload_image
+from ui.urlstate import ChoiceParam, IntParam, check_query_params
 
 #: The example choice that shows the uploader instead.
 UPLOAD = "upload"

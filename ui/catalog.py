@@ -17,6 +17,7 @@ is :mod:`core.experiment.catalog`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from core.experiment.catalog import (
     POST_EPOCH,
     REGENERATE,
     Catalog,
-    ModelOutput,
+    Unavailable,
     build_catalog,
     file_stamp,
     folder_signature,
@@ -36,7 +37,7 @@ from core.experiment.catalog import (
     shown_path,
 )
 from core.experiment.checkpoints import CheckpointError
-from core.experiment.outputs import compute_output, read_output
+from core.experiment.outputs import ModelOutput, compute_output, read_output
 from core.io.pixels import content_hash
 from ui.common import ROOT
 
@@ -134,7 +135,7 @@ def _output(path: str, stamp: tuple[int, int], digest: str, _image: np.ndarray) 
     # Stored beside the checkpoint (``python -m core.outputs``, run by ``make run``) when
     # current; else computed the same way (8-bit pixels, PNG, score of the float output).
     result = read_output(path, digest) or compute_output(cached_model(path, stamp), _image)
-    return ModelOutput(result.pixels, result.score, f"{path}|{stamp}|{digest}", result.png)
+    return dataclasses.replace(result, key=f"{path}|{stamp}|{digest}")
 
 
 def run_model(path: str, image: np.ndarray, digest: str | None = None) -> ModelOutput:
@@ -148,17 +149,17 @@ def run_model(path: str, image: np.ndarray, digest: str | None = None) -> ModelO
 
 
 def model_output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray,
-                 digest: str) -> ModelOutput | str:
-    """The output of ``variant`` at ``epoch`` on ``image``, or a short reason why there is
-    none (no such checkpoint, or a broken file). Shared by the gallery, comparison and
-    story pages."""
+                 digest: str) -> ModelOutput | Unavailable:
+    """The output of ``variant`` at ``epoch`` on ``image``, or an :class:`Unavailable`
+    saying why there is none (``missing``: no such checkpoint; ``broken``: a refused file).
+    Shared by the gallery, comparison and story pages."""
     path = catalog.path(variant, epoch)
     if path is None:
-        return f"no checkpoint for epoch {epoch}"
+        return Unavailable("missing", f"no checkpoint for epoch {epoch}")
     try:
         return run_model(path, image, digest)
     except CheckpointError as err:
-        return f"cannot load `{shown_path(path)}`: {err.problem}"
+        return Unavailable("broken", f"cannot load `{shown_path(path)}`: {err.problem}")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -27,37 +27,26 @@ from core.io.photos import SKIMAGE_HELDOUT, SKIMAGE_TRAIN
 from core.io.pixels import content_hash
 from core.maths.gradients import strided_conv_input_gradient
 from core.maths.metrics import (
-    SCORE_SCALE,
+    MAX_MARKED_PERIOD,
     SCORE_UNIT,
-    Spectrum,
     checkerboard_score,
     format_score,
     gain_imbalance,
     log_power_spectrum,
     phase_pattern,
+    spectra_figure,
     to_unit_range,
 )
 from core.maths.phase_gains import phase_gains
 from core.upsamplers.lab_inputs import build_stack, lab_input, upsample_image
 from core.upsamplers.registry import UPSAMPLERS, upsampler_names
 from core.upsamplers.timing import cost_rows
-from ui.common import (
-    ChoiceParam,
-    IntParam,
-    check_query_params,
-    colorscale,
-    explain,
-    integer_colorbar,
-    magnify_factor,
-    presenting,
-    preset_button,
-    scale_for,
-    secondary,
-    show_pixels,
-    show_plot,
-    show_table,
-)
+from ui.common import explain, presenting, secondary
+from ui.figures.panels import gains_panels_figure, panel_height, patterns_figure
+from ui.pixels import magnify_factor, show_pixels
+from ui.plots import colorscale, integer_colorbar, scale_for, show_plot, show_table
 from ui.uploads import UPLOAD_HELP, upload_image
+from ui.urlstate import ChoiceParam, IntParam, check_query_params, preset_button
 
 #: Largest output side computed (input size x scale^layers is clamped to this).
 MAX_OUTPUT = 512
@@ -65,8 +54,6 @@ MAX_OUTPUT = 512
 SPECTRUM_CROP = 128
 #: Most upsamplers shown side by side.
 MAX_SHOWN = 4
-#: Largest period whose artifact frequencies are circled on a spectrum (P*P - 1 circles).
-MAX_MARKED_PERIOD = 8
 #: Side (output pixels) of the zoomed centre crop under each output.
 ZOOM_CROP = 32
 
@@ -249,145 +236,6 @@ def lab_results(names: Sequence[str], image: np.ndarray, *, scale: int, kernel_s
             for n in names]
 
 
-def _tick_step(n: int) -> int:
-    """Axis tick spacing for an n-cell side: every cell up to 8, about 8 ticks beyond."""
-    return 1 if n <= 8 else max(1, n // 8)
-
-
-def shared_grid_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray | None]], *,
-                       axis: str, bar_title: str, hover: str,
-                       per_row: int | None = None) -> go.Figure:
-    """Small square grids side by side on ONE diverging colour scale centred on zero,
-    with its colour bar: ``panels`` is ``(name, values, text or None)``; the strongest
-    panel sets the limit, so a flat panel reads flat. Tick labels on the outer panels
-    only; about 8 ticks a side at most."""
-    from plotly.subplots import make_subplots
-
-    n = len(panels)
-    per_row = max(1, min(per_row or n, n))
-    rows = -(-n // per_row)
-    lim = max((float(np.nanmax(np.abs(z))) for _, z, _ in panels if np.size(z)),
-              default=0.0) or 1.0
-    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=[name for name, _, _ in panels],
-                        horizontal_spacing=0.04, vertical_spacing=0.14 if rows > 1 else 0.0)
-    for i, (name, z, text) in enumerate(panels):
-        p = z.shape[0]
-        r, c = divmod(i, per_row)
-        fig.add_trace(go.Heatmap(
-            z=z, coloraxis="coloraxis", name=name,
-            text=text, texttemplate="%{text}" if text is not None else None,
-            hovertemplate=f"{name}<br>row {axis} %{{y}}, col {axis} %{{x}}<br>{hover}"
-                          "<extra></extra>",
-            xgap=1 if p <= 32 else 0, ygap=1 if p <= 32 else 0), row=r + 1, col=c + 1)
-        step = _tick_step(p)
-        fig.update_xaxes(dtick=step, range=[-0.5, p - 0.5], constrain="domain",
-                         title_text=f"col {axis}" if r == rows - 1 else None,
-                         row=r + 1, col=c + 1)
-        fig.update_yaxes(dtick=step, range=[p - 0.5, -0.5], constrain="domain",
-                         scaleanchor=f"x{i + 1 if i else ''}", showticklabels=c == 0,
-                         title_text=f"row {axis}" if c == 0 else None, row=r + 1, col=c + 1)
-    fig.update_layout(
-        coloraxis={"colorscale": colorscale("diverging"), "cmin": -lim, "cmax": lim,
-                   "colorbar": {"title": {"text": bar_title}}},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )
-    return fig
-
-
-def patterns_figure(patterns: Sequence[tuple[str, np.ndarray]], *,
-                    per_row: int | None = None) -> go.Figure:
-    """Phase patterns side by side on ONE colour scale with its colour bar
-    (:func:`shared_grid_figure`): a pattern is zero-mean, so signed, and diverging
-    colours centred on zero fit it. Values in the score's unit (×10⁻³ of the range),
-    written in the cells up to period 8."""
-    panels = []
-    for name, q in patterns:
-        z = np.asarray(q, dtype=np.float64) * SCORE_SCALE
-        panels.append((name, z, np.round(z, 1) if z.shape[0] <= 8 else None))
-    return shared_grid_figure(panels, axis="mod P", bar_title=SCORE_UNIT,
-                              hover=f"%{{z:.2f}} {SCORE_UNIT}", per_row=per_row)
-
-
-def panel_height(rows: int) -> tuple[int, int]:
-    """(reading, presenting) heights of a row of square panels: a centred page holds two
-    per row, the wide layout all of them in one row at 1280 px."""
-    return 40 + 320 * rows, 40 + 330 * rows
-
-
-def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *,
-                   per_row: int | None = None) -> go.Figure:
-    """Log power spectra side by side on ONE colour scale (with its bar), each a square
-    panel with the artifact frequencies circled (:func:`core.maths.metrics.log_power_spectrum`).
-
-    The scale runs from the 1st to the 99.9th percentile of all panels together, so a
-    brighter dot is more power in every panel alike.
-    """
-    from plotly.subplots import make_subplots
-
-    n = len(spectra)
-    per_row = max(1, min(per_row or n, n))
-    rows = -(-n // per_row)
-    values = np.concatenate([sp.log_power.ravel() for _, sp in spectra]) if spectra else np.zeros(1)
-    lo, hi = (float(v) for v in np.percentile(values, [1.0, 99.9]))
-    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=[name for name, _ in spectra],
-                        horizontal_spacing=0.03, vertical_spacing=0.14 if rows > 1 else 0.0)
-    for i, (name, sp) in enumerate(spectra):
-        r, c = divmod(i, per_row)
-        fig.add_trace(go.Heatmap(
-            x=sp.fx, y=sp.fy, z=sp.log_power.astype(np.float32), coloraxis="coloraxis",
-            name=name, hovertemplate=f"{name}<br>fy=%{{y:.3f}} fx=%{{x:.3f}}<br>"
-                                     "log10 power %{z:.2f}<extra></extra>"),
-            row=r + 1, col=c + 1)
-        if sp.period <= MAX_MARKED_PERIOD:  # beyond, P*P - 1 circles would hide the spectrum
-            fig.add_trace(go.Scatter(
-                x=sp.markers[:, 1], y=sp.markers[:, 0], mode="markers", showlegend=False,
-                marker={"symbol": "circle-open", "size": 12, "color": "red",
-                        "line": {"width": 2}},
-                hovertemplate=f"artifact frequency (i/{sp.period}, j/{sp.period})<br>"
-                              "fy=%{y:.3f} fx=%{x:.3f}<extra></extra>"),
-                row=r + 1, col=c + 1)
-        ticks = {"tickvals": [-0.5, -0.25, 0, 0.25], "ticktext": ["−½", "−¼", "0", "¼"]}
-        fig.update_xaxes(**ticks, constrain="domain",
-                         title_text="fx (cycles/pixel)" if r == rows - 1 else None,
-                         row=r + 1, col=c + 1)
-        fig.update_yaxes(**ticks, autorange="reversed", constrain="domain",
-                         scaleanchor=f"x{i + 1 if i else ''}", showticklabels=c == 0,
-                         title_text="fy (cycles/pixel)" if c == 0 else None,
-                         row=r + 1, col=c + 1)
-    fig.update_layout(
-        coloraxis={"colorscale": colorscale(), "cmin": lo, "cmax": hi,
-                   "colorbar": {"title": {"text": "log10 power"}}},
-        showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )
-    return fig
-
-
-def pattern_figure(pattern: np.ndarray, title: str) -> go.Figure:
-    """One phase pattern (see :func:`patterns_figure`), with its colour bar."""
-    return patterns_figure([(title, pattern)])
-
-
-def gains_panels_figure(gains: Sequence[tuple[str, np.ndarray]], *,
-                        per_row: int | None = None) -> go.Figure:
-    """The s x s phase gains of channel pair 0 -> 0 of each layer, the gains written in
-    the cells, coloured by their difference from the layer's mean gain in units of its
-    RMS gain, on one centred scale: a balanced layer is uniformly neutral whatever its
-    overall gain, an unbalanced one is not (:func:`shared_grid_figure`)."""
-    panels = []
-    for name, g in gains:
-        g = np.asarray(g, dtype=np.float64)[0, 0]
-        rms = float(np.sqrt(np.mean(g ** 2))) or 1.0
-        panels.append((name, (g - g.mean()) / rms, np.round(g, 3)))
-    return shared_grid_figure(panels, axis="phase", bar_title="(gain − mean) / RMS",
-                              hover="%{z:.3f} RMS from the mean; gain %{text}",
-                              per_row=per_row)
-
-
-def gains_figure(gains: np.ndarray, title: str) -> go.Figure:
-    """One layer's phase gains (channel pair 0 -> 0), see :func:`gains_panels_figure`."""
-    return gains_panels_figure([(title, gains)])
-
-
 def _centre_crop(image: np.ndarray, side: int) -> np.ndarray:
     h, w = image.shape[:2]
     top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
@@ -444,7 +292,7 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
             f"in red up to period {MAX_MARKED_PERIOD}.")
     spectra = [(r.name, log_power_spectrum(_centre_crop(r.output, SPECTRUM_CROP), r.period))
                for r in results]
-    show_plot(spectra_figure(spectra, per_row=per_row), key=f"{key}-spectra",
+    show_plot(spectra_figure(spectra, per_row=per_row, colorscale=colorscale()), key=f"{key}-spectra",
               height=height + 20, present_height=present_height + 20)
     st.subheader("Polyphase gains of the first layer")
     explain("On a constant input, each output phase of a layer receives the sum of the "

@@ -18,8 +18,9 @@ import streamlit as st
 from core.experiment.catalog import folder_signature, variant_order
 from core.experiment.history import checkerboard_ratio, read_histories
 from core.maths.metrics import SCORE_UNIT
-from ui.common import explain, show_plot
-from ui.gallery import variant_colour
+from ui.common import explain
+from ui.figures.regions import variant_colour
+from ui.plots import show_plot
 
 VARIANT, REFERENCE = "deconv3", "resize_nearest"
 SMALL = "small"  # the first release's experiment, inside the checkpoint folder

@@ -17,28 +17,29 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.experiment.catalog import PERIOD, POST_EPOCH, PROJECT_ROOT, REGENERATE, Catalog
+from core.experiment.catalog import (
+    PERIOD,
+    POST_EPOCH,
+    PROJECT_ROOT,
+    REGENERATE,
+    Catalog,
+    Unavailable,
+)
 from core.io.pixels import Region
+from core.maths.matrix_case import MatrixSpec, build_case
 from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, format_score
 from ui.catalog import heldout, heldout_digests, load_catalog, model_output, show_catalog_problems
-from ui.common import (
-    IntParam,
-    check_query_params,
-    explain,
-    magnify_factor,
-    pixelated_container,
-    presenting,
-    show_magnified,
-    show_plot,
-    show_table,
-)
-from ui.compare import Side, render_comparison
-from ui.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
-from ui.gallery import artifact_region, curves_figure, variant_colour
-from ui.matrix import MatrixSpec, build_case, render_transpose_view, show_matrix_c
+from ui.common import explain, presenting
+from ui.figures.comparison import Side, render_comparison
+from ui.figures.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
+from ui.figures.matrix import render_transpose_view, show_matrix_c
+from ui.figures.regions import artifact_region, curves_figure, variant_colour
+from ui.pixels import magnify_factor, pixelated_container, show_magnified
+from ui.plots import show_plot, show_table
+from ui.urlstate import IntParam, check_query_params
 
 #: The photograph the story magnifies (a held-out image: never trained on); the crop is
-#: where deconv3's checkerboard is strongest on it (ui.gallery.artifact_region).
+#: where deconv3's checkerboard is strongest on it (ui.figures.regions.artifact_region).
 STORY_IMAGE = "coffee"
 CROP_SIZE = 32
 #: The stored upsampler benchmark the last step shows (``python benchmarks/upsampling.py``).
@@ -94,8 +95,8 @@ def _crop_factor(region: Region) -> int:
 
 def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, digest: str):
     result = model_output(catalog, variant, epoch, image, digest)
-    if isinstance(result, str):
-        st.error(f"{variant}, epoch {epoch}: {result}", icon=":material/broken_image:")
+    if isinstance(result, Unavailable):
+        st.error(f"{variant}, epoch {epoch}: {result.message}", icon=":material/broken_image:")
         return None
     return result
 

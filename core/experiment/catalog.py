@@ -146,7 +146,7 @@ def build_catalog(root: str | Path) -> Catalog:
     elif not table.empty:
         problems.append(f"no manifest.csv in {shown_path(root)!r}; curves are read from the "
                         "checkpoints")
-    history, history_problem = read_history(root)
+    history, history_problem = read_curves(root)
     if history is not None:
         curves, source = history, HISTORY_NAME
         problems = []
@@ -157,7 +157,7 @@ def build_catalog(root: str | Path) -> Catalog:
                    series(curves))
 
 
-def read_history(root: str | Path) -> tuple[pd.DataFrame | None, str | None]:
+def read_curves(root: str | Path) -> tuple[pd.DataFrame | None, str | None]:
     """The per-epoch metrics of every epoch (stored or not) and a problem, if any:
     every ``<root>/<variant>/history.csv`` (:func:`core.experiment.history.read_histories`).
     ``(None, None)`` when there is no history; ``(None, reason)`` when a file is
@@ -237,14 +237,14 @@ def apply_model(model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ModelOutput:
-    """A checkpoint's output on one image and its reference-free artifact score.
+class Unavailable:
+    """Why a checkpoint's output cannot be shown: ``kind`` is ``"missing"`` (no checkpoint
+    for that epoch: a gap, not an error) or ``"broken"`` (the file is refused; the pages say
+    how to regenerate it). ``message`` is one line for the page."""
 
-    key: a cache key of the output (checkpoint path + stamp + input hash).
-    png: the pixels as PNG, when already encoded (stored outputs, :mod:`core.experiment.outputs`).
-    """
+    kind: str
+    message: str
 
-    pixels: np.ndarray
-    score: float
-    key: str
-    png: bytes | None = None
+    def __post_init__(self) -> None:
+        if self.kind not in ("missing", "broken"):
+            raise ValueError(f"kind must be 'missing' or 'broken', got {self.kind!r}")

@@ -527,32 +527,3 @@ def read_manifest(root: str | Path = "checkpoints") -> pd.DataFrame:
     return read_csv_table(Path(root) / "manifest.csv", MANIFEST_COLUMNS, "manifest")
 
 
-def summary(df: pd.DataFrame, *, reference: str = "resize_nearest",
-            early_epoch: int = 1) -> pd.DataFrame:
-    """Final figures per variant from a :func:`list_checkpoints` / manifest frame.
-
-    One row per variant (index): ``last_epoch``, ``val_psnr``, ``val_ssim`` and
-    ``checkerboard`` at the last epoch, ``checkerboard_early`` at ``early_epoch``, and
-    ``x_reference_last`` / ``x_reference_early``: the checkerboard score divided by
-    the ``reference`` variant's at the same epoch (NaN when it is absent).
-    """
-    df = df[df["ok"]] if "ok" in df.columns else df
-    rows = {}
-    for variant, g in df.groupby("variant", sort=False):
-        g = g.set_index("epoch")
-        last = int(g.index.max())
-        rows[variant] = {
-            "last_epoch": last,
-            "val_psnr": g.loc[last, "val_psnr"],
-            "val_ssim": g.loc[last, "val_ssim"],
-            "checkerboard": g.loc[last, "checkerboard"],
-            "checkerboard_early": g["checkerboard"].get(early_epoch, float("nan")),
-        }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    if out.empty:
-        return out
-    ref = df[df["variant"] == reference].set_index("epoch")["checkerboard"]
-    out["x_reference_last"] = [
-        r.checkerboard / ref.get(r.last_epoch, float("nan")) for r in out.itertuples()]
-    out["x_reference_early"] = out["checkerboard_early"] / ref.get(early_epoch, float("nan"))
-    return out

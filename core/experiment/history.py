@@ -53,17 +53,17 @@ def write_history(path: str | Path, rows: list[dict[str, Any]]) -> None:
 
 def history_from_checkpoints(root: str | Path, variant: str) -> list[dict[str, Any]]:
     """History rows rebuilt from the stored checkpoints of ``<root>/<variant>``: the
-    metadata metrics of each readable file, and the imbalance from its weights."""
-    from core.experiment.checkpoints import list_checkpoints, load_model
-    from core.experiment.evaluation import (
-        upsampler_imbalance,  # train imports this module: import late
-    )
+    metrics each readable file's metadata records (a header read), and the imbalance
+    computed from its weights only when the metadata lacks it."""
+    from core.experiment.checkpoints import list_checkpoints, load_model, read_metadata
+    from core.experiment.evaluation import upsampler_imbalance
 
     df = list_checkpoints(root)
     df = df[df["ok"] & (df["variant"] == variant)].sort_values("epoch")
     rows = []
     for _, r in df.iterrows():
-        metrics = r["metrics"] if isinstance(r.get("metrics"), dict) else {}
+        metrics = read_metadata(r["path"]).get("metrics")
+        metrics = metrics if isinstance(metrics, dict) else {}
         row = {"epoch": int(r["epoch"]), "stored": True}
         row |= {k: v for k, v in metrics.items() if k in HISTORY_COLUMNS}
         for c in ("train_loss", "val_psnr", "val_ssim", "checkerboard"):

@@ -41,12 +41,15 @@ SUFFIX = ".outputs.npz"
 
 
 @dataclass(frozen=True)
-class StoredOutput:
-    """One checkpoint's output on one photograph: the PNG shown, its pixels, its score."""
+class ModelOutput:
+    """One checkpoint's output on one image: its pixels, its reference-free artifact score,
+    the PNG shown, and a cache key (checkpoint path + stamp + input hash; empty until a
+    page's cache assigns one). Stored beside the checkpoint or computed the same way."""
 
     png: bytes
     pixels: np.ndarray  # float32 (H, W, 3) in [0, 1], 8-bit values (decoded from ``png``)
     score: float
+    key: str = ""
 
 
 def outputs_path(checkpoint: str | Path) -> Path:
@@ -68,13 +71,13 @@ def checkpoint_identity(checkpoint: str | Path) -> str:
     return _IDENTITY[key]
 
 
-def compute_output(model, image: np.ndarray) -> StoredOutput:
+def compute_output(model, image: np.ndarray) -> ModelOutput:
     """Run ``model`` on ``image`` the way the pages do and keep what they show: the
     float output's score, the output rounded to 8 bits and its PNG."""
     out = apply_model(model, image)  # float32 (H, W, 3) in [0, 1]
     score = checkerboard_score(out, PERIOD)
     pixels = to_uint8(out).astype(np.float32) / 255.0
-    return StoredOutput(to_png_bytes(pixels), pixels, float(score))
+    return ModelOutput(to_png_bytes(pixels), pixels, float(score))
 
 
 def _decode(png: bytes) -> np.ndarray:
@@ -124,7 +127,7 @@ def is_current(checkpoint: str | Path, images: dict[str, np.ndarray]) -> bool:
     return all(content_hash(img) in stored for img in images.values())
 
 
-def read_output(checkpoint: str | Path, digest: str) -> StoredOutput | None:
+def read_output(checkpoint: str | Path, digest: str) -> ModelOutput | None:
     """The stored output of ``checkpoint`` on the photograph whose content hash is
     ``digest``, or None (no file, another checkpoint or format, not that photograph,
     unreadable: the caller computes it instead)."""
@@ -143,7 +146,7 @@ def read_output(checkpoint: str | Path, digest: str) -> StoredOutput | None:
             if entry is None:
                 return None
             png = bytes(npz[str(entry["array"])])
-        return StoredOutput(png, _decode(png), float(entry["score"]))
+        return ModelOutput(png, _decode(png), float(entry["score"]))
     except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
         return None
 

@@ -62,10 +62,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors import safe_open
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from tqdm import tqdm
@@ -202,8 +202,8 @@ def _load_resume(path: Path, model: TransformNet, opt: torch.optim.Optimizer,
                  device: torch.device) -> dict[str, Any]:
     data = path.read_bytes()
     tensors = st_load(data)
-    (n,) = np.frombuffer(data[:8], dtype="<u8")
-    meta = json.loads(json.loads(data[8 : 8 + int(n)])["__metadata__"]["resume"])
+    with safe_open(str(path), framework="pt") as f:  # the header, parsed by safetensors
+        meta = json.loads(f.metadata()["resume"])
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, val in tensors.items():

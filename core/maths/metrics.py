@@ -46,6 +46,7 @@ Properties (tested in ``tests/test_metrics.py``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,7 @@ __all__ = [
     "most_artifacted_region",
     "phase_pattern",
     "polyphase_gains",
+    "spectra_figure",
     "spectrum_figure",
     "to_unit_range",
 ]
@@ -353,22 +355,67 @@ def log_power_spectrum(image, period: int) -> Spectrum:
                     period=period)
 
 
-def spectrum_figure(spectrum: Spectrum, title: str | None = None):
-    """Plotly heatmap of ``spectrum.log_power`` with circles on the artifact frequencies."""
-    import plotly.graph_objects as go
+#: Beyond this period the P*P - 1 artifact circles would hide the spectrum.
+MAX_MARKED_PERIOD = 8
 
-    fig = go.Figure(go.Heatmap(x=spectrum.fx, y=spectrum.fy, z=spectrum.log_power,
-                               colorscale="Viridis", colorbar={"title": "log10 power"},
-                               hovertemplate="fy=%{y:.3f} fx=%{x:.3f}<br>%{z:.2f}<extra></extra>"))
-    fig.add_trace(go.Scatter(
-        x=spectrum.markers[:, 1], y=spectrum.markers[:, 0], mode="markers",
-        marker={"symbol": "circle-open", "size": 14, "color": "red", "line": {"width": 2}},
-        name=f"(i/{spectrum.period}, j/{spectrum.period})",
-        hovertemplate="artifact frequency<br>fy=%{y:.3f} fx=%{x:.3f}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="fx (cycles/pixel)",
-                      yaxis_title="fy (cycles/pixel)", showlegend=False,
-                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+
+def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *, per_row: int | None = None,
+                   colorscale: str | list = "Viridis"):
+    """Log power spectra side by side on ONE colour scale (with its bar), each a square
+    panel with the artifact frequencies circled (:func:`core.maths.metrics.log_power_spectrum`).
+
+    The scale runs from the 1st to the 99.9th percentile of all panels together, so a
+    brighter dot is more power in every panel alike. The one spectrum figure builder of the
+    project: :func:`spectrum_figure` is its one-panel case; pages pass their colour scale.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    n = len(spectra)
+    per_row = max(1, min(per_row or n, n))
+    rows = -(-n // per_row)
+    values = np.concatenate([sp.log_power.ravel() for _, sp in spectra]) if spectra else np.zeros(1)
+    lo, hi = (float(v) for v in np.percentile(values, [1.0, 99.9]))
+    fig = make_subplots(rows=rows, cols=per_row, subplot_titles=[name for name, _ in spectra],
+                        horizontal_spacing=0.03, vertical_spacing=0.14 if rows > 1 else 0.0)
+    for i, (name, sp) in enumerate(spectra):
+        r, c = divmod(i, per_row)
+        fig.add_trace(go.Heatmap(
+            x=sp.fx, y=sp.fy, z=sp.log_power.astype(np.float32), coloraxis="coloraxis",
+            name=name, hovertemplate=f"{name}<br>fy=%{{y:.3f}} fx=%{{x:.3f}}<br>"
+                                     "log10 power %{z:.2f}<extra></extra>"),
+            row=r + 1, col=c + 1)
+        if sp.period <= MAX_MARKED_PERIOD:  # beyond, P*P - 1 circles would hide the spectrum
+            fig.add_trace(go.Scatter(
+                x=sp.markers[:, 1], y=sp.markers[:, 0], mode="markers", showlegend=False,
+                marker={"symbol": "circle-open", "size": 12, "color": "red",
+                        "line": {"width": 2}},
+                hovertemplate=f"artifact frequency (i/{sp.period}, j/{sp.period})<br>"
+                              "fy=%{y:.3f} fx=%{x:.3f}<extra></extra>"),
+                row=r + 1, col=c + 1)
+        ticks = {"tickvals": [-0.5, -0.25, 0, 0.25], "ticktext": ["−½", "−¼", "0", "¼"]}
+        fig.update_xaxes(**ticks, constrain="domain",
+                         title_text="fx (cycles/pixel)" if r == rows - 1 else None,
+                         row=r + 1, col=c + 1)
+        fig.update_yaxes(**ticks, autorange="reversed", constrain="domain",
+                         scaleanchor=f"x{i + 1 if i else ''}", showticklabels=c == 0,
+                         title_text="fy (cycles/pixel)" if c == 0 else None,
+                         row=r + 1, col=c + 1)
+    fig.update_layout(
+        coloraxis={"colorscale": colorscale, "cmin": lo, "cmax": hi,
+                   "colorbar": {"title": {"text": "log10 power"}}},
+        showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return fig
+
+
+def spectrum_figure(spectrum: Spectrum, title: str | None = None, *,
+                    colorscale: str | list = "Viridis"):
+    """One log power spectrum with the artifact frequencies circled: the one-panel case of
+    :func:`spectra_figure`."""
+    fig = spectra_figure([(title or "", spectrum)], colorscale=colorscale)
+    if not title:
+        fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
 
 

@@ -150,23 +150,6 @@ def make_upsampler(name: str, in_channels: int, out_channels: int, *, scale: int
             from err
 
 
-@dataclass(frozen=True)
-class UpsamplerConfig:
-    """Hashable description of one upsampler (a cache key / checkpoint metadata).
-
-    ``options`` is a tuple of ``(key, value)`` pairs so that the config stays hashable.
-    """
-
-    name: str
-    in_channels: int
-    out_channels: int
-    scale: int = 2
-    kernel_size: int = 3
-    options: tuple[tuple[str, object], ...] = ()
-
-    def build(self) -> nn.Module:
-        return make_upsampler(self.name, self.in_channels, self.out_channels, scale=self.scale,
-                              kernel_size=self.kernel_size, **dict(self.options))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -8,11 +8,10 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.upsamplers.fused import FusedResizeConv, phase_plan
+from core.upsamplers.fused import phase_plan
 from core.upsamplers.layers import hold_kernel, same_padding, transposed_padding
 from core.upsamplers.registry import (
     UPSAMPLERS,
-    UpsamplerConfig,
     count_macs,
     count_parameters,
     make_upsampler,
@@ -90,12 +89,6 @@ def test_options_and_errors():
         make_upsampler("resize_nearest", 1, 1, padding_mode="mirror")
 
 
-def test_config_is_hashable_and_builds():
-    cfg = UpsamplerConfig("fused_resize", 8, 4, scale=2, kernel_size=3,
-                          options=(("bias", False),))
-    assert hash(cfg) == hash(UpsamplerConfig("fused_resize", 8, 4, 2, 3, (("bias", False),)))
-    layer = cfg.build()
-    assert isinstance(layer, FusedResizeConv) and layer.conv.bias is None
 
 
 # ---- fused_resize == resize_nearest --------------------------------------------------

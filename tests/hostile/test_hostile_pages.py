@@ -21,10 +21,16 @@ from PIL import Image
 from core.experiment.checkpoints import MAX_PROBLEM_CHARS, checkpoint_path
 from core.io.decode import ACCEPTED_TEXT
 from core.io.pixels import to_png_bytes
-from tests.conftest import ROOT, assert_clean, encode, open_page
-from tests.test_hostile_checkpoints import _set, with_meta
-from tests.test_hostile_images import psd
-from tests.test_page_gallery import make_checkpoints
+from tests.conftest import (
+    ROOT,
+    assert_clean,
+    encode,
+    make_checkpoints,
+    open_page,
+    psd,
+    set_meta,
+    with_meta,
+)
 from ui.catalog import CHECKPOINTS_ENV
 from ui.errors import BOUNDARY_TEXT, short_reason
 
@@ -155,14 +161,14 @@ def _on_last_deconv3(change):
 
 #: (case id, how the folder is spoiled, element kind, words shown).
 HOSTILE_FOLDERS = [
-    ("epoch-string", _on_last_deconv3(_set("epoch", "abc")), "error", "'epoch' is 'abc'"),
-    ("epoch-null", _on_last_deconv3(_set("epoch", None)), "error", "'epoch' is None"),
-    ("metrics-list", _on_last_deconv3(_set("metrics", [1])), "error", "'metrics' is [1]"),
-    ("variant-mislabelled", _on_last_deconv3(_set("variant", "mystery_net")), "error",
+    ("epoch-string", _on_last_deconv3(set_meta("epoch", "abc")), "error", "'epoch' is 'abc'"),
+    ("epoch-null", _on_last_deconv3(set_meta("epoch", None)), "error", "'epoch' is None"),
+    ("metrics-list", _on_last_deconv3(set_meta("metrics", [1])), "error", "'metrics' is [1]"),
+    ("variant-mislabelled", _on_last_deconv3(set_meta("variant", "mystery_net")), "error",
      "mystery_net"),
-    ("width-gigantic", _on_last_deconv3(_set("config", "width", 100_000)), "error",
+    ("width-gigantic", _on_last_deconv3(set_meta("config", "width", 100_000)), "error",
      "'width' is 100000"),
-    ("res-blocks-gigantic", _on_last_deconv3(_set("config", "res_blocks", 100_000)), "error",
+    ("res-blocks-gigantic", _on_last_deconv3(set_meta("config", "res_blocks", 100_000)), "error",
      "'res_blocks' is 100000"),
     ("symlink-etc-passwd", _symlink_passwd, "error", "symbolic link"),
     ("manifest-epoch-abc", _manifest_epoch_abc, "info", "epoch 'abc'"),

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from tests.conftest import assert_clean, encode, open_page, plotly_data
+from tests.conftest import assert_clean, encode, open_page, plotly_data, small_deconv_onnx
 
 AUDIT = "pages/audit.py"
 
@@ -15,20 +14,6 @@ def texts(at, kind: str) -> str:
     return " ".join(e.value for e in getattr(at, kind))
 
 
-def small_deconv_onnx(input_shape=(1, 2, "h", "w")) -> bytes:
-    """A one-layer ONNX model (3x3, stride-2 ConvTranspose), built here; ``input_shape``
-    may name free dimensions."""
-    w = np.random.default_rng(0).standard_normal((2, 2, 3, 3)).astype(np.float32)
-    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="my_deconv",
-                            kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
-                            output_padding=[1, 1])
-    graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_shape))],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(w, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
 
 
 def test_default_is_our_deconv3_with_its_first_offending_layer():

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_page_audit import small_deconv_onnx
+from tests.conftest import small_deconv_onnx
 from ui.common import available_pages
 from ui.story import STEPS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM_ARGS = [

@@ -36,6 +36,7 @@ from core.experiment.checkpoints import (
     write_manifest,
 )
 from core.experiment.models import TransformNet, TransformNetConfig
+from tests.conftest import join_safetensors, set_meta, split_safetensors, with_meta
 
 VARIANT = "deconv3"
 
@@ -50,55 +51,27 @@ def _good(root: Path, epoch: int = 1, variant: str = VARIANT) -> Path:
     return path
 
 
-def _split(path: Path) -> tuple[dict, bytes]:
-    data = path.read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8 : 8 + n]), data[8 + n :]
 
 
-def _join(header: dict | bytes, body: bytes) -> bytes:
-    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + body
 
 
-def with_meta(change: Callable[[dict], None]) -> Callable[[Path], None]:
-    """A rewrite of the file's Checkerboard Lab metadata (weights untouched)."""
-
-    def rewrite(path: Path) -> None:
-        header, body = _split(path)
-        meta = json.loads(header["__metadata__"][METADATA_KEY])
-        change(meta)
-        header["__metadata__"][METADATA_KEY] = json.dumps(meta)
-        path.write_bytes(_join(header, body))
-
-    return rewrite
 
 
 def with_header(change: Callable[[dict], object]) -> Callable[[Path], None]:
     """A rewrite of the raw safetensors header (``change`` may return a replacement)."""
 
     def rewrite(path: Path) -> None:
-        header, body = _split(path)
+        header, body = split_safetensors(path)
         replaced = change(header)
-        path.write_bytes(_join(header if replaced is None else replaced, body))
+        path.write_bytes(join_safetensors(header if replaced is None else replaced, body))
 
     return rewrite
 
 
-def _set(*keys_and_value):
-    *keys, value = keys_and_value
-
-    def change(meta: dict) -> None:
-        target = meta
-        for k in keys[:-1]:
-            target = target[k]
-        target[keys[-1]] = value
-
-    return change
 
 
 def _int32_weights(path: Path) -> None:
-    header, body = _split(path)
+    header, body = split_safetensors(path)
     tensors = {}
     from safetensors.torch import load
 
@@ -119,7 +92,7 @@ def _extra_tensor(path: Path) -> None:
 
     from core.experiment.checkpoints import _weights_digest
 
-    header, _ = _split(path)
+    header, _ = split_safetensors(path)
     tensors = load(path.read_bytes()) | {"evil": torch.zeros(3, dtype=torch.float16)}
     inner = json.loads(header["__metadata__"][METADATA_KEY])
     inner["weights_sha256"] = _weights_digest(tensors)
@@ -145,9 +118,9 @@ def _folder(path: Path) -> None:
 
 
 def _depth_bomb(path: Path) -> None:
-    header, body = _split(path)
+    header, body = split_safetensors(path)
     header["__metadata__"][METADATA_KEY] = "[" * 100_000 + "]" * 100_000
-    path.write_bytes(_join(header, body))
+    path.write_bytes(join_safetensors(header, body))
 
 
 def _sparse_giant(path: Path) -> None:
@@ -157,39 +130,39 @@ def _sparse_giant(path: Path) -> None:
 
 #: (case id, how the good file is spoiled, words the refusal must contain).
 HOSTILE_FILES: list[tuple[str, Callable[[Path], None], str]] = [
-    ("epoch-string", with_meta(_set("epoch", "abc")), "'epoch' is 'abc'"),
-    ("epoch-null", with_meta(_set("epoch", None)), "'epoch' is None"),
-    ("epoch-float", with_meta(_set("epoch", 1.5)), "'epoch' is 1.5"),
-    ("epoch-bool", with_meta(_set("epoch", True)), "'epoch' is True"),
-    ("epoch-negative", with_meta(_set("epoch", -1)), "not an integer from 0"),
-    ("epoch-absurd", with_meta(_set("epoch", 999_999)), "not an integer from 0"),
-    ("epoch-disagrees-with-path", with_meta(_set("epoch", 3)), "epoch 3, but the file is"),
-    ("variant-disagrees-with-path", with_meta(_set("variant", "mystery_net")),
+    ("epoch-string", with_meta(set_meta("epoch", "abc")), "'epoch' is 'abc'"),
+    ("epoch-null", with_meta(set_meta("epoch", None)), "'epoch' is None"),
+    ("epoch-float", with_meta(set_meta("epoch", 1.5)), "'epoch' is 1.5"),
+    ("epoch-bool", with_meta(set_meta("epoch", True)), "'epoch' is True"),
+    ("epoch-negative", with_meta(set_meta("epoch", -1)), "not an integer from 0"),
+    ("epoch-absurd", with_meta(set_meta("epoch", 999_999)), "not an integer from 0"),
+    ("epoch-disagrees-with-path", with_meta(set_meta("epoch", 3)), "epoch 3, but the file is"),
+    ("variant-disagrees-with-path", with_meta(set_meta("variant", "mystery_net")),
      "variant 'mystery_net'"),
-    ("variant-number", with_meta(_set("variant", 123)), "'variant' is 123"),
-    ("variant-path-traversal", with_meta(_set("variant", "../../etc")), "not a variant name"),
-    ("metrics-list", with_meta(_set("metrics", [1, 2])), "'metrics' is [1, 2]"),
-    ("metric-string", with_meta(_set("metrics", "val_psnr", "abc")),
+    ("variant-number", with_meta(set_meta("variant", 123)), "'variant' is 123"),
+    ("variant-path-traversal", with_meta(set_meta("variant", "../../etc")), "not a variant name"),
+    ("metrics-list", with_meta(set_meta("metrics", [1, 2])), "'metrics' is [1, 2]"),
+    ("metric-string", with_meta(set_meta("metrics", "val_psnr", "abc")),
      "metric 'val_psnr' is 'abc'"),
-    ("seed-string", with_meta(_set("seed", "x")), "'seed' is 'x'"),
-    ("config-list", with_meta(_set("config", [4])), "'config' is [4]"),
-    ("config-width-gigantic", with_meta(_set("config", "width", 100_000)),
+    ("seed-string", with_meta(set_meta("seed", "x")), "'seed' is 'x'"),
+    ("config-list", with_meta(set_meta("config", [4])), "'config' is [4]"),
+    ("config-width-gigantic", with_meta(set_meta("config", "width", 100_000)),
      "'width' is 100000"),
-    ("config-res-blocks-gigantic", with_meta(_set("config", "res_blocks", 100_000)),
+    ("config-res-blocks-gigantic", with_meta(set_meta("config", "res_blocks", 100_000)),
      "'res_blocks' is 100000"),
-    ("config-width-string", with_meta(_set("config", "width", "16")), "'width' is '16'"),
+    ("config-width-string", with_meta(set_meta("config", "width", "16")), "'width' is '16'"),
     ("config-width-in-range-too-many-parameters",
      with_meta(lambda m: m["config"].update(width=512, res_blocks=64)), "parameters"),
-    ("config-unknown-upsampler", with_meta(_set("config", "upsampler", "os.system")),
+    ("config-unknown-upsampler", with_meta(set_meta("config", "upsampler", "os.system")),
      "unknown upsampler"),
-    ("config-unknown-field", with_meta(_set("config", "evil", 1)), "unknown"),
-    ("config-does-not-fit-weights", with_meta(_set("config", "width", 8)), "shape"),
+    ("config-unknown-field", with_meta(set_meta("config", "evil", 1)), "unknown"),
+    ("config-does-not-fit-weights", with_meta(set_meta("config", "width", 8)), "shape"),
     ("weights-int32", _int32_weights, "I32"),
     ("weights-extra-tensor", _extra_tensor, "unexpected 'evil'"),
     ("schema-missing", with_meta(lambda m: m.pop("schema")), "schema version"),
-    ("metadata-not-a-string", with_header(_set("__metadata__", METADATA_KEY, 5)),
+    ("metadata-not-a-string", with_header(set_meta("__metadata__", METADATA_KEY, 5)),
      "not a string"),
-    ("metadata-block-a-list", with_header(_set("__metadata__", ["x"])), "not an object"),
+    ("metadata-block-a-list", with_header(set_meta("__metadata__", ["x"])), "not an object"),
     ("metadata-json-depth-bomb", _depth_bomb, "corrupt metadata"),
     ("header-offsets-malformed",
      with_header(lambda h: next(v for k, v in h.items() if k != "__metadata__")
@@ -239,7 +212,7 @@ def test_gigantic_config_is_refused_in_well_under_a_second(root):
     path = checkpoint_path(root, VARIANT, 1)
     times = {}
     for field in ("width", "res_blocks"):
-        with_meta(_set("config", field, 100_000))(path)
+        with_meta(set_meta("config", field, 100_000))(path)
         t0 = time.perf_counter()
         with pytest.raises(CheckpointError, match="refused unbuilt"):
             load_model(path)
@@ -250,7 +223,7 @@ def test_gigantic_config_is_refused_in_well_under_a_second(root):
 
 def test_long_messages_are_capped(root):
     path = checkpoint_path(root, VARIANT, 1)
-    with_meta(_set("variant", "x" * 10_000_000))(path)
+    with_meta(set_meta("variant", "x" * 10_000_000))(path)
     with pytest.raises(CheckpointError) as info:
         read_metadata(path)
     assert len(str(info.value)) < MAX_PROBLEM_CHARS + 400

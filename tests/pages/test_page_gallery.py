@@ -7,66 +7,33 @@ folder and at a set with broken files, so they do not depend on the shipped expe
 
 from __future__ import annotations
 
-import dataclasses
 import io
-import math
 import shutil
-from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 from PIL import Image
 
-from core.experiment.checkpoints import checkpoint_path, save_checkpoint, write_manifest
-from core.experiment.models import VARIANTS, TransformNet
+from core.experiment.checkpoints import checkpoint_path
 from core.io.pixels import to_gif_bytes
-from tests.conftest import assert_clean, open_page, plotly_data
+from tests.conftest import (
+    TINY_EPOCHS,
+    TINY_VARIANTS,
+    assert_clean,
+    make_checkpoints,
+    open_page,
+    plotly_data,
+)
 from ui.catalog import CHECKPOINTS_ENV
-from ui.gallery import curves_figure, gif_bytes, grid_png
+from ui.figures.regions import curves_figure
+from ui.gallery import gif_bytes, grid_png
 
 GALLERY = "pages/gallery.py"
-TINY_VARIANTS = ("deconv3", "resize_nearest", "deconv4")
-TINY_EPOCHS = 2
 
 
-def make_checkpoints(root: Path, variants=TINY_VARIANTS, epochs: int = TINY_EPOCHS) -> Path:
-    """A tiny, self-describing checkpoint set written with the project's own writer:
-    each variant at width 4 with one residual block, its weights nudged every epoch so
-    that every (variant, epoch) computes a different image; then the manifest."""
-    for i, variant in enumerate(variants):
-        config = dataclasses.replace(VARIANTS[variant], width=4, res_blocks=1)
-        torch.manual_seed(i)
-        model = TransformNet(config)
-        for epoch in range(epochs + 1):
-            if epoch:
-                with torch.no_grad():
-                    for p in model.parameters():
-                        p.add_(0.05 * torch.randn_like(p))
-            metrics = {
-                "train_loss": math.nan if epoch == 0 else 0.1 / epoch,
-                "val_psnr": 10.0 + epoch + i,
-                "val_ssim": 0.2 + 0.1 * epoch,
-                "checkerboard": (0.05 if variant.startswith("deconv") else 0.001) / (1 + epoch),
-            }
-            save_checkpoint(
-                checkpoint_path(root, variant, epoch), model,
-                {"variant": variant, "epoch": epoch, "epochs": epochs, "seed": i,
-                 "data": {"source": "test"}, "metrics": metrics},
-            )
-    write_manifest(root)
-    return root
 
 
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory) -> Path:
-    return make_checkpoints(tmp_path_factory.mktemp("tiny-checkpoints"))
 
 
-@pytest.fixture
-def tiny(tiny_root, monkeypatch) -> Path:
-    monkeypatch.setenv(CHECKPOINTS_ENV, str(tiny_root))
-    return tiny_root
 
 
 def images(at) -> list[tuple[str, str]]:

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from core.experiment.checkpoints import (
     checkpoint_path,
@@ -27,36 +26,13 @@ from core.experiment.evaluation import evaluate
 from core.experiment.models import VARIANTS, TransformNet, TransformNetConfig, build_model
 from core.experiment.train import TrainConfig, lr_at, run
 from core.io.photos import SKIMAGE_HELDOUT, SKIMAGE_TRAIN, find_images, heldout_images
+from tests.conftest import make_image_folder, tiny_train_config
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = {"width": 4, "res_blocks": 1, "crop_size": 32, "crops_per_epoch": 48, "batch_size": 8}
-
-
-def _make_folder(folder: Path, n: int = 4, size: int = 48) -> Path:
-    """A few structured RGB images (gradients, stripes, blobs) in nested folders + 1 broken."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    for i in range(n):
-        img = np.stack([
-            0.5 + 0.5 * np.sin(2 * np.pi * (xx * (i + 1) + yy)),
-            (xx + yy) / 2,
-            0.5 + 0.4 * np.cos(2 * np.pi * yy * (i + 2)) * (xx > 0.3),
-        ], axis=2) + rng.normal(0, 0.02, (size, size, 3))
-        sub = folder / ("a" if i % 2 else "b")
-        sub.mkdir(parents=True, exist_ok=True)
-        ext = [".png", ".bmp", ".tiff", ".webp"][i % 4]
-        fmt = {".webp": {"lossless": True}}.get(ext, {})
-        Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(sub / f"im{i}{ext}",
-                                                                             **fmt)
-    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    (folder / "notes.txt").write_text("ignored: not an image suffix")
-    return folder
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cfg(tmp: Path, data: Path, **kw) -> TrainConfig:
-    base = {"variants": ("deconv3",), "epochs": 2, "data": str(data), "output": str(tmp / "out"),
-            "seed": 3, "val_fraction": 0.25, "lr": 3e-3, "warmup": 2, **TINY}
-    return TrainConfig(**(base | kw))
+
+
 
 
 # ----------------------------------------------------------------------------- model
@@ -99,7 +75,7 @@ def test_small_last_variant_differs_only_in_last_layer():
 
 
 def test_folder_data_skips_and_counts_unreadable(tmp_path):
-    folder = _make_folder(tmp_path / "imgs")
+    folder = make_image_folder(tmp_path / "imgs")
     assert len(find_images(folder)) == 5  # 4 images + broken.png, not the .txt
     src = folder_source(folder, crop_size=32, val_fraction=0.25)
     assert src.description["skipped"] == 1
@@ -176,8 +152,8 @@ def test_lr_schedule_warms_up_then_anneals():
 
 
 def test_training_smoke_loss_falls_and_round_trips(tmp_path):
-    folder = _make_folder(tmp_path / "imgs")
-    cfg = _cfg(tmp_path, folder)
+    folder = make_image_folder(tmp_path / "imgs")
+    cfg = tiny_train_config(tmp_path, folder)
     history = run(cfg, log=lambda *_: None)["deconv3"]
     assert len(history) == 3 and all(h["epoch_seconds"] >= 0 for h in history)
     df = list_checkpoints(cfg.output)
@@ -216,11 +192,11 @@ def test_training_smoke_loss_falls_and_round_trips(tmp_path):
 
 
 def test_resume_after_interruption_matches_uninterrupted(tmp_path):
-    folder = _make_folder(tmp_path / "imgs")
-    full = _cfg(tmp_path / "a", folder, epochs=3)
+    folder = make_image_folder(tmp_path / "imgs")
+    full = tiny_train_config(tmp_path / "a", folder, epochs=3)
     run(full, log=lambda *_: None)
 
-    part = _cfg(tmp_path / "b", folder, epochs=3)
+    part = tiny_train_config(tmp_path / "b", folder, epochs=3)
 
     class Crash(Exception):
         pass
@@ -250,7 +226,7 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path):
 
 
 def test_torchrun_two_processes_gloo(tmp_path):
-    folder = _make_folder(tmp_path / "imgs")
+    folder = make_image_folder(tmp_path / "imgs")
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
@@ -272,7 +248,7 @@ def test_torchrun_two_processes_gloo(tmp_path):
 def test_jobs_one_process_per_variant(tmp_path):
     """`--jobs 2` (the shipped experiment's command) trains each variant in a child process
     and gives the same weights as training in-process with one thread."""
-    folder = _make_folder(tmp_path / "imgs")
+    folder = make_image_folder(tmp_path / "imgs")
     out = tmp_path / "jobs"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "core.train", "--jobs", "2", "--variants", "deconv3",
@@ -285,7 +261,7 @@ def test_jobs_one_process_per_variant(tmp_path):
     assert "all jobs done" in proc.stdout
     assert sorted(read_manifest(out)["variant"]) == ["deconv3", "deconv3", "resize_nearest",
                                                      "resize_nearest"]
-    ref = _cfg(tmp_path / "ref", folder, variants=("deconv3",), epochs=1, crops_per_epoch=16)
+    ref = tiny_train_config(tmp_path / "ref", folder, variants=("deconv3",), epochs=1, crops_per_epoch=16)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

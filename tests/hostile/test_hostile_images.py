@@ -8,7 +8,6 @@ Every file is built here, at test time, in memory.
 
 from __future__ import annotations
 
-import struct
 import time
 
 import numpy as np
@@ -22,23 +21,14 @@ from core.io.decode import (
     load_image_bytes,
     peak_bytes_per_pixel,
 )
-from tests.conftest import encode
-
-
-def photo(w: int = 48, h: int = 32) -> np.ndarray:
-    y, x = np.mgrid[0:h, 0:w]
-    return np.stack([x * 255 // w, y * 255 // h, (x ^ y) & 255], axis=2).astype(np.uint8)
+from tests.conftest import encode, psd, synthetic_photo
 
 
 def pillow_file(fmt: str, mode: str = "RGB", **kw) -> bytes:
-    img = Image.fromarray(photo())
+    img = Image.fromarray(synthetic_photo())
     return encode(img.convert(mode), fmt, **kw)
 
 
-def psd() -> bytes:
-    """A minimal Photoshop header (Pillow can read PSD, not write it)."""
-    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 32, 48, 8, 3)
-    return header + struct.pack(">I", 0) * 3 + struct.pack(">H", 0) + b"\0" * (32 * 48 * 3)
 
 
 def eps() -> bytes:
@@ -106,7 +96,7 @@ def test_accepted_formats_decode(fmt, kw):
 
 def test_mpo_is_read_as_jpeg():
     """Phones write JPEGs with a second picture (MPO): Pillow's JPEG parser returns it."""
-    first, second = Image.fromarray(photo()), Image.fromarray(255 - photo())
+    first, second = Image.fromarray(synthetic_photo()), Image.fromarray(255 - synthetic_photo())
     data = encode(first, "MPO", save_all=True, append_images=[second])
     out = load_image_bytes(data)
     assert out.format == "JPEG" and out.pixels.shape == (32, 48, 3)
@@ -158,7 +148,7 @@ def test_memory_bound_admits_what_the_pixel_cap_allows_for_8_bit_colour(mode):
 
 
 def test_memory_bound_is_a_parameter():
-    data = encode(Image.fromarray(photo(400, 300)), "PNG")
+    data = encode(Image.fromarray(synthetic_photo(400, 300)), "PNG")
     with pytest.raises(ImageLoadError, match="decoding it would take"):
         load_image_bytes(data, max_decode_bytes=100_000)
     assert load_image_bytes(data).pixels.shape == (300, 400, 3)
@@ -198,7 +188,7 @@ def test_large_images_are_downscaled_before_conversion():
 def with_orientation(value: int, w: int = 48, h: int = 32, fmt: str = "JPEG") -> bytes:
     exif = Image.Exif()
     exif[0x0112] = value
-    return encode(Image.fromarray(photo(w, h)), fmt, exif=exif.tobytes(),
+    return encode(Image.fromarray(synthetic_photo(w, h)), fmt, exif=exif.tobytes(),
                   **({"quality": 95} if fmt == "JPEG" else {}))
 
 

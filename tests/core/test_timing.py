@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -27,7 +29,10 @@ def test_cost_rows_and_timing_helpers():
     times = round_robin_medians([lambda: calls.append("a"), lambda: calls.append("b")],
                                 repeats=3, warmup=1)
     assert calls == ["a", "b"] * 4 and len(times) == 2
-    assert median_time(lambda: None, repeats=3) >= 0
+    slept = []
+    # warm-up calls are not timed; every timed call sleeps at least 5 ms
+    median = median_time(lambda: (slept.append(1), time.sleep(0.005)), repeats=3, warmup=2)
+    assert len(slept) == 5 and 0.005 <= median < 1.0
     layer = make_upsampler("resize_nearest", 4, 2)
     x = torch.randn(1, 4, 16, 16)
     # the 2x-upsampled input (4 x 32 x 32 floats) alone is 16 KiB; the output 8 KiB

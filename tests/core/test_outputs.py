@@ -18,7 +18,7 @@ from core.experiment.outputs import (
 )
 from core.io.photos import heldout_images
 from core.io.pixels import content_hash
-from tests.test_page_gallery import TINY_EPOCHS, TINY_VARIANTS, make_checkpoints
+from tests.conftest import TINY_EPOCHS, TINY_VARIANTS, make_checkpoints
 
 
 @pytest.fixture(scope="module")

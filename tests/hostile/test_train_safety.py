@@ -35,9 +35,9 @@ from core.experiment.train import (
     run,
     setting_differences,
 )
-from tests.test_train import TINY, _cfg, _make_folder
+from tests.conftest import TINY, make_image_folder, tiny_train_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _files(folder: str | Path) -> dict[str, int]:
@@ -67,8 +67,8 @@ def test_keep_epoch_log_schedule_and_history_has_every_epoch(tmp_path):
     assert kept == [0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 40]
     assert keep_epoch(13, 13) and all(keep_epoch(e, 40, "all") for e in range(41))
 
-    folder = _make_folder(tmp_path / "imgs")
-    cfg = _cfg(tmp_path, folder, epochs=6)
+    folder = make_image_folder(tmp_path / "imgs")
+    cfg = tiny_train_config(tmp_path, folder, epochs=6)
     run(cfg, log=lambda *_: None)
     assert list(list_checkpoints(cfg.output)["epoch"]) == [0, 1, 2, 3, 5, 6]
     hist = pd.read_csv(Path(cfg.output) / "deconv3" / "history.csv")
@@ -85,8 +85,8 @@ def test_keep_epoch_log_schedule_and_history_has_every_epoch(tmp_path):
 
 
 def test_resume_of_a_finished_run_with_more_epochs_refuses_and_keeps_files(tmp_path):
-    folder = _make_folder(tmp_path / "imgs")
-    cfg = _cfg(tmp_path, folder, epochs=3)
+    folder = make_image_folder(tmp_path / "imgs")
+    cfg = tiny_train_config(tmp_path, folder, epochs=3)
     run(cfg, log=lambda *_: None)
     before = _files(cfg.output)
     with pytest.raises(TrainingError, match=r"--epochs: 3 -> 4"):
@@ -103,8 +103,8 @@ def test_resume_of_a_finished_run_with_more_epochs_refuses_and_keeps_files(tmp_p
     ({"adam_beta2": 0.95}, "--adam-beta2: "),
 ])
 def test_resume_with_other_settings_names_them(tmp_path, change, flag):
-    folder = _make_folder(tmp_path / "imgs")
-    cfg = _cfg(tmp_path, folder, epochs=2)
+    folder = make_image_folder(tmp_path / "imgs")
+    cfg = tiny_train_config(tmp_path, folder, epochs=2)
     _interrupt_after_epoch_1(cfg)
     before = _files(cfg.output)
     with pytest.raises(TrainingError) as err:
@@ -133,8 +133,8 @@ def test_adam_beta2_outside_the_open_unit_interval_is_refused(beta2):
 
 
 def test_resume_without_resume_state_refuses_instead_of_starting_over(tmp_path):
-    folder = _make_folder(tmp_path / "imgs")
-    cfg = _cfg(tmp_path, folder, epochs=3)
+    folder = make_image_folder(tmp_path / "imgs")
+    cfg = tiny_train_config(tmp_path, folder, epochs=3)
     _interrupt_after_epoch_1(cfg)
     (Path(cfg.output) / "deconv3" / ".resume.safetensors").unlink()
     before = _files(cfg.output)
@@ -147,7 +147,7 @@ def test_resume_without_resume_state_refuses_instead_of_starting_over(tmp_path):
 
 
 def test_non_finite_loss_stops_the_run_and_stores_nothing_of_that_epoch(tmp_path):
-    folder = _make_folder(tmp_path / "imgs")
+    folder = make_image_folder(tmp_path / "imgs")
     out = tmp_path / "out"
     argv = ["--variants", "deconv3", "--epochs", "3", "--data", str(folder), "--output",
             str(out), "--lr", "1e9", "--grad-clip", "0", "--warmup", "1", "--width", "4",
@@ -183,8 +183,8 @@ def test_collapse_is_detected_stopped_and_not_stored(tmp_path, monkeypatch):
     assert collapse_problem(healthy) is None
 
     monkeypatch.setattr(train_mod, "TransformNet", _Flat)
-    folder = _make_folder(tmp_path / "imgs")
-    cfg = _cfg(tmp_path, folder, epochs=3, collapse_min_steps=0)
+    folder = make_image_folder(tmp_path / "imgs")
+    cfg = tiny_train_config(tmp_path, folder, epochs=3, collapse_min_steps=0)
     with pytest.raises(TrainingError, match=r"collapsed at epoch 1.*--lr"):
         run(cfg, log=lambda *_: None)
     assert sorted(_files(cfg.output)) == ["epoch_000.safetensors"]
@@ -199,7 +199,7 @@ def test_collapse_is_detected_stopped_and_not_stored(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_ctrl_c_says_what_is_safe_and_how_to_resume(tmp_path, jobs):
-    folder = _make_folder(tmp_path / "imgs")
+    folder = make_image_folder(tmp_path / "imgs")
     out = tmp_path / "out"
     variants = ["deconv3", "resize_nearest"][:jobs]
     argv = ["--variants", *variants, "--epochs", "200", "--data", str(folder), "--output",
@@ -243,16 +243,16 @@ def test_resume_command_round_trips_through_the_parser():
 
 
 def test_data_folder_names_skipped_files_and_warns_when_nothing_is_held_out(tmp_path, capsys):
-    folder = _make_folder(tmp_path / "imgs")
+    folder = make_image_folder(tmp_path / "imgs")
     logs: list[str] = []
-    run(_cfg(tmp_path, folder, epochs=1), log=logs.append)
+    run(tiny_train_config(tmp_path, folder, epochs=1), log=logs.append)
     assert any("skipped" in m and "broken.png" in m for m in logs)
 
     one = tmp_path / "one"
     one.mkdir()
     (folder / "a" / "im1.bmp").rename(one / "only.bmp")
     logs.clear()
-    cfg = _cfg(tmp_path / "o", one, epochs=1)
+    cfg = tiny_train_config(tmp_path / "o", one, epochs=1)
     history = run(cfg, log=logs.append)["deconv3"]
     assert any(m.startswith("WARNING") and "nothing is held out" in m for m in logs)
     assert all(np.isfinite(h["val_psnr"]) for h in history)

@@ -11,7 +11,7 @@ import pytest
 from benchmarks.collapse_probe import SPIKE_RATIO, max_spike, summarise
 from core.experiment.evaluation import COLLAPSE_CONTRAST
 from core.experiment.train import run
-from tests.test_train import _cfg, _make_folder
+from tests.conftest import make_image_folder, tiny_train_config
 
 
 @pytest.mark.parametrize("losses,expected", [
@@ -26,8 +26,8 @@ def test_max_spike_is_the_worst_ratio_to_the_best_loss_before(losses, expected):
 
 
 def test_summary_of_a_real_run_reads_its_settings_and_flags_a_spike(tmp_path):
-    folder = _make_folder(tmp_path / "imgs")
-    cfg = _cfg(tmp_path, folder, epochs=3, adam_beta2=0.98)
+    folder = make_image_folder(tmp_path / "imgs")
+    cfg = tiny_train_config(tmp_path, folder, epochs=3, adam_beta2=0.98)
     run(cfg, log=lambda *_: None)
     [row] = summarise(tmp_path / "out")
     assert (row["variant"], row["seed"], row["lr"], row["adam_beta2"]) == ("deconv3", 3, 3e-3, 0.98)

@@ -20,8 +20,7 @@ from core.experiment.history import (
     write_history,
 )
 from core.experiment.models import VARIANTS
-from tests.conftest import assert_clean, open_page, plotly_data
-from tests.test_page_gallery import make_checkpoints
+from tests.conftest import assert_clean, make_checkpoints, open_page, plotly_data
 from ui.catalog import CHECKPOINTS_ENV
 from ui.life import summary_text
 
@@ -92,7 +91,7 @@ def test_backfill_from_checkpoints_uses_their_metrics_and_weights(tmp_path):
 
 
 def test_shipped_small_model_history_matches_its_checkpoints():
-    root = Path(__file__).resolve().parent.parent / "checkpoints" / "small"
+    root = Path(__file__).resolve().parents[2] / "checkpoints" / "small"
     hist = read_histories(root)
     ratio = checkerboard_ratio(hist).set_index("epoch")["ratio"]
     assert ratio[1] > 3 and ratio[10] > 1  # the first release's finding

@@ -11,31 +11,27 @@ import struct
 import zlib
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from core.experiment.checkpoints import checkpoint_path
-from tests.conftest import assert_clean, encode, open_page, plotly_data
-from tests.test_page_gallery import TINY_EPOCHS, make_checkpoints
+from tests.conftest import (
+    TINY_EPOCHS,
+    assert_clean,
+    encode,
+    make_checkpoints,
+    open_page,
+    plotly_data,
+    synthetic_photo,
+)
 from ui.catalog import CHECKPOINTS_ENV
 
 COMPARISON = "pages/comparison.py"
 
 
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory):
-    return make_checkpoints(tmp_path_factory.mktemp("tiny-checkpoints-compare"))
 
 
-@pytest.fixture
-def tiny(tiny_root, monkeypatch):
-    monkeypatch.setenv(CHECKPOINTS_ENV, str(tiny_root))
-    return tiny_root
 
 
-def photo(w: int = 96, h: int = 64) -> np.ndarray:
-    y, x = np.mgrid[0:h, 0:w]
-    return np.stack([x * 255 // w, y * 255 // h, (x ^ y) & 255], axis=2).astype(np.uint8)
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -60,18 +56,18 @@ def bad_files() -> list[tuple[str, bytes, str]]:
         ("truncated.png", noisy[: len(noisy) // 2], "truncated"),
         ("truncated.jpg", jpeg[: len(jpeg) // 2], "truncated"),
         ("bomb.png", png_header_only(30_000, 30_000), "decompression bomb"),
-        ("tiny.png", encode(Image.fromarray(photo(10, 40)), "PNG"), "too small"),
+        ("tiny.png", encode(Image.fromarray(synthetic_photo(10, 40)), "PNG"), "too small"),
         ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "svg"),
     ]
 
 
 def good_files() -> list[tuple[str, bytes, str | None, tuple[int, int]]]:
     """(file name, content, expected notice words or None, expected (H, W))."""
-    rgb = Image.fromarray(photo())
-    rgba = np.dstack([photo(), np.tile(np.linspace(0, 255, 96, dtype=np.uint8), (64, 1))])
+    rgb = Image.fromarray(synthetic_photo(96, 64))
+    rgba = np.dstack([synthetic_photo(96, 64), np.tile(np.linspace(0, 255, 96, dtype=np.uint8), (64, 1))])
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    frames = [Image.fromarray(photo()), Image.fromarray(255 - photo())]
+    frames = [Image.fromarray(synthetic_photo(96, 64)), Image.fromarray(255 - synthetic_photo(96, 64))]
     ramp16 = np.tile(np.linspace(0, 65535, 96).astype(np.uint16), (64, 1))
     return [
         ("plain.png", encode(rgb, "PNG"), None, (64, 96)),
@@ -83,7 +79,7 @@ def good_files() -> list[tuple[str, bytes, str | None, tuple[int, int]]]:
         ("anim.gif", encode(frames[0], "GIF", save_all=True, append_images=frames[1:]),
          "first frame", (64, 96)),
         ("phone.jpg", encode(rgb, "JPEG", exif=exif.tobytes()), "EXIF", (96, 64)),
-        ("big.png", encode(Image.fromarray(photo(1600, 1200)), "PNG"), "downscaled from 1600x1200",
+        ("big.png", encode(Image.fromarray(synthetic_photo(1600, 1200)), "PNG"), "downscaled from 1600x1200",
          (768, 1024)),
         ("misnamed.txt", encode(rgb, "WEBP", lossless=True), None, (64, 96)),
     ]

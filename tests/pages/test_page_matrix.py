@@ -242,7 +242,7 @@ def test_calculator_clipped_same_output_list():
 
 
 def test_parse_and_format_grid():
-    from ui.matrix import format_grid, parse_grid
+    from core.maths.matrix_case import format_grid, parse_grid
 
     grid = np.array([[1.0, -2.5], [0.125, 4.0]])
     assert format_grid(grid) == "1 -2.5; 0.125 4"

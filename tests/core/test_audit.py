@@ -38,7 +38,7 @@ from core.maths.overlap import coverage_report, output_size
 from core.upsamplers.layers import icnr_
 from tests.conftest import encode
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- helpers

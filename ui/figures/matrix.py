@@ -1,0 +1,402 @@
+"""The matrix figures (C, C transposed, the padded input, the kernel, the output) and the renderers the matrix page and the story share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.maths.matrix import (
+    DeconvComparison,
+    DeconvCosts,
+    zero_inserted_input,
+)
+from core.maths.matrix_case import (
+    MatrixCase,
+    MatrixSpec,
+    _fmt,
+    _pair_text,
+    build_case,
+)
+from ui.common import explain
+from ui.plots import scale_for, show_plot, show_table
+
+#: Most cells of C that get their weight written in; larger matrices are hover-only.
+MAX_ANNOTATED_CELLS = 1600
+
+
+#: Largest side of a grid (input, output, …) whose values are written in the cells.
+MAX_ANNOTATED_SIDE = 14
+
+
+#: Most cells of C given a detailed hover (kernel position, input cell, weight name).
+MAX_HOVER_CELLS = 20_000
+
+
+#: Most terms written out in the equation of one row of C.
+MAX_TERMS = 12
+
+
+#: Outline of highlighted cells (kernel footprint, the selected row of C).
+HIGHLIGHT = "#ff00aa"
+
+
+#: Background and text of cells that are structurally zero.
+FAINT_FILL = "rgba(200, 200, 200, 0.25)"
+
+
+FAINT_TEXT = "rgba(140, 140, 140, 0.7)"
+
+
+def _text_format(values: np.ndarray) -> str:
+    finite = values[np.isfinite(values)]
+    return ".0f" if finite.size and np.all(finite == np.round(finite)) else ".2f"
+
+
+def grid_figure(
+    values: np.ndarray,
+    title: str,
+    *,
+    x_title: str = "column",
+    y_title: str = "row",
+    faint: np.ndarray | None = None,
+    highlight: Iterable[tuple[int, int]] = (),
+    hover: np.ndarray | None = None,
+    x: Iterable[int] | None = None,
+    y: Iterable[int] | None = None,
+    annotate: bool | None = None,
+    faint_label: str = "0",
+) -> go.Figure:
+    """An annotated heatmap of a small grid: a diverging scale centred on zero for
+    data of both signs, the sequential scale otherwise (counts, positive weights).
+
+    ``faint``: boolean mask of cells drawn pale grey with a pale label (padding, inserted
+    zeros, cells of C the kernel does not cover). ``highlight``: ``(row, col)`` cells,
+    in the coordinates ``x``/``y`` (defaults 0..n-1), outlined. ``hover``: per-cell text.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    h, w = values.shape
+    if annotate is None:  # numbers in the cells only while they stay legible
+        annotate = max(h, w) <= MAX_ANNOTATED_SIDE
+    xs = list(range(w)) if x is None else list(x)
+    ys = list(range(h)) if y is None else list(y)
+    scale, *zrange = scale_for(values)  # diverging only for signed data
+    # large, unlabelled grids: faint cells become gaps over a faint background (one trace,
+    # float32): C of a 16x16 input has up to 256 x 256 cells
+    light = not annotate and faint is not None
+    drawn = np.where(faint, np.nan, values).astype(np.float32) if light else values
+    fig = px.imshow(
+        drawn,
+        x=xs,
+        y=ys,
+        text_auto=_text_format(values) if annotate else False,
+        color_continuous_scale=scale,
+        range_color=tuple(zrange),
+        aspect="equal",
+    )
+    gap = 1 if max(h, w) <= 64 else 0
+    if annotate and faint is not None:
+        # the values' own labels, blank on faint cells (the overlay below labels those)
+        fmt = _text_format(values)
+        labels = np.array([[("" if f else format(v, fmt)) for v, f in zip(row, frow, strict=True)]
+                           for row, frow in zip(values, faint, strict=True)], dtype=object)
+        fig.update_traces(text=labels, texttemplate="%{text}")
+    fig.update_traces(
+        customdata=hover,  # per-cell strings only where given: large grids stay light
+        hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}<br>value <b>%{{z:.4~g}}</b>"
+        + ("<br>%{customdata}" if hover is not None else "") + "<extra></extra>",
+        xgap=gap,
+        ygap=gap,
+    )
+    if light:
+        fig.update_layout(plot_bgcolor=FAINT_FILL)
+    elif faint is not None and np.any(faint):
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(faint, 0.0, np.nan), x=xs, y=ys,
+                colorscale=[[0, FAINT_FILL], [1, FAINT_FILL]], showscale=False,
+                hoverinfo="skip", xgap=gap, ygap=gap,
+                text=np.where(faint, faint_label, ""), texttemplate="%{text}",
+                textfont={"color": FAINT_TEXT},
+            )
+        )
+    # one layout update for all outlines (add_shape per cell is quadratic in plotly)
+    fig.update_layout(shapes=[
+        {"type": "rect", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
+         "line": {"color": HIGHLIGHT, "width": 3 if max(h, w) <= 32 else 1}}
+        for r, c in highlight
+    ])
+    small = max(h, w) <= MAX_ANNOTATED_SIDE
+    fig.update_layout(
+        title=title,
+        xaxis={"title": x_title, "dtick": 1 if small else None},
+        yaxis={"title": y_title, "dtick": 1 if small else None},
+        coloraxis_showscale=False,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+    )
+    return fig
+
+
+def _height(rows: int, cols: int, width: int = 640, lo: int = 220, hi: int = 720) -> int:
+    """Figure height for a grid drawn with square cells in about ``width`` pixels."""
+    cell = min(48.0, width / max(cols, 1))
+    return int(min(hi, max(lo, rows * cell + 110)))
+
+
+def matrix_figure(case: MatrixCase, *, transpose: bool = False, row: int | None = None) -> go.Figure:
+    """C (or C^T) as an annotated heatmap: covered cells show their weight, the rest faint.
+
+    Rows of C are kernel positions (= output cells, row-major), columns input cells.
+    ``row``: the kernel position to outline (a row of C, a column of C^T).
+    """
+    taps, mat = case.taps, case.matrix
+    o_w, n_w, (k_h, k_w) = case.output_shape[1], case.spec.in_w, case.spec.kernel_shape
+    n_out, n_in = taps.shape
+    faint = taps < 0
+    annotate = taps.size <= MAX_ANNOTATED_CELLS
+    if transpose:
+        mat, faint = mat.T, faint.T
+        title = f"Cᵀ: {n_in} x {n_out}, a column per kernel position"
+        x_title, y_title = "output cell (kernel position)", "input cell (row-major)"
+    else:
+        title = f"C: {n_out} x {n_in}, a row per kernel position"
+        x_title, y_title = "input cell (row-major: row·width + column)", "kernel position"
+    if not annotate:
+        title = title.split(",")[0] + " (hover a cell for its weight)"
+    fig = grid_figure(mat, title, x_title=x_title, y_title=y_title, faint=faint,
+                      annotate=annotate, faint_label="·")
+    if taps.size <= MAX_HOVER_CELLS:
+        # per cell: kernel position, its output (i, j), input cell index and (r, c), weight name
+        names = np.array([f"weight K[{a},{b}] = {_fmt(case.kernel[a, b])}"
+                          for a in range(k_h) for b in range(k_w)]
+                         + ["not covered by the kernel: 0"], dtype=object)
+        rows = np.broadcast_to(np.arange(n_out)[:, None], taps.shape)
+        cols = np.broadcast_to(np.arange(n_in)[None, :], taps.shape)
+        data = np.stack([rows, rows // o_w, rows % o_w, cols, cols // n_w, cols % n_w,
+                         names[taps]], axis=-1)  # (n_out, n_in, 7); taps -1 -> last name
+        fig.data[0].update(
+            customdata=data.transpose(1, 0, 2) if transpose else data,
+            hovertemplate="kernel position %{customdata[0]} → output (%{customdata[1]}, "
+            "%{customdata[2]})<br>input cell %{customdata[3]} = (%{customdata[4]}, "
+            "%{customdata[5]})<br><b>%{customdata[6]}</b><extra></extra>",
+        )
+    else:
+        fig.data[0].update(customdata=None, hovertemplate=f"{y_title} %{{y}}<br>{x_title} "
+                           "%{x}<br>value <b>%{z:.4~g}</b><extra></extra>")
+    if row is not None:
+        h, w = mat.shape
+        if transpose:
+            fig.add_shape(type="rect", x0=row - 0.5, x1=row + 0.5, y0=-0.5, y1=h - 0.5,
+                          line={"color": HIGHLIGHT, "width": 3})
+        else:
+            fig.add_shape(type="rect", x0=-0.5, x1=w - 0.5, y0=row - 0.5, y1=row + 0.5,
+                          line={"color": HIGHLIGHT, "width": 3})
+    return fig
+
+
+def padded_input_figure(case: MatrixCase, pos: int | None = None) -> go.Figure:
+    """The input with its padding ring (faint zeros); the kernel's cells at ``pos`` outlined."""
+    s = case.spec
+    p = s.padding
+    padded = np.pad(case.x, p)
+    faint = np.pad(np.zeros(case.x.shape, dtype=bool), p, constant_values=True)
+    hover = np.full(padded.shape, "input value", dtype=object)
+    hover[faint] = "padding (zero)"
+    highlight = []
+    if pos is not None:
+        taps = case.footprint(pos)
+        highlight = [(r, c) for r, c, _, _ in taps]
+        for r, c, a, b in taps:
+            hover[r + p, c + p] += f"<br>× K[{a},{b}] at kernel position {pos}"
+    title = f"Input x: {s.in_h}x{s.in_w}" + (f", padded by {p}" if p else "")
+    return grid_figure(padded, title, faint=faint, highlight=highlight, hover=hover,
+                       x=range(-p, s.in_w + p), y=range(-p, s.in_h + p))
+
+
+def kernel_figure(kernel: np.ndarray, title: str = "Kernel K", *, flipped: bool = False) -> go.Figure:
+    kh, kw = kernel.shape
+    hover = np.array([[f"K[{kh - 1 - a},{kw - 1 - b}]" if flipped else f"K[{a},{b}]"
+                       for b in range(kw)] for a in range(kh)], dtype=object)
+    return grid_figure(kernel, title, x_title="tap column", y_title="tap row", hover=hover)
+
+
+def output_figure(values: np.ndarray, title: str, *, cell: int | None = None) -> go.Figure:
+    h, w = values.shape
+    highlight = [divmod(cell, w)] if cell is not None else []
+    return grid_figure(values, title, highlight=highlight)
+
+
+def row_equation(case: MatrixCase, pos: int) -> str:
+    """Row ``pos`` of C times x, written out: ``y[i,j] = 1·x[0,0] + … = value``."""
+    i, j = divmod(pos, case.output_shape[1])
+    terms = []
+    for r, c, a, b in case.footprint(pos):
+        if 0 <= r < case.spec.in_h and 0 <= c < case.spec.in_w:
+            xv = _fmt(case.x[r, c])
+            terms.append(f"{_fmt(case.kernel[a, b])}·{f'({xv})' if xv.startswith('-') else xv}")
+    shown = " + ".join(terms[:MAX_TERMS]) + (" + …" if len(terms) > MAX_TERMS else "")
+    if not terms:
+        shown = "0 (the kernel covers only padding here)"
+    return f"y[{i},{j}] = (row {pos} of C) · x = {shown} = {_fmt(case.y[i, j])}"
+
+
+def position_stepper(n_positions: int, *, key: str = "mx_pos") -> int:
+    """Pick a kernel position (= a row of C): a slider with previous/next buttons, in the URL."""
+    if n_positions <= 1:
+        st.caption("The kernel has a single position here: C has one row.")
+        return 0
+    last = n_positions - 1
+    if int(st.session_state.get(key, 0)) > last:
+        st.session_state[key] = last
+
+    def step(delta: int) -> None:
+        st.session_state[key] = min(last, max(0, int(st.session_state.get(key, 0)) + delta))
+
+    a, b, c = st.columns([1, 6, 1], vertical_alignment="bottom")
+    a.button("◀", key=f"{key}-prev", on_click=step, args=(-1,), help="Previous kernel position")
+    c.button("▶", key=f"{key}-next", on_click=step, args=(1,), help="Next kernel position")
+    with b:
+        return st.slider("Kernel position (row of C)", 0, last, key=key, bind="query-params")
+
+
+def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "mx") -> int:
+    """Figure 2, live: input, kernel, C with one row outlined, output; the row's equation.
+
+    ``pos=None`` draws the kernel-position stepper (URL key ``{key}_pos``); returns the
+    position shown.
+    """
+    n_pos = case.taps.shape[0]
+    if pos is None:
+        pos = position_stepper(n_pos, key=f"{key}_pos")
+    pos = min(max(0, pos), n_pos - 1)
+    o = case.output_shape
+    left, mid, right = st.columns([5, 3, 3])
+    with left:
+        show_plot(padded_input_figure(case, pos), key=f"{key}-input",
+                  height=_height(case.spec.in_h + 2 * case.spec.padding,
+                                 case.spec.in_w + 2 * case.spec.padding, 280))
+    with mid:
+        show_plot(kernel_figure(case.kernel), key=f"{key}-kernel",
+                  height=_height(*case.kernel.shape, 240))
+    with right:
+        show_plot(output_figure(case.y, f"Output y = C x: {o[0]}x{o[1]}", cell=pos),
+                  key=f"{key}-output", height=_height(*o, 240))
+    show_plot(matrix_figure(case, row=pos), key=f"{key}-matrix",
+              height=_height(*case.taps.shape))
+    st.markdown(f"**Kernel position {pos}:** `{row_equation(case, pos)}`")
+    explain(
+        "Each **row** of C is one position of the kernel: it holds the kernel's weights in "
+        "the columns of the input cells the kernel covers there, and zeros (faint grey) "
+        "everywhere else. Multiplying C by the flattened input gives the flattened output. "
+        f"C is {case.taps.shape[0]} x {case.taps.shape[1]}, but only "
+        f"{int((case.taps >= 0).sum())} of its {case.taps.size} cells hold a kernel weight."
+    )
+    return pos
+
+
+def show_matrix_c(spec: MatrixSpec, *, pos: int | None = 0, key: str = "mx") -> MatrixCase | None:
+    """The matrix-C view for fixed settings (for the story page): build, then draw or explain.
+
+    ``pos=None`` adds the stepper (URL key ``{key}_pos``). Returns the case, or None after
+    an ``st.error`` naming the rule when the settings make no convolution.
+    """
+    try:
+        case = build_case(spec)
+    except ValueError as err:
+        st.error(f"These settings do not make a convolution: {err}.", icon=":material/block:")
+        return None
+    render_matrix_view(case, pos=pos, key=key)
+    return case
+
+
+def render_transpose_view(case: MatrixCase, *, key: str = "mx") -> DeconvComparison:
+    """Figure 3 and C^T: back to the input's shape, three equal constructions, their costs."""
+    s = case.spec
+    cmp = case.comparison
+    op = cmp.output_padding
+    o = case.output_shape
+    y = case.y_back
+    st.markdown(
+        f"The transposed convolution goes the other way: an output-shaped array "
+        f"({o[0]}x{o[1]}) back to the input's shape ({s.in_h}x{s.in_w})."
+    )
+    a, b = st.columns([2, 3])
+    with a:
+        show_plot(output_figure(y, f"Fed to the transpose: {o[0]}x{o[1]}"), key=f"{key}-y",
+                  height=_height(*o, 300))
+    with b:
+        show_plot(matrix_figure(case, transpose=True), key=f"{key}-matrix-t",
+                  height=_height(case.taps.shape[1], case.taps.shape[0], 420))
+
+    zmask = zero_inserted_input(np.ones(o, dtype=bool), s.kernel_shape, stride=s.stride,
+                                padding=s.padding, output_padding=op, dilation=s.dilation)
+    zvals = zero_inserted_input(y, s.kernel_shape, stride=s.stride, padding=s.padding,
+                                output_padding=op, dilation=s.dilation)
+    costs = case.costs
+    explain(
+        "**Zero insertion** builds the same result with an ordinary convolution: put "
+        f"`stride - 1 = {s.stride - 1}` zeros between the values, pad by "
+        f"`dilation·(k - 1) - padding` (plus `output_padding = {_pair_text(op)}` at the "
+        "bottom/right), "
+        "and slide the **flipped** kernel over it at stride 1."
+    )
+    a, b = st.columns([3, 2])
+    with a:
+        show_plot(
+            grid_figure(zvals, f"Zero-inserted and padded: {zvals.shape[0]}x{zvals.shape[1]}",
+                        faint=~zmask, highlight=list(zip(*np.nonzero(zmask), strict=True)),
+                        hover=np.where(zmask, "a value of the input", "inserted zero / padding")),
+            key=f"{key}-zero-inserted", height=_height(*zvals.shape, 420))
+    with b:
+        show_plot(kernel_figure(case.kernel[::-1, ::-1], "Flipped kernel", flipped=True),
+                  key=f"{key}-flipped", height=_height(*case.kernel.shape, 260))
+        st.metric("Cells carrying information",
+                  f"{costs.info_cells} of {costs.zero_inserted_cells}",
+                  help=f"{costs.info_share:.0%} of the enlarged input holds a value of the "
+                  "input; the rest are inserted zeros and padding (the post's '4 out of 36').")
+
+    st.markdown("**Three constructions, one result**")
+    cols = st.columns(3)
+    results = (
+        ("1. Cᵀ y, reshaped", cmp.via_matrix),
+        ("2. zero insertion + conv", cmp.via_zero_insertion),
+        ("3. F.conv_transpose2d", cmp.via_torch),
+    )
+    for col, (title, values), name in zip(cols, results, ("ct", "zi", "torch"), strict=True):
+        with col:
+            show_plot(output_figure(values, title), key=f"{key}-res-{name}",
+                      height=_height(*values.shape, 180, hi=420))
+    diffs = cmp.max_abs_differences
+    cols = st.columns(3)
+    for col, short, (label, value) in zip(cols, ("max |1 − 2|", "max |1 − 3|", "max |2 − 3|"),
+                                          diffs.items(), strict=True):
+        col.metric(short, f"{value:.1e}", help=f"Largest absolute difference, {label}.")
+    if cmp.max_abs_difference < 1e-9:
+        st.success("All three agree (differences are floating-point rounding at most).",
+                   icon=":material/check_circle:")
+    else:  # would be a bug in core.maths.matrix: say so rather than hide it
+        st.error(f"The constructions disagree by {cmp.max_abs_difference:.3g}.")
+    st.code(
+        f"F.conv_transpose2d(y, K, stride={s.stride}, padding={s.padding}, "
+        f"dilation={s.dilation}, output_padding={_pair_text(op)})",
+        language="python", wrap_lines=True,
+    )
+    st.markdown("**What each construction costs** (this configuration, one channel)")
+    show_table(costs_table(costs), hide_index=True)
+    explain(
+        "The dense matrix multiplies every one of its cells, almost all zeros; zero "
+        "insertion convolves mostly zeros; `conv_transpose2d` multiplies each input value by "
+        "each weight once and adds the products into place. Same numbers, very different work."
+    )
+    return cmp
+
+
+def costs_table(costs: DeconvCosts) -> pd.DataFrame:
+    frame = pd.DataFrame(costs.rows())
+    frame["useful share of multiply-adds"] = frame["useful share of multiply-adds"].map(
+        lambda v: f"{v:.0%}")
+    return frame

@@ -1,0 +1,120 @@
+"""Pixels on screen: images magnified with nearest-neighbour (never smoothed), the fine-detail view, PNG bytes for the browser."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import streamlit as st
+
+from core.io.pixels import Region, content_hash, crop_region, magnify_nearest, to_png_bytes
+from core.maths.metrics import fine_detail
+from ui.common import presenting
+
+#: Width in screen pixels a magnified crop is enlarged to (integer factor below it).
+MAGNIFIED_WIDTH = 256
+
+
+# Nearest-neighbour in the browser too, for every image inside a container whose key
+# starts with "pixels": a magnified crop shrunk to fit a narrow column stays crisp.
+PIXELATED_CSS = """
+<style>
+[class*="st-key-pixels"] img { image-rendering: pixelated; }
+</style>
+"""
+
+
+@st.cache_data(max_entries=768, show_spinner=False)
+def _png(key: str, factor: int, _image: np.ndarray) -> bytes:
+    return to_png_bytes(magnify_nearest(_image, factor) if factor > 1 else _image)
+
+
+def png_of(image: np.ndarray, key: str | None = None, factor: int = 1) -> bytes:
+    """PNG bytes of ``image`` enlarged ``factor`` times (nearest), cached by ``key``."""
+    return _png(key or content_hash(image), int(factor), image)
+
+
+def show_pixels(
+    image: np.ndarray,
+    caption: str | None = None,
+    *,
+    key: str | None = None,
+    factor: int = 1,
+    width: int | str = "stretch",
+    file_name: str | None = None,
+    png: bytes | None = None,
+) -> None:
+    """Draw an image losslessly (PNG, never JPEG); with ``factor`` > 1 enlarged by
+    nearest neighbour, so one-pixel patterns stay visible. Every image gets a PNG
+    download of the pixels shown (``file_name``, or one made from the caption).
+
+    ``key`` names the image's content for the PNG cache (a content hash when omitted);
+    ``png``, the image already encoded (a stored output), skips the encoding.
+    Presentation mode hides captions, so there the caption is written above the image.
+    """
+    if caption and presenting():
+        st.markdown(f"**{caption}**")
+    png = png if png is not None and factor == 1 else png_of(image, key, factor)
+    st.image(png, caption=caption, width=width, output_format="PNG")
+    file_name = file_name or f"{_slug(caption or 'image')}.png"
+    ident = hashlib.blake2b(f"{key}|{factor}|{caption}|{file_name}".encode(),
+                            digest_size=8).hexdigest()
+    st.download_button("PNG", data=lambda: png, file_name=file_name, mime="image/png",
+                       key=f"png-{ident}", icon=":material/download:", type="tertiary",
+                       help="Download these pixels as a PNG (lossless)")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "image"
+
+
+def pixelated_container(key: str):
+    """A container whose images the browser scales with nearest neighbour."""
+    st.html(PIXELATED_CSS)
+    return st.container(key=f"pixels-{key}")
+
+
+def magnify_factor(size: int, target: int = MAGNIFIED_WIDTH) -> int:
+    """Integer enlargement that makes a ``size``-pixel crop about ``target`` pixels wide."""
+    return max(1, target // max(1, size))
+
+
+#: How much the fine-detail view amplifies the high-passed image.
+DETAIL_GAIN = 10.0
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _fine_detail(key: str, period: int, gain: float, _image: np.ndarray) -> np.ndarray:
+    return fine_detail(_image, period, gain)
+
+
+def show_magnified(
+    pixels: np.ndarray,
+    region: Region,
+    label: str,
+    *,
+    key: str,
+    factor: int,
+    period: int = 4,
+    width: int | str = "content",
+    detail: bool = True,
+) -> None:
+    """A region of ``pixels`` enlarged ``factor`` times (nearest neighbour) and, under
+    it, the same region's fine detail (:func:`core.maths.metrics.fine_detail`: the
+    high-passed image x10 around grey), where a checkerboard too faint to see in the
+    crop is plain. ``key`` names ``pixels`` for the caches. Draw inside a
+    :func:`pixelated_container` so the browser keeps the blocks sharp.
+    """
+    region = region.clamped(pixels.shape)
+    rkey = f"{region.top},{region.left},{region.height},{region.width}"
+    show_pixels(crop_region(pixels, region), f"{label} ×{factor}", key=f"{key}|crop|{rkey}",
+                factor=factor, width=width, file_name=f"{_slug(label)}-crop.png")
+    if detail:
+        try:
+            fine = _fine_detail(key, period, DETAIL_GAIN, pixels)
+        except ValueError:  # an image too small for the high-pass
+            return
+        show_pixels(crop_region(fine, region), f"fine detail ×{DETAIL_GAIN:g}",
+                    key=f"{key}|fine|{rkey}", factor=factor, width=width,
+                    file_name=f"{_slug(label)}-fine-detail.png")
