@@ -294,8 +294,10 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(report: AuditReport) -> str:
-    """The report as Markdown (tables, code, the probe outputs as PNG data URIs)."""
+def to_markdown(report: AuditReport, *, images: bool = True) -> str:
+    """The report as Markdown (tables, code, the probe outputs as PNG data URIs unless
+    ``images`` is False: a pull-request comment renders no data URIs, and they are most
+    of the characters)."""
     chain = report.chain
     out = [f"# Checkerboard audit: {report.source}", "",
            f"Input `{tuple(report.input_shape)}` → output "
@@ -329,10 +331,13 @@ def to_markdown(report: AuditReport) -> str:
                 _md_table(["probe", "score", "output scaling"],
                           [[name, score_text(r.score), r.scaling]
                            for name, r in probes.results.items()]), ""]
-        for name, result in probes.results.items():
+        for name, result in probes.results.items() if images else ():
             crop = output_crop(result.output)
             factor = max(1, 192 // crop.shape[0])
             out.append(f"![{name} output, centre ×{factor}]({_png_uri(crop, factor)})")
+        if not images:
+            out.append("*The probe outputs' images are left out here (the HTML report has "
+                       "them).*")
         if probes.shift_psnr:
             rows = [[str(d), f"{v:.2f}"] for d, v in probes.shift_psnr.items()]
             if probes.shift_reference:
