@@ -66,8 +66,12 @@ VARIANTS = [
     ("deconv k3", "deconv", 3, {}),
     ("deconv k4", "deconv", 4, {}),
     ("subpixel", "subpixel", 3, {}),
+    ("resize_bilinear", "resize_bilinear", 3, {}),
+    ("deconv_zoh", "deconv_zoh", 3, {}),
+    ("deconv_foh", "deconv_foh", 3, {}),
+    ("subpixel_icnr_blur", "subpixel_icnr_blur", 3, {}),
 ]
-CUDA_VARIANTS = [v for v in VARIANTS if v[0] != "subpixel"]
+CUDA_VARIANTS = [v for v in VARIANTS if not v[0].startswith(("subpixel", "resize_bilinear", "deconv_"))]
 SHAPES = [  # (N, C_in, C_out, H=W)
     (1, 64, 32, 128),
     (8, 64, 32, 64),

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -37,6 +38,7 @@ from core.experiment.catalog import (
     shown_path,
 )
 from core.experiment.checkpoints import CheckpointError
+from core.experiment.history import read_histories
 from core.experiment.outputs import ModelOutput, compute_output, read_output
 from core.io.pixels import content_hash
 from ui.common import ROOT
@@ -181,3 +183,13 @@ def heldout() -> dict[str, np.ndarray]:
 @st.cache_data(max_entries=16, show_spinner=False)
 def heldout_digests() -> dict[str, str]:
     return {name: content_hash(img) for name, img in heldout().items()}
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _histories(root: str, stamp: tuple) -> pd.DataFrame:
+    return read_histories(root)
+
+
+def histories(root: Path) -> pd.DataFrame:
+    """The histories of ``root``, cached until one of its files changes."""
+    return _histories(str(root), folder_signature(root))

@@ -15,25 +15,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.experiment.catalog import folder_signature, variant_order
-from core.experiment.history import checkerboard_ratio, read_histories
+from core.experiment.catalog import variant_order
+from core.experiment.history import checkerboard_ratio
 from core.maths.metrics import SCORE_UNIT
+from ui.catalog import histories
 from ui.common import explain
+from ui.figures.front import render_front
 from ui.figures.regions import variant_colour
 from ui.plots import show_plot
 
 VARIANT, REFERENCE = "deconv3", "resize_nearest"
 SMALL = "small"  # the first release's experiment, inside the checkpoint folder
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _histories(root: str, stamp: tuple) -> pd.DataFrame:
-    return read_histories(root)
-
-
-def histories(root: Path) -> pd.DataFrame:
-    """The histories of ``root``, cached until one of its files changes."""
-    return _histories(str(root), folder_signature(root))
 
 
 def ratio_figure(lines: dict[str, pd.DataFrame]) -> go.Figure:
@@ -158,6 +150,12 @@ def render_life(root: Path) -> None:
     )
     show_plot(ratio_figure(lines), key="life-ratio", height=420)
     st.markdown(summary_text(full, last, hist))
+    st.subheader("So what should I use? Sharpness against checkerboard")
+    explain("Each point is one stored epoch of one trained variant (epochs 1, 10 and the last; "
+            "the label is the epoch), measured on photographs it never saw; the dotted line "
+            "joins a variant's own points in epoch order. Up is sharper, left is cleaner; a "
+            "black ring marks the front: no other variant is both sharper and cleaner there.")
+    render_front(hist, key="life-front")
     frames = {}
     for variant in variant_order(sorted(set(hist["variant"]))):
         d = hist[hist["variant"] == variant]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from tests.conftest import assert_clean, open_page
+from tests.conftest import ROOT, assert_clean, open_page, plotly_data
 from ui.story import STEPS
 
 STORY = "pages/story.py"
@@ -67,26 +68,32 @@ def test_presentation_mode_hides_explanations_on_the_story():
     assert [m.value for m in plain.markdown if "Previous / Next" in m.value]
 
 
-def test_the_fixes_step_shows_the_stored_benchmark_not_a_live_timing(monkeypatch):
-    """Step 8 reads benchmarks/results/upsampling.json: no timing on a visitor's request,
-    times rounded to two significant figures, and a clear note when the file is gone."""
+def test_the_fixes_step_plots_sharpness_against_checkerboard_from_the_stored_data(monkeypatch):
+    """Step 8: two pictures (held-out, unseen), one point per variant and stored epoch
+    (1, 10, 40) read from the histories, sentences computed from the same points, and the
+    costs from the stored benchmark (no live timing on a visitor's request)."""
     import ui.layers
-    import ui.story
+    from core.experiment.front import answer, front_points
+    from core.experiment.history import read_histories
 
     def no_live_timing(*args, **kwargs):
         raise AssertionError("the story must not time upsamplers live")
 
     monkeypatch.setattr(ui.layers, "cost_rows", no_live_timing)
-    stored = ui.story.stored_costs()
-    assert stored is not None, "benchmarks/results/upsampling.json is part of the repository"
-    table, note = stored
-    assert "resize_nearest" in table.index and "subpixel_icnr" not in table.index
-    assert table.loc["resize_nearest", "vs resize_nearest"] == 1.0
-    for value in table["forward (ms)"]:
-        assert float(f"{value:.2g}") == value  # two significant figures, no false precision
-    assert "median of" in note
     at = open_page(STORY, {"step": str(len(STEPS))}, timeout=240)
     assert_clean(at)
-    shown = at.dataframe[-1].value
-    assert list(shown.index) == list(table.index)
-    assert ui.story.stored_costs("/nonexistent/upsampling.json") is None
+    charts = [plotly_data(at, i) for i in range(len(at.get("plotly_chart")))]
+    assert len(charts) == 2
+    hist = read_histories(ROOT / "checkpoints")
+    for traces, which in zip(charts, ("held-out", "unseen"), strict=True):
+        points = front_points(hist, (1, 10, 40), which)
+        shown = {t["name"]: (list(t["x"]), list(t["y"])) for t in traces}
+        assert set(shown) == set(points["variant"])
+        for variant, (xs, ys) in shown.items():
+            rows = points[points["variant"] == variant].sort_values("epoch")
+            np.testing.assert_allclose(xs, rows["score"], rtol=1e-6)
+            np.testing.assert_allclose(ys, rows["psnr"], rtol=1e-6)
+        words = " ".join(answer(points, 40, which).sentences())
+        assert any(words in m.value for m in at.markdown), which
+    costs = at.dataframe[-1].value
+    assert "deconv3" in costs.index and (costs["network parameters"] > 0).all()

@@ -1,0 +1,74 @@
+"""core.experiment.front: the Pareto front, the points read from histories, the answer's words."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.experiment.front import answer, front_points, on_front, variant_costs
+
+
+def test_on_front_is_the_pareto_set_of_sharper_and_cleaner():
+    psnr = np.array([30.0, 28.0, 31.0, 27.0, 31.0])
+    score = np.array([1.0, 0.5, 2.0, 0.6, 2.0])
+    # 3 is beaten by 1 (sharper and cleaner); 4 ties 2 exactly (neither beats the other)
+    assert on_front(psnr, score).tolist() == [True, True, True, False, True]
+
+
+def _hist(rows):
+    return pd.DataFrame(rows, columns=["variant", "epoch", "val_psnr", "checkerboard",
+                                       "unseen_psnr", "unseen_checkerboard"])
+
+
+HIST = _hist([
+    ("deconv3", 1, 20.0, 4e-3, 18.0, 5e-3), ("deconv3", 10, 30.0, 2e-3, 25.0, 3e-3),
+    ("resize_nearest", 1, 18.0, 0.5e-3, 17.0, 0.4e-3), ("resize_nearest", 10, 27.0, 0.6e-3,
+                                                        22.0, 0.7e-3),
+    ("deconv_zoh", 1, 19.0, 0.4e-3, 17.5, 0.5e-3), ("deconv_zoh", 10, 29.0, 0.5e-3, 24.0, 0.6e-3),
+    ("deconv_zoh", 5, 99.0, 0.0, 99.0, 0.0),  # not a requested epoch
+])
+
+
+def test_points_read_the_requested_epochs_in_units_of_1e_minus_3():
+    pts = front_points(HIST, (1, 10), "held-out")
+    assert sorted(set(pts["epoch"])) == [1, 10] and len(pts) == 6
+    row = pts[(pts["variant"] == "deconv3") & (pts["epoch"] == 10)].iloc[0]
+    assert row["psnr"] == 30.0 and row["score"] == pytest.approx(2.0)
+    unseen = front_points(HIST, (10,), "unseen")
+    assert unseen.set_index("variant").loc["resize_nearest", "psnr"] == 22.0
+    with pytest.raises(ValueError):
+        front_points(HIST, (1,), "training")
+
+
+def test_the_answer_names_the_front_and_the_post_fixs_cost_from_the_data():
+    pts = front_points(HIST, (1, 10), "held-out")
+    a = answer(pts, 10)
+    # epoch 10: deconv_zoh (29 dB, 0.5) beats resize_nearest (27, 0.6); deconv3 sharpest
+    assert a.front == ("deconv3", "deconv_zoh")
+    assert a.post_cost_db == pytest.approx(3.0) and a.post_score_ratio == pytest.approx(0.3)
+    assert a.favoured == "deconv_zoh" and a.favoured_psnr_gain_db == pytest.approx(2.0)
+    words = " ".join(a.sentences())
+    assert "gives up 3.0 dB" in words and "`deconv_zoh`" in words and "+2.0 dB" in words
+
+
+def test_a_missing_variant_leaves_the_numbers_unmeasured_not_invented():
+    pts = front_points(HIST[HIST["variant"] != "resize_nearest"], (10,), "held-out")
+    a = answer(pts, 10)
+    assert math.isnan(a.post_cost_db) and a.favoured is None
+    assert "post's fix" not in " ".join(a.sentences())
+    assert front_points(pd.DataFrame(), (1,)).empty
+
+
+def test_costs_count_the_network_and_read_the_stored_time():
+    bench = {"rows": [{"shape": {"N": 1, "C_in": 8, "C_out": 4, "H": 16, "W": 16},
+                       "name": "deconv_zoh", "upsampler": "deconv_zoh", "forward_ms": 1.5}]}
+    costs = variant_costs(["deconv_zoh", "deconv3", "nonexistent"], bench)
+    assert list(costs.index) == ["deconv_zoh", "deconv3"]
+    assert costs.loc["deconv_zoh", "upsampler forward (ms)"] == 1.5
+    assert math.isnan(costs.loc["deconv3", "upsampler forward (ms)"])
+    # the hold adds its depthwise smoothing to the transposed convolution's multiply-adds
+    assert costs.loc["deconv_zoh", "upsampler MACs (M)"] > costs.loc["deconv3", "upsampler MACs (M)"]
+    assert costs.loc["deconv_zoh", "network parameters"] == costs.loc["deconv3", "network parameters"]

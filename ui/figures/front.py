@@ -1,0 +1,99 @@
+"""Sharpness against checkerboard: every trained variant at epochs 1, 10 and the last, with
+the path each takes over training (the gallery's life section and story step 8).
+
+Every point is a measurement of a stored checkpoint (:mod:`core.experiment.front`); the
+lines only join a variant's own measurements in epoch order, they are not fitted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.experiment.catalog import PROJECT_ROOT, variant_order
+from core.experiment.front import answer, front_points, variant_costs
+from core.maths.metrics import SCORE_UNIT
+from ui.common import explain
+from ui.figures.regions import variant_colour
+from ui.plots import show_plot, show_table
+
+#: The stored upsampler benchmark (``python benchmarks/upsampling.py``).
+UPSAMPLING_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "upsampling.json"
+SYMBOLS = {1: "circle-open", 10: "circle", 40: "diamond"}
+
+
+def front_figure(points: pd.DataFrame, title: str) -> go.Figure:
+    """PSNR (y, dB) against checkerboard (x, ×10⁻³, log axis): one marker per variant and
+    epoch, a line joining each variant's epochs in order, front members ringed in black."""
+    fig = go.Figure()
+    for variant in variant_order(sorted(set(points["variant"]))):
+        rows = points[points["variant"] == variant].sort_values("epoch")
+        colour = variant_colour(variant)
+        fig.add_trace(go.Scatter(
+            x=rows["score"], y=rows["psnr"], mode="lines+markers+text", name=variant,
+            text=[f"{e}" for e in rows["epoch"]], textposition="top center",
+            textfont={"color": colour},
+            line={"color": colour, "width": 1.5, "dash": "dot"},
+            marker={"color": colour, "size": [16 if f else 10 for f in rows["on_front"]],
+                    "symbol": [SYMBOLS.get(int(e), "square") for e in rows["epoch"]],
+                    "line": {"color": ["black" if f else colour for f in rows["on_front"]],
+                             "width": [3 if f else 1 for f in rows["on_front"]]}},
+            customdata=np.stack([rows["epoch"], rows["on_front"].map({True: "on the front",
+                                                                     False: "not on the front"})],
+                                axis=1),
+            hovertemplate=(f"<b>{variant}</b>, epoch %{{customdata[0]}}<br>"
+                           "PSNR %{y:.2f} dB (sharper is higher)<br>"
+                           f"checkerboard %{{x:.3g}} {SCORE_UNIT} (cleaner is left)<br>"
+                           "%{customdata[1]}<extra></extra>"),
+        ))
+    fig.update_layout(
+        title=title, legend={"title": "variant (label: epoch)"},
+        xaxis={"title": f"checkerboard score {SCORE_UNIT} (log scale; cleaner to the left)",
+               "type": "log"},
+        yaxis={"title": "PSNR, dB (sharper is higher)"},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+    )
+    return fig
+
+
+def stored_benchmark() -> dict | None:
+    try:
+        return json.loads(UPSAMPLING_RESULTS.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def render_front(histories: pd.DataFrame, *, key: str, epochs: tuple[int, ...] | None = None,
+                 which: tuple[str, ...] = ("held-out", "unseen")) -> None:
+    """The two pictures (held-out and unseen photographs) of ``histories``
+    (:func:`ui.catalog.histories`), the computed answer under each, and what each variant
+    costs."""
+    if histories is None or histories.empty:
+        st.info("No training history in this checkpoint folder: nothing to plot.",
+                icon=":material/insights:")
+        return
+    last = int(histories["epoch"].max())
+    epochs = epochs or tuple(dict.fromkeys((1, 10, last)))
+    cols = st.columns(len(which))
+    for col, name in zip(cols, which, strict=True):
+        points = front_points(histories, epochs, name)
+        with col:
+            if points.empty:
+                st.info(f"No {name} measurements stored.", icon=":material/insights:")
+                continue
+            photos = "held-out photographs" if name == "held-out" else "unseen photograph"
+            show_plot(front_figure(points, f"Sharpness vs checkerboard, {photos}"),
+                      key=f"{key}-{name}", height=460)
+            explain(" ".join(answer(points, epochs[-1], name).sentences()))
+    costs = variant_costs(variant_order(sorted(set(histories["variant"]))), stored_benchmark())
+    if not costs.empty:
+        st.markdown("**What each costs** (network parameters; the upsampler's multiply-adds "
+                    "and stored forward time at 64 → 32 channels, 128 → 256 px, "
+                    "`benchmarks/upsampling.py`)")
+        show_table(costs.style.format({"network parameters": "{:,}",
+                                       "upsampler MACs (M)": "{:.0f}",
+                                       "upsampler forward (ms)": "{:.2g}"}, na_rep="—"))
