@@ -31,7 +31,7 @@ REGION_VARIANT = "deconv3"
 
 #: One colour per variant, in the registry's order (the same on every plot).
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-           "#17becf", "#7f7f7f")
+           "#17becf", "#7f7f7f", "#bcbd22")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
