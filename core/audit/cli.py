@@ -238,12 +238,17 @@ def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditRep
     from core.audit import importing
     from core.audit.live import audit_module
 
+    # Refuse what can be refused before the user's code runs: arguments, then weights
+    # (read without unpickling code), then import and build; then match the weights.
     kwargs = importing.parse_kwargs(args.kwargs)
+    if args.weights:
+        importing.check_weights_path(args.weights)
     importing.add_pythonpath(args.pythonpath)
+    state = importing.read_state_dict(args.weights) if args.weights else None
     module = importing.build_module(args.module, kwargs)
     _check_outputs(outputs, {"module's source": importing.source_file(args.module)})
-    if args.weights:
-        importing.load_weights(module, args.weights, args.module)
+    if state is not None:
+        importing.load_weights(module, state, args.weights, args.module)
     return audit_module(module, args.input_shape, probes=not args.no_probes, image=image,
                         name=args.module)
 

@@ -6,8 +6,9 @@ own process, with the user's permissions: it is for the command line only (the
 dashboard page never offers it). What runs is only what the user named: the import of
 ``my_pkg.models`` (and its packages), then the constructor or factory, and only when its
 signature accepts the ``--kwargs`` given (checked before the call). Weights are read
-without unpickling code: safetensors, or ``torch.load(..., weights_only=True)``, and
-they must match the module key for key and shape for shape before anything runs.
+before any of that, without unpickling code (safetensors, or
+``torch.load(..., weights_only=True)``), and must match the module key for key and shape
+for shape before a forward pass runs.
 
 Every refusal is an :class:`~core.audit.limits.AuditError` with a one-line message.
 """
@@ -19,6 +20,7 @@ import inspect
 import json
 import re
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -112,10 +114,10 @@ def build_module(spec: str, kwargs: Mapping[str, Any] | None = None):
     """Import ``spec`` and build the ``torch.nn.Module`` it names: a class or a factory
     called with ``kwargs`` (after ``torch.manual_seed(BUILD_SEED)``), or a module
     instance as is. The call is made only when the signature accepts ``kwargs``."""
-    import torch
-
     kwargs = dict(kwargs or {})
     obj = resolve(spec)
+    import torch
+
     if isinstance(obj, torch.nn.Module):
         if kwargs:
             raise AuditError(f"{spec} is a module instance, not a class or factory: it takes no "
@@ -154,6 +156,18 @@ def _is_tensor_mapping(value) -> bool:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
 
+def check_weights_path(path: str | Path) -> Path:
+    """``path`` if it is a file with a suffix :func:`read_state_dict` reads (nothing read
+    yet)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AuditError(f"--weights {path}: no such file")
+    if path.suffix.lower() not in SAFETENSORS_SUFFIXES + TORCH_SUFFIXES:
+        raise AuditError(f"--weights {path.name}: only "
+                         f"{', '.join(SAFETENSORS_SUFFIXES + TORCH_SUFFIXES)} files are read")
+    return path
+
+
 def read_state_dict(path: str | Path) -> dict[str, Any]:
     """The tensors of a ``.safetensors`` file, or of a ``.pt``/``.pth`` state dict read with
     ``torch.load(weights_only=True)`` (a pickle holding code is refused, not run)."""
@@ -161,11 +175,8 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
 
     import torch
 
-    path = Path(path)
-    if not path.is_file():
-        raise AuditError(f"--weights {path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in SAFETENSORS_SUFFIXES:
+    path = check_weights_path(path)
+    if path.suffix.lower() in SAFETENSORS_SUFFIXES:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -174,11 +185,10 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
         except (SafetensorError, OSError, ValueError) as err:
             raise AuditError(f"--weights {path.name} is not a readable safetensors file: "
                              f"{_short(err)}") from err
-    if suffix not in TORCH_SUFFIXES:
-        raise AuditError(f"--weights {path.name}: only {', '.join(SAFETENSORS_SUFFIXES + TORCH_SUFFIXES)} "
-                         f"files are read")
     try:
-        value = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. about the pickle protocol: one line only
+            warnings.simplefilter("ignore")
+            value = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         what = f" (it names {found.group(1)})" if found else ""
@@ -204,9 +214,10 @@ def _listed(names: Sequence[str], most: int = 3) -> str:
     return shown + (f" (+{len(names) - most} more)" if len(names) > most else "")
 
 
-def load_weights(module, path: str | Path, spec: str = "the module") -> None:
-    """Load ``path`` into ``module`` after checking that every key and shape matches."""
-    state = read_state_dict(path)
+def load_weights(module, state: Mapping[str, Any], path: str | Path,
+                 spec: str = "the module") -> None:
+    """Load ``state`` (read from ``path`` by :func:`read_state_dict`) into ``module`` after
+    checking that every key and shape matches."""
     expected = module.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
