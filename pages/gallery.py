@@ -19,6 +19,7 @@ from ui.gallery import (
     render_curves,
     render_filmstrip,
     render_grid,
+    render_look,
     render_magnifier,
 )
 from ui.life import render_life
@@ -45,10 +46,13 @@ if catalog.empty:
             show_pixels(image, f"{name} (held-out photograph)", key=digests[name])
     st.stop()
 
+look = st.container()  # the grid on the first screen, above the controls that choose it
 settings = gallery_controls(catalog, images, digests)
 if not settings.variants:
     st.info("Choose at least one variant above.")
 image, digest = images[settings.image], digests[settings.image]
+with look:
+    render_look(catalog, settings, image, digest)
 # The magnifier first: the artifact on the first screen, before the full-size grid.
 render_magnifier(catalog, settings, image, digest)
 outputs = render_grid(catalog, settings, images, digests)

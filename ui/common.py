@@ -120,13 +120,31 @@ _PRESENT_CSS = """
 [data-testid="stMain"] [data-testid="stTable"]:has(th:nth-child(8)) :is(th, td) {
   font-size: 1.05rem; padding: 0.3rem 0.4rem; }
 [data-testid="stMain"] [data-testid="stCode"] code { font-size: 1.05rem; }
-[data-testid="stMain"] [data-baseweb="select"] div,
-[data-testid="stMain"] [data-baseweb="tag"] span,
-[data-testid="stMain"] [data-baseweb="input"] input,
-[data-testid="stMain"] [data-testid="stNumberInputField"] { font-size: 1.15rem; }
+[data-testid="stMain"] [data-testid="stSelectbox"] input,
+[data-testid="stMain"] [data-testid="stMultiSelect"] input,
+[data-testid="stMain"] [data-testid="stMultiSelect"] [data-tag] span,
+[data-testid="stMain"] [data-testid="stTextInput"] input,
+[data-testid="stMain"] [data-testid="stNumberInputField"] { font-size: 1.25rem; }
+[data-testid="stMain"] [data-testid="stMultiSelect"] [data-tag] { height: auto; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] { display: none; }
+[data-testid="stMain"] [data-testid="stDownloadButton"] { display: none; }
+.st-key-present-exit { position: fixed; top: 0.55rem; right: 4.5rem; z-index: 999991;
+  width: auto; }
 </style>
 """
+
+
+def _stop_presenting() -> None:
+    st.session_state[PRESENT_KEY] = False
+
+
+def presentation_exit() -> None:
+    """The visible way out of presentation mode (the sidebar, where the switch lives, is
+    folded away): a small button fixed at the top right of the window."""
+    with st.container(key="present-exit"):
+        st.button("Exit presentation", key="present-exit-button", on_click=_stop_presenting,
+                  icon=":material/close_fullscreen:", type="secondary",
+                  help="Back to the reading layout (the switch is in the sidebar too).")
 
 
 #: Always on: a code line wraps rather than hiding in a sideways scroll nobody notices.
@@ -148,6 +166,8 @@ def setup_app() -> bool:
         initial_sidebar_state="collapsed" if on else "auto",
     )
     st.html(_BASE_CSS + (_PRESENT_CSS if on else ""))
+    if on:
+        presentation_exit()
     return on
 
 

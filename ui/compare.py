@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.experiment.catalog import Catalog
+from core.experiment.catalog import POST_EPOCH, Catalog
 from core.experiment.checkpoints import MAX_EPOCH
 from core.io.decode import LoadedImage
 from ui.catalog import opening_epoch_note
@@ -53,6 +53,19 @@ def _side_controls(catalog: Catalog, name: str, default: str) -> Side | None:
     epoch = st.select_slider(f"Epoch of {name.upper()}", epochs, value=start, key=key,
                              bind="query-params", help=opening_epoch_note(start))
     return Side(variant, int(epoch))
+
+
+def opening_epochs(catalog: Catalog, a: str, b: str) -> str:
+    """Where the two sides open, in words from the catalog ("both at epoch 10, the
+    length of the post's training")."""
+    ea = catalog.default_epoch(a) if a in catalog.variants else None
+    eb = catalog.default_epoch(b) if b in catalog.variants else None
+    if ea is None or eb is None:
+        return "each at the epoch it opens at"
+    why = " (the length of the post's Figure 7 training)" if ea == POST_EPOCH else ""
+    if ea == eb:
+        return f"both at epoch {ea}{why}"
+    return f"at epochs {ea} and {eb}"
 
 
 def _int_or_none(raw: object) -> int | None:

@@ -17,17 +17,25 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from core.experiment.catalog import PERIOD, REGENERATE, Catalog, Unavailable, variant_order
+from core.experiment.catalog import (
+    PERIOD,
+    POST_EPOCH,
+    REGENERATE,
+    Catalog,
+    Unavailable,
+    variant_order,
+)
 from core.experiment.outputs import ModelOutput
 from core.io.pixels import Region, tile_grid, to_gif_bytes, to_png_bytes
 from core.maths.metrics import SCORE_UNIT, format_score
 from ui.catalog import model_output, opening_epoch_note
 from ui.common import explain, presenting, secondary
+from ui.figures.firstlook import render_first_look
 from ui.figures.regions import artifact_region, curves_figure, outline_region, region_controls
 from ui.pixels import (
-    MAGNIFIED_WIDTH,
-    magnify_factor,
+    fit_factor,
     pixelated_container,
+    scale_label,
     show_magnified,
     show_pixels,
 )
@@ -287,6 +295,32 @@ def render_curves(catalog: Catalog, settings: GallerySettings) -> None:
         st.caption(f"From {catalog.curves_source}. Dashed line: the epoch shown above.")
 
 
+#: The first look's networks: the post's deconvolution beside its fix.
+LOOK_VARIANTS = ("deconv3", "resize_nearest")
+
+
+def epoch_note(epoch: int) -> str:
+    """Which epoch the first look shows, and why (one sentence)."""
+    if epoch == POST_EPOCH:
+        return (f"Epoch {epoch}: the length of the post's Figure 7 training, where these "
+                "pages open.")
+    return f"Epoch {epoch}, as chosen below."
+
+
+def render_look(catalog: Catalog, settings: GallerySettings, image: np.ndarray,
+                digest: str) -> None:
+    """The gallery's first screen: the magnifier's region of the chosen photograph as fine
+    detail, for the original, ``deconv3`` and ``resize_nearest`` at the chosen epoch
+    (:func:`ui.figures.firstlook.render_first_look`)."""
+    panels = [("original", image, digest)]
+    for variant in LOOK_VARIANTS:
+        out = model_output(catalog, variant, settings.epoch, image, digest)
+        if isinstance(out, ModelOutput):
+            panels.append((variant, out.pixels, out.key))
+    render_first_look(panels, settings.region, where=settings.image,
+                      epoch_note=epoch_note(settings.epoch), key="gallery")
+
+
 def render_magnifier(catalog: Catalog, settings: GallerySettings, image: np.ndarray,
                      digest: str) -> None:
     """The region of the chosen photograph, enlarged with nearest neighbour, for every
@@ -300,24 +334,25 @@ def render_magnifier(catalog: Catalog, settings: GallerySettings, image: np.ndar
     region = settings.region
     st.subheader(f"Magnifier: {region.height}x{region.width} pixels of {settings.image}, "
                  f"epoch {settings.epoch}")
-    factor = magnify_factor(region.width, 384 if presenting() else MAGNIFIED_WIDTH)
+    per_row = 4 if presenting() else 3
+    factor = fit_factor(region.width, per_row)
+    st.caption(scale_label(factor))
     rkey = f"{region.top},{region.left},{region.height}"
     panels = [("original", image, digest)]
     panels += [(v, out.pixels, out.key) for v, out in outputs.items()]
+    cells = [None, *panels]  # the first cell: where the region is
     with pixelated_container("gallery-magnifier"):
-        left, right = st.columns([1, 4])
-        with left:
-            show_pixels(outline_region(image, region), "where (red frame)",
-                        key=f"{digest}|outline|{rkey}")
-        with right:
-            per_row = 4
-            for start in range(0, len(panels), per_row):
-                cols = st.columns(per_row)
-                for col, (label, pixels, key) in zip(cols, panels[start : start + per_row],
-                                                     strict=False):
-                    with col:
-                        show_magnified(pixels, region, label, key=key, factor=factor,
-                                       period=PERIOD, width="stretch")
+        for start in range(0, len(cells), per_row):
+            cols = st.columns(per_row)
+            for col, cell in zip(cols, cells[start : start + per_row], strict=False):
+                with col:
+                    if cell is None:
+                        show_pixels(outline_region(image, region), "where (red frame)",
+                                    key=f"{digest}|outline|{rkey}")
+                        continue
+                    label, pixels, key = cell
+                    show_magnified(pixels, region, label, key=key, factor=factor,
+                                   period=PERIOD)
     explain(
         "Every image pixel is drawn as a solid block (nearest neighbour, no smoothing), "
         f"so a pattern that repeats every {PERIOD} pixels shows as a regular grid. Under "

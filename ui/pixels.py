@@ -24,6 +24,37 @@ PIXELATED_CSS = """
 </style>
 """
 
+#: Width of the main area that magnifications are chosen for (CSS pixels): the centred
+#: page when reading, the wide page on a 1280-px screen when presenting (wider screens
+#: leave a margin; a magnified image is never stretched to a non-integer scale).
+PAGE_WIDTH = {False: 704, True: 1120}
+#: Streamlit's gap between columns (1rem).
+COLUMN_GAP = 16
+
+#: On a screen whose devicePixelRatio is not 1 (a laptop at 125 % or 150 %), an image
+#: ``k`` CSS pixels per image pixel wide is ``k * dpr`` device pixels per image pixel: a
+#: fraction, which bends a 4-pixel grid. This rounds each magnified image (its ``alt``
+#: says "magnified kx") to a whole number of device pixels per image pixel.
+DEVICE_PIXELS_JS = """
+<script>
+(() => {
+  if (window.__ckbDevicePixels) return; window.__ckbDevicePixels = true;
+  const fit = () => {
+    const d = window.devicePixelRatio || 1;
+    for (const img of document.querySelectorAll('[class*="st-key-pixels"] img[alt*="magnified"]')) {
+      const m = /magnified (\\d+)x/.exec(img.alt); if (!m || !img.naturalWidth) continue;
+      const k = +m[1], n = img.naturalWidth / k, whole = Math.max(1, Math.round(k * d));
+      const css = whole * n / d + 'px';
+      if (img.style.width !== css) { img.style.width = css; img.style.maxWidth = 'none'; }
+    }
+  };
+  new MutationObserver(fit).observe(document.body, {subtree: true, childList: true,
+                                                    attributes: true, attributeFilter: ['src']});
+  window.addEventListener('resize', fit); fit();
+})();
+</script>
+"""
+
 
 @st.cache_data(max_entries=768, show_spinner=False)
 def _png(key: str, factor: int, _image: np.ndarray) -> bytes:
@@ -44,6 +75,7 @@ def show_pixels(
     width: int | str = "stretch",
     file_name: str | None = None,
     png: bytes | None = None,
+    alt: str | None = None,
 ) -> None:
     """Draw an image losslessly (PNG, never JPEG); with ``factor`` > 1 enlarged by
     nearest neighbour, so one-pixel patterns stay visible. Every image gets a PNG
@@ -56,7 +88,9 @@ def show_pixels(
     if caption and presenting():
         st.markdown(f"**{caption}**")
     png = png if png is not None and factor == 1 else png_of(image, key, factor)
-    st.image(png, caption=caption, width=width, output_format="PNG")
+    st.image(png, caption=caption, width=width, output_format="PNG", alt=alt)
+    if presenting():  # no download buttons in front of a room
+        return
     file_name = file_name or f"{_slug(caption or 'image')}.png"
     ident = hashlib.blake2b(f"{key}|{factor}|{caption}|{file_name}".encode(),
                             digest_size=8).hexdigest()
@@ -70,14 +104,40 @@ def _slug(text: str) -> str:
 
 
 def pixelated_container(key: str):
-    """A container whose images the browser scales with nearest neighbour."""
+    """A container whose images the browser scales with nearest neighbour, at a whole
+    number of device pixels per image pixel (:data:`DEVICE_PIXELS_JS`)."""
     st.html(PIXELATED_CSS)
+    st.html(DEVICE_PIXELS_JS, unsafe_allow_javascript=True)
     return st.container(key=f"pixels-{key}")
 
 
 def magnify_factor(size: int, target: int = MAGNIFIED_WIDTH) -> int:
     """Integer enlargement that makes a ``size``-pixel crop about ``target`` pixels wide."""
     return max(1, target // max(1, size))
+
+
+def fit_factor(size: int, columns: int = 1, fraction: float = 1.0) -> int:
+    """The largest whole magnification at which a ``size``-pixel crop fits one of
+    ``columns`` equal columns across ``fraction`` of the page (:data:`PAGE_WIDTH`)."""
+    page = PAGE_WIDTH[presenting()] * fraction
+    column = (page - COLUMN_GAP * (columns - 1)) / max(1, columns)
+    return max(1, int(column // max(1, size)))
+
+
+def scale_label(factor: int) -> str:
+    """What a magnified image shows, e.g. "×4: each pixel is 4x4 screen pixels"."""
+    return f"×{factor}: each pixel is {factor}x{factor} screen pixels"
+
+
+def show_exact(image: np.ndarray, caption: str, *, key: str, factor: int) -> None:
+    """``image`` enlarged ``factor`` times (nearest) and drawn at exactly that size: one
+    image pixel is ``factor`` x ``factor`` screen pixels, never a fraction. No download
+    button (the magnifiers below have them). Draw inside a :func:`pixelated_container`."""
+    if presenting():
+        st.markdown(f"**{caption}**")
+    st.image(png_of(image, key, factor), caption=None if presenting() else caption,
+             width=int(image.shape[1] * factor), output_format="PNG",
+             alt=f"{caption}, magnified {factor}x")
 
 
 #: How much the fine-detail view amplifies the high-passed image.
@@ -108,13 +168,16 @@ def show_magnified(
     """
     region = region.clamped(pixels.shape)
     rkey = f"{region.top},{region.left},{region.height},{region.width}"
+    exact = int(region.width * factor)  # a whole number of screen pixels per image pixel
     show_pixels(crop_region(pixels, region), f"{label} ×{factor}", key=f"{key}|crop|{rkey}",
-                factor=factor, width=width, file_name=f"{_slug(label)}-crop.png")
+                factor=factor, width=exact, file_name=f"{_slug(label)}-crop.png",
+                alt=f"{label}, magnified {factor}x")
     if detail:
         try:
             fine = _fine_detail(key, period, DETAIL_GAIN, pixels)
         except ValueError:  # an image too small for the high-pass
             return
         show_pixels(crop_region(fine, region), f"fine detail ×{DETAIL_GAIN:g}",
-                    key=f"{key}|fine|{rkey}", factor=factor, width=width,
-                    file_name=f"{_slug(label)}-fine-detail.png")
+                    key=f"{key}|fine|{rkey}", factor=factor, width=exact,
+                    file_name=f"{_slug(label)}-fine-detail.png",
+                    alt=f"{label} fine detail, magnified {factor}x")

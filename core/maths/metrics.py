@@ -219,6 +219,24 @@ def fine_detail(image, period: int, gain: float = 10.0) -> np.ndarray:
     return out[:, :, 0] if arr.ndim == 2 else out
 
 
+def grey_levels_at_period(view, period: int) -> float:
+    """How plainly a picture shows a pattern of ``period``: peak-to-peak, in grey levels
+    (0-255), of the mean grey over each phase (row mod P, column mod P) of ``view``, a
+    displayed image in ``[0, 1]`` (channels averaged), cropped to whole periods from its
+    top-left corner. A pattern of a few grey levels is lost on a projector; six or more
+    is plain. Returns 0.0 for a view smaller than one period.
+    """
+    arr = np.asarray(view, dtype=np.float64)
+    grey = arr.mean(axis=2) if arr.ndim == 3 else arr  # (H, W)
+    p = int(period)
+    h, w = grey.shape[0] // p * p, grey.shape[1] // p * p
+    if h == 0 or w == 0:
+        return 0.0
+    tiles = grey[:h, :w].reshape(h // p, p, w // p, p)  # (tile_y, a, tile_x, b)
+    phases = tiles.mean(axis=(0, 2))  # (P, P)
+    return float(255.0 * (phases.max() - phases.min()))
+
+
 #: Added to a window's residual RMS in ``share`` readings (0.1 % of the range): a flat,
 #: clean window reads about 0, not a ratio of two roundings.
 SHARE_FLOOR = 1e-3

@@ -105,7 +105,7 @@ def test_default_is_figure_7(tiny):
     assert ((df["SSIM"].iloc[1:] > -1) & (df["SSIM"].iloc[1:] <= 1)).all()
     assert (df["checkerboard ×10⁻³"] >= 0).all()  # the one unit
     captions = [im.proto.imgs[0].caption for im in at.get("image")]
-    assert sum(c.endswith("×14") for c in captions) == 3  # magnified crops of the three images
+    assert sum(c.endswith("×7") for c in captions) == 3  # magnified crops of the three images
     assert sum(c.endswith("fine detail ×10") for c in captions) == 3  # one beside each crop
     assert sum(c.startswith("|") for c in captions) == 2  # two difference images
     # phase patterns in one figure (one scale), spectra in one figure (one scale)

@@ -66,17 +66,20 @@ def test_default_view(tiny):
     film = [c for c in captions if c.startswith(("epoch", "▶ epoch"))]
     assert len(film) == TINY_EPOCHS + 1
     assert any(c.startswith(f"▶ epoch {TINY_EPOCHS}") for c in film)
-    # magnifier: the original and every variant, enlarged 8x (32 px region), each with
-    # its fine detail; scores in the one unit
-    assert sum(c.endswith("×8") for c in captions) == 1 + len(TINY_VARIANTS)
+    # first look: the original, deconv3 and resize_nearest as fine detail, with grey levels
+    look = [c for c in captions if c.endswith("grey levels")]
+    assert [c.split(":")[0] for c in look] == ["original", "deconv3", "resize_nearest"]
+    # magnifier: the original and every variant, enlarged 7x (32 px region in a third of
+    # the centred page), each with its fine detail; scores in the one unit
+    assert sum(c.endswith("×7") for c in captions) == 1 + len(TINY_VARIANTS)
     assert sum(c.endswith("fine detail ×10") for c in captions) == 1 + len(TINY_VARIANTS)
     assert all(c.endswith("×10⁻³") for c in captions if "checkerboard" in c)
     # charts wait for a click (each costs a new visitor's browser seconds of CPU)
     assert not at.get("plotly_chart")
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels[-2:] == ["Grid as PNG", "deconv3 epochs as GIF"]
-    # and every image shown has its own PNG download
-    assert labels.count("PNG") == len(images(at))
+    # and every image shown has its own PNG download, but the first look's
+    assert labels.count("PNG") == len(images(at)) - len(look)
 
 
 def test_epoch_slider_changes_the_images(tiny):
@@ -129,18 +132,18 @@ def test_variant_selection(tiny):
 
 def test_magnifier_region(tiny):
     at = open_page(GALLERY, timeout=120)
-    crops = urls(at, "×8")
+    crops = urls(at, "×7")
     grid = grid_urls(at, "deconv3")
     at.select_slider(key="region_size").set_value(16).run()
     assert_clean(at)
-    assert not urls(at, "×8")
-    enlarged = urls(at, "×16")  # 16 px enlarged 16 times: 256 px wide
+    assert not urls(at, "×7")
+    enlarged = urls(at, "×14")  # 16 px enlarged 14 times: 224 px, a third of the page
     assert len(enlarged) == 1 + len(TINY_VARIANTS)
     assert not set(crops) & set(enlarged)
     assert grid_urls(at, "deconv3") == grid  # only the magnifier changed
     at.slider(key="region_top").set_value(0).run()
     assert at.slider(key="region_top").value == 0
-    assert not set(urls(at, "×16")) & set(enlarged)
+    assert not set(urls(at, "×14")) & set(enlarged)
     assert any("16x16 pixels" in h.value for h in at.get("subheader"))
 
 

@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.experiment.catalog import PERIOD, REGENERATE, Catalog, Unavailable
+from core.experiment.catalog import PERIOD, POST_EPOCH, REGENERATE, Catalog, Unavailable
 from core.experiment.outputs import ModelOutput
 from core.io.pixels import Region, abs_difference, crop_region
 from core.maths.metrics import (
-    SCORE_SCALE,
     SCORE_UNIT,
     checkerboard_score,
     format_score,
@@ -22,6 +21,7 @@ from core.maths.metrics import (
 )
 from ui.catalog import heldout_digests, model_output
 from ui.common import explain
+from ui.figures.firstlook import render_first_look
 from ui.figures.panels import patterns_figure
 from ui.figures.regions import (
     REGION_SIZE,
@@ -30,7 +30,7 @@ from ui.figures.regions import (
     region_controls,
     strongest_region,
 )
-from ui.pixels import magnify_factor, pixelated_container, show_magnified, show_pixels
+from ui.pixels import fit_factor, pixelated_container, scale_label, show_magnified, show_pixels
 from ui.plots import colorscale, show_plot, show_table
 
 #: Side of the centre crop whose spectrum is drawn.
@@ -104,9 +104,13 @@ def _default_region(catalog: Catalog, image: np.ndarray, digest: str,
 
 
 def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
-                      image: np.ndarray, digest: str, name: str) -> pd.DataFrame:
+                      image: np.ndarray, digest: str, name: str, *, look=None,
+                      jpeg: bool = False) -> pd.DataFrame:
     """Original | A | B with crops, differences, phase patterns, spectra and the table.
 
+    ``look``: a container (placed above the page's controls) that gets the first look at
+    the grid (:func:`ui.figures.firstlook.render_first_look`) of the magnifier's region.
+    ``jpeg``: the image is a JPEG upload, whose own score includes its 8x8 blocks.
     Returns the table shown (for tests and the story page).
     """
     panels: list[tuple[str, np.ndarray, str]] = [(f"original ({name})", image, digest)]
@@ -136,15 +140,23 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     with st.expander("Magnifier region", expanded=False):
         region = region_controls(image.shape, default=_default_region(catalog, image, digest,
                                                                       outputs))
-    factor = magnify_factor(region.width, 448)  # stretched to the column, kept sharp
-    st.subheader(f"Magnified ×{factor}: {region.height}x{region.width} pixels at "
+    if look is not None:
+        with look:
+            epoch = sides[0].epoch if sides[0] is not None else None
+            note = "" if epoch is None else (
+                f"Epoch {epoch} of model A: " + (
+                    "the length of the post's Figure 7 training, where this page opens."
+                    if epoch == POST_EPOCH else "as chosen below."))
+            render_first_look(panels, region, where=name, epoch_note=note, key="compare")
+    factor = fit_factor(region.width, 3)
+    st.subheader(f"Magnified: {region.height}x{region.width} pixels at "
                  f"({region.top}, {region.left})")
+    st.caption(scale_label(factor))
     rkey = f"{region.top},{region.left},{region.height}"
     with pixelated_container("compare-magnifier"):
         for col, (label, pixels, key) in zip(st.columns(3), panels, strict=False):
             with col:
-                show_magnified(pixels, region, label, key=key, factor=factor, period=PERIOD,
-                               width="stretch")
+                show_magnified(pixels, region, label, key=key, factor=factor, period=PERIOD)
     explain("Under each crop its fine detail: the image minus its local average, ten times "
             "amplified, where a checkerboard too faint to see is plain. The region starts "
             "where deconv3's checkerboard is strongest.")
@@ -164,12 +176,15 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
             show_pixels(diff, f"|{label} − original| ×{g}", key=f"{key}|diff|{g}")
 
     analyses = {label: _analysis(key, pixels) for label, pixels, key in panels}
+    # One score per image, written the same everywhere: the stored one of a model output.
+    scores = {label: outputs[label].score if label in outputs else analyses[label][0]
+              for label, _, _ in panels}
     st.subheader("Phase pattern")
     explain(f"The high-passed image averaged over every pixel of the same phase "
             f"(row mod {PERIOD}, column mod {PERIOD}), in the score's unit ({SCORE_UNIT} of "
             "the range), all on one colour scale. A flat tile means no checkerboard; the "
             "score is its RMS.")
-    show_plot(patterns_figure([(f"{label}<br>checkerboard {format_score(analyses[label][0])}",
+    show_plot(patterns_figure([(f"{label}<br>checkerboard {format_score(scores[label])}",
                                 analyses[label][1]) for label, _, _ in panels]),
               key="compare-patterns", height=PANELS_HEIGHT, present_height=PANELS_PRESENT)
     st.subheader("Spectrum")
@@ -183,7 +198,7 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
 
     # The original against itself: PSNR is infinite and SSIM 1 (the reference row).
     rows = [{"image": panels[0][0], "PSNR (dB)": np.inf, "SSIM": 1.0,
-             "checkerboard score": analyses[panels[0][0]][0]}]
+             "checkerboard score": scores[panels[0][0]]}]
     for label, out in outputs.items():
         psnr, ssim = _quality(out.key, image, out.pixels)
         rows.append({"image": label, "PSNR (dB)": psnr, "SSIM": ssim,
@@ -193,11 +208,18 @@ def render_comparison(catalog: Catalog, sides: tuple[Side | None, Side | None],
     table["score / original"] = table["checkerboard score"] / base
     st.subheader("Measures")
     shown = table.rename(columns={"checkerboard score": SCORE_COLUMN})
-    shown[SCORE_COLUMN] = shown[SCORE_COLUMN] * SCORE_SCALE
-    show_table(shown.style.format({
+    show_table(shown.style.format({  # the score as everywhere else: format_score
         "PSNR (dB)": lambda v: "∞" if np.isinf(v) else f"{v:.2f}",
-        "SSIM": "{:.4f}", SCORE_COLUMN: "{:.2f}", "score / original": "{:.1f}"}))
+        "SSIM": "{:.4f}", SCORE_COLUMN: lambda v: format_score(v, unit=False),
+        "score / original": "{:.1f}"}))
+    if jpeg:
+        reference = (f"this upload is a JPEG: its own score, {format_score(scores[panels[0][0]])}"
+                     ", includes the edges of its 8x8 compression blocks (a pattern that "
+                     f"repeats every 8 pixels, so every {PERIOD} too), not only the "
+                     "photograph; compare the models with it, not with a clean photograph's")
+    else:
+        reference = "the original's own score is the level of the photograph before any network"
     explain("PSNR and SSIM compare each model's output with the original (the models were "
             "trained to reproduce their input). The checkerboard score needs no reference: "
-            "the original's own score is the level of a clean photograph.")
+            f"{reference}.")
     return table
