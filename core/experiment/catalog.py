@@ -24,6 +24,7 @@ import torch
 from core.experiment.checkpoints import list_checkpoints, load_model, read_manifest
 from core.experiment.history import HISTORY_NAME, read_histories
 from core.experiment.models import FACTOR, VARIANTS
+from core.io.text import safe_text
 
 #: The project folder: paths inside it are shown relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +127,8 @@ def folder_signature(root: Path) -> tuple:
             s = f.stat()
         except OSError:
             continue
-        out.append((str(f.relative_to(root)), s.st_mtime_ns, s.st_size))
+        # safe_text: a name that is not UTF-8 must not crash the cache's hashing
+        out.append((safe_text(f.relative_to(root)), s.st_mtime_ns, s.st_size))
     return tuple(out)
 
 

@@ -39,6 +39,7 @@ from safetensors.torch import save as st_save
 
 from core.experiment.models import TransformNet, TransformNetConfig
 from core.io.files import atomic_write_bytes, clip, read_csv_file
+from core.io.text import is_utf8, safe_text
 
 SCHEMA_VERSION = 1
 METADATA_KEY = "checkerboard_lab"
@@ -73,6 +74,11 @@ WEIGHT_DTYPES = ("F16", "BF16", "F32")
 VARIANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+#: Why a checkpoint whose file or folder name is not UTF-8 is left out.
+NOT_UTF8 = ("its file or folder name is not UTF-8 text (shown with \\x escapes); "
+            "rename it to use it")
+
+
 class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupt or not one of ours.
 
@@ -80,8 +86,8 @@ class CheckpointError(ValueError):
     """
 
     def __init__(self, path: str | Path, problem: str) -> None:
-        self.path = clip(str(path), 300)
-        self.problem = clip(str(problem))
+        self.path = clip(safe_text(path), 300)
+        self.problem = clip(safe_text(problem))
         super().__init__(f"checkpoint {self.path!r}: {self.problem}")
 
 
@@ -300,29 +306,50 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return tensors, meta
 
 
-def config_from_metadata(path: str | Path, raw: Any) -> TransformNetConfig:
-    """The stored model config, checked against :data:`CONFIG_BOUNDS` and the known
-    upsamplers before anything is built (``CheckpointError`` naming the field)."""
+def check_model_config(raw: Any) -> TransformNetConfig:
+    """The one validator of a model's settings, shared by training (before any work) and
+    every checkpoint reader (before anything is built): each integer field within
+    :data:`CONFIG_BOUNDS`, a known upsampler, a buildable architecture of at most
+    :data:`MAX_PARAMETERS` parameters. ``ValueError`` naming the field otherwise, so a
+    run can never store what the loader would then refuse."""
     from core.upsamplers.registry import upsampler_names
 
     if not isinstance(raw, dict):
-        raise CheckpointError(path, f"metadata field 'config' is {_show(raw)}, not an object")
+        raise ValueError(f"the model config is {_show(raw)}, not an object")
     for name, (lo, hi) in CONFIG_BOUNDS.items():
         if name in raw and (not _is_int(raw[name]) or not lo <= raw[name] <= hi):
-            raise CheckpointError(path, f"config field {name!r} is {_show(raw[name])}: not "
-                                        f"an integer in the sane range {lo}..{hi}, refused "
-                                        "unbuilt")
+            raise ValueError(f"config field {name!r} is {_show(raw[name])}: not an integer "
+                             f"in the sane range {lo}..{hi}, refused unbuilt")
     for name in ("upsampler", "activation"):
         if name in raw and not isinstance(raw[name], str):
-            raise CheckpointError(path, f"config field {name!r} is {_show(raw[name])}, "
-                                        "not a name")
+            raise ValueError(f"config field {name!r} is {_show(raw[name])}, not a name")
     if "upsampler" in raw and raw["upsampler"] not in upsampler_names():
-        raise CheckpointError(path, f"config names an unknown upsampler "
-                                    f"{_show(raw['upsampler'])}")
+        raise ValueError(f"config names an unknown upsampler {_show(raw['upsampler'])}")
     try:
-        return TransformNetConfig.from_dict(raw)
+        config = TransformNetConfig.from_dict(raw)
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(path, f"metadata holds an invalid model config ({exc})") from exc
+        raise ValueError(f"an invalid model config ({exc})") from exc
+    try:
+        expected = expected_shapes(config)
+    except Exception as exc:  # an architecture the code cannot build
+        raise ValueError(f"an invalid model config ({type(exc).__name__}: {exc})") from exc
+    n_params = sum(math.prod(s) for s in expected.values())
+    if n_params > MAX_PARAMETERS:
+        raise ValueError(f"the config asks for {n_params:,} parameters, more than "
+                         f"{MAX_PARAMETERS:,}: refused unbuilt")
+    return config
+
+
+def config_from_metadata(path: str | Path, raw: Any) -> TransformNetConfig:
+    """The stored model config, checked by :func:`check_model_config` before anything is
+    built (``CheckpointError`` naming the file and the field)."""
+    try:
+        return check_model_config(raw)
+    except ValueError as exc:
+        problem = str(exc)
+        if problem.startswith("an invalid model config"):
+            problem = "metadata holds " + problem
+        raise CheckpointError(path, problem) from exc
 
 
 @functools.lru_cache(maxsize=64)
@@ -347,15 +374,7 @@ def check_weights_fit(path: Path, meta: dict[str, Any],
     """The stored config, once it is sane and the header's tensors (names, shapes, dtypes)
     are exactly the ones it implies; ``CheckpointError`` otherwise. Nothing is built."""
     config = config_from_metadata(path, meta["config"])
-    try:
-        expected = expected_shapes(config)
-    except Exception as exc:  # an architecture the code cannot build
-        raise CheckpointError(path, f"metadata holds an invalid model config "
-                                    f"({type(exc).__name__}: {exc})") from exc
-    n_params = sum(math.prod(s) for s in expected.values())
-    if n_params > MAX_PARAMETERS:
-        raise CheckpointError(path, f"the config asks for {n_params:,} parameters, more than "
-                                    f"{MAX_PARAMETERS:,}: refused unbuilt")
+    expected = expected_shapes(config)
     missing, unexpected = set(expected) - set(index), set(index) - set(expected)
     if missing or unexpected:
         raise CheckpointError(path, "weights do not fit the config: "
@@ -446,7 +465,9 @@ def list_checkpoints(root: str | Path = "checkpoints") -> pd.DataFrame:
     Only headers are read (fast), but checked as :func:`load_model` checks them
     before reading the weights. A file that cannot be used is listed with
     ``ok=False`` and the reason in ``error`` (variant/epoch from its name, -1 when
-    the name has none), so a caller can show what is usable: a broken or foreign
+    the name has none), so a caller can show what is usable: a file or folder name
+    that is not UTF-8 (its ``path`` and ``variant`` written with ``\\xNN`` escapes,
+    :func:`core.io.text.safe_text`), a broken or foreign
     header, metadata of the wrong type, metadata naming another variant or epoch
     than the file's path, an epoch beyond :data:`MAX_EPOCH`, a symbolic link (never
     followed), or a second file for the same variant and epoch (``epoch_5`` next to
@@ -456,7 +477,13 @@ def list_checkpoints(root: str | Path = "checkpoints") -> pd.DataFrame:
     rows = []
     if root_p.is_dir():
         for f in sorted(root_p.glob("*/epoch_*.safetensors")):
-            rows.append(_row(f, str(Path(root) / f.relative_to(root_p))))
+            shown = str(Path(root) / f.relative_to(root_p))
+            if not is_utf8(shown):  # refused by name: it would crash a page's cache hashing
+                rows.append({"variant": safe_text(f.parent.name), "epoch": -1,
+                             "path": safe_text(shown), "ok": False,
+                             "error": str(CheckpointError(shown, NOT_UTF8))})
+                continue
+            rows.append(_row(f, shown))
     seen: dict[tuple[str, int], str] = {}
     for row in rows:
         if not row.get("ok"):

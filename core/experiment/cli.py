@@ -16,7 +16,9 @@ from core.experiment.checkpoints import (
     write_manifest,
 )
 from core.experiment.models import VARIANTS
+from core.experiment.runfolder import held_env, run_lock
 from core.experiment.train import PROGRESS, TrainConfig, _dist_info, run
+from core.io.text import plain
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,9 +83,9 @@ def _config_from(a: argparse.Namespace, p: argparse.ArgumentParser) -> TrainConf
             colour_permute=a.colour_permute, grad_clip=a.grad_clip, keep=a.keep,
             adam_beta2=a.adam_beta2,
             fast_resize=a.fast_resize, collapse_min_steps=a.collapse_min_steps)
-    except ValueError as exc:
-        p.error(str(exc))
-        raise  # unreachable: p.error exits
+    except ValueError as exc:  # one line, exit status 2, before any work
+        print(f"{p.prog}: error: {plain(exc, 2000)}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -143,13 +145,15 @@ def run_jobs(cfg: TrainConfig, jobs: int, threads: int | None) -> int:
     import subprocess
 
     per = threads or max(1, (os.cpu_count() or 1) // jobs)
-    env = {**os.environ, "OMP_NUM_THREADS": str(per), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(per), "PYTHONUNBUFFERED": "1",
+           **held_env(cfg.output)}  # the children write under this process's lock
     t0 = time.perf_counter()
     queue = list(cfg.variants)
     running: dict[str, subprocess.Popen] = {}
     codes: dict[str, int] = {}
     try:
-        _run_queue(cfg, queue, running, codes, jobs, per, env, t0)
+        with run_lock(cfg.output):
+            _run_queue(cfg, queue, running, codes, jobs, per, env, t0)
     except KeyboardInterrupt:
         # Ctrl-C reaches every process of the terminal's group: each child reports which
         # of its epochs is safe; wait for them so their messages come before ours.
@@ -191,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_jobs(cfg, a.jobs, a.threads)
         run(cfg, progress=not a.no_progress)
     except ValueError as exc:  # TrainingError included
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {plain(exc, 4000)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if a.jobs > 1:

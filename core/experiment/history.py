@@ -17,6 +17,7 @@ from its weights.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from core.experiment.checkpoints import read_csv_table
-from core.io.files import atomic_write_bytes
+from core.io.files import atomic_write_bytes, clip
+from core.io.text import is_utf8, plain, safe_text
 
 HISTORY_NAME = "history.csv"
 
@@ -34,14 +36,36 @@ HISTORY_COLUMNS = ("epoch", "stored", "train_loss", "val_psnr", "val_ssim", "che
                    "unseen_contrast", "imbalance_up1", "imbalance_up2", "lr",
                    "epoch_seconds", "images_per_s")
 
+#: Columns of HISTORY_COLUMNS that hold numbers (``stored`` is a flag).
+NUMBER_COLUMNS = tuple(c for c in HISTORY_COLUMNS if c not in ("epoch", "stored"))
+
+
 def read_history(path: str | Path) -> list[dict[str, Any]]:
     """Rows of one ``history.csv`` (``[]`` when there is none), checked by
     :func:`core.experiment.checkpoints.read_csv_table` (``ValueError`` naming the file when it is a
-    link, too large, not UTF-8 CSV, lacks ``epoch`` or holds an impossible epoch)."""
+    link, not a regular file, too large, not UTF-8 CSV, lacks ``epoch`` or holds an
+    impossible epoch) and here: a number column (:data:`NUMBER_COLUMNS`) holding text
+    is refused, naming the row and the column. Every column of :data:`HISTORY_COLUMNS`
+    the file lacks (an older file without the imbalance) comes back empty (NaN)."""
     p = Path(path)
     if not p.exists() and not p.is_symlink():
         return []
-    return read_csv_table(p, ("epoch",), "history").to_dict("records")
+    df = read_csv_table(p, ("epoch",), "history")
+    for col in NUMBER_COLUMNS:
+        if col not in df.columns:
+            df[col] = math.nan
+            continue
+        raw = df[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & raw.notna()
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise ValueError(f"history {clip(safe_text(p), 300)!r}, row {i + 2}: column "
+                             f"{col!r} holds {clip(repr(raw.iloc[i]), 40)}, not a number")
+        df[col] = values.astype(float)
+    if "stored" not in df.columns:
+        df["stored"] = False
+    return df.to_dict("records")
 
 
 def write_history(path: str | Path, rows: list[dict[str, Any]]) -> None:
@@ -100,6 +124,11 @@ def read_histories(root: str | Path) -> pd.DataFrame:
     frames, problems = [], []
     if root.is_dir() and not root.is_symlink():
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+            if not is_utf8(folder.name):  # would crash whatever encodes it (a page's cache)
+                problems.append(f"folder {safe_text(folder.name)!r} in "
+                                f"{clip(safe_text(root), 200)!r}: its name is not UTF-8 "
+                                "text; skipped (rename it)")
+                continue
             try:
                 rows = read_history(folder / HISTORY_NAME)
             except ValueError as exc:
@@ -183,11 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backfill", action="store_true",
                    help="first write history.csv for variants that have none (from checkpoints)")
     a = p.parse_args(argv)
-    if a.backfill:
-        backfill_histories(a.root)
-    table = summary_table(read_histories(a.root), a.epochs)
+    try:
+        if a.backfill:
+            backfill_histories(a.root)
+        histories = read_histories(a.root)
+    except (OSError, ValueError) as exc:  # an unreadable folder, a refused checkpoint
+        print(f"error: {plain(exc)}", file=sys.stderr)
+        return 2
+    for problem in histories.attrs.get("problems", []):
+        print(f"skipped: {plain(problem)}", file=sys.stderr)
+    table = summary_table(histories, a.epochs)
     if table.empty:
-        print(f"no history.csv under {a.root!r}")
+        print(f"no readable history.csv under {plain(repr(a.root))}")
         return 1
     print(markdown_table(table))
     return 0
@@ -196,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
 def markdown_table(df: pd.DataFrame) -> str:
     """``df`` as a GitHub Markdown table (NaN as an em dash)."""
     def cell(v) -> str:
-        return "—" if isinstance(v, float) and not np.isfinite(v) else str(v)
+        if isinstance(v, float) and not np.isfinite(v):
+            return "—"
+        return plain(v).replace("|", "\\|")  # a cell cannot end the row or the line
 
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |",
+    lines = ["| " + " | ".join(map(cell, df.columns)) + " |",
              "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |"
               for row in df.itertuples(index=False)]

@@ -52,6 +52,7 @@ returns.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -72,6 +73,8 @@ from tqdm import tqdm
 
 from core.experiment.checkpoints import (
     FILE_RE,
+    MAX_EPOCH,
+    check_model_config,
     checkpoint_path,
     read_metadata,
     save_checkpoint,
@@ -81,6 +84,7 @@ from core.experiment.data import DataSource, RandomCrops, default_source, folder
 from core.experiment.evaluation import collapse_problem, evaluate
 from core.experiment.history import HISTORY_NAME, read_history, write_history
 from core.experiment.models import FACTOR, VARIANTS, TransformNet, TransformNetConfig
+from core.experiment.runfolder import run_lock
 from core.io.files import atomic_write_bytes
 from core.upsamplers.fused import FusedResizeConv
 from core.upsamplers.layers import ResizeConv
@@ -92,6 +96,16 @@ RESULT_SETTINGS = ("epochs", "crop_size", "crops_per_epoch", "batch_size", "lr",
                    "grad_clip", "val_fraction", "adam_beta2")
 #: Settings added after runs were already stored: a run that does not record one used this.
 UNRECORDED_DEFAULTS = {"adam_beta2": 0.999}
+
+
+#: Inclusive bounds of the run's integer settings, checked before any work (epochs: a
+#: checkpoint reader refuses an epoch beyond MAX_EPOCH; crops: the sampler holds one
+#: 8-byte index per crop).
+TRAIN_BOUNDS = {"epochs": (1, MAX_EPOCH), "crops_per_epoch": (1, 1_000_000),
+                "crop_size": (FACTOR, 1024), "batch_size": (1, 4096),
+                "warmup": (0, 10**9), "collapse_min_steps": (0, 10**9)}
+#: Largest full-resolution feature map of one batch (batch x crop^2 x width x 4 bytes).
+MAX_FEATURE_MAP_BYTES = 4 * 2**30
 
 
 class TrainingError(ValueError):
@@ -163,6 +177,31 @@ class TrainConfig:
             raise ValueError(f"keep must be 'log' or 'all', got {self.keep!r}")
         if self.resume and self.overwrite:
             raise ValueError("--resume and --overwrite exclude each other")
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """The bounds of :data:`TRAIN_BOUNDS` and the model settings of every variant
+        (:func:`core.experiment.checkpoints.check_model_config`, the loader's own
+        validator), before any work: a run never stores what the loader refuses."""
+        for name, (lo, hi) in TRAIN_BOUNDS.items():
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise ValueError(f"--{name.replace('_', '-')} must be from {lo:,} to {hi:,}, "
+                                 f"got {value:,}")
+        if not math.isfinite(self.lr) or not math.isfinite(self.final_lr_ratio):
+            raise ValueError("--lr and --final-lr-ratio must be finite numbers")
+        for variant in self.variants:
+            try:
+                config = check_model_config(self.model_config(variant).to_dict())
+            except ValueError as exc:
+                raise ValueError(f"{variant}: {exc} (the checkpoint loader would refuse "
+                                 "every file of this run)") from None
+            feature_map = self.batch_size * self.crop_size**2 * config.width * 4
+            if feature_map > MAX_FEATURE_MAP_BYTES:
+                raise ValueError(
+                    f"{variant}: one full-resolution feature map of a batch would take "
+                    f"{feature_map / 2**30:.1f} GiB (--batch-size x --crop-size^2 x width x 4 "
+                    f"bytes), more than {MAX_FEATURE_MAP_BYTES / 2**30:.0f} GiB")
 
     def model_config(self, variant: str) -> TransformNetConfig:
         cfg = VARIANTS[variant]
@@ -341,7 +380,10 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
                 "to retrain from scratch, or choose another --output")
         if existing[-1] == cfg.epochs:
             log(f"[{variant}] complete (epochs 0-{existing[-1]}), skipped")
-            return read_history(history_file) if rank == 0 else []
+            if rank == 0:
+                return _repaired_history(out, variant, existing, read_history(history_file),
+                                         cfg.epochs + 1)
+            return []
         if not resume_file.exists():
             raise TrainingError(
                 f"{vdir} holds epochs {existing[0]}-{existing[-1]} of {cfg.epochs} but no "
@@ -352,7 +394,8 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
         if meta.get("config") != model_cfg.to_dict() or meta.get("seed") != cfg.seed:
             raise TrainingError(f"{resume_file}: saved with a different model config or "
                                 "seed; use --overwrite to start over")
-        history = [r for r in read_history(history_file) if int(r["epoch"]) < start]
+        history = _repaired_history(out, variant, existing, read_history(history_file),
+                                    start, write=rank == 0)
         log(f"[{variant}] resuming after epoch {start - 1}")
     if cfg.overwrite and rank == 0:
         for e in existing:
@@ -376,6 +419,12 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
                     f"--lr (now {cfg.lr:g}), keep --grad-clip on, or try another --seed; "
                     f"epochs up to {epoch - 1} are intact")
             stored = keep_epoch(epoch, cfg.epochs, cfg.keep)
+            # The history first, the resume state last: a kill between any two writes
+            # leaves a resume state at most as new as the history, so --resume redoes
+            # the epoch and rewrites its row; no epoch's row is ever lost.
+            history.append({"epoch": epoch, "stored": stored,
+                            **{k: v for k, v in metrics.items() if k != "per_image"}})
+            write_history(history_file, history)
             if stored:
                 save_checkpoint(checkpoint_path(out, variant, epoch), model,
                                 {**run_info, "epoch": epoch, "metrics": metrics})
@@ -383,9 +432,6 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
                 _save_resume(resume_file, model, opt, epoch,
                              {"config": model_cfg.to_dict(), "seed": cfg.seed})
             PROGRESS[variant] = epoch  # from here on, --resume continues after this epoch
-            history.append({"epoch": epoch, "stored": stored,
-                            **{k: v for k, v in metrics.items() if k != "per_image"}})
-            write_history(history_file, history)
             if stored:
                 write_manifest(out)
             unseen = (f"  unseen {metrics['unseen_psnr']:.2f} dB"
@@ -456,6 +502,29 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
     return history
 
 
+def _repaired_history(out: Path, variant: str, existing: list[int],
+                      rows: list[dict[str, Any]], before: int, *,
+                      write: bool = True) -> list[dict[str, Any]]:
+    """The history rows of epochs below ``before``, with a row rebuilt from the
+    checkpoint's own metadata for every stored epoch the file lacks (a run killed
+    between writes by an older version); rewritten when a row was added."""
+    kept = [r for r in rows if int(r["epoch"]) < before]
+    have = {int(r["epoch"]) for r in kept}
+    added = []
+    for epoch in existing:
+        if epoch < before and epoch not in have:
+            meta = read_metadata(checkpoint_path(out, variant, epoch))
+            metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+            added.append({"epoch": epoch, "stored": True,
+                          **{k: v for k, v in metrics.items() if k != "per_image"}})
+    if not added:
+        return kept
+    kept = sorted(kept + added, key=lambda r: int(r["epoch"]))
+    if write:
+        write_history(out / variant / HISTORY_NAME, kept)
+    return kept
+
+
 def run(cfg: TrainConfig, *, log=print, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
     """Train every variant of ``cfg`` (in the order given); DDP when WORLD_SIZE > 1."""
     world, rank, local = _dist_info()
@@ -484,9 +553,13 @@ def run(cfg: TrainConfig, *, log=print, progress: bool = True) -> dict[str, list
             log(f"WARNING: {source.description['warning']}")
         results = {}
         t0 = time.perf_counter()
-        for variant in cfg.variants:
-            results[variant] = train_variant(variant, cfg, source, device, world=world,
-                                             rank=rank, log=log, progress=progress)
+        # One training per output folder (rank 0 holds it for every process of a DDP run).
+        with run_lock(cfg.output) if rank == 0 else contextlib.nullcontext():
+            if world > 1:
+                dist.barrier()
+            for variant in cfg.variants:
+                results[variant] = train_variant(variant, cfg, source, device, world=world,
+                                                 rank=rank, log=log, progress=progress)
         log(f"total {time.perf_counter() - t0:.0f} s")
         return results
     finally:

@@ -251,6 +251,22 @@ _MODE_NAMES = {"1": "black-and-white", "L": "8-bit greyscale", "P": "palette col
                "I;16": "16-bit greyscale", "I;16B": "16-bit greyscale"}
 
 
+def check_header(size: tuple[int, int], mode: str, fmt: str, *,
+                 max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES) -> None:
+    """Refuse (``ImageLoadError``) from a lazily opened image's header alone: an empty
+    size, more than ``max_pixels`` pixels, or a decoding peak above ``max_decode_bytes``.
+    Shared by :func:`load_image_bytes` and :func:`core.io.photos.read_rgb`."""
+    _check_declared_size(size, max_pixels)
+    _check_memory(size, mode, fmt, max_decode_bytes)
+
+
+def float_grey(img: Image.Image) -> tuple[np.ndarray, list[str]]:
+    """A greyscale image of more than 8 bits (``I;16``, ``I``, ``F``) as float32 (H, W)
+    in [0, 1], with notices (see ``_high_bit_to_float``)."""
+    return _high_bit_to_float(img)
+
+
 def _check_memory(size: tuple[int, int], mode: str, fmt: str, max_decode_bytes: int) -> None:
     """Refuse from the header when decoding would take more than ``max_decode_bytes``."""
     w, h = size

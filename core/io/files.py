@@ -5,12 +5,16 @@ Nothing here knows what the files mean; the experiment's readers add their own c
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["atomic_write_bytes", "clip", "read_csv_file"]
+from core.io.text import safe_text
+
+__all__ = ["atomic_write_bytes", "clip", "open_regular", "read_csv_file"]
 
 
 def clip(text: str, limit: int = 400) -> str:
@@ -31,24 +35,47 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def open_regular(path: str | Path, max_bytes: int, what: str = "file") -> tuple[int, int]:
+    """Open ``path`` for reading only when it is a regular file (never a link, a FIFO, a
+    device or a socket: opened with ``O_NONBLOCK``, so a FIFO cannot block, then checked
+    with ``fstat``) of at most ``max_bytes``. Returns ``(fd, size)``; the caller closes
+    ``fd``. ``ValueError`` naming the file (:func:`core.io.text.safe_text`) otherwise."""
+    p = Path(path)
+    where = f"{what} {clip(safe_text(p), 300)!r}"
+    if p.is_symlink():
+        raise ValueError(f"{where} is a symbolic link: not followed")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(p, flags)
+    except OSError as exc:
+        raise ValueError(f"{where} cannot be opened ({exc.strerror or exc})") from exc
+    st_ = os.fstat(fd)
+    if not stat.S_ISREG(st_.st_mode):
+        os.close(fd)
+        raise ValueError(f"{where} is not a regular file (a FIFO, device, socket or "
+                         "folder): not read")
+    if st_.st_size > max_bytes:
+        os.close(fd)
+        raise ValueError(f"{where} is {st_.st_size} bytes, more than {max_bytes}")
+    return fd, st_.st_size
+
+
 def read_csv_file(path: str | Path, required: tuple[str, ...] = (), what: str = "table",
                   max_bytes: int = 16 * 2**20) -> pd.DataFrame:
     """A CSV file as a DataFrame, or a ``ValueError`` naming the file and the problem when
-    it is a link, not a regular file, larger than ``max_bytes``, not UTF-8, not CSV, or
-    lacks a ``required`` column."""
+    it is a link, not a regular file (a FIFO is refused, never waited on), larger than
+    ``max_bytes``, not UTF-8, not CSV, or lacks a ``required`` column."""
     p = Path(path)
-    where = f"{what} {clip(str(p), 300)!r}"
-    if p.is_symlink():
-        raise ValueError(f"{where} is a symbolic link: not followed")
+    where = f"{what} {clip(safe_text(p), 300)!r}"
+    fd, size = open_regular(p, max_bytes, what)
     try:
-        size = p.stat().st_size
-        if size > max_bytes:
-            raise ValueError(f"{where} is {size} bytes, more than {max_bytes}")
-        df = pd.read_csv(p, encoding="utf-8")
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(size + 1)
+        df = pd.read_csv(io.BytesIO(data), encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{where} is not UTF-8 text ({clip(str(exc), 120)})") from exc
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"{where} cannot be read: {clip(str(exc), 200)}") from exc
+        raise ValueError(f"{where} cannot be read: {clip(safe_text(exc), 200)}") from exc
     missing = set(required) - set(df.columns)
     if missing:
         raise ValueError(f"{where} lacks columns {sorted(missing)}")

@@ -15,12 +15,27 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from core.io.decode import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_DECODE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    check_header,
+    float_grey,
+)
+from core.io.files import open_regular
+from core.io.text import safe_text
+
+#: Most files and folders a data folder may hold, all levels together (``find_images``).
+MAX_FOLDER_ENTRIES = 200_000
 
 #: File suffixes read as images (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -66,38 +81,91 @@ def sklearn_images_dir() -> Path:
     return Path(sklearn.__file__).parent / "datasets" / "images"
 
 
-def find_images(folder: str | Path) -> list[Path]:
-    """All files under ``folder`` (recursively) whose suffix is in IMAGE_EXTENSIONS, sorted."""
+def find_images(folder: str | Path, *, max_entries: int = MAX_FOLDER_ENTRIES) -> list[Path]:
+    """All files under ``folder`` (recursively, links to folders not followed) whose suffix
+    is in IMAGE_EXTENSIONS, sorted.
+
+    ``ValueError`` naming the place (:func:`core.io.text.safe_text`) when ``folder`` is
+    not a folder, when a file or folder inside cannot be read (``/proc``: permission
+    denied), or when it holds more than ``max_entries`` entries in all: a refusal before
+    any work, never a traceback or an endless walk.
+    """
     root = Path(folder)
-    if not root.is_dir():
-        raise ValueError(f"data folder {str(root)!r} does not exist or is not a folder")
-    return sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
+    shown = safe_text(root)
+    try:
+        is_dir = root.is_dir()
+    except OSError as exc:
+        raise ValueError(f"data folder {shown!r} cannot be read ({exc.strerror or exc})") \
+            from exc
+    if not is_dir:
+        raise ValueError(f"data folder {shown!r} does not exist or is not a folder")
+    found, pending, seen = [], [root], 0
+    while pending:
+        here = pending.pop()
+        try:
+            with os.scandir(here) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > max_entries:
+                        raise ValueError(f"data folder {shown!r} holds more than "
+                                         f"{max_entries:,} files and folders: refused "
+                                         "unread (point --data at the images' own folder)")
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(Path(entry.path))
+                    elif (Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS
+                          and entry.is_file()):
+                        found.append(Path(entry.path))
+        except FileNotFoundError:
+            continue  # vanished while listed (a process folder of /proc): nothing to read
+        except OSError as exc:
+            where = safe_text(exc.filename or here)
+            raise ValueError(f"data folder {shown!r} cannot be read: {where!r}: "
+                             f"{exc.strerror or exc}") from exc
+    return sorted(found)
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
+def read_rgb(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+             max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES) -> np.ndarray:
     """Decode one image file to uint8 (H, W, 3), first frame, EXIF orientation applied.
 
-    Raises ``ValueError`` naming the file when it cannot be decoded.
+    Bounded like :func:`core.io.decode.load_image_bytes`: only a regular file of at most
+    :data:`core.io.decode.DEFAULT_MAX_BYTES`, and refused from its header (nothing
+    decoded) when it declares more than ``max_pixels`` pixels or its decoding would take
+    more than ``max_decode_bytes`` (:func:`core.io.decode.check_header`). 16-bit and
+    32-bit integer greyscale is scaled by its maximum; 32-bit float greyscale (mode F)
+    is read as :func:`core.io.decode.float_grey` reads it (kept when in [0, 1], else
+    rescaled), never cast to black.
+
+    Raises ``ValueError`` naming the file when it cannot be decoded or is refused.
     """
     from PIL import ImageOps
 
+    shown = safe_text(path)
     try:
-        with Image.open(path) as im:
-            im.seek(0)
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.float64)
-                arr = arr / max(arr.max(), 1.0) * 255.0
-                im = Image.fromarray(arr.astype(np.uint8))
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, rgba)
-            rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)  # (H, W, 3)
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot read image {str(path)!r}: {exc}") from exc
+        fd, _size = open_regular(path, DEFAULT_MAX_BYTES, "image")
+        with os.fdopen(fd, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
+            with Image.open(f) as im:
+                check_header((int(im.size[0]), int(im.size[1])), im.mode, im.format or "",
+                             max_pixels=max_pixels, max_decode_bytes=max_decode_bytes)
+                im.seek(0)
+                im = ImageOps.exif_transpose(im)
+                if im.mode == "F":
+                    grey, _notes = float_grey(im)  # (H, W) float32 in [0, 1]
+                    im = Image.fromarray(np.round(grey * 255.0).astype(np.uint8))
+                elif im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                    arr = np.asarray(im, dtype=np.float64)
+                    arr = arr / max(arr.max(), 1.0) * 255.0
+                    im = Image.fromarray(arr.astype(np.uint8))
+                if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P"
+                                                       and "transparency" in im.info):
+                    rgba = im.convert("RGBA")
+                    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                    im = Image.alpha_composite(background, rgba)
+                rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)  # (H, W, 3)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"cannot read image {shown!r}: {safe_text(exc)}") from exc
     return np.ascontiguousarray(rgb)
 
 

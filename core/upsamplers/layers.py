@@ -234,7 +234,9 @@ def hold_kernel(scale: int, order: int = 0) -> torch.Tensor:
     Kinoshita & Kiya 2020. Normalised to sum 1 so the layer keeps the deconvolution's
     average gain. Length ``(d + 1)(s - 1) + 1``.
     """
-    box = torch.ones(scale, dtype=torch.float64)
+    # On the CPU even inside ``with torch.device("meta")`` (the checkpoint reader builds
+    # models there to learn their shapes): the kernel is fixed data, made with numpy.
+    box = torch.ones(scale, dtype=torch.float64, device="cpu")
     k = box
     for _ in range(order):
         k = torch.from_numpy(np.convolve(k.numpy(), box.numpy()))

@@ -24,6 +24,7 @@ from core.experiment.cli import config_to_argv, parse_args
 from core.experiment.data import RandomCrops, folder_source
 from core.experiment.evaluation import evaluate
 from core.experiment.models import VARIANTS, TransformNet, TransformNetConfig, build_model
+from core.experiment.runfolder import LOCK_NAME
 from core.experiment.train import TrainConfig, lr_at, run
 from core.io.photos import SKIMAGE_HELDOUT, SKIMAGE_TRAIN, find_images, heldout_images
 from tests.conftest import make_image_folder, tiny_train_config
@@ -237,7 +238,7 @@ def test_torchrun_two_processes_gloo(tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == ["manifest.csv", "resize_nearest/epoch_000.safetensors",
+    assert files == [LOCK_NAME, "manifest.csv", "resize_nearest/epoch_000.safetensors",
                      "resize_nearest/epoch_001.safetensors", "resize_nearest/history.csv"]
     meta = read_metadata(out / "resize_nearest" / "epoch_001.safetensors")
     assert meta["training"]["world_size"] == 2
