@@ -24,7 +24,7 @@ from core.experiment.catalog import (
 )
 from core.io.pixels import Region
 from core.maths.matrix_case import MatrixSpec, build_case
-from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, format_score
+from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, checkerboard_score, format_score
 from ui.catalog import (
     checkpoint_root,
     heldout,
@@ -37,10 +37,18 @@ from ui.catalog import (
 from ui.common import presenting
 from ui.figures.comparison import Side, render_comparison
 from ui.figures.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
+from ui.figures.firstlook import look_panels, render_first_look
 from ui.figures.front import render_front
 from ui.figures.matrix import render_transpose_view, show_matrix_c
 from ui.figures.regions import artifact_region, curves_figure
-from ui.pixels import magnify_factor, pixelated_container, show_magnified
+from ui.pixels import (
+    DETAIL_GAIN,
+    fit_factor,
+    pixelated_container,
+    scale_label,
+    show_exact,
+    show_magnified,
+)
 from ui.plots import show_plot, show_table
 from ui.urlstate import IntParam, check_query_params
 
@@ -93,10 +101,6 @@ def _crop(catalog: Catalog, image: np.ndarray, digest: str) -> Region:
     return artifact_region(catalog, image, digest, CROP_SIZE)
 
 
-def _crop_factor(region: Region) -> int:
-    return magnify_factor(region.width, 320 if not presenting() else 420)
-
-
 def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, digest: str):
     result = model_output(catalog, variant, epoch, image, digest)
     if isinstance(result, Unavailable):
@@ -106,6 +110,11 @@ def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, diges
 
 
 # --------------------------------------------------------------------------- the steps
+
+
+def _more(title: str, key: str):
+    """A step's details, below its point: a collapsed section built only once opened."""
+    return st.expander(title, key=key, on_change="rerun")
 
 
 def step_artifacts() -> None:
@@ -120,15 +129,24 @@ def step_artifacts() -> None:
         epoch = catalog.default_epoch(variant)
         out = _output(catalog, variant, epoch, image, digest)
         if out is not None:
-            panels.append((f"{variant}, epoch {epoch}", out.pixels, out.key, out.score))
-    with pixelated_container("story-artifacts"):
-        cols = st.columns(len(panels))
-        for col, (caption, pixels, key, score) in zip(cols, panels, strict=True):
-            with col:
-                show_magnified(pixels, region, caption, key=key, factor=_crop_factor(region),
-                               period=PERIOD)
-                if score is not None:
-                    st.metric("Checkerboard score", format_score(score))
+            panels.append((f"{variant} · epoch {epoch}", out.pixels, out.key, out.score))
+    epoch = catalog.default_epoch(DECONV) if DECONV in catalog.variants else None
+    render_first_look([(c, p, k) for c, p, k, _ in panels], region, where=name,
+                      epoch_note=f"Epoch {epoch}: the post's ten epochs of training."
+                      if epoch == POST_EPOCH else "", key="story-artifacts")
+    more = _more("The plain pixels and the checkerboard scores", "story-more-1")
+    with more:
+        if not more.open:
+            return
+        with pixelated_container("story-artifacts"):
+            cols = st.columns(len(panels))
+            factor = fit_factor(region.width, len(panels))
+            for col, (caption, pixels, key, score) in zip(cols, panels, strict=True):
+                with col:
+                    show_magnified(pixels, region, caption, key=key, factor=factor,
+                                   period=PERIOD)
+                    if score is not None:
+                        st.metric("Checkerboard score", format_score(score))
 
 
 def step_matrix() -> None:
@@ -151,19 +169,27 @@ def step_first_epoch() -> None:
     name, image, digest = _photo()
     region = _crop(catalog, image, digest)
     variants = [v for v in (DECONV, RESIZE) if v in catalog.variants]
+    st.markdown(f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels "
+                f"of {name} (each pixel minus its local average, amplified), epoch by epoch; "
+                f"{scale_label(fit_factor(region.width, len(FILM_EPOCHS)))}.")
     with pixelated_container("story-film"):
         for variant in variants:
             epochs = [e for e in FILM_EPOCHS if e in catalog.epochs(variant)]
-            cols = st.columns(len(epochs))
-            for col, epoch in zip(cols, epochs, strict=True):
+            factor = fit_factor(region.width, len(FILM_EPOCHS))
+            cols = st.columns(len(FILM_EPOCHS))
+            for col, epoch in zip(cols, epochs, strict=False):
                 out = _output(catalog, variant, epoch, image, digest)
                 if out is not None:
+                    look = look_panels([(variant, out.pixels, out.key)], region)[0]
                     with col:
-                        show_magnified(out.pixels, region,
-                                       f"{variant} · epoch {epoch} · {format_score(out.score)}",
-                                       key=out.key, factor=_crop_factor(region), period=PERIOD,
-                                       width="stretch", detail=variant == DECONV)
-    show_plot(curves_figure(catalog.series, variants, 1), key="story-curves", height=520)
+                        show_exact(look.view, f"{variant} · epoch {epoch} · "
+                                   f"{format_score(out.score, unit=False)}",
+                                   key=f"{out.key}|look|{region}", factor=factor)
+    more = _more("Training curves: loss, PSNR, SSIM and checkerboard score", "story-more-5")
+    with more:
+        if more.open:
+            show_plot(curves_figure(catalog.series, variants, 1), key="story-curves",
+                      height=520)
 
 
 def _final_table(catalog: Catalog, variants: list[str],
@@ -191,9 +217,26 @@ def step_even() -> None:
     if catalog is None:
         return
     variants = [v for v in (DECONV, EVEN, RESIZE) if v in catalog.variants]
+    table = _final_table(catalog, variants)
+    st.markdown(even_sentence(table))
     st.markdown("**What the trained networks did** (held-out photographs; score: "
                 f"checkerboard {SCORE_UNIT}, PSNR in dB)")
-    show_table(_final_table(catalog, variants).style.format("{:.3g}"))
+    show_table(table.style.format(lambda v: format_score(v / SCORE_SCALE, unit=False)
+                                  if np.isfinite(v) else "—"))
+
+
+def even_sentence(table: pd.DataFrame) -> str:
+    """How the 4x4 network's checkerboard compares with the 3x3 and resize ones, computed
+    from the table step 6 shows (scores at epoch 1, 10 and the last)."""
+    if not {DECONV, EVEN, RESIZE} <= set(table.index):
+        return ""
+    parts = []
+    for col in [c for c in table.columns if c.startswith("score")]:
+        even, deconv, resize = (float(table.at[v, col]) for v in (EVEN, DECONV, RESIZE))
+        if all(np.isfinite(x) and x > 0 for x in (even, deconv, resize)):
+            parts.append(f"{col.split(', ')[1]}: {even / deconv:.1f}x `{DECONV}`'s and "
+                         f"{even / resize:.1f}x `{RESIZE}`'s")
+    return ("The 4x4 network's checkerboard score, " + "; ".join(parts) + ".") if parts else ""
 
 
 def step_side_by_side() -> None:
@@ -203,7 +246,22 @@ def step_side_by_side() -> None:
     name, image, digest = _photo()
     sides = tuple(Side(v, catalog.default_epoch(v)) if v in catalog.variants else None
                   for v in (DECONV, RESIZE))
-    render_comparison(catalog, sides, image, digest, name)
+    region = _crop(catalog, image, digest)
+    panels = [(f"original ({name})", image, f"story-orig-{digest}")]
+    scores = {"the original": checkerboard_score(image, PERIOD)}
+    for side in sides:
+        out = _output(catalog, side.variant, side.epoch, image, digest) if side else None
+        if out is not None:
+            panels.append((side.label, out.pixels, out.key))
+            scores[f"`{side.variant}`"] = out.score
+    render_first_look(panels, region, where=name, epoch_note="", key="story-compare")
+    st.markdown("Checkerboard score on the whole photograph: " + ", ".join(
+        f"{who} {format_score(v)}" for who, v in scores.items()) + ".")
+    more = _more("The full comparison: differences, phase patterns, spectra, measures",
+                 "story-more-7")
+    with more:
+        if more.open:
+            render_comparison(catalog, sides, image, digest, name)
 
 
 def step_fixes() -> None:
@@ -244,16 +302,15 @@ STEPS: tuple[Step, ...] = (
     Step("Even overlap at 4x4, stride 2, and what it does not fix",
          "A kernel divisible by the stride overlaps evenly in the interior (Figure 6), so "
          "the pattern is no longer built into the layer. The borders stay uneven, and "
-         "training can still learn unequal weights for the four phases: the 4x4 network's "
-         "checkerboard stays close to the 3x3 one's, several times the resize-"
-         "convolution's in the first epochs.",
+         "training can still learn unequal weights for the four phases: the numbers below "
+         "say how much checkerboard the trained 4x4 network keeps.",
          step_even, "pages/coverage.py", "Kernel coverage",
          {k: str(v) for k, v in FIGURE_6.items()}),
     Step("Deconvolution vs resize-convolution",
          "The same network, the same data and budget (ten epochs, as in the post); only the "
          "upsampling differs (Figure 7). Resizing with nearest neighbour, then convolving, "
-         "paints every output cell equally: the checkerboard is gone, in the image and in "
-         "its spectrum.",
+         "paints every output cell equally: the grid is gone from the image, and its score "
+         "falls to about the photograph's own.",
          step_side_by_side, "pages/comparison.py", "Compare models"),
     Step("The fixes compared: sharpness against checkerboard",
          "Every trained upsampler at epochs 1, 10 and 40: up is sharper, left is cleaner. "
@@ -279,18 +336,28 @@ def step_controls() -> int:
     except (TypeError, ValueError):
         step = 1
     step = step if 1 <= step <= len(STEPS) else 1
-    prev, numbers, nxt = st.columns([2, 5, 2], vertical_alignment="center")
-    prev.button("Previous", key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,
-                icon=":material/arrow_back:", width="stretch")
+    prev, numbers, nxt = st.columns([3, 4, 3], vertical_alignment="center")
+    before = f"{step - 1}. {STEPS[step - 2].title}" if step > 1 else "Previous"
+    after = f"{step + 1}. {STEPS[step].title}" if step < len(STEPS) else "Next"
+    # Right / Left as on a keyboard, PageDown / PageUp as a presentation clicker sends
+    prev.button(before, key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,
+                icon=":material/arrow_back:", width="stretch", shortcut="Left",
+                help="Previous step (Left or PageUp)")
+    with st.container(key="story-clicker"):  # hidden: a clicker's keys
+        st.button("Previous step", key="story-pageup", on_click=_move, args=(-1,),
+                  shortcut="PageUp")
+        st.button("Next step", key="story-pagedown", on_click=_move, args=(1,),
+                  shortcut="PageDown")
     with numbers:
         chosen = st.segmented_control(
             "Step", list(range(1, len(STEPS) + 1)), default=1, required=True, key="step",
             bind="query-params", label_visibility="collapsed", width="stretch",
             help="Jump to a step: " + "; ".join(f"{i}. {s.title}"
                                                 for i, s in enumerate(STEPS, start=1)))
-    nxt.button("Next", key="story-next", on_click=_move, args=(1,),
+    nxt.button(after, key="story-next", on_click=_move, args=(1,),
                disabled=step >= len(STEPS), icon=":material/arrow_forward:", width="stretch",
-               type="primary")
+               type="primary", shortcut="Right", help="Next step (Right or PageDown)")
+    st.html("<style>.st-key-story-clicker { display: none; }</style>")
     return int(chosen or step)
 
 
@@ -298,8 +365,15 @@ def render_step(number: int) -> Step:
     """Draw step ``number`` (1-based): title, text, live view, link to the full page."""
     step = STEPS[number - 1]
     st.header(f"Step {number} of {len(STEPS)}: {step.title}")
-    st.markdown(step.text)
-    step.render()
+    point, _, rest = step.text.partition(". ")
+    if presenting() and rest:  # one sentence above the figure, the rest below it
+        st.markdown(point + ".")
+        step.render()
+        with st.expander("More on this step"):
+            st.markdown(rest)
+    else:
+        st.markdown(step.text)
+        step.render()
     st.page_link(step.page, label=f"Open the full page: {step.page_label}",
                  icon=":material/open_in_new:", query_params=step.page_params)
     return step
