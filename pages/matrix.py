@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.io.text import md_escape
 from core.maths.matrix_case import build_case
 from ui.common import explain, route_through_dashboard
 from ui.figures.matrix import render_matrix_view, render_transpose_view
@@ -21,7 +22,8 @@ spec = matrix_controls()
 try:
     case = build_case(spec)
 except ValueError as err:
-    st.error(f"These settings do not make a convolution: {err}.", icon=":material/block:")
+    st.error(f"These settings do not make a convolution: {md_escape(err)}.",
+             icon=":material/block:")
     case = None
 if case is not None:
     st.header("The convolution as a matrix C")

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ from core.io.photos import (
     sklearn_images_dir,
     unseen_images,
 )
+from core.io.text import safe_text
+
+#: A training image whose 8-bit levels span at most this many steps is "flat".
+FLAT_LEVELS = 2
 
 
 def default_train_paths() -> list[tuple[Path, float]]:
@@ -58,8 +63,8 @@ def split_folder(paths: Sequence[Path], val_fraction: float) -> tuple[list[Path]
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    keyed = sorted(paths, key=lambda p: zlib.crc32(p.name.encode()))
-    val = [p for p in keyed if zlib.crc32(p.name.encode()) / 2**32 < val_fraction]
+    keyed = sorted(paths, key=lambda p: zlib.crc32(os.fsencode(p.name)))
+    val = [p for p in keyed if zlib.crc32(os.fsencode(p.name)) / 2**32 < val_fraction]
     if not val and val_fraction > 0 and len(keyed) >= 2:
         val = keyed[:1]
     train = [p for p in paths if p not in val]
@@ -115,6 +120,15 @@ def folder_source(folder: str | Path, *, crop_size: int, val_fraction: float = 0
             f"no readable training image of at least {crop_size} px under {str(folder)!r} "
             f"({len(train.skipped)} skipped: {reasons})"
         )
+    flat = [Path(n).name for n, img in zip(train.names, train.images, strict=True)
+            if int(img.max()) - int(img.min()) <= FLAT_LEVELS]
+    if len(flat) == len(train.images):
+        raise ValueError(
+            f"every training image under {safe_text(folder)!r} is flat (at most "
+            f"{FLAT_LEVELS + 1} grey levels: all black, all white or one colour; e.g. "
+            f"{', '.join(repr(safe_text(n)) for n in flat[:3])}): a network would learn "
+            "nothing and its scores would mean nothing. Check how the images were saved "
+            "(a float image written as 8-bit, a mask instead of a photograph)")
     validation = {
         Path(n).stem: resize_center_crop(img, min(val_size, *img.shape[:2])).astype(np.float32)
         / 255.0
@@ -131,7 +145,11 @@ def folder_source(folder: str | Path, *, crop_size: int, val_fraction: float = 0
         warning = (f"nothing is held out of {str(folder)!r} ({len(paths)} image(s)); the "
                    f"metrics are measured on the training image {name!r}, so they show "
                    "fitting, not generalisation. Add more images for a held-out set.")
-    digest = hashlib.sha256("\n".join(str(p) for p in paths).encode()).hexdigest()[:16]
+    if flat:
+        note = (f"{len(flat)} of {len(train.images)} training images are flat (one grey "
+                f"level or nearly): {', '.join(repr(safe_text(n)) for n in flat[:5])}")
+        warning = f"{warning} {note}" if warning else note
+    digest = hashlib.sha256("\n".join(safe_text(p) for p in paths).encode()).hexdigest()[:16]
     desc = {
         "source": f"folder {str(folder)}",
         "files": len(paths),

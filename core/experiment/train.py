@@ -86,6 +86,7 @@ from core.experiment.history import HISTORY_NAME, read_history, write_history
 from core.experiment.models import FACTOR, VARIANTS, TransformNet, TransformNetConfig
 from core.experiment.runfolder import run_lock
 from core.io.files import atomic_write_bytes
+from core.io.text import plain
 from core.upsamplers.fused import FusedResizeConv
 from core.upsamplers.layers import ResizeConv
 
@@ -541,16 +542,17 @@ def run(cfg: TrainConfig, *, log=print, progress: bool = True) -> dict[str, list
         else:
             source = folder_source(cfg.data, crop_size=cfg.crop_size,
                                    val_fraction=cfg.val_fraction)
-        log(f"data: {source.description.get('source')}: {len(source.train.images)} training "
+        log(f"data: {plain(source.description.get('source'))}: {len(source.train.images)} "
+            "training "
             f"images, {len(source.validation)} held out, "
             f"{source.description.get('skipped', 0)} skipped; device {device}, {world} process(es)")
         skipped_files = source.description.get("skipped_files", {})
         for name, reason in skipped_files.items():
-            log(f"  skipped {name}: {reason}")
+            log(f"  skipped {plain(name, 200)}: {plain(reason)}")
         if source.description.get("skipped", 0) > len(skipped_files):
             log(f"  ... and {source.description['skipped'] - len(skipped_files)} more skipped")
         if source.description.get("warning"):
-            log(f"WARNING: {source.description['warning']}")
+            log(f"WARNING: {plain(source.description['warning'], 2000)}")
         results = {}
         t0 = time.perf_counter()
         # One training per output folder (rank 0 holds it for every process of a DDP run).

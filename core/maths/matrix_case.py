@@ -21,6 +21,10 @@ from core.maths.matrix import (
 VALUE_MODES = ("integers", "random", "typed")
 
 
+#: Largest magnitude of a typed value: the products and sums of the three constructions
+#: stay far inside float64 (1e200 squared overflows to inf, then inf - inf is NaN).
+MAX_TYPED_ABS = 1e6
+
 #: What the transposed convolution is fed: 1, 2, 3, … or the conv's output y = C x.
 Y_MODES = ("integers", "conv output")
 
@@ -51,8 +55,11 @@ def parse_grid(text: str, shape: tuple[int, int], name: str) -> np.ndarray:
             f"type {shape[0]} rows of {shape[1]} numbers, or change the size"
         )
     arr = np.array(values, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"the {name} values must be finite numbers")
+    if not np.all(np.isfinite(arr)) or np.abs(arr).max() > MAX_TYPED_ABS:
+        bad = next(v for v in arr.ravel() if not abs(v) <= MAX_TYPED_ABS)
+        raise ValueError(f"the {name} values must be finite numbers from {-MAX_TYPED_ABS:g} "
+                         f"to {MAX_TYPED_ABS:g}; {bad:g} is not (larger ones overflow the "
+                         "products of the three constructions)")
     return arr
 
 

@@ -10,6 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.io.text import md_escape
 from core.maths.matrix import (
     DeconvComparison,
     DeconvCosts,
@@ -52,6 +53,15 @@ FAINT_FILL = "rgba(200, 200, 200, 0.25)"
 FAINT_TEXT = "rgba(140, 140, 140, 0.7)"
 
 
+def _colour_at(scale: list[list], zmin: float, zmax: float, value: float) -> str:
+    """The colour ``scale`` (``[position, "rgb(...)"]`` stops) gives ``value`` on
+    ``[zmin, zmax]``, as an ``rgb(...)`` string."""
+    from plotly.colors import sample_colorscale
+
+    t = 0.0 if zmax <= zmin else min(1.0, max(0.0, (value - zmin) / (zmax - zmin)))
+    return sample_colorscale(scale, [t], colortype="rgb")[0]
+
+
 def _text_format(values: np.ndarray) -> str:
     finite = values[np.isfinite(values)]
     return ".0f" if finite.size and np.all(finite == np.round(finite)) else ".2f"
@@ -85,6 +95,9 @@ def grid_figure(
     xs = list(range(w)) if x is None else list(x)
     ys = list(range(h)) if y is None else list(y)
     scale, *zrange = scale_for(values)  # diverging only for signed data
+    # A structural zero is drawn in the scale's own colour for 0 (dark on a sequential
+    # scale, the neutral middle on a diverging one): never lighter than a weight of 1.
+    zero_fill = _colour_at(scale, *zrange, 0.0)
     # large, unlabelled grids: faint cells become gaps over a faint background (one trace,
     # float32): C of a 16x16 input has up to 256 x 256 cells
     light = not annotate and faint is not None
@@ -113,12 +126,12 @@ def grid_figure(
         ygap=gap,
     )
     if light:
-        fig.update_layout(plot_bgcolor=FAINT_FILL)
+        fig.update_layout(plot_bgcolor=zero_fill)
     elif faint is not None and np.any(faint):
         fig.add_trace(
             go.Heatmap(
                 z=np.where(faint, 0.0, np.nan), x=xs, y=ys,
-                colorscale=[[0, FAINT_FILL], [1, FAINT_FILL]], showscale=False,
+                colorscale=[[0, zero_fill], [1, zero_fill]], showscale=False,
                 hoverinfo="skip", xgap=gap, ygap=gap,
                 text=np.where(faint, faint_label, ""), texttemplate="%{text}",
                 textfont={"color": FAINT_TEXT},
@@ -307,7 +320,8 @@ def show_matrix_c(spec: MatrixSpec, *, pos: int | None = 0, key: str = "mx") -> 
     try:
         case = build_case(spec)
     except ValueError as err:
-        st.error(f"These settings do not make a convolution: {err}.", icon=":material/block:")
+        st.error(f"These settings do not make a convolution: {md_escape(err)}.",
+                 icon=":material/block:")
         return None
     render_matrix_view(case, pos=pos, key=key)
     return case
@@ -375,7 +389,8 @@ def render_transpose_view(case: MatrixCase, *, key: str = "mx") -> DeconvCompari
     for col, short, (label, value) in zip(cols, ("max |1 − 2|", "max |1 − 3|", "max |2 − 3|"),
                                           diffs.items(), strict=True):
         col.metric(short, f"{value:.1e}", help=f"Largest absolute difference, {label}.")
-    if cmp.max_abs_difference < 1e-9:
+    # Relative to the values' size: summed in other orders, large values round apart.
+    if cmp.max_abs_difference < 1e-9 * max(1.0, float(np.abs(cmp.via_matrix).max())):
         st.success("All three agree (differences are floating-point rounding at most).",
                    icon=":material/check_circle:")
     else:  # would be a bug in core.maths.matrix: say so rather than hide it
