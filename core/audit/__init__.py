@@ -19,7 +19,7 @@ from core.audit.cli import main, parse_input_shape
 from core.audit.limits import DEFAULT_SIDE, IMBALANCE_TOLERANCE, MAX_BYTES, AuditError
 from core.audit.live import audit_module
 from core.audit.measured import ALL_LAYERS, attach_fixes, measure_fixes
-from core.audit.onnx_graph import audit_onnx
+from core.audit.onnx_graph import audit_onnx, audit_onnx_files
 from core.audit.probes import azimuthal_average
 from core.audit.read import load_onnx
 from core.audit.report import AuditReport, Chain, LayerAudit, ProbeReport
@@ -37,6 +37,7 @@ __all__ = [
     "attach_fixes",
     "audit_module",
     "audit_onnx",
+    "audit_onnx_files",
     "azimuthal_average",
     "layer_coverage",
     "load_onnx",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,29 @@ class _Found:
     module_path: str | None = None
     module: Any = None  # the nn.Module to swap for a fix (torch path only)
     feeder: Any = None  # the nn.Conv2d feeding a pixel shuffle (torch path only)
+    align_corners: bool | None = None  # linear/cubic resizes
+    src: str | None = None  # ONNX: the tensor the layer reads
+    tail: str | None = None  # ONNX: the tensor the layer (with its filters) writes
+    source_channels: int | None = None  # in-channels of the conv feeding a pixel shuffle
+    #: Fixed linear filters after the layer, before the next nonlinearity, in order
+    #: (:class:`Filter`): the network outputs the layer composed with them.
+    filters: list[Filter] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Filter:
+    """A fixed linear, channel-wise operation after an upsampler: a blur (``taps``, one
+    ``(kh, kw)`` kernel per channel or one for all) or a per-channel scale (``scale``,
+    e.g. an eval-mode BatchNorm). Shifts, pads, crops and bias adds change no phase gain
+    and are passed over without a Filter."""
+
+    name: str
+    taps: np.ndarray | None = None  # (C, kh, kw) or (1, kh, kw)
+    scale: np.ndarray | None = None  # (C,)
+
+    @property
+    def spatial(self) -> bool:
+        return self.taps is not None and self.taps.shape[-2:] != (1, 1)
 
 
 def _integer(x: float) -> int | None:
@@ -72,6 +95,14 @@ def _overlap_args(found: _Found) -> dict[str, tuple[int, int]] | None:
         return {"kernel_size": found.kernel, "stride": found.stride,
                 "padding": (found.pads[0], found.pads[1]) if found.pads else (0, 0),
                 "dilation": found.dilation, "output_padding": found.output_padding}
+    if op == "ZeroInsertion" and found.block:
+        b = (found.block, found.block)
+        return {"kernel_size": (1, 1), "stride": b, "padding": (0, 0), "dilation": (1, 1),
+                "output_padding": (0, 0)}
+    if op == "MaxUnpool" and found.kernel and found.stride:
+        return {"kernel_size": found.kernel, "stride": found.stride,
+                "padding": (found.pads[0], found.pads[1]) if found.pads else (0, 0),
+                "dilation": (1, 1), "output_padding": (0, 0)}
     if op in ("DepthToSpace", "SpaceToDepth") and found.block:
         b = (found.block, found.block)
         return {"kernel_size": b, "stride": b, "padding": (0, 0), "dilation": (1, 1),
@@ -145,9 +176,14 @@ def _subpixel_gains(weight: np.ndarray, block: int, mode: str) -> np.ndarray:
 
 def _gains(found: _Found) -> tuple[np.ndarray | None, str | None]:
     """Per-phase DC gains of an upsampler from its weights, or (None, why not)."""
-    if found.op in ("Resize", "Upsample"):
+    if found.op in ("Resize", "Upsample", "MaxUnpool"):
         return None, None
+    if found.op == "ZeroInsertion":
+        return _zero_insertion_gains(found), None
     if found.weight is None:
+        if found.op == "DepthToSpace":
+            return None, ("no convolution with known weights feeds it directly: phase gains "
+                          "not computed")
         return None, "weights are not constants of the graph"
     weight = found.weight()
     if weight is None:
@@ -163,6 +199,53 @@ def _gains(found: _Found) -> tuple[np.ndarray | None, str | None]:
             return None, "the convolution feeding it does not fit the block size"
         return _subpixel_gains(weight, found.block, found.d2s_mode), None
     return None, None
+
+
+def _zero_insertion_gains(found: _Found) -> np.ndarray:
+    """``(1, C, s, s)``: zero insertion keeps phase (0, 0) of every channel, zeros the rest."""
+    s = found.block
+    g = np.zeros((1, found.out_channels or 1, s, s))
+    g[..., 0, 0] = 1.0
+    return g
+
+
+def _fold(taps: np.ndarray, s: int) -> np.ndarray:
+    """``(C, kh, kw)`` taps summed by phase: ``(C, s, s)``, entry ``[c, p, q]`` sums the
+    taps ``(u, v)`` with ``u mod s == p``, ``v mod s == q``."""
+    c, kh, kw = taps.shape
+    out = np.zeros((c, s, s))
+    for u in range(kh):
+        for v in range(kw):
+            out[:, u % s, v % s] += taps[:, u, v]
+    return out
+
+
+def _apply_filters(gains: np.ndarray, filters: Sequence[Filter], s: int) -> np.ndarray:
+    """Phase gains of the layer followed by ``filters``.
+
+    A filter ``h`` after a layer of stride ``s`` mixes the phases: output phase ``a``
+    sums ``h[u] * G[a - u mod s]`` (a circular convolution of the ``s x s`` gain grid
+    with ``h`` folded by phase). A [1, 3, 3, 1] blur folds to equal phases (1+3, 3+1),
+    so it evens out any gains at stride 2; a per-channel scale only weights channels.
+    """
+    g = np.array(gains, dtype=np.float64)  # (C_in, C_out, s, s)
+    c_out = g.shape[1]
+    for f in filters:
+        if f.scale is not None:
+            scale = np.asarray(f.scale, dtype=np.float64).reshape(-1)
+            if scale.size in (1, c_out):
+                g = g * scale.reshape(1, -1, 1, 1)
+        if f.taps is not None:
+            taps = np.asarray(f.taps, dtype=np.float64)
+            if taps.shape[0] not in (1, c_out):
+                continue
+            folded = _fold(taps, s)  # (C or 1, s, s)
+            out = np.zeros_like(g)
+            for p in range(s):
+                for q in range(s):
+                    out += folded[None, :, p, q, None, None] * np.roll(g, (p, q), axis=(-2, -1))
+            g = out
+    return g
 
 
 def _fix_code(layer: LayerAudit) -> str | None:
@@ -204,6 +287,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
         return "\n".join(lines)
     if layer.op == "DepthToSpace":
         r = layer.stride[0] if layer.stride else "scale"
+        c_src = layer.source_channels if layer.source_channels is not None else "in_channels"
         return "\n".join([
             "import torch",
             "import torch.nn as nn",
@@ -221,9 +305,10 @@ def _fix_code(layer: LayerAudit) -> str | None:
             ".reshape(-1))",
             "",
             "# (the lab's own: core.upsamplers.layers.icnr_(conv.weight, conv.bias, scale))",
-            "# A trained layer whose phases drifted apart: replace it by resize-convolution:",
+            "# A trained layer whose phases drifted apart: replace the convolution and the",
+            "# shuffle by resize-convolution (from the convolution's input channels):",
             f"#   nn.Sequential(nn.Upsample(scale_factor={r}, mode=\"nearest\"), "
-            f"nn.Conv2d({c_in}, {c_out}, 3, padding=1))",
+            f"nn.Conv2d({c_src}, {c_out}, 3, padding=1))",
         ])
     if layer.op in ("Resize", "Upsample"):
         return "\n".join([
@@ -269,6 +354,7 @@ def _analyse(found: _Found) -> LayerAudit:
         kernel=list(found.kernel) if found.kernel else None,
         stride=list(found.stride) if found.stride else
         ([found.block, found.block] if found.block else None),
+        # (a ZeroInsertion has stride = block and a 1x1 kernel)
         padding=list(found.pads) if found.pads else None,
         dilation=list(found.dilation) if found.op in ("ConvTranspose", "Conv", "MaxPool")
         else None,
@@ -279,7 +365,31 @@ def _analyse(found: _Found) -> LayerAudit:
         out_size=list(found.out_size) if found.out_size else None,
         scale=[round(v, 6) for v in scale] if scale else None,
         overlap=_overlap_args(found), module_path=found.module_path,
+        align_corners=found.align_corners, source_channels=found.source_channels,
+        filters=[f.name for f in found.filters] or None,
+        blur=any(f.spatial for f in found.filters) if direction == "up" else None,
     )
+    if layer.blur and layer.overlap is not None:
+        # The network outputs the layer convolved with the blurs: a kernel longer by
+        # (kh - 1) per blur, so the overlap is the composition's.
+        grow = [sum(f.taps.shape[-2 + axis] - 1 for f in found.filters if f.spatial)
+                for axis in (0, 1)]
+        k = layer.overlap["kernel_size"]
+        layer.overlap = {**layer.overlap,
+                         "kernel_size": (k[0] + grow[0], k[1] + grow[1])}
+        layer.notes.append(
+            "judged together with the fixed filter(s) after it before the next "
+            f"nonlinearity ({', '.join(layer.filters)}): overlap and phase gains are those "
+            f"of the composition (an effective {layer.overlap['kernel_size'][0]}x"
+            f"{layer.overlap['kernel_size'][1]} kernel)")
+    if found.op in ("Resize", "Upsample") and found.align_corners:
+        layer.notes.append("align_corners=True: the sample positions are not a fixed "
+                           "s-periodic grid (each output pixel's weights drift across the "
+                           "image); the integer-factor overlap model is an approximation")
+    if found.op == "MaxUnpool":
+        layer.notes.append("max-unpooling writes each value where the pooling found its "
+                           "maximum: which phase it lands in depends on the data, so there are "
+                           "no fixed phase gains; the overlap is that of its window")
     report = layer_coverage(layer)
     if report is not None:
         layer.interior_min = report.interior_stats.min
@@ -294,6 +404,9 @@ def _analyse(found: _Found) -> LayerAudit:
         gains, why = _gains(found)
         if why:
             layer.notes.append(why)
+        if gains is not None and found.filters and layer.stride \
+                and layer.stride[0] == layer.stride[1]:
+            gains = _apply_filters(gains, found.filters, int(layer.stride[0]))
         if gains is not None:
             layer.gains = gains
             layer.phase_imbalance = gain_imbalance(gains)
@@ -339,23 +452,35 @@ def _lcm(values: Sequence[int]) -> int:
 
 def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
            out_size: tuple[int, int] | None) -> Chain:
-    """Factors and predicted period; sets each upsampling layer's ``period``."""
-    up, down = 1.0, 1.0
+    """Factors and predicted period; sets each upsampling layer's ``period``.
+
+    The factors are read along the graph, not multiplied over all layers (parallel
+    branches would count twice): each downsampling layer reaches the level
+    ``network input / its output size`` (to the nearest integer when within 10 %: odd
+    sizes round), and the total downsampling is the deepest level reached; the total upsampling is the largest upsampled output over
+    the smallest upsampled input. For a plain chain both are the products.
+    """
+    up_layers = [la for la in layers if la.direction == "up" and la.in_size and la.out_size]
+    down_layers = [la for la in layers if la.direction == "down" and la.in_size
+                   and la.out_size]
+    up = 1.0
+    if up_layers:
+        up = max(la.out_size[0] for la in up_layers) / min(la.in_size[0] for la in up_layers)
+    down = 1.0
+    if down_layers and in_size:
+        levels = []
+        for la in down_layers:
+            level = in_size[0] / la.out_size[0]
+            near = round(level)
+            levels.append(near if near and abs(level - near) < 0.1 * level else level)
+        down = max(levels)
     periods = []
-    for layer in layers:
-        if layer.scale is None:
+    for layer in up_layers:
+        if out_size is None:
             continue
-        if layer.direction == "up":
-            up *= layer.scale[0]
-        elif layer.stride:  # the stride, not in/out: padding changes the sizes a little
-            down *= layer.stride[0]
-        else:
-            down *= 1.0 / layer.scale[0] if layer.scale[0] else 1.0
-        if layer.direction != "up" or out_size is None or layer.out_size is None:
-            continue
-        s = layer.stride[0] if layer.stride else _integer(layer.scale[0])
+        s = layer.stride[0] if layer.stride else None
         if layer.op in ("Resize", "Upsample"):
-            s = _integer(layer.scale[0])
+            s = _integer(layer.scale[0]) if layer.scale else None
         if not s or s < 2:
             continue
         stretch = out_size[0] / layer.out_size[0]
@@ -366,7 +491,5 @@ def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
     net = (out_size[0] / in_size[0]) if in_size and out_size else float("nan")
     return Chain(total_upsampling=round(up, 6), total_downsampling=round(down, 6),
                  net_scale=round(net, 6), period=_lcm(periods) if periods else 1,
-                 upsampling_layers=sum(1 for la in layers if la.direction == "up"),
+                 upsampling_layers=len([la for la in layers if la.direction == "up"]),
                  offending_layers=sum(1 for la in layers if la.offending))
-
-

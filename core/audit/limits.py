@@ -18,7 +18,7 @@ MAX_TENSOR_ELEMENTS = 2 ** 28
 #: Cap of the shift test's PSNR (an exact match would be infinite).
 MAX_PSNR = 100.0
 
-UP_OPS = ("ConvTranspose", "Resize", "Upsample", "DepthToSpace")
+UP_OPS = ("ConvTranspose", "Resize", "Upsample", "DepthToSpace", "MaxUnpool", "ZeroInsertion")
 DOWN_OPS = ("Conv", "MaxPool", "AveragePool", "LpPool", "SpaceToDepth")
 
 

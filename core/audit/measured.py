@@ -22,28 +22,56 @@ from core.maths.metrics import (
 # ---------------------------------------------------------------------------------------
 
 
-def _resize_conv_fix(layer: LayerAudit, conv_t) -> Any:
-    """Nearest upsampling + convolution giving ``conv_t``'s output size, or None."""
+def _resize_conv_module():
+    """The resize-convolution that replaces a ``ConvTranspose2d`` in a measured fix.
+
+    It is called the way the transposed convolution was: ``forward(x)``, or
+    ``forward(x, output_size=...)`` (ENet calls its transposed convolutions so); any
+    other argument is accepted and ignored, like the output size it fixes. The output
+    has the size the transposed convolution would give: nearest upsampling by ``s``,
+    then zero padding (or cropping) so a ``k x k`` convolution lands on it exactly.
+    """
+    import torch.nn.functional as F
     from torch import nn
 
+    class ResizeConvFix(nn.Module):
+        def __init__(self, conv_t, k_fix: int) -> None:
+            super().__init__()
+            self.scale = int(conv_t.stride[0])
+            self.size_args = (conv_t.stride, conv_t.padding, conv_t.kernel_size,
+                              conv_t.dilation, conv_t.output_padding)
+            self.upsample = nn.Upsample(scale_factor=self.scale, mode="nearest")
+            self.conv = nn.Conv2d(conv_t.in_channels, conv_t.out_channels, k_fix,
+                                  groups=conv_t.groups, bias=conv_t.bias is not None)
+
+        def target(self, size, output_size) -> list[int]:
+            if output_size is not None:
+                return [int(v) for v in list(output_size)[-2:]]
+            stride, padding, kernel, dilation, out_pad = self.size_args
+            return [(size[a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (kernel[a] - 1)
+                    + out_pad[a] + 1 for a in (0, 1)]
+
+        def forward(self, x, output_size=None, *args, **kwargs):  # (N, C, H, W)
+            out = self.target(x.shape[2:], output_size)
+            k = self.conv.kernel_size[0]
+            y = self.upsample(x)  # (N, C, sH, sW)
+            pads = []
+            for axis in (1, 0):  # F.pad order: width first
+                total = out[axis] - y.shape[2 + axis] + k - 1
+                pads += [total // 2, total - total // 2]
+            return self.conv(F.pad(y, pads))  # negative pads crop
+
+    return ResizeConvFix
+
+
+def _resize_conv_fix(layer: LayerAudit, conv_t) -> Any:
+    """Nearest upsampling + convolution giving ``conv_t``'s output size, or None."""
     s = layer.stride
-    if not s or s[0] != s[1] or layer.in_size is None or layer.out_size is None:
+    if not s or s[0] != s[1] or s[0] < 2:
         return None
-    s = s[0]
     k = conv_t.kernel_size[0]
     k_fix = k if k % 2 else max(1, k - 1)
-    pads = []
-    for axis in (0, 1):
-        total = layer.out_size[axis] - s * layer.in_size[axis] + k_fix - 1
-        if total < 0:
-            return None
-        pads.append((total // 2, total - total // 2))
-    return nn.Sequential(
-        nn.Upsample(scale_factor=s, mode="nearest"),
-        nn.ZeroPad2d((pads[1][0], pads[1][1], pads[0][0], pads[0][1])),
-        nn.Conv2d(conv_t.in_channels, conv_t.out_channels, k_fix, groups=conv_t.groups,
-                  bias=conv_t.bias is not None),
-    ).to(conv_t.weight.device, conv_t.weight.dtype)
+    return _resize_conv_module()(conv_t, k_fix).to(conv_t.weight.device, conv_t.weight.dtype)
 
 
 def _set_submodule(root, path: str, new) -> None:
@@ -91,7 +119,7 @@ def _apply_fix(model, path: str, layer: LayerAudit, seed: int) -> str | None:
         if fix is None:
             return None
         _set_submodule(model, path, fix)
-        k = fix[2].kernel_size
+        k = fix.conv.kernel_size
         return f"{path} -> nearest upsampling + {k[0]}x{k[1]} convolution (resize-convolution)"
     target.reset_parameters()
     icnr_(target.weight, target.bias, int(layer.stride[0]))
@@ -151,9 +179,13 @@ def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudi
         else:
             original = copy.deepcopy(module)
             _reinit(original, path, seed)
-            entry.update(original_at_init=score_of(original), fixed_at_init=score_of(fixed),
-                         fix=what)
-            fixable.append((path, layer))
+            try:
+                entry.update(original_at_init=score_of(original), fixed_at_init=score_of(fixed),
+                             fix=what)
+                fixable.append((path, layer))
+            except Exception as err:  # noqa: BLE001 - the user's forward may raise anything
+                entry["fix"] = (f"{what}: the swapped network does not run "
+                                f"({type(err).__name__}: {' '.join(str(err).split())[:160]})")
         out[layer.name] = _clean(entry)
     if len(fixable) > 1:
         original, fixed = copy.deepcopy(module), copy.deepcopy(module)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import _analyse, _chain, _Found
+from core.audit.analysis import Filter, _analyse, _chain, _Found
 from core.audit.limits import (
     DEFAULT_SIDE,
     DOWN_OPS,
@@ -21,7 +21,7 @@ from core.audit.limits import (
     AuditError,
 )
 from core.audit.probes import _run_probes
-from core.audit.read import load_onnx, read_model_bytes
+from core.audit.read import folder_reader, load_onnx, read_model_bytes, read_upload
 from core.audit.report import AuditReport
 
 # ---------------------------------------------------------------------------------------
@@ -45,17 +45,50 @@ def _dims(value_info) -> list[int | None] | None:
 
 
 def _module_path(node_name: str) -> str | None:
-    """``/up1/deconv/ConvTranspose`` (a torch.onnx.export name) -> ``up1.deconv``."""
+    """``/up1/deconv/ConvTranspose`` (a TorchScript-exporter name) -> ``up1.deconv``.
+
+    Each part names a module relative to its parent, except the children of a
+    Sequential or ModuleList, which carry their parent's part as a prefix
+    (``/decoder4/tp_conv/tp_conv.0/ConvTranspose`` is ``decoder4.tp_conv.0``).
+    """
     if not node_name.startswith("/"):
         return None
     parts = node_name.strip("/").split("/")[:-1]
-    path = ""
+    path, previous = "", None
     for part in parts:
-        if path and part.startswith(path + "."):
-            path = part
+        if previous is not None and part.startswith(previous + "."):
+            path = f"{path}.{part[len(previous) + 1:]}" if path else part
         else:
             path = f"{path}.{part}" if path else part
+        previous = part
     return path or None
+
+
+def _node_module_path(node) -> str | None:
+    """The module a node comes from: the name scopes the dynamo exporter writes into the
+    node's metadata (``pkg.torch.onnx.name_scopes``: ``['', 'up1', 'up1.deconv', 'conv']``),
+    else the TorchScript exporter's node name."""
+    import ast
+
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            try:
+                scopes = ast.literal_eval(prop.value)
+            except (ValueError, SyntaxError):
+                break
+            if isinstance(scopes, list) and len(scopes) >= 2:
+                return str(scopes[-2]) or None
+            break
+    return _module_path(node.name)
+
+
+def _weight_module_path(g: _Graph, node) -> str | None:
+    """``decoder4.tp_conv.0`` from a Conv/ConvTranspose weight initializer named
+    ``decoder4.tp_conv.0.weight`` (both exporters keep parameter names), else None."""
+    if len(node.input) > 1 and node.input[1] in g.initializers \
+            and node.input[1].endswith(".weight"):
+        return node.input[1][: -len(".weight")]
+    return None
 
 
 class _Graph:
@@ -78,12 +111,39 @@ class _Graph:
                 if "value" in attrs:
                     self.constants[node.output[0]] = attrs["value"].t
         self.sizes: dict[str, list[int | None]] = {}
+        self.consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self.outputs = {o.name for o in graph.output}
 
-    def array(self, name: str) -> np.ndarray | None:
+    def array(self, name: str, depth: int = 0) -> np.ndarray | None:
+        """A constant tensor's value, also through the shape-only ops exporters put on
+        parameters (Transpose, Reshape, Unsqueeze, Identity, Cast)."""
         tensor = self.initializers.get(name) or self.constants.get(name)
-        if tensor is None:
+        if tensor is not None:
+            return self._numpy(tensor)
+        node = self.producer.get(name)
+        if node is None or depth > 8 or not node.input:
             return None
-        return self._numpy(tensor)
+        src = self.array(node.input[0], depth + 1)
+        if src is None:
+            return None
+        a = _attrs(node)
+        if node.op_type in ("Identity", "Cast"):
+            return src
+        if node.op_type == "Transpose":
+            return np.transpose(src, a.get("perm"))
+        if node.op_type in ("Reshape", "Unsqueeze"):
+            shape = self.sizes.get(name)
+            if shape and all(d is not None for d in shape) and \
+                    int(np.prod(shape)) == src.size:
+                return src.reshape(shape)
+            if node.op_type == "Reshape" and len(node.input) > 1:
+                target = self.array(node.input[1], depth + 1)
+                if target is not None and -1 not in target.tolist() and 0 not in target.tolist():
+                    return src.reshape(target.astype(int))
+        return None
 
     def shape_of(self, name: str) -> tuple[int, ...] | None:
         tensor = self.initializers.get(name) or self.constants.get(name)
@@ -102,11 +162,18 @@ def _onnx_candidates(g: _Graph) -> list[tuple[Any, _Found]]:
     found = []
     for node in g.model.graph.node:
         op = node.op_type
+        if op in ("Pad", "ScatterND"):
+            extra = _zero_insertion(g, node) if op == "Pad" else _unpool_scatter(g, node)
+            if extra is not None:
+                found.append((node, extra))
+            continue
         if op not in UP_OPS + DOWN_OPS:
             continue
         a = _attrs(node)
         name = node.name or f"{op}_{len(found)}"
-        f = _Found(name=name, op=op, module_path=_module_path(node.name))
+        f = _Found(name=name, op=op, module_path=_node_module_path(node))
+        if op in ("Conv", "ConvTranspose"):
+            f.module_path = _weight_module_path(g, node) or f.module_path
         if op in ("ConvTranspose", "Conv"):
             wshape = g.shape_of(node.input[1]) if len(node.input) > 1 else None
             if wshape is not None and len(wshape) != 4:
@@ -126,6 +193,8 @@ def _onnx_candidates(g: _Graph) -> list[tuple[Any, _Found]]:
                 f.pads = None  # derived from the sizes below
                 f.mode = auto
             if op == "ConvTranspose":
+                if max(f.stride) < 2:
+                    continue  # stride 1: a convolution, not upsampling
                 f.output_padding = _pairs(a.get("output_padding"), 0)
                 if wshape:
                     f.in_channels, f.out_channels = int(wshape[0]), int(wshape[1]) * f.groups
@@ -150,6 +219,18 @@ def _onnx_candidates(g: _Graph) -> list[tuple[Any, _Found]]:
         elif op in ("Resize", "Upsample"):
             mode = a.get("mode", b"nearest")
             f.mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+            ctm = a.get("coordinate_transformation_mode", b"half_pixel")
+            ctm = ctm.decode() if isinstance(ctm, bytes) else str(ctm)
+            if f.mode != "nearest" and op == "Resize":
+                f.align_corners = ctm == "align_corners"
+        elif op == "MaxUnpool":
+            kernel = a.get("kernel_shape")
+            if kernel is None or len(kernel) != 2:
+                continue
+            f.kernel = (int(kernel[0]), int(kernel[1]))
+            f.stride = _pairs(a.get("strides"), 1)
+            pads = a.get("pads")
+            f.pads = tuple(int(v) for v in pads) if pads and len(pads) == 4 else (0, 0, 0, 0)
         elif op in ("DepthToSpace", "SpaceToDepth"):
             f.block = int(a.get("blocksize", 1))
             if f.block < 2:
@@ -158,13 +239,228 @@ def _onnx_candidates(g: _Graph) -> list[tuple[Any, _Found]]:
             if op == "DepthToSpace":
                 mode = a.get("mode", b"DCR")
                 f.d2s_mode = mode.decode() if isinstance(mode, bytes) else str(mode)
-                feeder = g.producer.get(node.input[0])
-                while feeder is not None and feeder.op_type == "Identity":
-                    feeder = g.producer.get(feeder.input[0])
-                if feeder is not None and feeder.op_type == "Conv" and len(feeder.input) > 1:
-                    f.weight = (lambda n=feeder.input[1]: g.array(n))
+                _feed_subpixel(g, node, f)
         found.append((node, f))
+    for node, f in found:
+        f.src = f.src or node.input[0]
+        f.tail = f.tail or node.output[0]
+        if f.op in ("ConvTranspose", "DepthToSpace", "Resize", "Upsample", "ZeroInsertion",
+                    "MaxUnpool"):
+            f.filters, f.tail = _following_filters(g, f.tail)
     return found
+
+
+def _only_consumer(g: _Graph, name: str):
+    users = g.consumers.get(name, [])
+    if len(users) != 1 or name in g.outputs:
+        return None
+    return users[0]
+
+
+def _known(dims) -> bool:
+    return dims is not None and all(d is not None for d in dims)
+
+
+def _const_pads(g: _Graph, node) -> list[int] | None:
+    if len(node.input) < 2 or not node.input[1]:
+        pads = _attrs(node).get("pads")
+        return list(pads) if pads is not None else None
+    value = g.array(node.input[1])
+    return None if value is None else [int(v) for v in np.ravel(value)]
+
+
+def _zero_insertion(g: _Graph, pad) -> _Found | None:
+    """Zero insertion written as reshape / pad / reshape (``upfirdn2d``'s reference:
+    ``(N, C, H, 1, W, 1)`` padded to ``(N, C, H, u, W, u)``, reshaped to
+    ``(N, C, uH, uW)``): an upsampling by ``u`` with a 1x1 kernel."""
+    dims = g.sizes.get(pad.input[0])
+    if not _known(dims) or len(dims) != 6 or dims[3] != 1 or dims[5] != 1:
+        return None
+    pads = _const_pads(g, pad)
+    mode = _attrs(pad).get("mode", b"constant")
+    if pads is None or len(pads) != 12 or (mode not in (b"constant", "constant")):
+        return None
+    begin, end = pads[:6], pads[6:]
+    if any(begin) or end[:3] != [0, 0, 0] or end[4] != 0 or end[3] != end[5] or end[3] < 1:
+        return None
+    reshape = _only_consumer(g, pad.output[0])
+    if reshape is None or reshape.op_type != "Reshape":
+        return None
+    first = g.producer.get(pad.input[0])
+    src = first.input[0] if first is not None and first.op_type == "Reshape" else None
+    if src is None:
+        return None
+    u = end[3] + 1
+    f = _Found(name=pad.name or f"ZeroInsertion_{pad.output[0]}", op="ZeroInsertion",
+               module_path=_node_module_path(pad), block=u, stride=(u, u), kernel=(1, 1),
+               pads=(0, 0, 0, 0), in_channels=dims[1], out_channels=dims[1])
+    f.src, f.tail = src, reshape.output[0]
+    return f
+
+
+def _unpool_scatter(g: _Graph, scatter) -> _Found | None:
+    """``max_unpool2d`` as the dynamo exporter writes it: a ScatterND of the pooled
+    values (reshaped flat) into zeros, reshaped to the larger map."""
+    if len(scatter.input) < 3:
+        return None
+    upd = g.producer.get(scatter.input[2])
+    src = upd.input[0] if upd is not None and upd.op_type == "Reshape" else None
+    out = _only_consumer(g, scatter.output[0])
+    if src is None or out is None or out.op_type != "Reshape":
+        return None
+    a, b = _spatial(g.sizes.get(src)), _spatial(g.sizes.get(out.output[0]))
+    if a is None or b is None or b[0] % a[0] or b[1] % a[1] or b[0] // a[0] < 2:
+        return None
+    s = (b[0] // a[0], b[1] // a[1])
+    f = _Found(name=scatter.name or "MaxUnpool", op="MaxUnpool", kernel=s, stride=s,
+               pads=(0, 0, 0, 0), module_path=_node_module_path(scatter))
+    f.src, f.tail = src, out.output[0]
+    return f
+
+
+def _channel_scale(g: _Graph, node, tensor: str) -> np.ndarray | None | bool:
+    """For Mul/Div/Add/Sub of ``tensor`` by a constant that is a scalar or per channel
+    ``(1, C, 1, 1)``: the scale (Mul/Div), True (Add/Sub: no phase change), else None."""
+    others = [n for n in node.input if n != tensor]
+    if len(others) != 1:
+        return None
+    value = g.array(others[0])
+    dims = g.sizes.get(others[0])
+    per_channel = (value is not None and (value.size == 1 or (value.ndim == 4 and value.shape[0]
+                   == 1 and value.shape[2:] == (1, 1)))) or (
+        value is None and dims is not None and len(dims) == 4 and dims[2] == 1 and dims[3] == 1)
+    if not per_channel:
+        return None
+    if node.op_type in ("Add", "Sub"):
+        return True
+    if value is None:
+        return None
+    value = np.ravel(value).astype(np.float64)
+    if node.op_type == "Div":
+        if np.any(value == 0):
+            return None
+        value = 1.0 / value
+    return value
+
+
+def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
+    """The fixed linear filters after ``tensor`` before the next nonlinearity (see
+    :class:`core.audit.analysis.Filter`), and the tensor they write."""
+    filters: list[Filter] = []
+    last = tensor  # written by the last filter (pads or crops after it do not count)
+    count = 0
+    while True:
+        node = _only_consumer(g, tensor)
+        if node is None or not node.output:
+            break
+        op = node.op_type
+        first = node.input[0] == tensor if node.input else False
+        dims_in, dims_out = g.sizes.get(tensor), g.sizes.get(node.output[0])
+        if op in ("Identity", "Cast") or (op == "Slice" and first):
+            pass
+        elif op == "Pad" and first:
+            mode = _attrs(node).get("mode", b"constant")
+            if mode not in (b"constant", "constant"):
+                break
+        elif op == "Reshape" and first and _known(dims_in) and len(dims_in) == 4 \
+                and _known(dims_out) and len(dims_out) == 6 and dims_out[3] == dims_out[5] == 1:
+            # upfirdn2d with up=1: (N, C, H, 1, W, 1), a zero-size pad, back to 4-D
+            pad = _only_consumer(g, node.output[0])
+            back = _only_consumer(g, pad.output[0]) if pad is not None else None
+            pads = _const_pads(g, pad) if pad is not None and pad.op_type == "Pad" else None
+            if back is None or back.op_type != "Reshape" or pads is None or any(pads) \
+                    or g.sizes.get(back.output[0]) != dims_in:
+                break
+            node = back
+        elif op == "Reshape" and first and _known(dims_in) and dims_in == dims_out:
+            pass
+        elif op in ("Mul", "Div", "Add", "Sub"):
+            value = _channel_scale(g, node, tensor)
+            if value is None:
+                break
+            if value is not True:
+                filters.append(Filter(f"{op} {node.name}", scale=value))
+        elif op == "BatchNormalization" and first and len(node.input) >= 5:
+            gamma, var = g.array(node.input[1]), g.array(node.input[4])
+            if gamma is None or var is None:
+                break
+            eps = float(_attrs(node).get("epsilon", 1e-5))
+            filters.append(Filter(f"BatchNormalization {node.name}",
+                                  scale=np.asarray(gamma, np.float64) / np.sqrt(var + eps)))
+        elif op == "Conv" and first and len(node.input) > 1:
+            a = _attrs(node)
+            w = g.array(node.input[1])
+            c = dims_in[1] if dims_in and len(dims_in) == 4 else None
+            if w is None or w.ndim != 4 or w.shape[1] != 1 or max(_pairs(a.get("strides"), 1)) > 1 \
+                    or max(_pairs(a.get("dilations"), 1)) > 1:
+                break
+            group = int(a.get("group", 1))
+            if not (group == w.shape[0] == c or (group == 1 and w.shape[0] == 1 and c == 1)):
+                break
+            filters.append(Filter(f"{w.shape[2]}x{w.shape[3]} depthwise Conv {node.name}",
+                                  taps=np.asarray(w[:, 0], np.float64)))
+        elif op == "AveragePool" and first:
+            a = _attrs(node)
+            k = a.get("kernel_shape")
+            if k is None or len(k) != 2 or max(_pairs(a.get("strides"), 1)) > 1:
+                break
+            filters.append(Filter(f"{k[0]}x{k[1]} AveragePool {node.name}",
+                                  taps=np.full((1, int(k[0]), int(k[1])), 1.0 / (k[0] * k[1]))))
+        else:
+            break
+        tensor = node.output[0]
+        if len(filters) != count:
+            last, count = tensor, len(filters)
+    return filters, last
+
+
+def _feed_subpixel(g: _Graph, node, f: _Found) -> None:
+    """The convolution feeding a DepthToSpace, through per-channel affine ops (an
+    eval-mode BatchNorm, a scale, a bias): its weights, scaled, give the phase gains."""
+    scale = None
+    feeder = g.producer.get(node.input[0])
+    while feeder is not None:
+        if feeder.op_type == "Identity":
+            pass
+        elif feeder.op_type == "BatchNormalization" and len(feeder.input) >= 5:
+            gamma, var = g.array(feeder.input[1]), g.array(feeder.input[4])
+            if gamma is None or var is None:
+                return
+            eps = float(_attrs(feeder).get("epsilon", 1e-5))
+            k = np.asarray(gamma, np.float64) / np.sqrt(var + eps)
+            scale = k if scale is None else scale * k
+        elif feeder.op_type in ("Mul", "Div", "Add", "Sub"):
+            data = [n for n in feeder.input if g.producer.get(n) is not None
+                    and g.array(n) is None]
+            if len(data) != 1:
+                return
+            value = _channel_scale(g, feeder, data[0])
+            if value is None:
+                return
+            if value is not True:
+                scale = value if scale is None else scale * value
+            feeder = g.producer.get(data[0])
+            continue
+        else:
+            break
+        feeder = g.producer.get(feeder.input[0])
+    if feeder is None or feeder.op_type != "Conv" or len(feeder.input) < 2:
+        return
+    wname = feeder.input[1]
+    shape = g.shape_of(wname)
+    group = int(_attrs(feeder).get("group", 1))
+    if shape is not None and len(shape) == 4:
+        f.source_channels = int(shape[1]) * group
+
+    def weight(n=wname, k=scale):
+        w = g.array(n)
+        if w is None or k is None:
+            return w
+        k = np.ravel(k)
+        return w * k.reshape(-1, 1, 1, 1) if k.size in (1, w.shape[0]) else None
+
+    f.weight = weight
+    f.module_path = f.module_path
 
 
 def _fix_input(model, input_shape: Sequence[int] | None) -> tuple[str, list[int], list[str]]:
@@ -248,13 +544,17 @@ def _spatial(dims: list[int | None] | None) -> tuple[int, int] | None:
 def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = None, *,
                probes: bool = True, image: np.ndarray | None = None,
                name: str | None = None, max_bytes: int = MAX_BYTES, seed: int = 0,
-               threads: int | None = None) -> AuditReport:
+               threads: int | None = None, external=None) -> AuditReport:
     """Audit an ONNX model (bytes or a path); see the module docstring.
 
     ``input_shape`` fixes ``(N, C, H, W)``; without it, a free batch becomes 1 and free
     height/width :data:`DEFAULT_SIDE`. ``probes=False`` skips running the model (the
     analysis alone; the model still runs once if shape inference cannot size a layer).
     ``image`` (H, W, 3) replaces the photograph probe. Raises :class:`AuditError`.
+
+    External data (the dynamo exporter's ``model.onnx.data``) is read when ``source`` is
+    a path and every location stays inside the model's folder, or through ``external``
+    (a reader of :mod:`core.audit.read`; :func:`audit_onnx_files` for uploads).
     """
     import onnx
 
@@ -262,7 +562,11 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     if name is None:
         name = Path(source).name if isinstance(source, (str, Path)) else "uploaded model"
     data = read_model_bytes(source, max_bytes)
-    model = load_onnx(data)
+    if external is None and isinstance(source, (str, Path)):
+        external = folder_reader(Path(source).absolute().parent, max_bytes)
+    model = load_onnx(data, external, max_bytes)
+    if model.ByteSize() != len(data):  # external data was copied in
+        data = model.SerializeToString()
     input_name, shape, notes = _fix_input(model, input_shape)
     g = _Graph(model)
     try:
@@ -279,8 +583,8 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     candidates = _onnx_candidates(g)
     output_name = model.graph.output[0].name
     wanted = [output_name]
-    for node, _ in candidates:
-        wanted += [node.input[0], node.output[0]]
+    for _, f in candidates:
+        wanted += [f.src, f.tail]
     missing = [n for n in dict.fromkeys(wanted) if _spatial(g.sizes.get(n)) is None]
     session = None
     dtype = {onnx.TensorProto.FLOAT16: np.float16, onnx.TensorProto.DOUBLE: np.float64}.get(
@@ -301,8 +605,8 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
             g.sizes[n] = list(np.shape(value))
         _check_tensor_sizes(g.sizes)
     layers = []
-    for node, f in candidates:
-        in_dims, out_dims = g.sizes.get(node.input[0]), g.sizes.get(node.output[0])
+    for _, f in candidates:
+        in_dims, out_dims = g.sizes.get(f.src), g.sizes.get(f.tail)
         f.in_size, f.out_size = _spatial(in_dims), _spatial(out_dims)
         if f.in_channels is None and in_dims and len(in_dims) == 4:
             f.in_channels = in_dims[1]
@@ -365,3 +669,15 @@ def _auto_pads(f: _Found) -> tuple[int, int, int, int]:
     return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
 
 
+
+
+def audit_onnx_files(files: dict[str, bytes] | bytes, input_shape: Sequence[int] | None = None,
+                     **kwargs) -> AuditReport:
+    """Audit an uploaded model with its external data: ``files`` is ``{filename: bytes}``
+    (the ``.onnx`` and its data file(s), e.g. ``model.onnx`` and ``model.onnx.data``) or
+    the bytes of a zip of them. Locations must name uploaded files (no ``..``, no
+    absolute path). Takes :func:`audit_onnx`'s keywords; raises :class:`AuditError`."""
+    max_bytes = kwargs.get("max_bytes", MAX_BYTES)
+    name, data, reader = read_upload(files, max_bytes)
+    kwargs.setdefault("name", name)
+    return audit_onnx(data, input_shape, external=reader, **kwargs)

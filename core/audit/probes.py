@@ -48,17 +48,24 @@ def _fourier_shift(image: np.ndarray, dy: float, dx: float) -> np.ndarray:
 
 
 def _photograph(shape: tuple[int, int, int], image: np.ndarray | None) -> np.ndarray:
-    """The photograph probe (or the user's image) at (H, W, C), in [0, 1]."""
-    from core.upsamplers.lab_inputs import lab_input
+    """The photograph probe (or the user's image) at (H, W, C), in [0, 1].
+
+    Read with :mod:`core.io.photos` (not the layer lab's inputs, which import torch: an
+    ONNX-only audit never imports torch).
+    """
+    from core.io.photos import read_rgb, resize_center_crop, skimage_data_dir
 
     h, w, c = shape
     side = max(h, w)
     if image is not None:
-        rgb = lab_input("upload", side, image=_as_rgb(image))
+        arr = _as_rgb(image)
+        if arr.dtype != np.uint8:
+            arr = np.rint(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
     else:
-        rgb = lab_input("photograph", side, photo="astronaut.png")
+        arr = read_rgb(skimage_data_dir() / "astronaut.png")  # (H, W, 3) uint8
+    rgb = resize_center_crop(arr, side).astype(np.float64) / 255.0
     top, left = (side - h) // 2, (side - w) // 2
-    rgb = rgb[top:top + h, left:left + w].astype(np.float64)  # (H, W, 3)
+    rgb = rgb[top:top + h, left:left + w]  # (H, W, 3)
     if c == 3:
         return rgb
     grey = rgb @ np.array([0.299, 0.587, 0.114])
@@ -91,14 +98,18 @@ def _probe_inputs(input_shape: Sequence[int], image: np.ndarray | None,
     return probes, image_like
 
 
+#: The one scaling rule of every probe output and every measured fix, stated in reports.
+SCALING_RULE = ("every output (each probe, and each network of a measured fix) is rescaled "
+                "by its own minimum and maximum to [0, 1] before it is scored, so the score "
+                "does not depend on the output's range (x2 scores the same)")
+
+
 def _to_unit(output: np.ndarray, lo_hi: tuple[float, float] | None = None
              ) -> tuple[np.ndarray, str, tuple[float, float] | None]:
-    """The output as scored: as is when it lies in [0, 1], else min-max rescaled."""
+    """The output as scored (:data:`SCALING_RULE`): min-max rescaled to [0, 1] by its own
+    range, or by ``lo_hi`` (the shift test rescales shifted outputs like the unshifted)."""
     if lo_hi is None:
-        lo, hi = float(output.min()), float(output.max())
-        if lo >= -1e-3 and hi <= 1 + 1e-3:
-            return np.clip(output, 0.0, 1.0), "as is", None
-        lo_hi = (lo, hi)
+        lo_hi = (float(output.min()), float(output.max()))
     lo, hi = lo_hi
     if hi - lo <= 1e-12 * max(1.0, abs(hi)):
         return np.full_like(output, 0.5), "min-max", lo_hi
@@ -141,6 +152,10 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10.0 * math.log10(1.0 / mse)
 
 
+#: Most shifts the shift test runs (a long period is sampled evenly).
+MAX_SHIFTS = 15
+
+
 def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[int],
                 period: int, *, image: np.ndarray | None = None, seed: int = 0) -> ProbeReport:
     """Feed the probes through ``run`` ((N, C, H, W) float32 -> (N, C', H', W')).
@@ -172,6 +187,7 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
             radial = azimuthal_average(spectrum)
         results[name] = ProbeResult(name, x, scored, scaling, score, spectrum, radial)
     p_used = p_used or max(2, period)
+    notes.append(f"scaling: {SCALING_RULE}")
     if period < 2:
         notes.append("no upsampling layer with an integer stride: scores use period 2")
     elif p_used != period:
@@ -191,14 +207,20 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
         net = out0.shape[0] / h_in
         if net <= 0 or (_integer(net) is None and _integer(1 / net) is None):
             shift_note = f"net scale {net:.3g} is not an integer or its inverse: no shift test"
+        elif min(out0.shape[:2]) < 4 * max(2, period):
+            shift_note = (f"the output ({out0.shape[0]}x{out0.shape[1]} px) is smaller than 4 "
+                          f"periods of {max(2, period)} px: no shift test (audit at a larger "
+                          "input shape to run it)")
         else:
             base, _, lo_hi = _to_unit(out0)
-            lo_hi = lo_hi or (0.0, 1.0)
             h, w = base.shape[:2]
             margin = max(period, min(h, w) // 4)
             crop = (slice(margin, h - margin), slice(margin, w - margin))
             x0 = probes["smooth noise"]
             shifts = list(range(1, max(2, period)))
+            if len(shifts) > MAX_SHIFTS:  # evenly spread, 1 and period - 1 kept
+                picks = np.linspace(0, len(shifts) - 1, MAX_SHIFTS).round().astype(int)
+                shifts = [shifts[i] for i in sorted(set(picks.tolist()))]
             for d in shifts + [max(2, period)]:
                 xs = _fourier_shift(x0, d / net, d / net)
                 batch = np.repeat(xs.transpose(2, 0, 1)[None], n, axis=0).astype(np.float32)

@@ -102,17 +102,118 @@ def _tensors(model) -> Any:
                 yield attr.sparse_tensor.indices
 
 
-def _check_external_data(model) -> None:
+def _external_tensors(model) -> list:
+    """The tensors of ``model`` stored as external data."""
     import onnx
 
-    for tensor in _tensors(model):
-        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
-            where = {e.key: e.value for e in tensor.external_data}.get("location", "?")
-            raise AuditError(
-                f"tensor {tensor.name!r} is stored as external data (location {where!r}): "
-                "refused, since such a file can name any path on the server; save the model "
-                "with every tensor inside the file (onnx.save(model, path, "
-                "save_as_external_data=False))")
+    return [t for t in _tensors(model)
+            if t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data)]
+
+
+def _check_location(location: str) -> str:
+    """``location`` as a relative path inside the model's folder, or AuditError.
+
+    The rule of onnx's own checker: no absolute path, no ``..``; a symbolic link that
+    leaves the folder is refused where the file is opened (:func:`folder_reader`).
+    """
+    text = str(location)
+    parts = text.replace("\\", "/").split("/")
+    if (not text or "\x00" in text or text.startswith(("/", "\\"))
+            or (len(text) > 1 and text[1] == ":") or ".." in parts):
+        raise AuditError(
+            f"external data location {text!r} points outside the model's folder: refused "
+            "(only files beside the model, named without '..' or an absolute path, are read)")
+    return "/".join(p for p in parts if p not in ("", "."))
+
+
+def folder_reader(folder: str | Path, max_bytes: int = MAX_BYTES):
+    """A reader of external data files inside ``folder`` (for :func:`load_onnx`).
+
+    Each location must resolve, symbolic links followed, to a regular file inside
+    ``folder``; files are read once and bounded by ``max_bytes`` together.
+    """
+    root = Path(folder).resolve()
+
+    def read(location: str) -> bytes:
+        rel = _check_location(location)
+        path = (root / rel).resolve()
+        if not path.is_relative_to(root):
+            raise AuditError(f"external data location {location!r} resolves outside the "
+                             "model's folder (a symbolic link): refused")
+        if not path.is_file():
+            raise AuditError(f"external data file {location!r} is missing beside the model "
+                             f"(looked in {str(root)!r})")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise AuditError(f"external data file {location!r} is {_mb(size)}, over the "
+                             f"{_mb(max_bytes)} limit")
+        return path.read_bytes()
+
+    return read
+
+
+def mapping_reader(files: dict[str, bytes], base: str = ""):
+    """A reader of external data from uploaded files ``{name: bytes}`` (names relative to
+    the archive or upload; ``base`` is the model's own folder inside it)."""
+    table = {_check_location(name) if name else name: data for name, data in files.items()}
+
+    def read(location: str) -> bytes:
+        rel = _check_location(location)
+        key = f"{base}/{rel}" if base else rel
+        if key not in table:
+            raise AuditError(f"external data file {location!r} was not uploaded with the "
+                             "model: add it (or upload a zip of the model's folder)")
+        return table[key]
+
+    return read
+
+
+def _inline_external_data(model, reader, max_bytes: int) -> int:
+    """Copy every external tensor's bytes into the model (``reader(location) -> bytes``).
+
+    Returns the number of tensors filled. Offsets and lengths are checked against the
+    file; the data read in total is bounded by ``max_bytes``.
+    """
+    import onnx
+
+    tensors = _external_tensors(model)
+    if not tensors:
+        return 0
+    if reader is None:
+        info = {e.key: e.value for e in tensors[0].external_data}
+        raise AuditError(
+            f"tensor {tensors[0].name!r} is stored as external data (location "
+            f"{info.get('location', '?')!r}), and only the .onnx bytes were given: audit the "
+            "file by its path with its data file beside it, or upload the .onnx together "
+            "with its data file(s) (or a zip of them)")
+    cache: dict[str, bytes] = {}
+    total = 0
+    for tensor in tensors:
+        info = {e.key: e.value for e in tensor.external_data}
+        location = info.get("location")
+        if not location:
+            raise AuditError(f"tensor {tensor.name!r} is marked as external data but names no "
+                             "location: refused")
+        rel = _check_location(location)
+        if rel not in cache:
+            cache[rel] = reader(location)
+            total += len(cache[rel])
+            if total > max_bytes:
+                raise AuditError(f"the external data is over the {_mb(max_bytes)} limit")
+        blob = cache[rel]
+        try:
+            offset = int(info.get("offset", 0))
+            length = int(info["length"]) if "length" in info else len(blob) - offset
+        except ValueError as err:
+            raise AuditError(f"tensor {tensor.name!r}: external data offset/length are not "
+                             "integers") from err
+        if offset < 0 or length < 0 or offset + length > len(blob):
+            raise AuditError(f"tensor {tensor.name!r}: external data ({offset}+{length} bytes) "
+                             f"runs past the end of {location!r} ({len(blob)} bytes)")
+        tensor.raw_data = blob[offset:offset + length]
+        del tensor.external_data[:]
+        tensor.data_location = onnx.TensorProto.DEFAULT
+    return len(tensors)
 
 
 def _check_operators(model) -> None:
@@ -136,12 +237,14 @@ def _check_operators(model) -> None:
                 "standard ONNX operator: refused")
 
 
-def load_onnx(data: bytes):
+def load_onnx(data: bytes, external=None, max_bytes: int = MAX_BYTES):
     """Parse ``data`` into an ``onnx.ModelProto``, refusing what the audit must not run.
 
     Refusals (:class:`AuditError`, one line): not an ONNX file, truncated or corrupt,
-    tensors stored as external data, custom or unknown operators. Nothing in the file
-    is executed; external data is never read. (No ``onnx.checker`` pass: it refuses
+    custom or unknown operators, external data when ``external`` is None, or whose
+    location leaves the model's folder. ``external`` (:func:`folder_reader`,
+    :func:`mapping_reader`) reads each external data file; their bytes are copied into
+    the model. Nothing in the file is executed. (No ``onnx.checker`` pass: it refuses
     graphs onnxruntime runs, e.g. outputs without a declared shape; onnxruntime's own
     checks apply when the model runs.)
     """
@@ -169,8 +272,57 @@ def load_onnx(data: bytes):
     if not model.opset_import:
         raise AuditError("truncated ONNX file: the model declares no operator set "
                          "(opset_import is missing)")
-    _check_external_data(model)
+    _inline_external_data(model, external, max_bytes)
     _check_operators(model)
     return model
 
 
+
+
+#: Most files a zip upload may hold (a model and its data files).
+MAX_ARCHIVE_FILES = 256
+
+
+def read_upload(files: dict[str, bytes] | bytes, max_bytes: int = MAX_BYTES
+                ) -> tuple[str, bytes, Any]:
+    """The one ``.onnx`` of an upload and a reader of its external data.
+
+    ``files``: ``{filename: bytes}`` (a multi-file upload: the ``.onnx`` and its data
+    file(s)) or the bytes of a zip holding them (folders inside it allowed). Returns
+    ``(name, onnx_bytes, reader)`` for :func:`load_onnx`. Refuses (AuditError) no or
+    several ``.onnx`` files, names with ``..`` or absolute paths, archives over
+    ``max_bytes`` unpacked or over :data:`MAX_ARCHIVE_FILES` files.
+    """
+    import posixpath
+    import zipfile
+    from io import BytesIO
+
+    if isinstance(files, (bytes, bytearray, memoryview)):
+        data = bytes(files)
+        if not data.startswith(b"PK\x03\x04"):
+            return "uploaded model", read_model_bytes(data, max_bytes), None
+        try:
+            archive = zipfile.ZipFile(BytesIO(data))
+            infos = [i for i in archive.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, ValueError) as err:
+            raise AuditError(f"the zip archive cannot be read ({err})") from err
+        if len(infos) > MAX_ARCHIVE_FILES:
+            raise AuditError(f"the zip holds {len(infos)} files, over the "
+                             f"{MAX_ARCHIVE_FILES} allowed")
+        if sum(i.file_size for i in infos) > max_bytes:
+            raise AuditError(f"the zip unpacks to over the {_mb(max_bytes)} limit")
+        files = {}
+        for info in infos:
+            with archive.open(info) as fh:
+                files[info.filename] = fh.read(max_bytes + 1)
+    names = {_check_location(name): bytes(blob) for name, blob in files.items()}
+    if sum(len(b) for b in names.values()) > max_bytes:
+        raise AuditError(f"the upload is over the {_mb(max_bytes)} limit")
+    models = [n for n in names if n.lower().endswith(".onnx")]
+    if len(models) != 1:
+        listed = ", ".join(repr(n) for n in models) or "none"
+        raise AuditError(f"the upload must hold exactly one .onnx model, it holds "
+                         f"{len(models)} ({listed})")
+    model = models[0]
+    base = posixpath.dirname(model)
+    return posixpath.basename(model), names[model], mapping_reader(names, base)

@@ -58,6 +58,10 @@ class LayerAudit:
     fix_code: str | None = None
     module_path: str | None = None
     fix_measured: dict[str, Any] | None = None
+    align_corners: bool | None = None  # linear/cubic resizes
+    source_channels: int | None = None  # in-channels of the conv feeding a pixel shuffle
+    filters: list[str] | None = None  # fixed filters after it, judged with it
+    blur: bool | None = None  # a spatial filter after it is credited (up layers)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -86,6 +90,7 @@ class LayerAudit:
             "period": self.period, "severity": self.severity, "offending": self.offending,
             "verdict": self.verdict, "fix_code": self.fix_code,
             "module_path": self.module_path, "fix_measured": self.fix_measured,
+            "align_corners": self.align_corners, "filters": self.filters, "blur": self.blur,
             "notes": self.notes,
         })
 
@@ -94,8 +99,8 @@ class LayerAudit:
 class Chain:
     """The resampling chain: factors and the predicted artifact period."""
 
-    total_upsampling: float  # product of the upsampling layers' out/in ratios
-    total_downsampling: float  # product of the downsampling layers' strides
+    total_upsampling: float  # largest upsampled output / smallest upsampled input
+    total_downsampling: float  # deepest level a downsampling layer reaches (along the graph)
     net_scale: float  # output size / input size
     period: int  # predicted period of the artifact in output pixels (1: none)
     upsampling_layers: int
@@ -149,6 +154,7 @@ class ProbeReport:
             "checkerboard_score_display": display,
             "checkerboard_score_unit": "core.maths.metrics.checkerboard_score (raw); shown ×10⁻³",
             "scored_on": self.scored_on, "results": results,
+            "scaling_rule": "min-max: each output rescaled by its own range to [0, 1]",
             "shift_test": {"shifts": list(self.shift_psnr),
                            "psnr_db": list(self.shift_psnr.values()),
                            "reference_shift": self.shift_reference[0]
@@ -202,8 +208,7 @@ class AuditReport:
         rows = []
         for i, layer in enumerate(self.layers):
             rows.append({
-                "#": i, "name": layer.name, "op": layer.op + (f" ({layer.mode})" if layer.mode
-                                                              else ""),
+                "#": i, "name": layer.name, "op": layer.op + _mode_text(layer),
                 "dir": layer.direction,
                 "kernel": _fmt_pair(layer.kernel), "stride": _fmt_pair(layer.stride),
                 "padding": "" if layer.padding is None else ",".join(map(str, layer.padding)),
@@ -218,6 +223,17 @@ class AuditReport:
                 "verdict": layer.severity,
             })
         return rows
+
+
+def _mode_text(layer: LayerAudit) -> str:
+    """`` (linear, align_corners=True)``, `` (nearest)``, `` + blur``..., or ''."""
+    parts = [layer.mode] if layer.mode else []
+    if layer.align_corners is not None:
+        parts.append(f"align_corners={layer.align_corners}")
+    text = f" ({', '.join(parts)})" if parts else ""
+    if layer.blur:
+        text += " + blur"
+    return text
 
 
 def _fmt_pair(values) -> str:

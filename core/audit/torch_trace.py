@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import _Found
+from core.audit.analysis import Filter, _Found
 
 # ---------------------------------------------------------------------------------------
 # Live torch modules
@@ -28,7 +28,13 @@ _SIGNATURES = {
                    "return_indices"),
     "avg_pool2d": ("input", "kernel_size", "stride", "padding", "ceil_mode",
                    "count_include_pad", "divisor_override"),
+    "max_pool2d_with_indices": ("input", "kernel_size", "stride", "padding", "dilation",
+                                "ceil_mode", "return_indices"),
+    "max_unpool2d": ("input", "indices", "kernel_size", "stride", "padding", "output_size"),
 }
+#: Calls that keep a tensor's phase structure (data movement, eval-mode dropout).
+_PASS = ("to", "contiguous", "clone", "dropout", "dropout2d", "float", "type_as")
+_BN = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
 
 
 def _pair_arg(value, default: int) -> tuple[int, int]:
@@ -47,6 +53,8 @@ class _Recorder:
         self.stack: list[tuple[str, Any]] = [("", module)]
         self.calls: list[_Found] = []
         self.conv_outputs: dict[int, tuple[Any, Any, Any]] = {}  # id(out) -> (out, w, mod)
+        self.tails: dict[int, tuple[_Found, Any]] = {}  # id(t) -> (upsampler, t)
+        self.padded6: dict[int, tuple[Any, int, Any]] = {}  # zero insertion pending
         self.handles = []
         for path, sub in module.named_modules():
             self.handles.append(sub.register_forward_pre_hook(self._enter(path, sub)))
@@ -71,7 +79,10 @@ class _Recorder:
         bound = dict(zip(names, args, strict=False))
         bound.update(kwargs)
         x = bound["input"]
-        if not isinstance(out, torch.Tensor) or x.ndim != 4 or out.ndim != 4:
+        if fname == "max_pool2d_with_indices" or (fname == "max_pool2d" and isinstance(out, tuple)):
+            out = out[0]  # (values, indices)
+        if not isinstance(out, torch.Tensor) or not isinstance(x, torch.Tensor) \
+                or x.ndim != 4 or out.ndim != 4:
             return
         path, module = self.stack[-1]
         base = path or type(self.root).__name__
@@ -94,8 +105,8 @@ class _Recorder:
             w = bound["weight"]
             f.op, f.kernel = "ConvTranspose", tuple(w.shape[2:])
             f.stride = _pair_arg(bound.get("stride"), 1)
-            if max(f.stride) < 2 and f.out_size == f.in_size:
-                return
+            if max(f.stride) < 2:
+                return  # stride 1: a convolution, not upsampling
             ph, pw = _pair_arg(bound.get("padding"), 0)
             f.pads = (ph, pw, ph, pw)
             f.output_padding = _pair_arg(bound.get("output_padding"), 0)
@@ -106,6 +117,8 @@ class _Recorder:
             f.op, f.mode = "Resize", str(bound.get("mode") or "nearest")
             f.mode = {"bilinear": "linear", "bicubic": "cubic", "nearest-exact": "nearest"}.get(
                 f.mode, f.mode)
+            if f.mode != "nearest":
+                f.align_corners = bool(bound.get("align_corners") or False)
             if f.out_size == f.in_size:
                 return
         elif fname in ("pixel_shuffle", "pixel_unshuffle"):
@@ -117,8 +130,15 @@ class _Recorder:
                 _, w, conv = fed
                 f.weight = (lambda w=w: w.detach().cpu().double().numpy())
                 f.feeder = conv
+                f.source_channels = int(w.shape[1]) * int(getattr(conv, "groups", 1) or 1)
+        elif fname == "max_unpool2d":
+            f.op = "MaxUnpool"
+            f.kernel = _pair_arg(bound.get("kernel_size"), 1)
+            f.stride = _pair_arg(bound.get("stride") or bound.get("kernel_size"), 1)
+            ph, pw = _pair_arg(bound.get("padding"), 0)
+            f.pads = (ph, pw, ph, pw)
         else:  # pooling
-            f.op = "MaxPool" if fname == "max_pool2d" else "AveragePool"
+            f.op = "AveragePool" if fname == "avg_pool2d" else "MaxPool"
             f.kernel = _pair_arg(bound.get("kernel_size"), 1)
             f.stride = _pair_arg(bound.get("stride") or bound.get("kernel_size"), 1)
             if max(f.stride) < 2:
@@ -126,10 +146,152 @@ class _Recorder:
             ph, pw = _pair_arg(bound.get("padding"), 0)
             f.pads = (ph, pw, ph, pw)
             f.dilation = _pair_arg(bound.get("dilation"), 1)
+        self._add(f, out)
+
+    def _add(self, f: _Found, out) -> None:
+        base = f.name
         same = [c for c in self.calls if c.name.split("#")[0] == base and c.op == f.op]
         if same:
             f.name = f"{base}#{len(same) + 1}"
         self.calls.append(f)
+        if f.op in ("ConvTranspose", "DepthToSpace", "Resize", "ZeroInsertion", "MaxUnpool"):
+            self.tails[id(out)] = (f, out)
+
+    def follow(self, fname: str, args: tuple, kwargs: dict, out) -> None:
+        """Any other call: carry a per-channel affine from a convolution to a pixel
+        shuffle, extend an upsampler by the fixed filters after it, spot zero insertion."""
+        import torch
+
+        x = args[0] if args else kwargs.get("input")
+        if not isinstance(x, torch.Tensor) or not isinstance(out, torch.Tensor):
+            return
+        if not args:  # keyword-only call (F.conv2d(input=x, weight=f)): make it positional
+            args, kwargs = (x,), {k: v for k, v in kwargs.items() if k != "input"}
+        fed = self.conv_outputs.get(id(x))
+        if fed is not None and out.ndim == 4:
+            scale = _channel_op(fname, args, kwargs, x)
+            if scale is not None:
+                w = fed[1] if scale is True else fed[1] * scale.reshape(-1, 1, 1, 1).to(fed[1])
+                self.conv_outputs[id(out)] = (out, w, fed[2])
+        tail = self.tails.get(id(x))
+        if tail is not None:
+            f = tail[0]
+            ok, filt = _filter_of(fname, args, kwargs, x, out)
+            if ok:
+                if filt is not None:  # the size after the last filter (not a pad after it)
+                    f.filters.append(filt)
+                    f.out_size = tuple(out.shape[2:])
+                self.tails[id(out)] = (f, out)
+        if fname == "pad" and x.ndim == 6 and x.shape[3] == 1 and x.shape[5] == 1:
+            pads = list(args[1]) if len(args) > 1 else list(kwargs.get("pad", []))
+            pads += [0] * (12 - len(pads))
+            u = pads[1] + 1
+            if u >= 2 and pads == [0, u - 1, 0, 0, 0, u - 1] + [0] * 6:
+                self.padded6[id(out)] = (out, u, x)
+        elif fname in ("reshape", "view") and id(x) in self.padded6 and out.ndim == 4:
+            _, u, x6 = self.padded6.pop(id(x))
+            path, module = self.stack[-1]
+            n, c, h, _, w, _ = x6.shape
+            f = _Found(name=path or type(self.root).__name__, op="ZeroInsertion",
+                       module_path=path or None, module=module, block=u, stride=(u, u),
+                       kernel=(1, 1), pads=(0, 0, 0, 0), in_size=(int(h), int(w)),
+                       out_size=tuple(out.shape[2:]), in_channels=int(c), out_channels=int(c))
+            self._add(f, out)
+
+
+def _other(args: tuple, kwargs: dict):
+    return args[1] if len(args) > 1 else kwargs.get("other")
+
+
+def _channel_op(fname: str, args: tuple, kwargs: dict, x):
+    """A per-channel affine step on ``x`` (N, C, H, W): its scale ``(C,)`` (or ``(1,)``),
+    True when it scales nothing (a bias, eval-mode dropout), None when it is not one."""
+    import torch
+
+    if fname in _PASS:
+        return True
+    if fname == "batch_norm":
+        b = dict(zip(_BN, args, strict=False))
+        b.update(kwargs)
+        if b.get("training") or b.get("running_var") is None:
+            return None
+        scale = 1.0 / torch.sqrt(b["running_var"].double() + float(b.get("eps") or 1e-5))
+        if b.get("weight") is not None:
+            scale = scale * b["weight"].double()
+        return scale.detach()
+    if fname in ("add", "sub", "mul", "div", "iadd", "isub", "imul", "itruediv", "truediv"):
+        other = _other(args, kwargs)
+        if isinstance(other, (int, float)):
+            value = torch.tensor([float(other)], dtype=torch.float64)
+        elif isinstance(other, torch.Tensor) and other is not x and (
+                other.numel() == 1 or (other.ndim == 4 and other.shape[0] == 1
+                                       and other.shape[2:] == (1, 1)
+                                       and other.shape[1] == x.shape[1])):
+            value = other.detach().double().reshape(-1)
+        else:
+            return None
+        if fname in ("add", "sub", "iadd", "isub"):
+            return True
+        if fname in ("div", "itruediv", "truediv"):
+            if bool((value == 0).any()):
+                return None
+            value = 1.0 / value
+        return value
+    return None
+
+
+def _filter_of(fname: str, args: tuple, kwargs: dict, x, out) -> tuple[bool, Filter | None]:
+    """Whether the call on an upsampler's output ``x`` is a fixed linear filter (or data
+    movement) to judge with it, and the :class:`Filter` it adds (None: nothing to add)."""
+    scale = _channel_op(fname, args, kwargs, x)
+    if scale is not None:
+        if scale is True:
+            return True, None
+        return True, Filter(fname, scale=scale.cpu().numpy())
+    if fname == "pad":
+        mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+        value = args[3] if len(args) > 3 else kwargs.get("value", None)
+        pads = list(args[1]) if len(args) > 1 else list(kwargs.get("pad", []))
+        ok = mode == "constant" and not value and (x.ndim == 4 or not any(pads))
+        return ok, None
+    if fname == "getitem":
+        index = args[1] if len(args) > 1 else ()
+        index = index if isinstance(index, tuple) else (index,)
+        ok = out.ndim == x.ndim and all(isinstance(i, slice) and i.step in (None, 1)
+                                        for i in index if i is not Ellipsis)
+        return ok, None
+    if fname in ("reshape", "view"):
+        if tuple(out.shape) == tuple(x.shape):
+            return True, None
+        if x.ndim == 4 and out.ndim == 6 and out.shape[3] == out.shape[5] == 1:
+            return True, None  # upfirdn2d at up=1: (N, C, H, 1, W, 1), back below
+        if x.ndim == 6 and out.ndim == 4 and x.shape[3] == x.shape[5] == 1 and \
+                tuple(out.shape) == (x.shape[0], x.shape[1], x.shape[2], x.shape[4]):
+            return True, None
+        return False, None
+    if fname == "conv2d":
+        w = args[1] if len(args) > 1 else kwargs.get("weight")
+        names = _SIGNATURES["conv2d"]
+        b = dict(zip(names, args, strict=False))
+        b.update(kwargs)
+        groups = int(b.get("groups") or 1)
+        if w is None or w.ndim != 4 or w.shape[1] != 1 or \
+                max(_pair_arg(b.get("stride"), 1)) > 1 or max(_pair_arg(b.get("dilation"), 1)) > 1:
+            return False, None
+        c = x.shape[1]
+        if not (groups == w.shape[0] == c or (groups == 1 and w.shape[0] == 1 and c == 1)):
+            return False, None
+        taps = w[:, 0].detach().double().cpu().numpy()
+        return True, Filter(f"{taps.shape[1]}x{taps.shape[2]} depthwise conv2d", taps=taps)
+    if fname == "avg_pool2d":
+        b = dict(zip(_SIGNATURES["avg_pool2d"], args, strict=False))
+        b.update(kwargs)
+        k = _pair_arg(b.get("kernel_size"), 1)
+        if max(_pair_arg(b.get("stride") or b.get("kernel_size"), 1)) > 1:
+            return False, None
+        return True, Filter(f"{k[0]}x{k[1]} avg_pool2d",
+                            taps=np.full((1, k[0], k[1]), 1.0 / (k[0] * k[1])))
+    return False, None
 
 
 def _trace_module(module, x) -> tuple[list[_Found], Any]:
@@ -143,9 +305,11 @@ def _trace_module(module, x) -> tuple[list[_Found], Any]:
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
-            fname = getattr(func, "__name__", "")
+            fname = getattr(func, "__name__", "").strip("_")
             if fname in _SIGNATURES:
                 recorder.record(fname, args, kwargs, out)
+            if fname not in _SIGNATURES or fname in ("conv2d", "avg_pool2d"):
+                recorder.follow(fname, args, kwargs, out)
             return out
 
     try:
