@@ -39,7 +39,7 @@ from ui.common import explain
 from ui.figures.coverage import CoverageSpec, coverage_heatmap
 from ui.figures.panels import gains_figure
 from ui.pixels import magnify_factor, pixelated_container, show_pixels
-from ui.plots import show_plot, show_table
+from ui.plots import colorscale, show_plot, show_table
 from ui.uploads import upload_image
 from ui.urlstate import ChoiceParam, IntParam, check_query_params
 
@@ -164,6 +164,35 @@ def load_report(source: AuditSource) -> tuple[AuditReport | None, bytes, str]:
 # --------------------------------------------------------------------------- summary
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _references(root: str, stamp: tuple) -> dict[str, float]:
+    """The held-out photographs' own mean score, and our deconv3 / resize_nearest networks'
+    at the epoch the pages open at (stored histories)."""
+    from core.experiment.catalog import PERIOD
+    from core.maths.metrics import checkerboard_score
+    from ui.catalog import heldout
+
+    out = {"photographs": float(np.mean([checkerboard_score(im, PERIOD)
+                                         for im in heldout().values()]))}
+    catalog = load_catalog()
+    for variant in ("deconv3", "resize_nearest"):
+        xs, ys = catalog.series.get(variant, {}).get("checkerboard", ([], []))
+        epoch = catalog.default_epoch(variant) if variant in catalog.variants else None
+        if epoch in xs:
+            out[variant] = float(ys[xs.index(epoch)])
+    return out
+
+
+def score_reference() -> str:
+    """A good and a bad score to read the audit's against, from our own data."""
+    root = checkpoint_root()
+    ref = _references(str(root), folder_signature(root))
+    parts = [f"the held-out photographs themselves {score_text(ref['photographs'])}"]
+    parts += [f"our {v} network {score_text(ref[v])} ({'clean' if v == 'resize_nearest' else 'a grid'})"
+              for v in ("resize_nearest", "deconv3") if v in ref]
+    return "For scale, checkerboard scores: " + ", ".join(parts) + "."
+
+
 def render_summary(report: AuditReport) -> None:
     """Headline figures: layers, offending ones, the chain and the score."""
     chain = report.chain
@@ -179,6 +208,11 @@ def render_summary(report: AuditReport) -> None:
     cols[3].metric("Checkerboard", score_text(probes.checkerboard_score) if probes else "—",
                    help=f"core.maths.metrics.checkerboard_score on the "
                         f"{probes.scored_on if probes else 'probe'} output, ×10⁻³.")
+    reference = score_reference()
+    if reference:
+        st.caption(reference)
+    for layer in report.offending:  # a plain sentence per offending layer
+        st.markdown(f"- {plain_verdict(layer)}")
     st.caption(f"{report.source}: input {tuple(report.input_shape)} → output "
                f"{tuple(report.output_shape) if report.output_shape else '?'}; total "
                f"upsampling ×{chain.total_upsampling:g}, downsampling ×"
@@ -187,8 +221,73 @@ def render_summary(report: AuditReport) -> None:
         st.info(note, icon=":material/info:")
 
 
+#: What each verdict of the layers table means, in plain words.
+VERDICT_WORDS = {
+    "artifact": "paints a checkerboard into the output",
+    "gradient": "downsamples with uneven overlap: no pattern in the output, but its "
+                "gradients in training carry one (some input pixels are read more often)",
+    "ok": "no checkerboard of its own",
+}
+
+
+def _cell(value) -> str:
+    """A table cell for a newcomer: no nan, True or 1.887207."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "—"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        return f"{value:.2f}"
+    return str(value) if value != "" else "—"
+
+
 def layer_table(report: AuditReport) -> pd.DataFrame:
-    return pd.DataFrame(report.layer_rows())
+    """The layers, one row each, verdict first after the name (visible without a
+    sideways scroll), every cell as text: "—", "yes"/"no", two decimals."""
+    df = pd.DataFrame(report.layer_rows())
+    if df.empty:
+        return df
+    first = [c for c in ("#", "name", "verdict") if c in df.columns]
+    df = df[first + [c for c in df.columns if c not in first]]
+    return df.map(_cell)
+
+
+def plain_verdict(layer: LayerAudit) -> str:
+    """One sentence a newcomer can read: what this layer does to the picture, and why."""
+    name = f"`{layer.module_path or layer.name}`"
+    if layer.severity == "gradient":
+        return (f"{name} downsamples with uneven overlap: the output is not checkered, but "
+                "in training its gradient reaches some input pixels more often than their "
+                "neighbours, which can teach the layers before it a grid.")
+    if layer.severity != "artifact":
+        return f"{name} upsamples without a checkerboard of its own."
+    why = []
+    if layer.uneven and layer.interior_max is not None:
+        why.append(f"its kernel copies overlap unevenly (some output pixels are painted "
+                   f"{layer.interior_max} times, their neighbours {layer.interior_min})")
+    if layer.phase_imbalance is not None and np.isfinite(layer.phase_imbalance) \
+            and layer.phase_imbalance > 0:
+        why.append(f"its {len(layer.gains[0, 0]) if layer.gains is not None else 's'}x"
+                   f"{len(layer.gains[0, 0]) if layer.gains is not None else 's'} output "
+                   "phases turn a flat input into unequal values (phase imbalance "
+                   f"{layer.phase_imbalance:.2f}; 0 is balanced)")
+    period = f" every {layer.period} pixels" if layer.period else ""
+    return (f"{name} paints a checkerboard{period} into the output: "
+            + ("; and ".join(why) if why else layer.verdict) + ".")
+
+
+def module_fix_code(layer: LayerAudit) -> str | None:
+    """The fix as the line in the user's module: ``self.up1.deconv = ...`` in place of
+    ``fix = ...``, when the layer's module path is known."""
+    code = layer.fix_code
+    if not code:
+        return code
+    path = layer.module_path or ".".join(p for p in layer.name.strip("/").split("/")[:-1])
+    if path and "\nfix = " in "\n" + code:
+        target = f"self.{path}"
+        code = ("\n" + code).replace("\nfix = ", f"\n# in your module's __init__, replacing "
+                                    f"the layer at {path}:\n{target} = ", 1)[1:]
+    return code
 
 
 # --------------------------------------------------------------------------- one layer
@@ -228,8 +327,8 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
     """One layer: verdict, coverage heatmap, phase gains, fix code, measured fix."""
     # A finding, not a failure of the page: warning (artifact), info (gradient only).
     box = {"artifact": st.warning, "gradient": st.info}.get(layer.severity, st.success)
-    box(f"**{layer.name}** ({layer.op}{' ' + layer.mode if layer.mode else ''}): "
-        f"{layer.verdict}.",
+    box(f"{plain_verdict(layer)}\n\n**{layer.name}** ({layer.op}"
+        f"{' ' + layer.mode if layer.mode else ''}): {layer.verdict}.",
         icon={"artifact": ":material/grid_4x4:", "gradient": ":material/south_west:"}.get(
             layer.severity, ":material/check_circle:"))
     for note in layer.notes:
@@ -269,7 +368,7 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
                 "paint their own pattern: see every offending layer fixed at once below.")
     if layer.fix_code:
         st.markdown("**The fix**")
-        st.code(layer.fix_code, language="python")
+        st.code(module_fix_code(layer), language="python")
 
 
 def render_measured(measured: dict, *, together: bool = False) -> None:
@@ -294,6 +393,10 @@ def render_layers(report: AuditReport) -> None:
                 icon=":material/search_off:")
         return
     show_table(layer_table(report), hide_index=True)
+    explain("**verdict**: " + "; ".join(f"*{k}*: {v}" for k, v in VERDICT_WORDS.items())
+            + ". **overlap max/min**: how often the most and least painted output pixels "
+            "are painted. **imbalance**: how unequal the output phases are on a flat "
+            "input (0 is balanced).")
     n = len(report.layers)
     check_query_params({"layer": IntParam(0, n - 1)})
     default = next((i for i, la in enumerate(report.layers) if la.offending), 0)
@@ -350,7 +453,7 @@ def render_probes(report: AuditReport) -> None:
     st.metric(f"Checkerboard of the {name} output", score_text(result.score),
               help="core.maths.metrics.checkerboard_score at the predicted period, ×10⁻³.")
     show_plot(radial_figure(probes), key="audit-radial", height=420)
-    fig = probe_spectrum_figure(probes, name)
+    fig = probe_spectrum_figure(probes, name, colorscale=colorscale())
     if fig is not None:
         show_plot(fig, key="audit-spectrum", height=520)
     if probes.shift_psnr:

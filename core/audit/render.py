@@ -93,16 +93,18 @@ def shift_figure(probes: ProbeReport) -> go.Figure:
     return fig
 
 
-def probe_spectrum_figure(probes: ProbeReport, name: str | None = None) -> go.Figure | None:
+def probe_spectrum_figure(probes: ProbeReport, name: str | None = None, *,
+                          colorscale: str | list = "Viridis") -> go.Figure | None:
     """The 2-D log spectrum of one probe output with the predicted frequencies circled
-    (:func:`core.maths.metrics.spectrum_figure`); the scored probe by default."""
+    (:func:`core.maths.metrics.spectrum_figure`); the scored probe by default.
+    ``colorscale``: the page's (presentation colours when presenting)."""
     name = name or probes.scored_on
     result = probes.results.get(name) if name else None
     if result is None or result.spectrum is None:
         return None
     return spectrum_figure(result.spectrum,
                            f"2-D log power spectrum of the {name} output (red circles: "
-                           f"(i/{probes.period}, j/{probes.period}))")
+                           f"(i/{probes.period}, j/{probes.period}))", colorscale=colorscale)
 
 
 def output_crop(image: np.ndarray, side: int = CROP) -> np.ndarray:

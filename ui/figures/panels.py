@@ -51,10 +51,12 @@ def shared_grid_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray | None
         fig.update_yaxes(dtick=step, range=[p - 0.5, -0.5], constrain="domain",
                          scaleanchor=f"x{i + 1 if i else ''}", showticklabels=c == 0,
                          title_text=f"row {axis}" if c == 0 else None, row=r + 1, col=c + 1)
+    # room for every line of the panel titles at presentation size (26 px a line)
+    lines = max((name.count("<br>") + 1 for name, _, _ in panels), default=1)
     fig.update_layout(
         coloraxis={"colorscale": colorscale("diverging"), "cmin": -lim, "cmax": lim,
                    "colorbar": {"title": {"text": bar_title}}},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin={"l": 10, "r": 10, "t": 16 + 30 * lines, "b": 10},
     )
     return fig
 
@@ -82,17 +84,15 @@ def panel_height(rows: int) -> tuple[int, int]:
 def gains_panels_figure(gains: Sequence[tuple[str, np.ndarray]], *,
                         per_row: int | None = None) -> go.Figure:
     """The s x s phase gains of channel pair 0 -> 0 of each layer, the gains written in
-    the cells, coloured by their difference from the layer's mean gain in units of its
-    RMS gain, on one centred scale: a balanced layer is uniformly neutral whatever its
-    overall gain, an unbalanced one is not (:func:`shared_grid_figure`)."""
+    the cells and coloured by the very value written (its sign and size, on one scale
+    centred on zero for all layers): a cell reading -0.089 is never painted as a
+    positive one (:func:`shared_grid_figure`). A balanced layer has four equal cells."""
     panels = []
     for name, g in gains:
         g = np.asarray(g, dtype=np.float64)[0, 0]
-        rms = float(np.sqrt(np.mean(g ** 2))) or 1.0
-        panels.append((name, (g - g.mean()) / rms, np.round(g, 3)))
-    return shared_grid_figure(panels, axis="phase", bar_title="(gain − mean) / RMS",
-                              hover="%{z:.3f} RMS from the mean; gain %{text}",
-                              per_row=per_row)
+        panels.append((name, g, np.round(g, 3)))
+    return shared_grid_figure(panels, axis="phase", bar_title="phase gain",
+                              hover="gain %{z:.3f}", per_row=per_row)
 
 
 def gains_figure(gains: np.ndarray, title: str) -> go.Figure:
