@@ -42,9 +42,11 @@ def ratio_figure(lines: dict[str, pd.DataFrame]) -> go.Figure:
             line={"dash": dash, "width": 3, "color": colour}, marker={"color": colour},
             hovertemplate=f"{label}<br>epoch %{{x}}: {VARIANT} has %{{y:.1f}}x the "
                           f"checkerboard of {REFERENCE}<extra></extra>"))
-    fig.add_hline(y=1, line={"color": "grey", "dash": "dash"},
-                  annotation_text="equal (no extra checkerboard)",
-                  annotation_position="bottom right")
+    # the label as an annotation on the line itself (y = 1 on the log axis is 0 in its
+    # coordinates; add_hline's own annotation was placed near 8x)
+    fig.add_hline(y=1, line={"color": "grey", "dash": "dash"})
+    fig.add_annotation(x=1, xref="x domain", y=0, yref="y", text="equal (no extra checkerboard)",
+                       showarrow=False, xanchor="right", yanchor="bottom")
     fig.update_layout(
         title=f"Checkerboard of {VARIANT} ÷ checkerboard of {REFERENCE}, epoch by epoch",
         xaxis_title="epoch", yaxis_title="ratio (log scale)", hovermode="closest",

@@ -53,6 +53,15 @@ FAINT_FILL = "rgba(200, 200, 200, 0.25)"
 FAINT_TEXT = "rgba(140, 140, 140, 0.7)"
 
 
+def _colour_at(scale: list[list], zmin: float, zmax: float, value: float) -> str:
+    """The colour ``scale`` (``[position, "rgb(...)"]`` stops) gives ``value`` on
+    ``[zmin, zmax]``, as an ``rgb(...)`` string."""
+    from plotly.colors import sample_colorscale
+
+    t = 0.0 if zmax <= zmin else min(1.0, max(0.0, (value - zmin) / (zmax - zmin)))
+    return sample_colorscale(scale, [t], colortype="rgb")[0]
+
+
 def _text_format(values: np.ndarray) -> str:
     finite = values[np.isfinite(values)]
     return ".0f" if finite.size and np.all(finite == np.round(finite)) else ".2f"
@@ -86,6 +95,9 @@ def grid_figure(
     xs = list(range(w)) if x is None else list(x)
     ys = list(range(h)) if y is None else list(y)
     scale, *zrange = scale_for(values)  # diverging only for signed data
+    # A structural zero is drawn in the scale's own colour for 0 (dark on a sequential
+    # scale, the neutral middle on a diverging one): never lighter than a weight of 1.
+    zero_fill = _colour_at(scale, *zrange, 0.0)
     # large, unlabelled grids: faint cells become gaps over a faint background (one trace,
     # float32): C of a 16x16 input has up to 256 x 256 cells
     light = not annotate and faint is not None
@@ -114,12 +126,12 @@ def grid_figure(
         ygap=gap,
     )
     if light:
-        fig.update_layout(plot_bgcolor=FAINT_FILL)
+        fig.update_layout(plot_bgcolor=zero_fill)
     elif faint is not None and np.any(faint):
         fig.add_trace(
             go.Heatmap(
                 z=np.where(faint, 0.0, np.nan), x=xs, y=ys,
-                colorscale=[[0, FAINT_FILL], [1, FAINT_FILL]], showscale=False,
+                colorscale=[[0, zero_fill], [1, zero_fill]], showscale=False,
                 hoverinfo="skip", xgap=gap, ygap=gap,
                 text=np.where(faint, faint_label, ""), texttemplate="%{text}",
                 textfont={"color": FAINT_TEXT},
