@@ -1,0 +1,165 @@
+"""A presenter's pace on a warm server: the story's Next, a story step opened by URL, Play.
+
+    .venv/bin/python benchmarks/presenter.py              # every step, 3 Next presses
+    .venv/bin/python benchmarks/presenter.py --present    # the same in presentation mode
+
+Starts ``streamlit run dashboard.py`` as ``make run`` does (``benchmarks/visitors.py``'s
+``start_server``), warms it (every story step and the gallery opened once, as a presenter
+rehearses), then with headless Chromium at 1440x900:
+
+1. **A step by URL**: ``/story?step=N`` in a fresh session, seconds from the request to
+   idle (the script finished, images loaded, nothing changing for 0.3 s). Goal <= 3 s.
+2. **Next**: on an open story, seconds from pressing Next to the next step idle. Goal
+   <= 1 s.
+3. **Play** (gallery): seconds between the epochs shown. Goal: median within 10 % of the
+   promised interval (``ui.gallery.PLAY_INTERVAL``), none over twice it.
+
+Prints a table and writes ``benchmarks/results/presenter.json``, with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import print_table, write_results  # noqa: E402
+from benchmarks.visitors import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    EPOCH_JS,
+    start_server,
+    wait_epoch_change,
+    wait_idle,
+)
+from ui.gallery import PLAY_INTERVAL  # noqa: E402
+from ui.story import STEPS  # noqa: E402
+
+GOAL_STEP_URL_S = 3.0
+GOAL_NEXT_S = 1.0
+
+STEP_JS = """() => { const h = [...document.querySelectorAll('[data-testid="stMain"] h2')]
+  .map(e => e.innerText).find(t => /^Step \\d+ of/.test(t)); return h || ''; }"""
+
+
+async def _open(browser, url: str) -> tuple[float, object, object]:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    start = time.monotonic()
+    await page.goto(url, wait_until="commit")
+    idle = await wait_idle(page)
+    return idle - start, context, page
+
+
+async def _wait_step(page, number: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (await page.evaluate(STEP_JS)).startswith(f"Step {number} of"):
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"step {number} did not appear")
+
+
+async def run(args) -> dict:
+    from playwright.async_api import async_playwright
+
+    proc, base = start_server(None)
+    q = "&present=true" if args.present else ""
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            # rehearsal: every step and the gallery once (a warm server)
+            for n in range(1, len(STEPS) + 1):
+                _, context, _ = await _open(browser, f"{base}/story?step={n}{q}")
+                await context.close()
+            _, context, _ = await _open(browser, f"{base}/gallery")
+            await context.close()
+            # 1. each step by URL, fresh session
+            by_url = {}
+            for n in range(1, len(STEPS) + 1):
+                seconds, context, _ = await _open(browser, f"{base}/story?step={n}{q}")
+                by_url[n] = seconds
+                await context.close()
+            # 2. Next, from step 1 onwards
+            _, context, page = await _open(browser, f"{base}/story?step=1{q}")
+            nexts = {}
+            for n in range(2, min(len(STEPS), args.next_presses + 1) + 1):
+                start = time.monotonic()
+                await page.locator(".st-key-story-next button").first.click()
+                await _wait_step(page, n)
+                nexts[n] = (await wait_idle(page, settle=0.2)) - start
+            await context.close()
+            # 3. Play in the gallery
+            _, context, page = await _open(browser, f"{base}/gallery")
+            shown = [await page.evaluate(EPOCH_JS)]
+            times = []
+            await page.locator(".st-key-playing label").first.click()
+            for _ in range(args.play_steps):
+                shown.append(await wait_epoch_change(page, shown[-1], timeout=30))
+                times.append(time.monotonic())
+            intervals = [b - a for a, b in zip(times, times[1:], strict=False)]
+            await context.close()
+            await browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {"by_url": by_url, "next": nexts, "intervals": intervals}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--present", action="store_true", help="the story in presentation mode")
+    ap.add_argument("--next-presses", type=int, default=len(STEPS) - 1)
+    ap.add_argument("--play-steps", type=int, default=7)
+    ap.add_argument("--out", default="presenter")
+    args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
+        return 2
+    load_before = os.getloadavg()
+    r = asyncio.run(run(args))
+    url_max = max(r["by_url"].values())
+    next_max = max(r["next"].values())
+    play_med = statistics.median(r["intervals"]) if r["intervals"] else float("nan")
+    play_max = max(r["intervals"], default=float("nan"))
+    rows = [
+        {"measure": "a story step opened by URL", "value": f"{statistics.median(r['by_url'].values()):.2f} s",
+         "detail": "median; max {:.2f} s (step {}); ".format(
+             url_max, max(r["by_url"], key=r["by_url"].get))
+         + ", ".join(f"{n}: {s:.1f}" for n, s in r["by_url"].items()),
+         "goal": f"<= {GOAL_STEP_URL_S:g} s", "met": "yes" if url_max <= GOAL_STEP_URL_S else "no"},
+        {"measure": "Next (story)", "value": f"{statistics.median(r['next'].values()):.2f} s",
+         "detail": f"median; max {next_max:.2f} s; "
+         + ", ".join(f"→{n}: {s:.2f}" for n, s in r["next"].items()),
+         "goal": f"<= {GOAL_NEXT_S:g} s", "met": "yes" if next_max <= GOAL_NEXT_S else "no"},
+        {"measure": "Play: seconds between epochs", "value": f"{play_med:.2f} s",
+         "detail": f"median; max {play_max:.2f} s over {len(r['intervals'])} intervals",
+         "goal": f"{PLAY_INTERVAL:g} s (promised)",
+         "met": "yes" if abs(play_med - PLAY_INTERVAL) <= 0.1 * PLAY_INTERVAL
+         and play_max <= 2 * PLAY_INTERVAL else "no"},
+    ]
+    print_table(rows, ["measure", "value", "detail", "goal", "met"])
+    path = write_results(
+        args.out, rows, present=args.present, step_by_url_s=r["by_url"], next_s=r["next"],
+        play_intervals_s=r["intervals"], load_average_before=list(load_before),
+        load_average_after=list(os.getloadavg()), date=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        command="python benchmarks/presenter.py " + " ".join(sys.argv[1:]),
+        server="warm: every step and the gallery opened once before measuring",
+    )
+    print(f"\nwrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
