@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.figures.coverage import FIGURE_4, FIGURE_6, CoverageSpec
-from ui.urlstate import ChoiceParam, IntParam, check_query_params, preset_button
+from ui.urlstate import ChoiceParam, IntParam, Preset, check_query_params, preset_row
 
 _DEFAULTS = FIGURE_4
 _DIMS = ("1-D", "2-D")
@@ -28,13 +28,12 @@ def kernel_controls() -> CoverageSpec:
     # Defaults go to the widgets themselves (value=): a bound widget drops a URL value
     # equal to its default, so a default left implicit (the minimum) would lose ?kernel=1.
     d = _DEFAULTS
-    cols = st.columns([1, 1, 1])
-    with cols[0]:
-        preset_button("Figure 4: 3x3, stride 2", FIGURE_4, key="preset-fig4",
-                      help="Uneven overlap: some cells painted 4 times, others once.")
-    with cols[1]:
-        preset_button("Figure 6: 4x4, stride 2", FIGURE_6, key="preset-fig6",
-                      help="Kernel divisible by stride: even overlap in the interior.")
+    cols = preset_row([
+        Preset("Figure 4: 3x3, stride 2", FIGURE_4, "preset-fig4",
+               "Uneven overlap: some cells painted 4 times, others once."),
+        Preset("Figure 6: 4x4, stride 2", FIGURE_6, "preset-fig6",
+               "Kernel divisible by stride: even overlap in the interior."),
+    ], columns=3)
     with cols[2]:
         dims = st.segmented_control("View", _DIMS, default=d["dims"], key="dims", bind="query-params",
                                     label_visibility="collapsed") or "2-D"

@@ -46,7 +46,7 @@ from ui.figures.panels import gains_panels_figure, panel_height, patterns_figure
 from ui.pixels import magnify_factor, show_pixels
 from ui.plots import colorscale, integer_colorbar, scale_for, show_plot, show_table
 from ui.uploads import UPLOAD_HELP, upload_image
-from ui.urlstate import ChoiceParam, IntParam, check_query_params, preset_button
+from ui.urlstate import ChoiceParam, IntParam, Preset, check_query_params, preset_row
 
 #: Largest output side computed (input size x scale^layers is clamped to this).
 MAX_OUTPUT = 512
@@ -94,7 +94,7 @@ PRESET_FIXES = {"lab_ups": ["deconv", "fused_resize", "deconv_zoh", "bilinear_ad
                 "lab_kernel": 3, "lab_scale": 2, "lab_layers": 2, "lab_input": "photograph"}
 
 URL_PARAMS = {
-    "lab_ups": ChoiceParam(tuple(upsampler_names()), multi=True),
+    "lab_ups": ChoiceParam(tuple(upsampler_names()), multi=True, max_count=MAX_SHOWN),
     "lab_scale": IntParam(2, 4),
     "lab_kernel": IntParam(1, 7),
     "lab_layers": IntParam(1, 3),
@@ -121,14 +121,13 @@ def lab_controls() -> LabSpec:
     """
     check_query_params(URL_PARAMS)
     d = LabSpec()
-    cols = st.columns(2)
-    with cols[0]:
-        preset_button("The post's case on a grey input", PRESET_FIGURE_4, key="lab-preset-post",
-                      help="3x3 kernels at stride 2, twice, on a constant input: any "
-                           "pattern is the layers' own.")
-    with cols[1]:
-        preset_button("The fixes on a photograph", PRESET_FIXES, key="lab-preset-fixes",
-                      help="A transposed convolution against three checkerboard-free layers.")
+    preset_row([
+        Preset("The post's case on a grey input", PRESET_FIGURE_4, "lab-preset-post",
+               "3x3 kernels at stride 2, twice, on a constant input: any pattern is the "
+               "layers' own."),
+        Preset("The fixes on a photograph", PRESET_FIXES, "lab-preset-fixes",
+               "A transposed convolution against three checkerboard-free layers."),
+    ])
     names = st.multiselect(
         "Upsamplers", upsampler_names(), default=list(d.names), key="lab_ups",
         bind="query-params", max_selections=MAX_SHOWN,

@@ -19,7 +19,7 @@ from core.maths.matrix_case import (
     small_integer_input,
     small_integer_kernel,
 )
-from ui.urlstate import ChoiceParam, IntParam, check_query_params, preset_button
+from ui.urlstate import ChoiceParam, IntParam, Preset, check_query_params, preset_row
 
 # --------------------------------------------------------------------------- settings
 
@@ -86,18 +86,16 @@ def _randomise() -> None:
 def matrix_controls() -> MatrixSpec:
     """The matrix-page controls, bound to the URL (``mx_*``); returns the chosen spec."""
     check_query_params(URL_PARAMS)
-    cols = st.columns(3)
-    with cols[0]:
-        preset_button("Figure 2: 4x4 input, 3x3 kernel", FIGURE_2, key="preset-fig2",
-                      help="The post's Figure 2: stride 1, a 2x2 output, C is 4x16.")
-    with cols[1]:
-        preset_button("Figure 3 left: 2x2 → 6x6 → 4x4", FIGURE_3_LEFT, key="preset-fig3-left",
-                      help="Figure 2 read backwards: the transposed convolution takes the 2x2 "
-                      "output back to 4x4, as a 3x3 convolution over the input padded to 6x6.")
-    with cols[2]:
-        preset_button("Figure 3 right: 2x2 → 5x5", FIGURE_3_RIGHT, key="preset-fig3-right",
-                      help="Stride 2: a zero between the input elements, padded to 7x7, a 3x3 "
-                      "convolution gives 5x5 (the 'fractionally strided' view).")
+    preset_row([
+        Preset("Figure 2: 4x4 input, 3x3 kernel", FIGURE_2, "preset-fig2",
+               "The post's Figure 2: stride 1, a 2x2 output, C is 4x16."),
+        Preset("Figure 3 left: 2x2 → 6x6 → 4x4", FIGURE_3_LEFT, "preset-fig3-left",
+               "Figure 2 read backwards: the transposed convolution takes the 2x2 output back "
+               "to 4x4, as a 3x3 convolution over the input padded to 6x6."),
+        Preset("Figure 3 right: 2x2 → 5x5", FIGURE_3_RIGHT, "preset-fig3-right",
+               "Stride 2: a zero between the input elements, padded to 7x7, a 3x3 "
+               "convolution gives 5x5 (the 'fractionally strided' view)."),
+    ])
     cols = st.columns(4)
     in_h = cols[0].slider("Input rows", 1, 16, _default("mx_in_h"), key="mx_in_h",
                           bind="query-params")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import streamlit as st
+
+from core.io.text import md_code, md_escape
 
 
 @dataclass(frozen=True)
@@ -15,11 +19,11 @@ class IntParam:
     hi: int
 
     def accepts(self, raw: str) -> bool:
-        try:
-            value = int(raw)
-        except ValueError:
+        # ASCII digits only: Python's int() also reads "١" (Arabic-Indic one) or "1_0",
+        # which the widget itself does not, so such a link would silently show the default.
+        if not re.fullmatch(r"-?[0-9]{1,18}", raw):
             return False
-        return self.lo <= value <= self.hi
+        return self.lo <= int(raw) <= self.hi
 
     def describe(self) -> str:
         return f"an integer from {self.lo} to {self.hi}"
@@ -31,6 +35,8 @@ class ChoiceParam:
 
     options: tuple[str, ...]
     multi: bool = False
+    #: Most values a ``multi`` parameter shows (its widget's ``max_selections``).
+    max_count: int | None = None
 
     def accepts(self, raw: str) -> bool:
         return raw in self.options
@@ -56,14 +62,21 @@ def check_query_params(spec: dict[str, IntParam | ChoiceParam]) -> list[str]:
             # (the page says what to pick instead).
             values = [v for v in values if v != ""]
         elif len(values) > 1:
-            warnings.append(f"URL parameter `{name}` was given {len(values)} times; using the default.")
+            warnings.append(f"URL parameter {md_code(name)} was given {len(values)} times; "
+                            "using the default.")
             continue
         bad = [v for v in values if not rule.accepts(v)]
         if bad:
+            # md_code: a backtick or Markdown in the value cannot leave the code span
             warnings.append(
-                f"Ignored URL parameter `{name}={bad[0]}`: expected {rule.describe()}; "
-                "using the default."
+                f"Ignored URL parameter {md_code(f'{name}={bad[0]}', 120)}: expected "
+                f"{md_escape(rule.describe())}; using the default."
             )
+        elif rule_max := getattr(rule, "max_count", None):
+            if len(values) > rule_max:
+                warnings.append(
+                    f"URL parameter {md_code(name)} names {len(values)} values; only the "
+                    f"first {rule_max} are shown.")
     for text in warnings:
         st.warning(text, icon=":material/link_off:")
     return warnings
@@ -82,3 +95,23 @@ def preset_button(label: str, values: dict[str, object], *, key: str, help: str 
             st.session_state[name] = value
 
     st.button(label, key=key, on_click=apply, help=help)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One preset button: its label, the widget values it sets, its key and help text."""
+
+    label: str
+    values: dict[str, object]
+    key: str
+    help: str | None = None
+
+
+def preset_row(presets: Sequence[Preset], columns: int | None = None) -> list:
+    """The presets as buttons side by side, one per column; returns the columns (a page
+    may put more widgets in the ones left over)."""
+    cols = st.columns(columns or len(presets))
+    for col, preset in zip(cols, presets, strict=False):
+        with col:
+            preset_button(preset.label, preset.values, key=preset.key, help=preset.help)
+    return cols

@@ -123,12 +123,7 @@ def _shape(value: Any, name: str) -> Pair:
 
 def _kernel2d(kernel: Any) -> np.ndarray:
     """A 2-D kernel as a float64 array, refusing anything else."""
-    if isinstance(kernel, torch.Tensor):
-        kernel = kernel.detach().cpu().numpy()
-    k = np.asarray(kernel, dtype=np.float64)
-    if k.ndim != 2 or min(k.shape) < 1:
-        raise ValueError(f"kernel must be a non-empty 2-D array, got shape {k.shape}")
-    return k
+    return _array2d(kernel, "kernel")
 
 
 def _array2d(value: Any, name: str) -> np.ndarray:
