@@ -192,7 +192,7 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
     except pickle.UnpicklingError as err:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         what = f" (it names {found.group(1)})" if found else ""
-        raise AuditError(f"refused --weights {path.name}: it holds more than tensors{what}; "
+        raise AuditError(f"--weights {path.name} holds more than tensors{what}; "
                          f"torch.load(weights_only=True) would not unpickle it, and nor do we "
                          f"(save model.state_dict() or use safetensors)") from err
     except Exception as err:  # noqa: BLE001 - a damaged file raises many kinds

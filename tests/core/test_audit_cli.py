@@ -411,11 +411,9 @@ def test_bad_inputs_are_one_line_status_2_and_run_nothing_unnamed(repos, tmp_pat
                                  "head.weight; shape of net.2.weight is (16, 8, 3, 3) in the "
                                  "file, (16, 8, 4, 4) in the module"),
         "zip pickle with code": (job(*GEN, "--weights", str(w / "evil.pt")),
-                                 "refused: refused --weights evil.pt: it holds more than "
-                                 "tensors"),
+                                 "refused: --weights evil.pt holds more than tensors"),
         "plain pickle with code": (job(*GEN, "--weights", str(w / "evil.pth")),
-                                   "refused: refused --weights evil.pth: it holds more than "
-                                   "tensors"),
+                                   "refused: --weights evil.pth holds more than tensors"),
         "not a state dict": (job(*GEN, "--weights", str(w / "list.pt")),
                              "refused: --weights list.pt is not a state dict"),
         "weights format": (job(*GEN, "--weights", str(w / "weights.npz")),
