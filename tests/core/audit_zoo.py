@@ -56,6 +56,9 @@ class ZooNet:
     period: int
     torchscript: bool = True  # the TorchScript exporter can export it
     dynamo: bool = True  # the dynamo exporter can export it
+    #: The TorchScript exporter's node names hold the module path (not when a plain
+    #: nn.Module container is indexed without being called: its scope is lost).
+    torchscript_paths: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -1039,11 +1042,11 @@ ZOO: dict[str, ZooNet] = {z.name: z for z in (
            tuple(t for i in range(3) for t in (
                _up("ConvTranspose", 3, 2, 0, True, blur=True, offending=False,
                    path=f"blocks.{i}.conv0"),
-               _up("ZeroInsertion", 1, 2, None, True, blur=True, offending=False))),
-           total_up=8, total_down=1, period=8),
+               _up("ZeroInsertion", 1, 2, 0, True, blur=True, offending=False))),
+           total_up=8, total_down=1, period=8, torchscript=False),
     ZooNet("ldm_decoder", "CompVis/latent-diffusion ldm/modules/diffusionmodules/model.py "
            "(Decoder, Upsample)", ldm_decoder, (1, 4, 8, 8),
            (_up("Resize", None, 2, None, True, offending=False, path="up.2.upsample"),
             _up("Resize", None, 2, None, True, offending=False, path="up.1.upsample")),
-           total_up=4, total_down=1, period=4),
+           total_up=4, total_down=1, period=4, torchscript_paths=False),
 )}
