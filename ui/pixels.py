@@ -20,7 +20,7 @@ MAGNIFIED_WIDTH = 256
 # starts with "pixels": a magnified crop shrunk to fit a narrow column stays crisp.
 PIXELATED_CSS = """
 <style>
-[class*="st-key-pixels"] img { image-rendering: pixelated; }
+[class*="st-key-pixels"] img { image-rendering: pixelated; border-radius: 0; }
 </style>
 """
 
