@@ -17,6 +17,12 @@
   4000 x 3000 PNG (decoded once, cached by content), beside one decoding of that file
   (what every rerun used to pay).
 
+* **issue 20's cases** (:data:`ROUND3`): time and peak memory, each in a fresh process,
+  of every new refusal (a 12500 x 12500 16-bit PNG for ``read_rgb``, a FIFO manifest, a
+  non-UTF-8 file name, text in a history's number column, training settings the loader
+  refuses, ``--data /proc``, a held run folder) and of the largest input accepted (a
+  40 MP RGB PNG for ``read_rgb``).
+
 Writes ``benchmarks/results/robustness.json``.
 """
 
@@ -241,6 +247,113 @@ def layer_lab_rerun(repeats: int) -> list[dict]:
              "median_ms": round(statistics.median(times)), "max_ms": round(max(times))}]
 
 
+# A case of issue 20 in a fresh process: ``setup`` untimed, then ``work`` timed, its peak
+# resident size above the set-up's (VmHWM) and its outcome (a refusal's first words).
+_CASE = r"""
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+os.chdir(sys.argv[2])
+
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+
+{setup}
+base = hwm()
+t0 = time.perf_counter()
+try:
+    outcome = "returned: " + str({work})[:60]
+except SystemExit as err:
+    outcome = f"refused: exit status {err.code}"
+except ValueError as err:
+    outcome = "refused: " + str(err)[:90]
+print(hwm() - base, time.perf_counter() - t0, outcome.replace(chr(10), " "), sep="\t")
+"""
+
+#: Imports and a first valid TrainConfig (the upsampler registry's first build on the meta
+#: device: seconds on a busy CPU, once per process), so the row times the refusal itself.
+_WARM = "from core.experiment.cli import main\nfrom core.experiment.train import TrainConfig\nTrainConfig()"
+
+#: label -> (setup, timed expression); run in a temporary folder holding ``ck/`` (a tiny
+#: checkpoint set) and the files each setup makes.
+ROUND3 = {
+    "read_rgb: 12500x12500 16-bit PNG (refused from its header)": (
+        "from PIL import Image\nfrom core.io.photos import read_rgb\n"
+        "Image.new('I;16', (12500, 12500)).save('big16.png')", "read_rgb('big16.png').shape"),
+    "read_rgb: 6324x6324 RGB PNG (40 MP, the largest accepted)": (
+        "import numpy as np\nfrom PIL import Image\nfrom core.io.photos import read_rgb\n"
+        "a = np.zeros((6324, 6324, 3), np.uint8); a[::2] = 200\n"
+        "Image.fromarray(a).save('big.png'); del a", "read_rgb('big.png').shape"),
+    "read_rgb: float TIFF in [0, 1] (decoded, not black)": (
+        "import numpy as np\nfrom PIL import Image\nfrom core.io.photos import read_rgb\n"
+        "Image.fromarray(np.tile(np.linspace(0, 1, 1024, dtype=np.float32), (1024, 1)),"
+        " mode='F').save('f.tif')", "read_rgb('f.tif').mean()"),
+    "build_catalog: manifest.csv is a FIFO (refused, never blocks)": (
+        "import os\nfrom core.experiment.catalog import build_catalog\n"
+        "os.remove('ck/manifest.csv'); os.mkfifo('ck/manifest.csv')",
+        "build_catalog('ck').manifest_problem"),
+    "list_checkpoints: a non-UTF-8 file name (listed as broken)": (
+        "import os, shutil\nfrom core.experiment.checkpoints import list_checkpoints\n"
+        "shutil.copy('ck/deconv3/epoch_001.safetensors', "
+        "os.fsdecode(b'ck/deconv3/epoch_\\xff01.safetensors'))",
+        "list_checkpoints('ck').query('not ok')['error'].iloc[0]"),
+    "read_histories: text in a number column (refused, named)": (
+        "from core.experiment.history import read_histories\n"
+        "open('ck/deconv3/history.csv', 'w').write('epoch,checkerboard\\n0,lots\\n')",
+        "read_histories('ck').attrs['problems']"),
+    "training settings: --res-blocks 65 (refused before any work)": (
+        _WARM, "main(['--res-blocks', '65'])"),
+    "training settings: --crops-per-epoch 1e10 (refused before any work)": (
+        _WARM, "main(['--crops-per-epoch', '10000000000'])"),
+    "training data: --data /proc (refused while listing)": (
+        "from core.io.photos import find_images", "find_images('/proc')"),
+}
+
+
+def round3_cases() -> list[dict]:
+    """Time and peak memory of each refusal of issue 20 and of the largest input each
+    surface accepts, each in a fresh process (peak above its imports and set-up)."""
+    from tests.conftest import make_checkpoints
+
+    rows = []
+    for label, (setup, work) in ROUND3.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            make_checkpoints(Path(tmp) / "ck", variants=("deconv3",), epochs=1)
+            script = _CASE.replace("{setup}", setup).replace("{work}", work)
+            out = subprocess.run([sys.executable, "-c", script, str(ROOT), tmp],
+                                 capture_output=True, text=True, timeout=600)
+            if out.returncode != 0 or not out.stdout.strip():
+                raise RuntimeError(f"{label}: {out.stderr[-2000:]}")
+            peak, seconds, outcome = out.stdout.strip().splitlines()[-1].split("\t")
+            rows.append({"measure": "issue 20", "case": label,
+                         "ms": round(float(seconds) * 1000, 1),
+                         "peak_mib": round(int(peak) / 2**20, 1), "outcome": outcome})
+    rows.append(_lock_refusal())  # in-process: a lock needs a second holder
+    return rows
+
+
+def _lock_refusal() -> dict:
+    import fcntl
+    import os
+
+    from core.experiment.runfolder import RunFolderBusy, run_lock
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fd = os.open(Path(tmp) / ".train.lock", os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another open file: as a second process would
+        t0 = time.perf_counter()
+        try:
+            with run_lock(tmp):
+                outcome = "accepted"
+        except RunFolderBusy as err:
+            outcome = "refused: " + str(err)[:60]
+        ms = (time.perf_counter() - t0) * 1000
+        os.close(fd)
+    return {"measure": "issue 20", "case": "run folder: a second training on a held "
+            "--output (refused)", "ms": round(ms, 3), "peak_mib": 0.0, "outcome": outcome}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no page run")
@@ -258,6 +371,10 @@ def main() -> None:
         print()
         print_table(lab, ["case", "median_ms", "max_ms"])
         rows += lab
+    round3 = round3_cases()
+    print()
+    print_table(round3, ["case", "ms", "peak_mib", "outcome"])
+    rows += round3
     path = write_results("robustness", rows, repeats=repeats)
     print(f"\nwrote {path.relative_to(ROOT)}")
 

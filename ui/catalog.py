@@ -41,6 +41,7 @@ from core.experiment.checkpoints import CheckpointError
 from core.experiment.history import read_histories
 from core.experiment.outputs import ModelOutput, compute_output, read_output
 from core.io.pixels import content_hash
+from core.io.text import md_code, md_escape
 from ui.common import ROOT
 
 #: Environment variable naming the checkpoint folder (tests point it elsewhere).
@@ -86,8 +87,10 @@ def show_catalog_problems(catalog: Catalog) -> None:
         )
     if not catalog.broken.empty:
         shown = catalog.broken.head(MAX_BROKEN_SHOWN)
+        # md_code/md_escape: a file or folder name (backticks, brackets) is shown as
+        # text, never as Markdown of the page's own error
         lines = "\n".join(
-            f"- `{shown_path(r.path)}`: {r.error.split(': ', 1)[-1]}"
+            f"- {md_code(shown_path(r.path))}: {md_escape(r.error.split(': ', 1)[-1])}"
             for r in shown.itertuples()
         )
         if len(catalog.broken) > len(shown):
@@ -99,7 +102,8 @@ def show_catalog_problems(catalog: Catalog) -> None:
             icon=":material/broken_image:",
         )
     if catalog.manifest_problem and not catalog.empty:
-        st.info(f"Training curves: {catalog.manifest_problem}.", icon=":material/info:")
+        st.info(f"Training curves: {md_escape(catalog.manifest_problem, 1000)}.",
+                icon=":material/info:")
 
 
 # --------------------------------------------------------------------------- models

@@ -17,6 +17,7 @@ import streamlit as st
 
 from core.experiment.catalog import variant_order
 from core.experiment.history import checkerboard_ratio
+from core.io.text import md_escape
 from core.maths.metrics import SCORE_UNIT
 from ui.catalog import histories
 from ui.common import explain
@@ -129,7 +130,7 @@ def render_life(root: Path) -> None:
     hist = histories(root)
     small = histories(root / SMALL) if (root / SMALL).is_dir() else pd.DataFrame()
     for problem in hist.attrs.get("problems", []) + small.attrs.get("problems", []):
-        st.warning(problem[:400])
+        st.warning(md_escape(problem))  # names of files and folders: text, not Markdown
     full = checkerboard_ratio(hist, VARIANT, REFERENCE)
     if full.empty:
         st.info(f"This checkpoint folder has no per-epoch history of both `{VARIANT}` and "

@@ -162,7 +162,9 @@ def read_rgb(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                     rgba = im.convert("RGBA")
                     background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                     im = Image.alpha_composite(background, rgba)
-                rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)  # (H, W, 3)
+                if im.mode != "RGB":  # (no copy of an RGB image: one full-size less)
+                    im = im.convert("RGB")
+                rgb = np.asarray(im, dtype=np.uint8)  # (H, W, 3)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as exc:
         raise ValueError(f"cannot read image {shown!r}: {safe_text(exc)}") from exc

@@ -214,7 +214,9 @@ def test_ctrl_c_says_what_is_safe_and_how_to_resume(tmp_path, jobs):
     histories = [out / v / "history.csv" for v in variants]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        if all(h.exists() and len(h.read_text().splitlines()) >= 3 for h in histories):
+        # rows of epochs 0-2: epoch 1 is safe (its row is written first, its resume
+        # state before epoch 2's row)
+        if all(h.exists() and len(h.read_text().splitlines()) >= 4 for h in histories):
             break
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGINT)

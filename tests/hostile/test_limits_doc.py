@@ -1,0 +1,42 @@
+"""docs/limits.md states the limits the code enforces: each constant's value, as written
+there, must appear on the page (a changed constant fails here until the page follows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.experiment import checkpoints, data, train
+from core.io import decode, photos, text
+from core.maths import matrix_case
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "limits.md"
+
+
+def _mib(n: int) -> str:
+    return f"{n // 2**20} MiB"
+
+
+def stated() -> list[str]:
+    """Every limit as the page must write it."""
+    out = [_mib(decode.DEFAULT_MAX_BYTES), f"{decode.DEFAULT_MAX_PIXELS:,} pixels",
+           _mib(decode.DEFAULT_MAX_DECODE_BYTES), f"{decode.DEFAULT_MAX_SIDE} pixels",
+           f"{decode.DEFAULT_MIN_SIZE} pixels", f"{photos.MAX_FOLDER_ENTRIES:,} entries",
+           f"{data.FLAT_LEVELS} levels", f"{train.MAX_FEATURE_MAP_BYTES // 2**30} GiB",
+           _mib(checkpoints.MAX_FILE_BYTES), _mib(checkpoints.MAX_HEADER_BYTES),
+           f"0 to {checkpoints.MAX_EPOCH:,}", f"| {checkpoints.MAX_PARAMETERS:,} |",
+           f"| {checkpoints.MAX_PROBLEM_CHARS} |", _mib(checkpoints.MAX_CSV_BYTES),
+           f"| {text.MAX_SHOWN_CHARS} |", f"| {matrix_case.MAX_TYPED_ABS:g} |"]
+    for name, (lo, hi) in train.TRAIN_BOUNDS.items():
+        if name in ("warmup", "collapse_min_steps"):
+            continue  # not limits a hostile value meets (any count of steps is cheap)
+        out.append(f"`--{name.replace('_', '-')}` | {lo:,} to {hi:,}")
+    for name, (lo, hi) in checkpoints.CONFIG_BOUNDS.items():
+        out.append(f"`{name}`" if name.endswith("_kernel") else f"`{name}` | {lo} to {hi}")
+        out.append(f"{lo} to {hi}")
+    return out
+
+
+def test_every_enforced_limit_is_stated_on_the_limits_page():
+    page = PAGE.read_text(encoding="utf-8")
+    missing = [s for s in stated() if s not in page]
+    assert not missing, missing
