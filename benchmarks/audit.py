@@ -4,7 +4,7 @@
 
 Goals (issue 12): auditing a 50 MB ONNX model (analysis, without probes) under 5 s;
 the probes at 256x256 on our models under 5 s. Issue 19: the zoo of published networks
-(tests/core/audit_zoo.py) audited on both routes, the live module and its ONNX export by
+(tests/core/audit_zoo/) audited on both routes, the live module and its ONNX export by
 each exporter (analysis, no probes); and ``python -m core.audit MODEL.onnx --no-probes``
 from a cold start (a new process, imports included) under 2 s, without importing torch.
 ``--zoo`` runs only the issue-19 rows (written to benchmarks/results/audit_zoo.json). The 50 MB model is the DCGAN generator

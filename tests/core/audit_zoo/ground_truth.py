@@ -1,0 +1,56 @@
+"""The zoo's ground truth: one resampling layer as its source defines it, and one network
+with its source, builder, input and expected chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+# ---------------------------------------------------------------------------------------
+# Ground truth
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Truth:
+    """One resampling layer as the source defines it.
+
+    ``even``: the overlap (of the layer together with the credited filters) is even.
+    ``blur``: a fixed filter after it is credited. ``offending``: the verdict when it is
+    fixed by the design (None: it depends on the random weights). ``path``: the module a
+    fix must attach to (None when it is a functional call with no nn layer to swap).
+    """
+
+    op: str
+    kernel: int | None
+    stride: int
+    padding: int | None
+    even: bool | None
+    blur: bool = False
+    offending: bool | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class ZooNet:
+    name: str
+    source: str  # repository and file it is transcribed from
+    build: Callable[[], nn.Module]
+    input_shape: tuple[int, int, int, int]
+    layers: tuple[Truth, ...]
+    total_up: float
+    total_down: float
+    period: int
+    torchscript: bool = True  # the TorchScript exporter can export it
+    dynamo: bool = True  # the dynamo exporter can export it
+    #: The TorchScript exporter's node names hold the module path (not when a plain
+    #: nn.Module container is indexed without being called: its scope is lost).
+    torchscript_paths: bool = True
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _up(op, k, s, p, even, **kw) -> Truth:
+    return Truth(op, k, s, p, even, **kw)
