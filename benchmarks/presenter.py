@@ -46,7 +46,7 @@ from ui.story import STEPS  # noqa: E402
 GOAL_STEP_URL_S = 3.0
 GOAL_NEXT_S = 1.0
 
-STEP_JS = """() => { const h = [...document.querySelectorAll('[data-testid="stMain"] h2')]
+STEP_JS = """() => { const h = [...document.querySelectorAll('[data-testid="stMain"] h1, [data-testid="stMain"] h2')]
   .map(e => e.innerText).find(t => /^Step \\d+ of/.test(t)); return h || ''; }"""
 
 

@@ -364,7 +364,8 @@ def step_controls() -> int:
 def render_step(number: int) -> Step:
     """Draw step ``number`` (1-based): title, text, live view, link to the full page."""
     step = STEPS[number - 1]
-    st.header(f"Step {number} of {len(STEPS)}: {step.title}")
+    # presenting, the step's heading is the page's title (its h1): one line less
+    (st.title if presenting() else st.header)(f"Step {number} of {len(STEPS)}: {step.title}")
     point, _, rest = step.text.partition(". ")
     if presenting() and rest:  # one sentence above the figure, the rest below it
         st.markdown(point + ".")
