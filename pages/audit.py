@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.io.text import md_escape
 from ui.audit import (
     load_report,
     render_downloads,
@@ -24,12 +25,14 @@ explain(
 )
 source = source_controls()
 if source is None:
-    st.info("Upload an `.onnx` file (up to 512 MB), or pick an example.",
+    st.info("Upload an `.onnx` file (up to 512 MB), with its external data file(s) if it "
+            "has any (`model.onnx.data`) or as a zip of them, or pick an example.",
             icon=":material/upload_file:")
     st.stop()
 report, onnx_bytes, refusal = load_report(source)
 if report is None:
-    st.error(f"This model cannot be audited: {refusal}", icon=":material/block:")
+    # The reason may quote file names, data locations and tensor names from the upload.
+    st.error(f"This model cannot be audited: {md_escape(refusal)}", icon=":material/block:")
     st.stop()
 render_summary(report)
 render_layers(report)

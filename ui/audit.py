@@ -22,7 +22,7 @@ from core.audit.analysis import layer_coverage
 from core.audit.cli import parse_input_shape
 from core.audit.examples import EXAMPLES, audit_example
 from core.audit.limits import MAX_BYTES, AuditError
-from core.audit.onnx_graph import audit_onnx
+from core.audit.onnx_graph import audit_onnx, audit_onnx_files
 from core.audit.render import (
     output_crop,
     probe_spectrum_figure,
@@ -34,6 +34,7 @@ from core.audit.render import (
 )
 from core.audit.report import AuditReport, LayerAudit
 from core.experiment.catalog import folder_signature
+from core.io.text import md_code, md_escape
 from ui.catalog import checkpoint_root, load_catalog
 from ui.common import explain
 from ui.figures.coverage import CoverageSpec, coverage_heatmap
@@ -56,7 +57,11 @@ _COVERAGE_LIMITS = {"kernel": (1, 9), "stride": (1, 5), "padding": (0, 8), "dila
 
 @dataclass(frozen=True)
 class AuditSource:
-    """What to audit: an example by name, or uploaded bytes (with their digest)."""
+    """What to audit: an example by name, or uploaded bytes (with their digest).
+
+    ``data`` is one uploaded file (an ``.onnx`` or a zip of the model and its data
+    files); ``files`` is a multi-file upload as ``(name, bytes)`` pairs (the ``.onnx``
+    and its external data file(s)), ``data`` None then."""
 
     example: str | None
     data: bytes | None = None
@@ -65,6 +70,7 @@ class AuditSource:
     input_shape: tuple[int, ...] | None = None
     image: np.ndarray | None = None
     image_digest: str = ""
+    files: tuple[tuple[str, bytes], ...] = ()
 
 
 def _label(name: str) -> str:
@@ -115,16 +121,37 @@ def source_controls() -> AuditSource | None:
     pixels, digest = (image.pixels, image.digest) if image is not None else (None, "")
     if choice != UPLOAD:
         return AuditSource(choice, image=pixels, image_digest=digest)
-    upload = st.file_uploader("ONNX model", type=["onnx"], key="audit-upload",
-                              max_upload_size=MAX_UPLOAD_MB,
-                              help=f"Up to {MAX_UPLOAD_MB} MB, with every tensor inside the "
-                                   "file (no external data) and standard ONNX operators "
-                                   "only. Parsed, never executed as code; it stays in memory.")
-    if upload is None:
+    # No type filter: exporters name their data files freely (model.onnx.data,
+    # weights.bin, weights); a file that is not what it should be is refused by core.audit.
+    uploads = st.file_uploader(
+        "ONNX model", type=None, accept_multiple_files=True, key="audit-upload",
+        max_upload_size=MAX_UPLOAD_MB,
+        help=f"One `.onnx` file, or the `.onnx` together with its external data file(s) "
+             f"(`model.onnx` + `model.onnx.data`, as `torch.onnx.export` writes them), or a "
+             f"zip of them; up to {MAX_UPLOAD_MB} MB in all, standard ONNX operators only. A "
+             "data location must name an uploaded file: anything pointing elsewhere is "
+             "refused. Parsed, never executed as code; it stays in memory.")
+    return upload_source(uploads or [], shape, pixels, digest)
+
+
+def upload_source(uploads: list, shape: tuple[int, ...] | None, image: np.ndarray | None,
+                  image_digest: str) -> AuditSource | None:
+    """The :class:`AuditSource` of the uploader's files: one file as its bytes (an
+    ``.onnx``, or a zip of the model and its data), several as ``(name, bytes)`` pairs.
+    The digest covers every name and byte, so the cached report follows the upload."""
+    if not uploads:
         return None
-    data = upload.getvalue()
-    return AuditSource(None, data, upload.name, hashlib.sha256(data).hexdigest(), shape,
-                       pixels, digest)
+    if len(uploads) == 1:
+        data = uploads[0].getvalue()
+        return AuditSource(None, data, uploads[0].name, hashlib.sha256(data).hexdigest(),
+                           shape, image, image_digest)
+    files = tuple(sorted((u.name, u.getvalue()) for u in uploads))
+    sha = hashlib.sha256()
+    for name, data in files:
+        for part in (name.encode("utf-8", "surrogatepass"), data):
+            sha.update(len(part).to_bytes(8, "little") + part)
+    label = " + ".join(name for name, _ in files)
+    return AuditSource(None, None, label, sha.hexdigest(), shape, image, image_digest, files)
 
 
 # Reports are shared read-only objects (never mutated after they are made), so they are
@@ -141,10 +168,16 @@ def _example_report(name: str, root: str, signature: tuple, image_digest: str,
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _upload_report(digest: str, name: str, shape: tuple | None, image_digest: str,
-                   _data: bytes, _image: np.ndarray | None) -> tuple[AuditReport | None, str]:
-    # Keyed on the SHA-256 of the bytes; a refusal is cached too.
+                   _data: bytes | None, _image: np.ndarray | None,
+                   _files: tuple[tuple[str, bytes], ...] = ()
+                   ) -> tuple[AuditReport | None, str]:
+    # Keyed on the SHA-256 of the bytes (and names); a refusal is cached too.
     try:
-        return audit_onnx(_data, shape, image=_image, name=name), ""
+        if _files:  # the .onnx with its data file(s): core.audit finds and checks them
+            return audit_onnx_files(dict(_files), shape, image=_image), ""
+        if _data is not None and _data.startswith(b"PK\x03\x04"):  # a zip of them
+            return audit_onnx_files(_data, shape, image=_image), ""
+        return audit_onnx(_data or b"", shape, image=_image, name=name), ""
     except AuditError as err:
         return None, str(err)
 
@@ -157,7 +190,8 @@ def load_report(source: AuditSource) -> tuple[AuditReport | None, bytes, str]:
             return _example_report(source.example, str(root), folder_signature(root),
                                    source.image_digest, source.image)
         report, error = _upload_report(source.digest, source.file_name, source.input_shape,
-                                       source.image_digest, source.data, source.image)
+                                       source.image_digest, source.data, source.image,
+                                       source.files)
         return report, source.data or b"", error
 
 
@@ -213,12 +247,14 @@ def render_summary(report: AuditReport) -> None:
         st.caption(reference)
     for layer in report.offending:  # a plain sentence per offending layer
         st.markdown(f"- {plain_verdict(layer)}")
-    st.caption(f"{report.source}: input {tuple(report.input_shape)} → output "
+    st.caption(f"{md_escape(report.source)}: input {tuple(report.input_shape)} → output "
                f"{tuple(report.output_shape) if report.output_shape else '?'}; total "
                f"upsampling ×{chain.total_upsampling:g}, downsampling ×"
                f"{chain.total_downsampling:g}, net ×{chain.net_scale:g}.")
+    for warning in report.warnings:  # what the audit could not judge: never a clean bill
+        st.warning(md_escape(warning, 2000), icon=":material/warning:")
     for note in report.notes:
-        st.info(note, icon=":material/info:")
+        st.info(md_escape(note, 2000), icon=":material/info:")
 
 
 #: What each verdict of the layers table means, in plain words.
@@ -254,7 +290,7 @@ def layer_table(report: AuditReport) -> pd.DataFrame:
 
 def plain_verdict(layer: LayerAudit) -> str:
     """One sentence a newcomer can read: what this layer does to the picture, and why."""
-    name = f"`{layer.module_path or layer.name}`"
+    name = md_code(layer.module_path or layer.name)
     if layer.severity == "gradient":
         return (f"{name} downsamples with uneven overlap: the output is not checkered, but "
                 "in training its gradient reaches some input pixels more often than their "
@@ -327,12 +363,12 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
     """One layer: verdict, coverage heatmap, phase gains, fix code, measured fix."""
     # A finding, not a failure of the page: warning (artifact), info (gradient only).
     box = {"artifact": st.warning, "gradient": st.info}.get(layer.severity, st.success)
-    box(f"{plain_verdict(layer)}\n\n**{layer.name}** ({layer.op}"
-        f"{' ' + layer.mode if layer.mode else ''}): {layer.verdict}.",
+    box(f"{plain_verdict(layer)}\n\n**{md_escape(layer.name)}** ({layer.op}"
+        f"{' ' + md_escape(layer.mode) if layer.mode else ''}): {md_escape(layer.verdict)}.",
         icon={"artifact": ":material/grid_4x4:", "gradient": ":material/south_west:"}.get(
             layer.severity, ":material/check_circle:"))
     for note in layer.notes:
-        st.caption(note)
+        st.caption(md_escape(note, 2000))
     cov = layer_coverage(layer)
     spec = _coverage_spec(layer)
     if cov is not None:
@@ -419,7 +455,7 @@ def render_probes(report: AuditReport) -> None:
     if probes is None or not probes.results:
         if probes is not None:
             for note in probes.notes:
-                st.info(note, icon=":material/info:")
+                st.info(md_escape(note, 2000), icon=":material/info:")
         return
     st.subheader("Probes")
     explain("The model runs on a constant image, smooth noise and a photograph (or your "
@@ -459,9 +495,9 @@ def render_probes(report: AuditReport) -> None:
     if probes.shift_psnr:
         show_plot(shift_figure(probes), key="audit-shift", height=380)
     if probes.shift_note:
-        st.caption(f"Shift test: {probes.shift_note}.")
+        st.caption(f"Shift test: {md_escape(probes.shift_note, 2000)}.")
     for note in probes.notes:
-        st.caption(note)
+        st.caption(md_escape(note, 2000))
 
 
 # --------------------------------------------------------------------------- downloads
