@@ -9,7 +9,9 @@ torch trace (:mod:`~core.audit.torch_trace`); measured fixes (:mod:`~core.audit.
 the two routes (:mod:`~core.audit.onnx_graph` for ONNX files, :mod:`~core.audit.live` for
 live modules); rendering as HTML and Markdown (:mod:`~core.audit.render`); the examples
 (:mod:`~core.audit.examples`); the command line (:mod:`~core.audit.cli`,
-``python -m core.audit``). It may import every other wing of :mod:`core`; torch and
+``python -m core.audit``) and its ``--module`` loader (:mod:`~core.audit.importing`: a
+user's own module imported by path, built and given its weights, for the command line
+only; the page never offers it). It may import every other wing of :mod:`core`; torch and
 onnxruntime are imported only inside the functions that need them, so an ONNX-only audit
 starts without torch.
 """
