@@ -36,7 +36,10 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
 # (bidirectional overrides and isolates, zero-width joiners, byte-order mark).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e"
                       r"\u2060-\u2069\ufeff]")
-_MD_ACTIVE = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
+# Every ASCII punctuation character with a role in CommonMark, GFM or Streamlit's Markdown
+# (emphasis, code, links, images, HTML, entities, tables, strikethrough, math, ``:emoji:``
+# and ``:color[...]`` directives, list and heading markers, autolinks' dots and colons).
+_MD_ACTIVE = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 
 
 def is_utf8(text: str) -> bool:

@@ -9,6 +9,7 @@ spoiled at test time; uploads are built in memory.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import time
 import tomllib
@@ -59,7 +60,10 @@ def sparse(clean_root, tmp_path, monkeypatch) -> Path:
 
 
 def texts(at, kind: str) -> str:
-    return " | ".join(e.value for e in getattr(at, kind))
+    """The elements' text as a reader sees it: Markdown backslash escapes resolved (file
+    names and reasons reach the page through ``core.io.text.md_escape``)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1",
+                  " | ".join(e.value for e in getattr(at, kind)))
 
 
 # ----------------------------------------------------------------------------- URLs
