@@ -83,6 +83,9 @@ def _scale(found: _Found) -> tuple[float, float] | None:
 
 
 def _direction(found: _Found) -> str:
+    if found.op in ("Resize", "Upsample"):  # the sizes decide: a resize by 0.5 shrinks
+        scale = _scale(found)
+        return "down" if scale is not None and max(scale) < 1 else "up"
     if found.op in UP_OPS:
         return "up"
     return "down"
@@ -111,12 +114,18 @@ def _overlap_args(found: _Found) -> dict[str, tuple[int, int]] | None:
         scale = _scale(found)
         if scale is None:
             return None
-        s = tuple(_integer(v) for v in scale)
-        if None in s:
-            return None
         mode = (found.mode or "nearest").lower()
         length = {"nearest": 1, "linear": 2, "cubic": 4}.get(mode)
         if length is None:
+            return None
+        if max(scale) < 1:  # a downsizing resize samples every s-th pixel (s = 1/scale)
+            s = tuple(_integer(1 / v) if v > 0 else None for v in scale)
+            if None in s:
+                return None
+            return {"kernel_size": (length, length), "stride": s, "padding": (0, 0),
+                    "dilation": (1, 1), "output_padding": (0, 0)}
+        s = tuple(_integer(v) for v in scale)
+        if None in s:
             return None
         k = tuple(max(1, length * v) for v in s)
         return {"kernel_size": k, "stride": s, "padding": (0, 0), "dilation": (1, 1),
@@ -248,6 +257,16 @@ def _apply_filters(gains: np.ndarray, filters: Sequence[Filter], s: int) -> np.n
     return g
 
 
+def _evidence() -> list[str]:
+    """What the lab's own trained networks measured for the fixes (comment lines computed
+    from the shipped histories, :func:`core.experiment.front.remedy_lines`; none when the
+    checkpoints are not beside the code). Imported late: only a fix suggestion needs it."""
+    from core.experiment.front import remedy_lines
+
+    lines = list(remedy_lines())
+    return ["", *lines] if lines else []
+
+
 def _fix_code(layer: LayerAudit) -> str | None:
     """PyTorch code for the fix of an offending (or gradient-uneven) layer."""
     c_in = layer.in_channels if layer.in_channels is not None else "in_channels"
@@ -284,7 +303,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
                 f"#   nn.ConvTranspose2d({c_in}, {c_out}, kernel_size={even_k}, stride={s}, "
                 f"padding={(even_k - s) // 2})",
             ]
-        return "\n".join(lines)
+        return "\n".join(lines + _evidence())
     if layer.op == "DepthToSpace":
         r = layer.stride[0] if layer.stride else "scale"
         c_src = layer.source_channels if layer.source_channels is not None else "in_channels"
@@ -309,6 +328,19 @@ def _fix_code(layer: LayerAudit) -> str | None:
             "# shuffle by resize-convolution (from the convolution's input channels):",
             f"#   nn.Sequential(nn.Upsample(scale_factor={r}, mode=\"nearest\"), "
             f"nn.Conv2d({c_src}, {c_out}, 3, padding=1))",
+            "# Or keep it and blur after the shuffle (fixed s x s box, Sugawara et al. 2018):",
+            f"#   core.upsamplers.registry.make_upsampler(\"subpixel_icnr_blur\", {c_src}, "
+            f"{c_out}, scale={r})",
+            *_evidence(),
+        ])
+    if layer.op in ("Resize", "Upsample") and layer.direction == "down":
+        s = layer.overlap["stride"][0] if layer.overlap else 2
+        return "\n".join([
+            "import torch.nn as nn",
+            "",
+            "# A downsizing resize that skips pixels sends gradient to some input pixels",
+            "# only: average every window instead (each pixel read once):",
+            f"nn.AvgPool2d(kernel_size={s}, stride={s})",
         ])
     if layer.op in ("Resize", "Upsample"):
         return "\n".join([
@@ -437,6 +469,8 @@ def _analyse(found: _Found) -> LayerAudit:
         layer.verdict = (
             f"windows overlap unevenly (input read {layer.interior_min} to "
             f"{layer.interior_max} times): checkerboard in the gradient, not the output"
+            if layer.uneven and layer.interior_min is not None else
+            "input pixels are read unequally: checkerboard in the gradient, not the output"
             if layer.uneven else "every input pixel read equally often")
     if layer.severity != "ok":
         layer.fix_code = _fix_code(layer)

@@ -14,15 +14,18 @@ words are computed from the data they describe.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core.maths.metrics import SCORE_SCALE
 
-__all__ = ["SETS", "Answer", "answer", "front_points", "on_front", "points_at"]
+__all__ = ["SETS", "Answer", "answer", "front_points", "on_front", "points_at", "remedy_lines",
+           "variant_costs"]
 
 #: (label, PSNR column, checkerboard column) of the two photograph sets.
 SETS = {
@@ -102,12 +105,15 @@ class Answer:
         if math.isfinite(self.post_cost_db):
             trade = "gives up" if self.post_cost_db >= 0 else "gains"
             out.append(f"The post's fix (`{POST_FIX}`) {trade} {abs(self.post_cost_db):.1f} dB "
-                       f"of PSNR against `{DECONV}` for {_ratio_words(self.post_score_ratio)} "
-                       "its checkerboard.")
+                       f"of PSNR against `{DECONV}` and has "
+                       f"{_times(self.post_score_ratio)} checkerboard.")
         if self.favoured is not None:
-            out.append(f"`{self.favoured}` keeps the learned upsampler and a fixed smoothing: "
-                       f"{self.favoured_psnr_gain_db:+.1f} dB against `{POST_FIX}` with "
-                       f"{_ratio_words(self.favoured_score_ratio)} its checkerboard.")
+            clean = "at least as clean as" if self.favoured_score_ratio <= 1.0001 else \
+                "closest in cleanness to"
+            out.append(f"Of the remedies that keep a learned upsampler and add a fixed "
+                       f"smoothing, `{self.favoured}` is the sharpest {clean} the post's fix: "
+                       f"{self.favoured_psnr_gain_db:+.1f} dB against it, with "
+                       f"{_times(self.favoured_score_ratio)} checkerboard.")
         return out
 
 
@@ -118,12 +124,13 @@ def _names(names: tuple[str, ...]) -> str:
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def _ratio_words(ratio: float) -> str:
-    if not math.isfinite(ratio):
-        return "an unmeasured share of"
-    if ratio < 1:
-        return f"{ratio:.2g}x (that is, {1 / ratio:.2g} times less than)"
-    return f"{ratio:.2g}x"
+def _times(ratio: float) -> str:
+    """``0.52`` -> "1.9 times less"; ``1.3`` -> "1.3 times more"; 1 -> "as much"."""
+    if not math.isfinite(ratio) or ratio <= 0:
+        return "an unmeasured amount of"
+    if abs(ratio - 1) < 0.05:
+        return "about as much"
+    return f"{1 / ratio:.2g} times less" if ratio < 1 else f"{ratio:.2g} times more"
 
 
 def answer(points: pd.DataFrame, epoch: int, which: str = "held-out") -> Answer:
@@ -180,3 +187,53 @@ def variant_costs(variants: list[str], benchmark: dict | None) -> pd.DataFrame:
                     "upsampler MACs (M)": count_macs(layer, size, size) / 1e6,
                     "upsampler forward (ms)": float(row.get("forward_ms", float("nan")))})
     return pd.DataFrame(out).set_index("variant") if out else pd.DataFrame()
+
+
+#: The shipped experiment's folder (the audit quotes its measurements).
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+@functools.lru_cache(maxsize=4)
+def remedy_lines(root: str | None = None) -> tuple[str, ...]:
+    """Comment lines for the audit's fix code: what the shipped experiment measured for the
+    post's fix and the remedies at its last epoch and at the post's epoch 10 (held-out
+    photographs), and the remedy the data favours (:func:`answer`). Empty when the
+    histories are missing or unreadable: the audit then quotes nothing."""
+    # read the few history files directly (core.io.files): an ONNX-only audit must not
+    # import torch, which the checkpoint loader behind read_histories does
+    from core.io.files import read_csv_file
+
+    frames = []
+    for variant in (DECONV, POST_FIX, *KEEP_CAPACITY):
+        path = Path(root or SHIPPED) / variant / "history.csv"
+        try:
+            frames.append(read_csv_file(path, ("epoch",), "history").assign(variant=variant))
+        except (OSError, ValueError):
+            continue
+    if not frames:
+        return ()
+    hist = pd.concat(frames, ignore_index=True)
+    hist["epoch"] = pd.to_numeric(hist["epoch"], errors="coerce")
+    hist = hist[hist["epoch"].notna()].astype({"epoch": int})
+    if hist.empty:
+        return ()
+    last = int(hist["epoch"].max())
+    epochs = tuple(dict.fromkeys((10, last)))
+    points = front_points(hist, epochs, "held-out")
+    final = answer(points, last)
+    if final.favoured is None:
+        return ()
+    lines = ["# Measured in this lab's shipped experiment (held-out photographs; PSNR, dB /"
+             " checkerboard, x1e-3; `python -m core.history checkpoints`):"]
+    for variant in (DECONV, POST_FIX, *KEEP_CAPACITY):
+        cells = []
+        for epoch in epochs:
+            at = points_at(points, epoch).get(variant)
+            if at:
+                cells.append(f"epoch {epoch}: {at[0]:.1f} dB / {at[1]:.2f}")
+        if cells:
+            lines.append(f"#   {variant:<20} " + ", ".join(cells))
+    lines.append(f"# The data favours `{final.favoured}` among the remedies that keep a learned "
+                 f"upsampler: {final.favoured_psnr_gain_db:+.1f} dB against {POST_FIX} at epoch "
+                 f"{last}, with {_times(final.favoured_score_ratio)} checkerboard.")
+    return tuple(lines)

@@ -51,7 +51,8 @@ def test_the_answer_names_the_front_and_the_post_fixs_cost_from_the_data():
     assert a.post_cost_db == pytest.approx(3.0) and a.post_score_ratio == pytest.approx(0.3)
     assert a.favoured == "deconv_zoh" and a.favoured_psnr_gain_db == pytest.approx(2.0)
     words = " ".join(a.sentences())
-    assert "gives up 3.0 dB" in words and "`deconv_zoh`" in words and "+2.0 dB" in words
+    assert "gives up 3.0 dB" in words and "3.3 times less checkerboard" in words
+    assert "`deconv_zoh` is the sharpest at least as clean as" in words and "+2.0 dB" in words
 
 
 def test_a_missing_variant_leaves_the_numbers_unmeasured_not_invented():
@@ -72,3 +73,26 @@ def test_costs_count_the_network_and_read_the_stored_time():
     # the hold adds its depthwise smoothing to the transposed convolution's multiply-adds
     assert costs.loc["deconv_zoh", "upsampler MACs (M)"] > costs.loc["deconv3", "upsampler MACs (M)"]
     assert costs.loc["deconv_zoh", "network parameters"] == costs.loc["deconv3", "network parameters"]
+
+
+def test_the_audit_quotes_the_shipped_measurements_and_the_favoured_remedy(tmp_path):
+    """The fix suggestion of a transposed convolution carries the shipped experiment's
+    figures, computed from its histories (the same numbers as the front), and nothing when
+    the histories are absent."""
+    from core.audit.analysis import _evidence
+    from core.experiment.front import SHIPPED, remedy_lines
+    from core.experiment.history import read_histories
+
+    lines = remedy_lines()
+    assert lines and _evidence()[1:] == list(lines)
+    hist = read_histories(SHIPPED)
+    last = int(hist["epoch"].max())
+    points = front_points(hist[hist["variant"].isin(
+        ["deconv3", "resize_nearest", "deconv_zoh", "deconv_foh", "subpixel_icnr_blur"])],
+        (10, last))
+    favoured = answer(points, last).favoured
+    assert favoured and f"The data favours `{favoured}`" in lines[-1]
+    psnr, score = points[(points["variant"] == "resize_nearest")
+                         & (points["epoch"] == last)][["psnr", "score"]].iloc[0]
+    assert f"epoch {last}: {psnr:.1f} dB / {score:.2f}" in "\n".join(lines)
+    assert remedy_lines(str(tmp_path)) == ()
