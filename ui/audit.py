@@ -34,7 +34,7 @@ from core.audit.render import (
 )
 from core.audit.report import AuditReport, LayerAudit
 from core.experiment.catalog import folder_signature
-from core.io.text import md_escape
+from core.io.text import md_code, md_escape
 from ui.catalog import checkpoint_root, load_catalog
 from ui.common import explain
 from ui.figures.coverage import CoverageSpec, coverage_heatmap
@@ -251,8 +251,10 @@ def render_summary(report: AuditReport) -> None:
                f"{tuple(report.output_shape) if report.output_shape else '?'}; total "
                f"upsampling ×{chain.total_upsampling:g}, downsampling ×"
                f"{chain.total_downsampling:g}, net ×{chain.net_scale:g}.")
+    for warning in report.warnings:  # what the audit could not judge: never a clean bill
+        st.warning(md_escape(warning, 2000), icon=":material/warning:")
     for note in report.notes:
-        st.info(note, icon=":material/info:")
+        st.info(md_escape(note, 2000), icon=":material/info:")
 
 
 #: What each verdict of the layers table means, in plain words.
@@ -288,7 +290,7 @@ def layer_table(report: AuditReport) -> pd.DataFrame:
 
 def plain_verdict(layer: LayerAudit) -> str:
     """One sentence a newcomer can read: what this layer does to the picture, and why."""
-    name = f"`{layer.module_path or layer.name}`"
+    name = md_code(layer.module_path or layer.name)
     if layer.severity == "gradient":
         return (f"{name} downsamples with uneven overlap: the output is not checkered, but "
                 "in training its gradient reaches some input pixels more often than their "
@@ -361,12 +363,12 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
     """One layer: verdict, coverage heatmap, phase gains, fix code, measured fix."""
     # A finding, not a failure of the page: warning (artifact), info (gradient only).
     box = {"artifact": st.warning, "gradient": st.info}.get(layer.severity, st.success)
-    box(f"{plain_verdict(layer)}\n\n**{layer.name}** ({layer.op}"
-        f"{' ' + layer.mode if layer.mode else ''}): {layer.verdict}.",
+    box(f"{plain_verdict(layer)}\n\n**{md_escape(layer.name)}** ({layer.op}"
+        f"{' ' + md_escape(layer.mode) if layer.mode else ''}): {md_escape(layer.verdict)}.",
         icon={"artifact": ":material/grid_4x4:", "gradient": ":material/south_west:"}.get(
             layer.severity, ":material/check_circle:"))
     for note in layer.notes:
-        st.caption(note)
+        st.caption(md_escape(note, 2000))
     cov = layer_coverage(layer)
     spec = _coverage_spec(layer)
     if cov is not None:
@@ -453,7 +455,7 @@ def render_probes(report: AuditReport) -> None:
     if probes is None or not probes.results:
         if probes is not None:
             for note in probes.notes:
-                st.info(note, icon=":material/info:")
+                st.info(md_escape(note, 2000), icon=":material/info:")
         return
     st.subheader("Probes")
     explain("The model runs on a constant image, smooth noise and a photograph (or your "
@@ -493,9 +495,9 @@ def render_probes(report: AuditReport) -> None:
     if probes.shift_psnr:
         show_plot(shift_figure(probes), key="audit-shift", height=380)
     if probes.shift_note:
-        st.caption(f"Shift test: {probes.shift_note}.")
+        st.caption(f"Shift test: {md_escape(probes.shift_note, 2000)}.")
     for note in probes.notes:
-        st.caption(note)
+        st.caption(md_escape(note, 2000))
 
 
 # --------------------------------------------------------------------------- downloads

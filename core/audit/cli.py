@@ -16,6 +16,7 @@ from pathlib import Path
 from core.audit.limits import IMBALANCE_TOLERANCE, AuditError
 from core.audit.onnx_graph import audit_onnx
 from core.audit.report import AuditReport, LayerAudit
+from core.io.text import plain
 from core.maths.metrics import (
     format_score,
 )
@@ -46,18 +47,22 @@ def _parse_shape(text: str) -> list[int]:
 
 
 def summary_lines(report: AuditReport) -> list[str]:
-    """A short human-readable summary (the CLI prints it)."""
+    """A short human-readable summary (the CLI prints it): one line each, every name from
+    the file through :func:`core.io.text.plain` (no ANSI escape or control character)."""
     fmt = format_score
-    lines = [f"{report.source}: input {tuple(report.input_shape)} -> output "
+    lines = [f"{plain(report.source)}: input {tuple(report.input_shape)} -> output "
              f"{tuple(report.output_shape) if report.output_shape else '?'}; "
              f"{len(report.layers)} resampling layer(s), {len(report.offending)} offending; "
              f"total upsampling x{report.chain.total_upsampling:g}, predicted period "
              f"{report.chain.period}"]
     for layer in report.layers:
-        lines.append(f"  [{layer.severity:8s}] {layer.name} {layer.op}"
-                     f"{' ' + layer.mode if layer.mode else ''}: {layer.verdict}")
+        lines.append(plain(f"  [{layer.severity:8s}] {plain(layer.name)} {layer.op}"
+                           f"{' ' + layer.mode if layer.mode else ''}: {layer.verdict}",
+                           2000))
+    for warning in report.warnings:
+        lines.append("  warning: " + plain(warning, 2000))
     if report.probes and report.probes.checkerboard_score is not None:
-        lines.append(f"  checkerboard on the {report.probes.scored_on}: "
+        lines.append(f"  checkerboard on the {plain(report.probes.scored_on)}: "
                      f"{fmt(report.probes.checkerboard_score)} (period {report.probes.period})")
     return lines
 
@@ -93,7 +98,9 @@ def verdict_line(report: AuditReport, fail_on: str) -> tuple[int, str]:
     """The exit status (0 or 1) and the one-line summary for stderr."""
     failing = failing_layers(report, fail_on)
     n = len(report.layers)
-    where = f"{report.source}: {n} resampling layer(s), predicted period {report.chain.period}"
+    where = (f"{plain(report.source)}: {n} resampling layer(s), predicted period "
+             f"{report.chain.period}" + (f", {len(report.warnings)} warning(s)"
+                                         if report.warnings else ""))
     if fail_on == "never":
         return 0, (f"core.audit: done: {where}, {len(report.offending)} offending "
                    f"(--fail-on never)")
@@ -101,7 +108,7 @@ def verdict_line(report: AuditReport, fail_on: str) -> tuple[int, str]:
             "imbalance": f"with phase imbalance > {IMBALANCE_TOLERANCE:g}"}[fail_on]
     if not failing:
         return 0, f"core.audit: pass: no layer {what} (--fail-on {fail_on}); {where}"
-    names = ", ".join(f"{la.name} {la.op}" for la in failing[:5])
+    names = ", ".join(f"{plain(la.name)} {la.op}" for la in failing[:5])
     more = f" (+{len(failing) - 5} more)" if len(failing) > 5 else ""
     return 1, (f"core.audit: fail: {len(failing)} layer(s) {what} (--fail-on {fail_on}): "
                f"{names}{more}; {where}")
@@ -275,11 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.markdown:
             Path(args.markdown).write_text(markdown_comment(report), encoding="utf-8")
     except AuditError as err:
-        print(f"core.audit: refused: {err}", file=sys.stderr)
+        print(f"core.audit: refused: {plain(err, 2000)}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - a failed input is one line and status 2
-        print(f"core.audit: error: {type(err).__name__}: {' '.join(str(err).split())[:300]}",
-              file=sys.stderr)
+        print(f"core.audit: error: {type(err).__name__}: {plain(err, 300)}", file=sys.stderr)
         return 2
     status, line = verdict_line(report, args.fail_on)
     try:

@@ -13,8 +13,29 @@ IMBALANCE_TOLERANCE = 0.05
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 #: Inputs smaller than this (per side) are latent vectors, not images: no image probes.
 MIN_IMAGE_SIDE = 16
-#: Largest tensor (elements) a model may declare or infer at the fixed input shape.
-MAX_TENSOR_ELEMENTS = 2 ** 28
+#: Largest tensor (elements) a model may declare or infer at the fixed input shape
+#: (256 MiB of float32): checked from the inferred shapes before anything runs.
+MAX_TENSOR_ELEMENTS = 2 ** 26
+#: Most nodes in a model, every subgraph and local function counted: refused above, from
+#: the parsed graph, before shape inference (20,000 ConvTranspose nodes took 47 s).
+MAX_NODES = 10_000
+#: Most resampling nodes (up- or downsampling operators) the audit analyses in one model.
+MAX_RESAMPLING_LAYERS = 500
+#: Largest stride, block size or integer resize factor of one layer (FCN-8s's 32 fits).
+MAX_STRIDE = 64
+#: Largest spatial extent of one kernel, (k - 1) * dilation + 1, per axis.
+MAX_KERNEL_EXTENT = 256
+#: Largest phase-gain table of one layer, C_in x C_out x stride^2 (128 MiB of float64).
+MAX_GAIN_ELEMENTS = 2 ** 24
+#: Peak memory of the probes per element of the input plus the output (batch included).
+#: Measured with tracemalloc on ``_run_probes`` (about 70-85 bytes per element of input
+#: plus output, beyond a fixed ~30 MB for the photograph), doubled for onnxruntime's own
+#: buffers; ``tests/hostile/test_hostile_audit.py`` measures it again.
+PROBE_BYTES_PER_ELEMENT = 160
+#: The probes' memory budget (1 GiB).
+MAX_PROBE_BYTES = 2 ** 30
+#: Most input plus output elements the probes run on: the budget over the cost per element.
+MAX_PROBE_ELEMENTS = MAX_PROBE_BYTES // PROBE_BYTES_PER_ELEMENT
 #: Cap of the shift test's PSNR (an exact match would be infinite).
 MAX_PSNR = 100.0
 

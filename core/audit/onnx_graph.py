@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from core.audit import guard
 from core.audit.analysis import Filter, _analyse, _chain, _Found
 from core.audit.limits import (
-    DEFAULT_SIDE,
     DOWN_OPS,
     MAX_BYTES,
     MAX_TENSOR_ELEMENTS,
@@ -132,6 +132,11 @@ class _Graph:
         a = _attrs(node)
         if node.op_type in ("Identity", "Cast"):
             return src
+        if node.op_type == "DequantizeLinear" and len(node.input) > 1:
+            return _dequantize(src, self.array(node.input[1], depth + 1),
+                               self.array(node.input[2], depth + 1)
+                               if len(node.input) > 2 and node.input[2] else None,
+                               int(a.get("axis", 1)))
         if node.op_type == "Transpose":
             return np.transpose(src, a.get("perm"))
         if node.op_type in ("Reshape", "Unsqueeze"):
@@ -150,6 +155,35 @@ class _Graph:
         return tuple(tensor.dims) if tensor is not None else None
 
 
+def _dequantize(q: np.ndarray, scale: np.ndarray | None, zero: np.ndarray | None,
+                axis: int) -> np.ndarray | None:
+    """``(q - zero) * scale``, per tensor or per ``axis`` (ONNX's DequantizeLinear)."""
+    if scale is None:
+        return None
+    q = np.asarray(q, np.float64)
+    scale = np.asarray(scale, np.float64)
+    zero = np.zeros_like(scale) if zero is None else np.asarray(zero, np.float64)
+    if scale.size > 1:
+        if scale.ndim != 1 or not -q.ndim <= axis < q.ndim or q.shape[axis] != scale.size:
+            return None
+        shape = [1] * q.ndim
+        shape[axis] = scale.size
+        scale, zero = scale.reshape(shape), zero.reshape(shape)
+    return (q - zero) * scale
+
+
+def _weight_shape(g: _Graph, name: str) -> tuple[int, ...] | None:
+    """A weight's shape: stored, inferred, or from its value behind Identity/Dequantize."""
+    shape = g.shape_of(name)
+    if shape is not None:
+        return shape
+    dims = g.sizes.get(name)
+    if _known(dims):
+        return tuple(int(d) for d in dims)
+    value = g.array(name)
+    return None if value is None else tuple(value.shape)
+
+
 def _pairs(values, default: int) -> tuple[int, int]:
     values = list(values) if values is not None else []
     if len(values) >= 2:
@@ -157,9 +191,11 @@ def _pairs(values, default: int) -> tuple[int, int]:
     return (default, default)
 
 
-def _onnx_candidates(g: _Graph) -> list[tuple[Any, _Found]]:
-    """The resampling nodes of the main graph, with what the attributes say."""
+def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, _Found]]:
+    """The resampling nodes of the main graph, with what the attributes say; those found
+    but not judgeable go to ``skipped`` as ``(node, why)``."""
     found = []
+    skipped = [] if skipped is None else skipped
     for node in g.model.graph.node:
         op = node.op_type
         if op in ("Pad", "ScatterND"):
@@ -175,11 +211,18 @@ def _onnx_candidates(g: _Graph) -> list[tuple[Any, _Found]]:
         if op in ("Conv", "ConvTranspose"):
             f.module_path = _weight_module_path(g, node) or f.module_path
         if op in ("ConvTranspose", "Conv"):
-            wshape = g.shape_of(node.input[1]) if len(node.input) > 1 else None
+            wshape = _weight_shape(g, node.input[1]) if len(node.input) > 1 else None
+            strides = a.get("strides") or []
             if wshape is not None and len(wshape) != 4:
-                continue  # 1-D or 3-D convolutions: not audited
+                if max(strides, default=1) >= 2:  # a 1-D or 3-D resampling convolution
+                    skipped.append((node, f"a {len(wshape) - 2}-D convolution; only 2-D "
+                                          "layers are judged"))
+                continue
             kernel = a.get("kernel_shape") or (wshape[2:] if wshape else None)
             if kernel is None or len(kernel) != 2:
+                if max(strides, default=1) >= 2:
+                    skipped.append((node, "its kernel size is unknown (no kernel_shape, and "
+                                          "its weights are not constants of the graph)"))
                 continue
             f.kernel = (int(kernel[0]), int(kernel[1]))
             f.stride = _pairs(a.get("strides"), 1)
@@ -208,6 +251,9 @@ def _onnx_candidates(g: _Graph) -> list[tuple[Any, _Found]]:
         elif op in ("MaxPool", "AveragePool", "LpPool"):
             kernel = a.get("kernel_shape")
             if kernel is None or len(kernel) != 2:
+                if kernel is not None and max(a.get("strides") or [1]) >= 2:
+                    skipped.append((node, f"a {len(kernel)}-D pooling; only 2-D layers are "
+                                          "judged"))
                 continue
             f.kernel = (int(kernel[0]), int(kernel[1]))
             f.stride = _pairs(a.get("strides"), 1)
@@ -226,6 +272,7 @@ def _onnx_candidates(g: _Graph) -> list[tuple[Any, _Found]]:
         elif op == "MaxUnpool":
             kernel = a.get("kernel_shape")
             if kernel is None or len(kernel) != 2:
+                skipped.append((node, "not a 2-D unpooling"))
                 continue
             f.kernel = (int(kernel[0]), int(kernel[1]))
             f.stride = _pairs(a.get("strides"), 1)
@@ -504,10 +551,14 @@ def _fix_input(model, input_shape: Sequence[int] | None) -> tuple[str, list[int]
         if dims[1] is None:
             raise AuditError(f"input {vi.name!r} has shape {_shape_text(dims)} with no fixed "
                              "channel count: give --input-shape N,C,H,W")
-        shape = [dims[0] or 1, dims[1], dims[2] or DEFAULT_SIDE, dims[3] or DEFAULT_SIDE]
+        side = guard.probe_side(dims[0] or 1, dims[1])
+        shape = [dims[0] or 1, dims[1], dims[2] or side, dims[3] or side]
         if dims[2] is None or dims[3] is None:
             notes.append(f"input {vi.name!r} has a free spatial size {_shape_text(dims)}: "
-                         f"audited at {shape[2]}x{shape[3]} (change it with --input-shape)")
+                         f"audited at {shape[2]}x{shape[3]} (change it with --input-shape)"
+                         + ("" if side == guard.DEFAULT_SIDE else
+                            f"; {side}, not {guard.DEFAULT_SIDE}, so the probes' memory "
+                            "stays within the audit's limit"))
     tshape = vi.type.tensor_type.shape
     del tshape.dim[:]
     for v in shape:
@@ -565,6 +616,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     if external is None and isinstance(source, (str, Path)):
         external = folder_reader(Path(source).absolute().parent, max_bytes)
     model = load_onnx(data, external, max_bytes)
+    guard.check_graph(model)
     if model.ByteSize() != len(data):  # external data was copied in
         data = model.SerializeToString()
     input_name, shape, notes = _fix_input(model, input_shape)
@@ -580,7 +632,11 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
                      "measured by running the model")
     g.sizes[input_name] = list(shape)
     _check_tensor_sizes(g.sizes)
-    candidates = _onnx_candidates(g)
+    skipped: list = []
+    candidates = _onnx_candidates(g, skipped)
+    for node, f in candidates:  # before anything runs
+        guard.check_layer(node, f, g.array, g.sizes)
+    warnings = guard.subgraph_warnings(model) + guard.skipped_warning(skipped)
     output_name = model.graph.output[0].name
     wanted = [output_name]
     for _, f in candidates:
@@ -591,6 +647,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         model.graph.input[[i.name for i in model.graph.input].index(input_name)]
         .type.tensor_type.elem_type, np.float32)
     if missing:
+        guard.check_blind_run(candidates, g.array, g.sizes)
         extra = [n for n in missing if n not in {o.name for o in model.graph.output}]
         for n in extra:
             model.graph.output.append(onnx.ValueInfoProto(name=n))
@@ -617,9 +674,11 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         layers.append(_analyse(f))
     out_dims = g.sizes.get(output_name)
     chain = _chain(layers, (shape[2], shape[3]), _spatial(out_dims))
+    warnings += guard.scale_warning((shape[2], shape[3]), _spatial(out_dims), layers)
     seconds = {"analysis": time.perf_counter() - t0}
     probe_report = None
     if probes:
+        guard.check_probe_budget(shape, out_dims)
         t1 = time.perf_counter()
         try:
             session = session or _session(data, threads)
@@ -636,7 +695,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         seconds["probes"] = time.perf_counter() - t1
     return AuditReport(name, "onnx", input_name, list(shape),
                        list(out_dims) if out_dims else None, layers, chain, probe_report,
-                       notes, seconds)
+                       notes, seconds, warnings=warnings)
 
 
 def _check_tensor_sizes(sizes: dict[str, list[int | None]]) -> None:
@@ -649,7 +708,8 @@ def _check_tensor_sizes(sizes: dict[str, list[int | None]]) -> None:
                 raise AuditError(
                     f"tensor {name!r} would have shape {_shape_text(dims)}, "
                     f"{count:,} elements, over the {MAX_TENSOR_ELEMENTS:,} the audit "
-                    "allows (1 GiB of float32): refused; give a smaller --input-shape")
+                    f"allows ({MAX_TENSOR_ELEMENTS * 4 // 2**20:,} MiB of float32): refused; "
+                    "give a smaller --input-shape")
 
 
 def _auto_pads(f: _Found) -> tuple[int, int, int, int]:

@@ -152,6 +152,20 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10.0 * math.log10(1.0 / mse)
 
 
+def _finite(y: np.ndarray, probe: str) -> np.ndarray:
+    """``y``, or AuditError when the model's output holds NaN or infinity (a float16
+    overflow, a division by zero): such an output has no score and no shift test."""
+    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+        nan = int(np.count_nonzero(np.isnan(y)))
+        inf = int(np.count_nonzero(np.isinf(y)))
+        dtype = " (float16 overflows above 65504)" if y.dtype == np.float16 else ""
+        raise AuditError(
+            f"the model's output on the {probe} probe is not finite: {nan:,} NaN and {inf:,} "
+            f"infinite of {y.size:,} values{dtype}; it cannot be scored, refused (--no-probes "
+            "gives the layer analysis alone)")
+    return y
+
+
 #: Most shifts the shift test runs (a long period is sampled evenly).
 MAX_SHIFTS = 15
 
@@ -170,7 +184,7 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
     p_used = None
     for name, x in probes.items():
         batch = np.repeat(x.transpose(2, 0, 1)[None], n, axis=0).astype(np.float32)
-        y = np.asarray(run(batch))
+        y = _finite(np.asarray(run(batch)), name)
         if y.ndim != 4:
             notes.append(f"the output has shape {tuple(y.shape)}, not (N, C, H, W): "
                          "no image measurements")
@@ -224,7 +238,8 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
             for d in shifts + [max(2, period)]:
                 xs = _fourier_shift(x0, d / net, d / net)
                 batch = np.repeat(xs.transpose(2, 0, 1)[None], n, axis=0).astype(np.float32)
-                ys = np.asarray(run(batch))[0].astype(np.float64).transpose(1, 2, 0)
+                ys = _finite(np.asarray(run(batch)), f"shifted noise (d={d})")[0]
+                ys = ys.astype(np.float64).transpose(1, 2, 0)
                 shifted, _, _ = _to_unit(ys, lo_hi)
                 expected = np.roll(base, (d, d), axis=(0, 1))
                 value = _psnr(np.clip(shifted[crop], 0, 1), np.clip(expected[crop], 0, 1))

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
-from core.audit.limits import MAX_BYTES, STANDARD_DOMAINS, AuditError
+from core.audit.limits import MAX_BYTES, MAX_NODES, STANDARD_DOMAINS, AuditError
 
 # ---------------------------------------------------------------------------------------
 # Reading an ONNX file safely
@@ -216,6 +217,79 @@ def _inline_external_data(model, reader, max_bytes: int) -> int:
     return len(tensors)
 
 
+def _tensor_problem(tensor) -> str | None:
+    """Why ``tensor``'s data does not fit its declared shape (None when it does)."""
+    import onnx
+
+    dims = list(tensor.dims)
+    if any(d < 0 for d in dims):
+        return f"negative dimension in its shape {dims}"
+    count = math.prod(dims)
+    dtype = tensor.data_type
+    if dtype in (onnx.TensorProto.UNDEFINED,):
+        return "no data type"
+    if tensor.HasField("raw_data") or tensor.raw_data:
+        if dtype == onnx.TensorProto.STRING:
+            return "string data stored as raw bytes"
+        bits = _BITS.get(dtype)
+        if bits is None:
+            try:
+                bits = 8 * onnx.helper.tensor_dtype_to_np_dtype(dtype).itemsize
+            except (KeyError, TypeError, ValueError):
+                return f"unknown data type {dtype}"
+        expected = (count * bits + 7) // 8
+        if len(tensor.raw_data) != expected:
+            return (f"{len(tensor.raw_data):,} bytes of data for shape {dims} "
+                    f"({expected:,} expected)")
+        return None
+    try:
+        field = onnx.helper.tensor_dtype_to_field(dtype)
+    except (KeyError, TypeError, ValueError):
+        return f"unknown data type {dtype}"
+    values = len(getattr(tensor, field))
+    per = 2 if dtype in (onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128) else 1
+    if dtype in _BITS and _BITS[dtype] == 4:  # two 4-bit values packed per entry
+        expected = (count + 1) // 2
+    else:
+        expected = count * per
+    if values != expected:
+        return f"{values:,} values for shape {dims} ({expected:,} expected)"
+    return None
+
+
+#: Bits per element of the packed types numpy has no itemsize for.
+_BITS = {}
+
+
+def _check_tensor_data(model) -> None:
+    """Every stored tensor's data fits its declared shape (a 324-byte weight declared but
+    8 bytes stored is refused here, not in numpy's reshape mid-analysis)."""
+    import onnx
+
+    for name in ("INT4", "UINT4", "FLOAT4E2M1"):
+        if hasattr(onnx.TensorProto, name):
+            _BITS[getattr(onnx.TensorProto, name)] = 4
+    for tensor in _tensors(model):
+        problem = _tensor_problem(tensor)
+        if problem:
+            raise AuditError(f"tensor {tensor.name!r}: its data does not fit its declared "
+                             f"shape ({problem}): the file is corrupt or crafted, refused")
+
+
+def _check_node_count(model, limit: int = MAX_NODES) -> None:
+    """Refuse more than ``limit`` nodes (every subgraph and local function counted),
+    stopping at the first graph past it: 20,000 nodes are refused in milliseconds, before
+    any walk over their attributes."""
+    count = sum(len(f.node) for f in model.functions)
+    for graph in _walk_graphs(model.graph):
+        count += len(graph.node)
+        if count > limit:
+            break
+    if count > limit:
+        raise AuditError(f"the model has over {limit:,} nodes (subgraphs and functions "
+                         f"counted), the most the audit allows: refused")
+
+
 def _check_operators(model) -> None:
     import onnx
 
@@ -272,7 +346,9 @@ def load_onnx(data: bytes, external=None, max_bytes: int = MAX_BYTES):
     if not model.opset_import:
         raise AuditError("truncated ONNX file: the model declares no operator set "
                          "(opset_import is missing)")
+    _check_node_count(model)
     _inline_external_data(model, external, max_bytes)
+    _check_tensor_data(model)
     _check_operators(model)
     return model
 

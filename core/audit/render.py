@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,6 +20,7 @@ from core.audit.analysis import layer_coverage
 from core.audit.limits import MAX_PSNR
 from core.audit.report import AuditReport, LayerAudit, ProbeReport
 from core.io.pixels import magnify_nearest, to_png_bytes
+from core.io.text import md_escape
 from core.maths.metrics import artifact_frequencies, format_score, spectrum_figure
 
 __all__ = ["output_crop", "predicted_radii", "probe_spectrum_figure", "radial_figure",
@@ -230,6 +232,8 @@ def to_html(report: AuditReport) -> str:
         parts.append(f"<p>Checkerboard score on the {esc(str(report.probes.scored_on))}: "
                      f"<b>{esc(score_text(report.probes.checkerboard_score))}</b> (period "
                      f"{report.probes.period}; core.maths.metrics.checkerboard_score × 1000).</p>")
+    for warning in report.warnings:
+        parts.append(f"<p class='artifact'>Warning: {esc(warning)}</p>")
     for note in report.notes:
         parts.append(f"<p><i>{esc(note)}</i></p>")
     parts.append("<h2>Layers</h2>")
@@ -287,13 +291,21 @@ def to_html(report: AuditReport) -> str:
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def clean(c: str) -> str:
-        return str(c).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(clean(h) for h in header) + " |",
+    """A Markdown table; every cell escaped (:func:`core.io.text.md_escape`: names from
+    the file render as text, never as a link, an image or HTML)."""
+    lines = ["| " + " | ".join(str(h).replace("|", "\\|") for h in header) + " |",
              "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+#: Longest text of one note or verdict in the Markdown report.
+_MD_TEXT = 2000
+
+
+def _md(text) -> str:
+    """Text from the model (names, notes, verdicts) as literal Markdown."""
+    return md_escape(text, _MD_TEXT)
 
 
 def to_markdown(report: AuditReport, *, images: bool = True) -> str:
@@ -301,32 +313,36 @@ def to_markdown(report: AuditReport, *, images: bool = True) -> str:
     ``images`` is False: a pull-request comment renders no data URIs, and they are most
     of the characters)."""
     chain = report.chain
-    out = [f"# Checkerboard audit: {report.source}", "",
+    out = [f"# Checkerboard audit: {_md(report.source)}", "",
            f"Input `{tuple(report.input_shape)}` → output "
            f"`{tuple(report.output_shape) if report.output_shape else '?'}`. "
            f"{len(report.layers)} resampling layer(s), **{len(report.offending)} offending**. "
            f"Total upsampling ×{chain.total_upsampling:g}, net scale ×{chain.net_scale:g}; "
            f"predicted artifact period **{chain.period}** output pixels.", ""]
     if report.probes is not None:
-        out += [f"Checkerboard score on the {report.probes.scored_on}: "
+        out += [f"Checkerboard score on the {_md(report.probes.scored_on)}: "
                 f"**{score_text(report.probes.checkerboard_score)}** (period "
                 f"{report.probes.period}).", ""]
-    out += [f"*{note}*" for note in report.notes]
+    out += [f"**Warning:** {_md(warning)}" + "  " for warning in report.warnings]
+    out += [f"*{_md(note)}*" for note in report.notes]
     out += ["", "## Layers", "",
             _md_table(list(_COLUMNS), [[_cell(r[c]) for c in _COLUMNS]
                                        for r in report.layer_rows()]), ""]
     for i, layer in enumerate(report.layers):
-        out += [f"### #{i} {layer.name} ({layer.op})", "", layer.verdict, ""]
+        out += [f"### #{i} {_md(layer.name)} ({_md(layer.op)})", "", _md(layer.verdict), ""]
+        out += [f"*{_md(note)}*  " for note in layer.notes]
         for title, grid in _layer_tables(layer):
             out += [f"{title}:", "", _md_table([""] + [str(j) for j in range(len(grid[0]))],
                                                [[str(r)] + row for r, row in enumerate(grid)]),
                     ""]
-        out += [line + "  " for line in _fix_lines(layer.fix_measured)]
+        out += [_md(line) + "  " for line in _fix_lines(layer.fix_measured)]
         if layer.fix_code:
-            out += ["", "```python", layer.fix_code, "```", ""]
+            fence = "`" * max(3, 1 + max((len(r) for r in re.findall("`+", layer.fix_code)),
+                                         default=0))
+            out += ["", f"{fence}python", layer.fix_code, fence, ""]
     if report.fix_all:
         out += ["### Every offending layer fixed at once", ""]
-        out += [line + "  " for line in _fix_lines(report.fix_all)]
+        out += [_md(line) + "  " for line in _fix_lines(report.fix_all)]
     probes = report.probes
     if probes is not None and probes.results:
         out += ["", "## Probes", "",
@@ -336,7 +352,7 @@ def to_markdown(report: AuditReport, *, images: bool = True) -> str:
         for name, result in probes.results.items() if images else ():
             crop = output_crop(result.output)
             factor = max(1, 192 // crop.shape[0])
-            out.append(f"![{name} output, centre ×{factor}]({_png_uri(crop, factor)})")
+            out.append(f"![{_md(name)} output, centre ×{factor}]({_png_uri(crop, factor)})")
         if not images:
             out.append("*The probe outputs' images are left out here (the HTML report has "
                        "them).*")
@@ -348,6 +364,6 @@ def to_markdown(report: AuditReport, *, images: bool = True) -> str:
             out += ["", "Shift test (PSNR of f(shift(x)) against shift(f(x))):", "",
                     _md_table(["shift (output px)", "PSNR (dB)"], rows)]
         if probes.shift_note:
-            out += ["", f"*{probes.shift_note}*"]
+            out += ["", f"*{_md(probes.shift_note)}*"]
     out += ["", "Made by Checkerboard Lab (`core.audit`).", ""]
     return "\n".join(out)

@@ -181,6 +181,9 @@ class AuditReport:
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     fix_all: dict[str, Any] | None = None  # every offending layer fixed at once (live)
+    #: What the audit could not judge or trust (layers it cannot read, an output the
+    #: judged layers do not explain): shown as warnings, never as a clean verdict.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def offending(self) -> list[LayerAudit]:
@@ -197,6 +200,7 @@ class AuditReport:
             "probes": self.probes.to_json() if self.probes else None,
             "fix_all_measured": self.fix_all,
             "notes": self.notes,
+            "warnings": self.warnings,
             "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
         })
 
