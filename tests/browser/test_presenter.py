@@ -1,0 +1,194 @@
+"""The meeting as a presenter runs it (issue 23), in real Chromium: the grid on the first
+screen, integer magnification, colours and type sizes that read right when presenting,
+chart titles not clipped, the story driven by keys as a clicker sends them.
+
+Shares the server and browser fixtures of :mod:`tests.browser.test_browser` (one fresh
+``streamlit run`` per module) and waits with its ``_settled`` helper.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+
+from tests.browser.test_browser import (  # noqa: F401  (fixtures)
+    _assert_no_exception,
+    _colour,
+    _luminance,
+    _settled,
+    browser,
+    server,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def _open(browser, url: str, size=(1440, 900), scale: float = 1.0):  # noqa: F811
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]},
+                                  device_scale_factor=scale)
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    _settled(page, timeout_ms=300_000)  # a fresh server's first gallery on a loaded machine
+    return context, page
+
+
+def _shot(locator) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(locator.screenshot())).convert("RGB"),
+                      dtype=np.float64)
+
+
+def _levels(pixels: np.ndarray, period: int, block: int = 1) -> float:
+    """Peak-to-peak grey levels of the mean over each phase of ``period`` image pixels,
+    reading one screen pixel at the centre of each ``block`` x ``block`` image pixel."""
+    grey = pixels[block // 2::block, block // 2::block].mean(axis=2)
+    h, w = grey.shape[0] // period * period, grey.shape[1] // period * period
+    phases = grey[:h, :w].reshape(h // period, period, w // period, period).mean(axis=(0, 2))
+    return float(phases.max() - phases.min())
+
+
+FIRST_LOOKS = [("gallery", (1440, 900), True), ("gallery", (1920, 1080), False),
+               ("comparison", (1440, 900), False), ("comparison", (1920, 1080), True)]
+
+
+@pytest.mark.parametrize("path,size,present", FIRST_LOOKS,
+                         ids=[f"{p}-{s[0]}-{'present' if on else 'read'}"
+                              for p, s, on in FIRST_LOOKS])
+def test_the_grid_is_plain_on_the_first_screen(server, browser, path, size, present):  # noqa: F811
+    """Without scrolling, deconv3's fine detail shows its period-4 grid with at least 6
+    grey levels peak to peak on screen, twice the original's, measured in a screenshot."""
+    url = f"{server}/{path}" + ("?present=true" if present else "")
+    context, page = _open(browser, url, size)
+    try:
+        _assert_no_exception(page)
+        looks = page.locator('[class*="st-key-pixels-look"] img')
+        assert looks.count() == 3
+        boxes = [looks.nth(i).bounding_box() for i in range(3)]
+        assert all(b["y"] >= 0 and b["y"] + b["height"] <= size[1] for b in boxes), boxes
+        alts = [looks.nth(i).get_attribute("alt") for i in range(3)]
+        factor = int(re.search(r"magnified (\d+)x", alts[1]).group(1))
+        assert alts[1].startswith(("deconv3", "deconv3 ·")), alts
+        original, deconv = (_levels(_shot(looks.nth(i)), 4, factor) for i in (0, 1))
+        assert deconv >= 6 and deconv >= 2 * original, (deconv, original)
+    finally:
+        context.close()
+
+
+MAGNIFIED_JS = """() => [...document.querySelectorAll('[class*="st-key-pixels"] img[alt*="magnified"]')]
+  .map(i => { const k = +/magnified (\\d+)x/.exec(i.alt)[1];
+              return [k, i.naturalWidth / k, i.getBoundingClientRect().width, window.devicePixelRatio]; })"""
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.5], ids=["dpr1", "dpr1.5"])
+def test_magnified_pixels_are_whole_screen_pixels(server, browser, scale):  # noqa: F811
+    """Every magnified image: device pixels per image pixel is a whole number, at a
+    devicePixelRatio of 1 and of 1.5 (a laptop at 150 %)."""
+    context, page = _open(browser, f"{server}/comparison", (1440, 900), scale)
+    try:
+        page.wait_for_timeout(500)
+        found = page.evaluate(MAGNIFIED_JS)
+        assert len(found) >= 6, found
+        for k, n, width, dpr in found:
+            per_pixel = width * dpr / n
+            assert abs(per_pixel - round(per_pixel)) < 0.02 and per_pixel >= 1, (k, n, width, dpr)
+    finally:
+        context.close()
+
+
+#: The C heatmap: a point inside a structural-zero cell and one inside a cell of weight 1
+#: (the smallest positive weight), in pixels relative to the chart.
+C_CELLS_JS = """() => {
+  const gd = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
+    .find(g => ((g.layout.title || {}).text || '').replace(/<[^>]+>/g, '').startsWith('C:'));
+  if (!gd) return null;
+  const [main, faint] = gd._fullData.filter(t => t.type === 'heatmap');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const at = (r, c) => [xa._offset + xa.l2p(c), ya._offset + ya.l2p(r)];
+  let zero = null, one = null, low = Infinity;
+  faint.z.forEach((row, r) => row.forEach((v, c) => { if (v === 0 && !zero) zero = at(r, c); }));
+  main.z.forEach((row, r) => row.forEach((v, c) => {
+    if (faint.z[r][c] !== 0 && v > 0 && v < low) { low = v; one = at(r, c); } }));
+  return {zero, one, low, index: [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')].indexOf(gd)};
+}"""
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["reading", "presenting"])
+def test_a_zero_of_c_is_darker_than_a_weight_of_one(server, browser, present):  # noqa: F811
+    url = f"{server}/matrix" + ("?present=true" if present else "")
+    context, page = _open(browser, url, (1920, 1080))
+    try:
+        found = page.evaluate(C_CELLS_JS)
+        assert found and found["zero"] and found["one"], found
+        chart = page.locator('[data-testid="stMain"] .js-plotly-plot').nth(found["index"])
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        shot = _shot(chart)
+        # sample a little off the centre of each cell (its number is written there)
+        zero = _luminance(shot[int(found["zero"][1]) - 4, int(found["zero"][0]) - 6])
+        one = _luminance(shot[int(found["one"][1]) - 4, int(found["one"][0]) - 6])
+        assert zero < one, (zero, one, found["low"])
+    finally:
+        context.close()
+
+
+FONT_JS = """() => {
+  const px = e => parseFloat(getComputedStyle(e).fontSize);
+  const label = document.querySelector('[data-testid="stMain"] [data-testid="stWidgetLabel"] p');
+  const values = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stSelectbox"] input, '
+    + '[data-testid="stMain"] [data-testid="stMultiSelect"] [data-tag] span')];
+  return {label: px(label), values: values.map(px)};
+}"""
+
+
+def test_dropdown_values_at_presentation_size(server, browser):  # noqa: F811
+    for path in ("comparison", "gallery"):
+        context, page = _open(browser, f"{server}/{path}?present=true", (1440, 900))
+        try:
+            sizes = page.evaluate(FONT_JS)
+            assert sizes["values"], sizes
+            assert min(sizes["values"]) >= 0.9 * sizes["label"] and min(sizes["values"]) >= 19, sizes
+        finally:
+            context.close()
+
+
+TITLES_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')].flatMap(gd => {
+  const top = gd.getBoundingClientRect().top;
+  return [...gd.querySelectorAll('.annotation-text, .gtitle')]
+    .map(t => [t.textContent.slice(0, 40), t.getBoundingClientRect().top - top]); })"""
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["reading", "presenting"])
+def test_no_chart_title_is_clipped(server, browser, present):  # noqa: F811
+    """The phase-pattern panels' two-line titles (Compare) start inside their chart."""
+    url = f"{server}/comparison" + ("?present=true" if present else "")
+    context, page = _open(browser, url, (1440, 900))
+    try:
+        titles = page.evaluate(TITLES_JS)
+        assert any("checkerboard" in t for t, _ in titles), titles
+        clipped = [(t, y) for t, y in titles if y < 0]
+        assert not clipped, clipped
+    finally:
+        context.close()
+
+
+def test_story_keys_as_a_clicker_sends_them(server, browser):  # noqa: F811
+    """PageDown / Right go forward, PageUp / Left back; the buttons name the steps;
+    the way out of presentation mode is on the screen."""
+    context, page = _open(browser, f"{server}/story?step=2&present=true", (1440, 900))
+    try:
+        assert page.get_by_role("button", name=re.compile("Exit presentation")).is_visible()
+        assert page.locator('[data-testid="stMain"] [data-testid="stDownloadButton"]:visible').count() == 0
+        assert page.get_by_role("button", name=re.compile("3. The transpose")).count() == 1
+        for key, step in (("PageDown", 3), ("ArrowLeft", 2), ("ArrowRight", 3), ("PageUp", 2)):
+            page.locator("body").press(key)
+            page.wait_for_function(f"() => window.location.search.includes('step={step}')"
+                                   f" || ({step} === 1 && !window.location.search.includes('step='))",
+                                   timeout=60_000)
+            _settled(page)
+            assert page.get_by_text(f"Step {step} of").count() >= 1
+    finally:
+        context.close()
