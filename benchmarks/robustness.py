@@ -21,7 +21,10 @@
   of every new refusal (a 12500 x 12500 16-bit PNG for ``read_rgb``, a FIFO manifest, a
   non-UTF-8 file name, text in a history's number column, training settings the loader
   refuses, ``--data /proc``, a held run folder) and of the largest input accepted (a
-  40 MP RGB PNG for ``read_rgb``).
+  40 MP RGB PNG for ``read_rgb``); and the audit's (``core.audit.audit_onnx`` on the
+  hostile ONNX files of ``tests/hostile/test_hostile_audit.py``: non-finite outputs, a
+  corrupt initializer, no output, strides and resize factors over the limit, 20,000
+  nodes, a free 256-channel input, and the largest input the probe budget accepts).
 
 Writes ``benchmarks/results/robustness.json``.
 """
@@ -275,6 +278,13 @@ print(hwm() - base, time.perf_counter() - t0, outcome.replace(chr(10), " "), sep
 #: device: seconds on a busy CPU, once per process), so the row times the refusal itself.
 _WARM = "from core.experiment.cli import main\nfrom core.experiment.train import TrainConfig\nTrainConfig()"
 
+#: The audit rows' set-up: the hostile ONNX builders of tests/hostile/test_hostile_audit.py,
+#: onnx and onnxruntime imported, so a row times the audit itself.
+_AUDIT_SETUP = ("import numpy as np\nimport onnxruntime\nfrom onnx import TensorProto\n"
+                "from core.audit.onnx_graph import audit_onnx\n"
+                "from tests.hostile.test_hostile_audit import (bad_initializer, big_resize, "
+                "free_channels, many_nodes, no_output, scaled, stride_deconv)")
+
 #: label -> (setup, timed expression); run in a temporary folder holding ``ck/`` (a tiny
 #: checkpoint set) and the files each setup makes.
 ROUND3 = {
@@ -308,6 +318,32 @@ ROUND3 = {
         _WARM, "main(['--crops-per-epoch', '10000000000'])"),
     "training data: --data /proc (refused while listing)": (
         "from core.io.photos import find_images", "find_images('/proc')"),
+    **{f"audit: {label}": (_AUDIT_SETUP + f"\nDATA = {build}", work)
+       for label, (build, work) in {
+           "NaN output (refused at the first probe)": (
+               "scaled(np.nan)", "audit_onnx(DATA).source"),
+           "float16 output overflowing to inf (refused)": (
+               "scaled(60000.0, TensorProto.FLOAT16, np.float16)", "audit_onnx(DATA).source"),
+           "initializer of 8 bytes declared 3x3x3x3 (refused while reading)": (
+               "bad_initializer()", "audit_onnx(DATA).source"),
+           "no output (refused from the graph)": ("no_output()", "audit_onnx(DATA).source"),
+           "ConvTranspose stride 2000 on 16x16 (refused from the shapes)": (
+               "stride_deconv(2000, 16)", "audit_onnx(DATA).source"),
+           "resize by 4096 (refused from the shapes)": (
+               "big_resize(4096)", "audit_onnx(DATA).source"),
+           "resize by 4096 computed at run time, --no-probes (refused before running)": (
+               "big_resize(4096, computed=True)", "audit_onnx(DATA, probes=False).source"),
+           "ConvTranspose stride 1500 on 1x1, --no-probes (refused from the shapes)": (
+               "stride_deconv(1500)", "audit_onnx(DATA, probes=False).source"),
+           "20,000 nodes in 1.8 MB (refused from the graph)": (
+               "many_nodes()", "audit_onnx(DATA, probes=False).source"),
+           "70-byte model, free 256-channel input (capped to fit the probe budget)": (
+               "free_channels(256)", "audit_onnx(DATA).input_shape"),
+           "that model at 1x256x256x256 (refused from the probe budget)": (
+               "free_channels(256)", "audit_onnx(DATA, (1, 256, 256, 256)).source"),
+           "largest accepted: identity at 1x3x1056x1056 with probes": (
+               "free_channels(3)", "audit_onnx(DATA, (1, 3, 1056, 1056)).input_shape"),
+       }.items()},
 }
 
 
