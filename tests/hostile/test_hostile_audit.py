@@ -372,3 +372,13 @@ def test_page_refuses_a_nan_model_in_one_line():
     (error,) = at.error
     assert "cannot be audited" in error.value and "not finite" in error.value
     assert "\n" not in error.value
+
+
+def test_the_stated_limits_are_the_enforced_constants():
+    """The README's audit limits (/work/notes/20-audit-readme.md) state these numbers."""
+    assert (limits.MAX_NODES, limits.MAX_RESAMPLING_LAYERS, limits.MAX_STRIDE,
+            limits.MAX_KERNEL_EXTENT) == (10_000, 500, 64, 256)
+    assert (limits.MAX_TENSOR_ELEMENTS, limits.MAX_GAIN_ELEMENTS) == (2 ** 26, 2 ** 24)
+    assert (limits.PROBE_BYTES_PER_ELEMENT, limits.MAX_PROBE_BYTES,
+            limits.MAX_PROBE_ELEMENTS) == (160, 2 ** 30, 6_710_886)
+    assert limits.MAX_BYTES == 512 * 2 ** 20 and limits.DEFAULT_SIDE == 256
