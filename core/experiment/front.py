@@ -174,7 +174,7 @@ def variant_costs(variants: list[str], benchmark: dict | None) -> pd.DataFrame:
 
     rows = [r for r in (benchmark or {}).get("rows", []) if isinstance(r, dict)]
     shape = rows[0].get("shape") if rows else None
-    timed = {r.get("name") or r.get("upsampler"): r for r in rows if r.get("shape") == shape}
+    timed = {r.get("upsampler"): r for r in rows if r.get("shape") == shape}  # by label
     c_in, c_out, size = ((shape["C_in"], shape["C_out"], shape["H"]) if shape else (64, 32, 128))
     out = []
     for v in variants:

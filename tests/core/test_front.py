@@ -65,9 +65,16 @@ def test_a_missing_variant_leaves_the_numbers_unmeasured_not_invented():
 
 def test_costs_count_the_network_and_read_the_stored_time():
     bench = {"rows": [{"shape": {"N": 1, "C_in": 8, "C_out": 4, "H": 16, "W": 16},
-                       "name": "deconv_zoh", "upsampler": "deconv_zoh", "forward_ms": 1.5}]}
-    costs = variant_costs(["deconv_zoh", "deconv3", "nonexistent"], bench)
-    assert list(costs.index) == ["deconv_zoh", "deconv3"]
+                       "name": "deconv_zoh", "upsampler": "deconv_zoh", "forward_ms": 1.5},
+                      {"shape": {"N": 1, "C_in": 8, "C_out": 4, "H": 16, "W": 16},
+                       "name": "fused_resize", "upsampler": "fused_resize", "forward_ms": 2.0},
+                      {"shape": {"N": 1, "C_in": 8, "C_out": 4, "H": 16, "W": 16},
+                       "name": "fused_resize", "upsampler": "fused_resize[folded]",
+                       "forward_ms": 9.0}]}
+    costs = variant_costs(["deconv_zoh", "deconv3", "resize_nearest", "nonexistent"], bench)
+    assert list(costs.index) == ["deconv_zoh", "deconv3", "resize_nearest"]
+    # resize_nearest runs through the fused layer's default (auto) row, not a method's row
+    assert costs.loc["resize_nearest", "upsampler forward (ms)"] == 2.0
     assert costs.loc["deconv_zoh", "upsampler forward (ms)"] == 1.5
     assert math.isnan(costs.loc["deconv3", "upsampler forward (ms)"])
     # the hold adds its depthwise smoothing to the transposed convolution's multiply-adds
