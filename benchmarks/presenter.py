@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,9 +34,9 @@ from benchmarks._common import print_table, write_results  # noqa: E402
 from benchmarks.visitors import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
-    EPOCH_JS,
+    measure_play,
     start_server,
-    wait_epoch_change,
+    stop_server,
     wait_idle,
 )
 from ui.gallery import PLAY_INTERVAL  # noqa: E402
@@ -99,21 +98,11 @@ async def run(args) -> dict:
             await context.close()
             # 3. Play in the gallery
             _, context, page = await _open(browser, f"{base}/gallery")
-            shown = [await page.evaluate(EPOCH_JS)]
-            times = []
-            await page.locator(".st-key-playing label").first.click()
-            for _ in range(args.play_steps):
-                shown.append(await wait_epoch_change(page, shown[-1], timeout=30))
-                times.append(time.monotonic())
-            intervals = [b - a for a, b in zip(times, times[1:], strict=False)]
+            _, intervals = await measure_play(page, args.play_steps)
             await context.close()
             await browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     return {"by_url": by_url, "next": nexts, "intervals": intervals}
 
 

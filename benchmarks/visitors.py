@@ -118,6 +118,27 @@ def start_server(root: str | None, project: Path = ROOT) -> tuple[subprocess.Pop
     raise RuntimeError("the dashboard server did not start")
 
 
+async def measure_play(page, steps: int) -> tuple[list[str], list[float]]:
+    """Click Play on the gallery and record ``steps`` epoch changes: the epochs shown and
+    the seconds between consecutive changes."""
+    shown = [await page.evaluate(EPOCH_JS)]
+    times = []
+    await page.locator(".st-key-playing label").first.click()
+    for _ in range(steps):
+        shown.append(await wait_epoch_change(page, shown[-1], timeout=30))
+        times.append(time.monotonic())
+    return shown, [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop a server started by :func:`start_server` (terminate, then kill after 10 s)."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 async def wait_idle(page, *, timeout: float = 300.0, settle: float = 0.3) -> float:
     """Poll until the page is idle and stays so for ``settle`` seconds; returns the
     monotonic time at which it became idle."""
@@ -187,21 +208,11 @@ async def run(args) -> dict:
                 unviewed.append((await wait_idle(page, settle=0.2)) - start)
 
             # 3. Play: the intervals between the epochs shown
-            shown = [await page.evaluate(EPOCH_JS)]
-            times = []
-            await page.locator(".st-key-playing label").first.click()
-            for _ in range(args.play_steps):
-                shown.append(await wait_epoch_change(page, shown[-1], timeout=30))
-                times.append(time.monotonic())
-            intervals = [b - a for a, b in zip(times, times[1:], strict=False)]
+            shown, intervals = await measure_play(page, args.play_steps)
             await context.close()
             await browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     epochs = [int(m.group(1)) for t in shown if (m := re.match(r"Epoch (\d+)", t))]
     return {"idle": idle, "wall": wall, "cpu": cpu_visitors, "browser_cpu": cpu_browsers,
             "unviewed": unviewed,
