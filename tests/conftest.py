@@ -238,3 +238,21 @@ def synthetic_photo(w: int = 48, h: int = 32) -> np.ndarray:
     """A small uint8 (h, w, 3) test picture: two ramps and an XOR texture (made, not read)."""
     y, x = np.mgrid[0:h, 0:w]
     return np.stack([x * 255 // w, y * 255 // h, (x ^ y) & 255], axis=2).astype(np.uint8)
+
+
+def flip_byte(path: Path, offset: int, mask: int = 0xFF) -> None:
+    """Spoil a file in place: XOR the byte at ``offset`` (negative: from the end)."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= mask
+    path.write_bytes(bytes(data))
+
+
+def assert_url_fallback(page: str, query: dict[str, str], defaults: dict[str, int]) -> None:
+    """Nonsense URL values: each is named in a warning, and the sliders keep ``defaults``."""
+    at = open_page(page, query)
+    assert_clean(at)
+    texts = " ".join(w.value for w in at.warning)
+    for key, value in query.items():
+        assert f"{key}={value}" in texts, (key, texts)
+    for key, value in defaults.items():
+        assert at.slider(key=key).value == value, key

@@ -18,6 +18,7 @@ from tests.conftest import (
     TINY_EPOCHS,
     assert_clean,
     encode,
+    flip_byte,
     make_checkpoints,
     open_page,
     plotly_data,
@@ -188,10 +189,7 @@ def test_missing_checkpoints_still_analyse_the_image(tmp_path, monkeypatch):
 def test_corrupt_model_is_named_and_the_other_shown(tiny_root, tmp_path, monkeypatch):
     root = tmp_path / "ckpt"
     shutil.copytree(tiny_root, root)
-    bad = checkpoint_path(root, "deconv3", TINY_EPOCHS)
-    data = bytearray(bad.read_bytes())
-    data[-4] ^= 0x55
-    bad.write_bytes(bytes(data))
+    flip_byte(checkpoint_path(root, "deconv3", TINY_EPOCHS), -4, 0x55)
     monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
     at = open_page(COMPARISON, timeout=120)
     assert_clean(at)

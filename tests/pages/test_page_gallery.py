@@ -19,6 +19,7 @@ from tests.conftest import (
     TINY_EPOCHS,
     TINY_VARIANTS,
     assert_clean,
+    flip_byte,
     make_checkpoints,
     open_page,
     plotly_data,
@@ -202,10 +203,8 @@ def test_broken_checkpoints_are_named(tiny_root, tmp_path, monkeypatch):
     shutil.copytree(tiny_root, root)
     truncated = checkpoint_path(root, "deconv4", 1)
     truncated.write_bytes(truncated.read_bytes()[:200])  # header cut: listed as broken
-    flipped = checkpoint_path(root, "deconv3", TINY_EPOCHS)
-    data = bytearray(flipped.read_bytes())
-    data[-10] ^= 0xFF  # inside the weights: the header reads, the SHA-256 does not match
-    flipped.write_bytes(bytes(data))
+    # inside the weights: the header reads, the SHA-256 does not match
+    flip_byte(checkpoint_path(root, "deconv3", TINY_EPOCHS), -10)
     monkeypatch.setenv(CHECKPOINTS_ENV, str(root))
     at = open_page(GALLERY, timeout=120)
     assert_clean(at)
