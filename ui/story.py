@@ -59,6 +59,10 @@ CROP_SIZE = 32
 #: Variants the story compares, in the order shown.
 DECONV, EVEN, RESIZE = "deconv3", "deconv4", "resize_nearest"
 FILM_EPOCHS = (0, 1, 2, 5, 10)
+#: The coverage heatmap's height in steps 4 and 6: smaller when presenting, so the figure
+#: and its sentence fit a 1440x900 screen.
+POINT_HEIGHT = {False: 560, True: 370}
+FILM_PRESENT_FACTOR = 5
 
 
 @dataclass(frozen=True)
@@ -150,16 +154,16 @@ def step_artifacts() -> None:
 
 
 def step_matrix() -> None:
-    show_matrix_c(MatrixSpec(), pos=None, key="story_mx")
+    show_matrix_c(MatrixSpec(), pos=None, key="story_mx", compact=presenting())
 
 
 def step_transpose() -> None:
     case = build_case(MatrixSpec(in_h=5, in_w=5, stride=2))
-    render_transpose_view(case, key="story_mxt")
+    render_transpose_view(case, key="story_mxt", compact=presenting())
 
 
 def step_uneven() -> None:
-    render_coverage(_spec(FIGURE_4), key="story-fig4")
+    render_coverage(_spec(FIGURE_4), key="story-fig4", height=POINT_HEIGHT[presenting()])
 
 
 def step_first_epoch() -> None:
@@ -169,27 +173,49 @@ def step_first_epoch() -> None:
     name, image, digest = _photo()
     region = _crop(catalog, image, digest)
     variants = [v for v in (DECONV, RESIZE) if v in catalog.variants]
+    # presenting: x5 at most, so both rows of the film and the sentence fit 1440x900
+    factor = fit_factor(region.width, len(FILM_EPOCHS))
+    factor = min(factor, FILM_PRESENT_FACTOR) if presenting() else factor
+    rows = " and ".join(f"`{v}` {where}" for v, where in zip(variants, ("above", "below"),
+                                                                strict=False))
     st.markdown(f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels "
-                f"of {name} (each pixel minus its local average, amplified), epoch by epoch; "
-                f"{scale_label(fit_factor(region.width, len(FILM_EPOCHS)))}.")
+                f"of {name} (each pixel minus its local average, amplified), epoch by epoch, "
+                f"{rows}; {scale_label(factor)}.")
     with pixelated_container("story-film"):
         for variant in variants:
             epochs = [e for e in FILM_EPOCHS if e in catalog.epochs(variant)]
-            factor = fit_factor(region.width, len(FILM_EPOCHS))
             cols = st.columns(len(FILM_EPOCHS))
             for col, epoch in zip(cols, epochs, strict=False):
                 out = _output(catalog, variant, epoch, image, digest)
                 if out is not None:
                     look = look_panels([(variant, out.pixels, out.key)], region)[0]
                     with col:
-                        show_exact(look.view, f"{variant} · epoch {epoch} · "
+                        show_exact(look.view, f"epoch {epoch} · "
                                    f"{format_score(out.score, unit=False)}",
                                    key=f"{out.key}|look|{region}", factor=factor)
+    st.markdown(first_epoch_sentence(catalog.series))
     more = _more("Training curves: loss, PSNR, SSIM and checkerboard score", "story-more-5")
     with more:
         if more.open:
             show_plot(curves_figure(catalog.series, variants, 1), key="story-curves",
                       height=520)
+
+
+def first_epoch_sentence(series, first: int = 1, last: int = POST_EPOCH) -> str:
+    """How ``deconv3``'s checkerboard score compares with ``resize_nearest``'s from epoch
+    ``first`` to ``last``, computed from the stored curves step 5 shows (``catalog.series``:
+    held-out photographs): the smallest and largest ratio, and "well above" (every
+    ratio at least 2), "above" (at least 1) or "not always above" from them."""
+    curves = [dict(zip(*series.get(v, {}).get("checkerboard", ([], [])), strict=True))
+              for v in (DECONV, RESIZE)]
+    ratios = [curves[0][e] / curves[1][e] for e in range(first, last + 1)
+              if e in curves[0] and e in curves[1] and curves[1][e] > 0]
+    if not ratios:
+        return ""
+    lo, hi = min(ratios), max(ratios)
+    verdict = "well above" if lo >= 2 else "above" if lo >= 1 else "not always above"
+    return (f"From epoch {first} to {last}, `{DECONV}`'s checkerboard score stays {verdict} "
+            f"`{RESIZE}`'s: {lo:.1f}x to {hi:.1f}x it on the held-out photographs.")
 
 
 def _final_table(catalog: Catalog, variants: list[str],
@@ -212,17 +238,21 @@ def _final_table(catalog: Catalog, variants: list[str],
 
 
 def step_even() -> None:
-    render_coverage(_spec(FIGURE_6), key="story-fig6")
+    # presenting: the coverage beside what the trained networks did (one screen)
+    figure, numbers = st.columns(2) if presenting() else (st.container(), st.container())
+    with figure:
+        render_coverage(_spec(FIGURE_6), key="story-fig6", height=POINT_HEIGHT[presenting()])
     catalog = _catalog_or_warn()
     if catalog is None:
         return
     variants = [v for v in (DECONV, EVEN, RESIZE) if v in catalog.variants]
     table = _final_table(catalog, variants)
-    st.markdown(even_sentence(table))
-    st.markdown("**What the trained networks did** (held-out photographs; score: "
-                f"checkerboard {SCORE_UNIT}, PSNR in dB)")
-    show_table(table.style.format(lambda v: format_score(v / SCORE_SCALE, unit=False)
-                                  if np.isfinite(v) else "—"))
+    with numbers:
+        st.markdown(even_sentence(table))
+        st.markdown("**What the trained networks did** (held-out photographs; score: "
+                    f"checkerboard {SCORE_UNIT}, PSNR in dB)")
+        show_table(table.style.format(lambda v: format_score(v / SCORE_SCALE, unit=False)
+                                      if np.isfinite(v) else "—"))
 
 
 def even_sentence(table: pd.DataFrame) -> str:
@@ -266,7 +296,7 @@ def step_side_by_side() -> None:
 
 def step_fixes() -> None:
     root = checkpoint_root()
-    render_front(histories(root), key="story-front")
+    render_front(histories(root), key="story-front", compact=presenting())
 
 
 STEPS: tuple[Step, ...] = (
@@ -294,9 +324,9 @@ STEPS: tuple[Step, ...] = (
          step_uneven, "pages/coverage.py", "Kernel coverage",
          {k: str(v) for k, v in FIGURE_4.items()}),
     Step("Artifacts from the first epoch",
-         "The pattern is there after one epoch (Figure 5) and through the post's ten: the "
-         "deconvolution model's checkerboard score stays well above the resize-convolution "
-         "model's. Trained longer, our networks learn to hide most of it; the gallery's "
+         "The pattern is there after one epoch (Figure 5) and through the post's ten, in "
+         "the deconvolution network's fine detail and in its checkerboard score. Trained "
+         "longer, our networks learn to hide most of it; the gallery's "
          "\"artifacts' life\" follows it over every epoch.",
          step_first_epoch, "pages/gallery.py", "Training gallery"),
     Step("Even overlap at 4x4, stride 2, and what it does not fix",

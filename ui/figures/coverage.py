@@ -234,8 +234,10 @@ def output_formula(spec: CoverageSpec) -> str:
     return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
-def render_coverage(spec: CoverageSpec, *, key: str = "coverage") -> CoverageReport | None:
+def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
+                    height: int | None = None) -> CoverageReport | None:
     """The full coverage view for ``spec``: heatmap, statistics, phases, formula, code.
+    ``height``: the heatmap's, when a layout needs it smaller (the story, presenting).
 
     Shows an ``st.error`` naming the rule for configurations PyTorch refuses and returns
     None; otherwise returns the report.
@@ -250,7 +252,7 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage") -> CoverageRep
     if spec.layers > 1:
         title = f"{spec.layers} stacked {k}x{k}/stride {s} layers: paths to each output cell"
     show_plot(coverage_heatmap(report.counts, title, spec=spec), key=f"{key}-heatmap",
-              height=560 if spec.dims == 2 else 240)
+              height=height or (560 if spec.dims == 2 else 240))
     if spec.dims == 1:
         show_plot(painting_figure(spec), key=f"{key}-painting", height=420)
     interior = report.interior_stats

@@ -68,27 +68,59 @@ def stored_benchmark() -> dict | None:
 
 
 def render_front(histories: pd.DataFrame, *, key: str, epochs: tuple[int, ...] | None = None,
-                 which: tuple[str, ...] = ("held-out", "unseen")) -> None:
+                 which: tuple[str, ...] = ("held-out", "unseen"), compact: bool = False) -> None:
     """The two pictures (held-out and unseen photographs) of ``histories``
     (:func:`ui.catalog.histories`), the computed answer under each, and what each variant
-    costs."""
+    costs. ``compact`` (the story, presenting: one screen): the first picture with its
+    answer beside it; the others and the costs in sections built when opened."""
     if histories is None or histories.empty:
         st.info("No training history in this checkpoint folder: nothing to plot.",
                 icon=":material/insights:")
         return
     last = int(histories["epoch"].max())
     epochs = epochs or tuple(dict.fromkeys((1, 10, last)))
-    cols = st.columns(len(which))
-    for col, name in zip(cols, which, strict=True):
-        points = front_points(histories, epochs, name)
-        with col:
-            if points.empty:
-                st.info(f"No {name} measurements stored.", icon=":material/insights:")
-                continue
-            photos = "held-out photographs" if name == "held-out" else "unseen photograph"
-            show_plot(front_figure(points, f"Sharpness vs checkerboard, {photos}"),
-                      key=f"{key}-{name}", height=460)
-            explain(" ".join(answer(points, epochs[-1], name).sentences()))
+    if compact:
+        chart, words = st.columns([3, 2], vertical_alignment="center")
+        _front_picture(histories, epochs, which[0], key, chart, words, height=370,
+                       say=st.markdown)
+        for name in which[1:]:
+            more = st.expander(f"The same on the {_photos(name)}", key=f"{key}-more-{name}",
+                               on_change="rerun")
+            with more:
+                if more.open:
+                    _front_picture(histories, epochs, name, key, st.container(),
+                                   st.container(), height=440)
+        more = st.expander("What each costs", key=f"{key}-more-costs", on_change="rerun")
+        with more:
+            if more.open:
+                _costs(histories)
+        return
+    for col, name in zip(st.columns(len(which)), which, strict=True):
+        _front_picture(histories, epochs, name, key, col, col, height=460)
+    _costs(histories)
+
+
+def _photos(name: str) -> str:
+    return "held-out photographs" if name == "held-out" else "unseen photograph"
+
+
+def _front_picture(histories: pd.DataFrame, epochs: tuple[int, ...], name: str, key: str,
+                   chart, words, *, height: int, say=explain) -> None:
+    """One picture (``name``'s photographs) in ``chart``, its computed answer in ``words``
+    (by ``say``: :func:`ui.common.explain` folds it away when presenting)."""
+    points = front_points(histories, epochs, name)
+    if points.empty:
+        with chart:
+            st.info(f"No {name} measurements stored.", icon=":material/insights:")
+        return
+    with chart:
+        show_plot(front_figure(points, f"Sharpness vs checkerboard, {_photos(name)}"),
+                  key=f"{key}-{name}", height=height)
+    with words:
+        say(" ".join(answer(points, epochs[-1], name).sentences()))
+
+
+def _costs(histories: pd.DataFrame) -> None:
     costs = variant_costs(variant_order(sorted(set(histories["variant"]))), stored_benchmark())
     if not costs.empty:
         st.markdown("**What each costs** (network parameters; the upsampler's multiply-adds "

@@ -46,10 +46,7 @@ MAX_TERMS = 12
 HIGHLIGHT = "#ff00aa"
 
 
-#: Background and text of cells that are structurally zero.
-FAINT_FILL = "rgba(200, 200, 200, 0.25)"
-
-
+#: Text of cells that are structurally zero.
 FAINT_TEXT = "rgba(140, 140, 140, 0.7)"
 
 
@@ -276,30 +273,42 @@ def position_stepper(n_positions: int, *, key: str = "mx_pos") -> int:
         return st.slider("Kernel position (row of C)", 0, last, key=key, bind="query-params")
 
 
-def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "mx") -> int:
+def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "mx",
+                       compact: bool = False) -> int:
     """Figure 2, live: input, kernel, C with one row outlined, output; the row's equation.
 
     ``pos=None`` draws the kernel-position stepper (URL key ``{key}_pos``); returns the
-    position shown.
+    position shown. ``compact`` (the story, presenting): input, C and output in one row so
+    the whole of C is on the first screen; the kernel (C's rows hold it) follows.
     """
     n_pos = case.taps.shape[0]
     if pos is None:
         pos = position_stepper(n_pos, key=f"{key}_pos")
     pos = min(max(0, pos), n_pos - 1)
     o = case.output_shape
-    left, mid, right = st.columns([5, 3, 3])
-    with left:
-        show_plot(padded_input_figure(case, pos), key=f"{key}-input",
-                  height=_height(case.spec.in_h + 2 * case.spec.padding,
-                                 case.spec.in_w + 2 * case.spec.padding, 280))
-    with mid:
-        show_plot(kernel_figure(case.kernel), key=f"{key}-kernel",
-                  height=_height(*case.kernel.shape, 240))
-    with right:
-        show_plot(output_figure(case.y, f"Output y = C x: {o[0]}x{o[1]}", cell=pos),
-                  key=f"{key}-output", height=_height(*o, 240))
-    show_plot(matrix_figure(case, row=pos), key=f"{key}-matrix",
-              height=_height(*case.taps.shape))
+    n_in = (case.spec.in_h + 2 * case.spec.padding, case.spec.in_w + 2 * case.spec.padding)
+    input_fig = padded_input_figure(case, pos)
+    output_fig = output_figure(case.y, f"Output y = C x: {o[0]}x{o[1]}", cell=pos)
+    if compact:
+        left, mid, right = st.columns([2, 6, 1.4])
+        with left:
+            show_plot(input_fig, key=f"{key}-input", height=_height(*n_in, 260))
+        with mid:
+            show_plot(matrix_figure(case, row=pos), key=f"{key}-matrix",
+                      height=_height(*case.taps.shape, 720))
+        with right:
+            show_plot(output_fig, key=f"{key}-output", height=_height(*o, 160))
+    else:
+        left, mid, right = st.columns([5, 3, 3])
+        with left:
+            show_plot(input_fig, key=f"{key}-input", height=_height(*n_in, 280))
+        with mid:
+            show_plot(kernel_figure(case.kernel), key=f"{key}-kernel",
+                      height=_height(*case.kernel.shape, 240))
+        with right:
+            show_plot(output_fig, key=f"{key}-output", height=_height(*o, 240))
+        show_plot(matrix_figure(case, row=pos), key=f"{key}-matrix",
+                  height=_height(*case.taps.shape))
     st.markdown(f"**Kernel position {pos}:** `{row_equation(case, pos)}`")
     explain(
         "Each **row** of C is one position of the kernel: it holds the kernel's weights in "
@@ -308,10 +317,17 @@ def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "
         f"C is {case.taps.shape[0]} x {case.taps.shape[1]}, but only "
         f"{int((case.taps >= 0).sum())} of its {case.taps.size} cells hold a kernel weight."
     )
+    if compact:
+        more = st.expander("The kernel K", key=f"{key}-more-kernel", on_change="rerun")
+        with more:
+            if more.open:
+                show_plot(kernel_figure(case.kernel), key=f"{key}-kernel",
+                          height=_height(*case.kernel.shape, 240))
     return pos
 
 
-def show_matrix_c(spec: MatrixSpec, *, pos: int | None = 0, key: str = "mx") -> MatrixCase | None:
+def show_matrix_c(spec: MatrixSpec, *, pos: int | None = 0, key: str = "mx",
+                  compact: bool = False) -> MatrixCase | None:
     """The matrix-C view for fixed settings (for the story page): build, then draw or explain.
 
     ``pos=None`` adds the stepper (URL key ``{key}_pos``). Returns the case, or None after
@@ -323,21 +339,43 @@ def show_matrix_c(spec: MatrixSpec, *, pos: int | None = 0, key: str = "mx") -> 
         st.error(f"These settings do not make a convolution: {md_escape(err)}.",
                  icon=":material/block:")
         return None
-    render_matrix_view(case, pos=pos, key=key)
+    render_matrix_view(case, pos=pos, key=key, compact=compact)
     return case
 
 
-def render_transpose_view(case: MatrixCase, *, key: str = "mx") -> DeconvComparison:
-    """Figure 3 and C^T: back to the input's shape, three equal constructions, their costs."""
+def render_transpose_view(case: MatrixCase, *, key: str = "mx",
+                          compact: bool = False) -> DeconvComparison:
+    """Figure 3 and C^T: back to the input's shape, three equal constructions, their costs.
+
+    ``compact`` (the story, presenting): the array fed in and the three equal results in
+    one row on the first screen; C^T, zero insertion, the code and the costs in a section
+    built when opened.
+    """
     s = case.spec
-    cmp = case.comparison
-    op = cmp.output_padding
     o = case.output_shape
-    y = case.y_back
     st.markdown(
         f"The transposed convolution goes the other way: an output-shaped array "
         f"({o[0]}x{o[1]}) back to the input's shape ({s.in_h}x{s.in_w})."
     )
+    if not compact:
+        _transpose_constructions(case, key)
+        return _three_results(case, key)
+    cmp = _three_results(case, key, fed_in=True)
+    more = st.expander("How each is built: Cᵀ, zero insertion, the code and the costs",
+                       key=f"{key}-more-how", on_change="rerun")
+    with more:
+        if more.open:
+            _transpose_constructions(case, key)
+            _transpose_costs(case)
+    return cmp
+
+
+def _transpose_constructions(case: MatrixCase, key: str) -> None:
+    """The array fed in beside C^T; zero insertion beside the flipped kernel."""
+    s = case.spec
+    op = case.comparison.output_padding
+    o = case.output_shape
+    y = case.y_back
     a, b = st.columns([2, 3])
     with a:
         show_plot(output_figure(y, f"Fed to the transpose: {o[0]}x{o[1]}"), key=f"{key}-y",
@@ -373,13 +411,25 @@ def render_transpose_view(case: MatrixCase, *, key: str = "mx") -> DeconvCompari
                   help=f"{costs.info_share:.0%} of the enlarged input holds a value of the "
                   "input; the rest are inserted zeros and padding (the post's '4 out of 36').")
 
+
+def _three_results(case: MatrixCase, key: str, *, fed_in: bool = False) -> DeconvComparison:
+    """The three constructions' results side by side (after the array fed in, when
+    ``fed_in``), their largest differences and the agreement line; then, unless ``fed_in``
+    (the compact view shows them when opened), the call and the costs."""
+    cmp = case.comparison
+    o = case.output_shape
     st.markdown("**Three constructions, one result**")
-    cols = st.columns(3)
     results = (
         ("1. Cᵀ y, reshaped", cmp.via_matrix),
         ("2. zero insertion + conv", cmp.via_zero_insertion),
         ("3. F.conv_transpose2d", cmp.via_torch),
     )
+    cols = st.columns(4 if fed_in else 3)
+    if fed_in:
+        with cols[0]:
+            show_plot(output_figure(case.y_back, f"Fed in: {o[0]}x{o[1]}"), key=f"{key}-y",
+                      height=_height(*results[0][1].shape, 180, hi=420))
+        cols = cols[1:]
     for col, (title, values), name in zip(cols, results, ("ct", "zi", "torch"), strict=True):
         with col:
             show_plot(output_figure(values, title), key=f"{key}-res-{name}",
@@ -395,19 +445,26 @@ def render_transpose_view(case: MatrixCase, *, key: str = "mx") -> DeconvCompari
                    icon=":material/check_circle:")
     else:  # would be a bug in core.maths.matrix: say so rather than hide it
         st.error(f"The constructions disagree by {cmp.max_abs_difference:.3g}.")
+    if not fed_in:
+        _transpose_costs(case)
+    return cmp
+
+
+def _transpose_costs(case: MatrixCase) -> None:
+    """The call that does it, and what each construction costs."""
+    s = case.spec
     st.code(
         f"F.conv_transpose2d(y, K, stride={s.stride}, padding={s.padding}, "
-        f"dilation={s.dilation}, output_padding={_pair_text(op)})",
+        f"dilation={s.dilation}, output_padding={_pair_text(case.comparison.output_padding)})",
         language="python", wrap_lines=True,
     )
     st.markdown("**What each construction costs** (this configuration, one channel)")
-    show_table(costs_table(costs), hide_index=True)
+    show_table(costs_table(case.costs), hide_index=True)
     explain(
         "The dense matrix multiplies every one of its cells, almost all zeros; zero "
         "insertion convolves mostly zeros; `conv_transpose2d` multiplies each input value by "
         "each weight once and adds the products into place. Same numbers, very different work."
     )
-    return cmp
 
 
 def costs_table(costs: DeconvCosts) -> pd.DataFrame:
