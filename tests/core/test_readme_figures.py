@@ -55,17 +55,20 @@ def test_the_readme_answer_quotes_the_data():
     for e in EPOCHS:
         scores = {v: s for (v, ep), (_, s) in at.items() if ep == e}
         assert min(scores, key=scores.get) == "deconv_foh"
-    foh, near, dec = (lambda v, e: at[(v, e)]), None, None
-    assert f"{foh('deconv_foh', 10)[1]:.2f} ×10⁻³" in answer_text
-    assert f"{foh('resize_nearest', 10)[1] / foh('deconv_foh', 10)[1]:.1f} times less" in answer_text
+
+    def pt(variant: str, epoch: int) -> tuple[float, float]:
+        return at[(variant, epoch)]  # (PSNR dB, checkerboard x1e-3)
+
+    assert f"{pt('deconv_foh', 10)[1]:.2f} ×10⁻³" in answer_text
+    assert f"{pt('resize_nearest', 10)[1] / pt('deconv_foh', 10)[1]:.1f} times less" in answer_text
     for e in (10, 40):
-        assert f"{foh('resize_nearest', e)[0] - foh('deconv_foh', e)[0]:.1f} dB (epoch {e})" in answer_text
-        assert f"{foh('deconv3', e)[0] - foh('resize_nearest', e)[0]:.1f} dB" in answer_text
-        assert f"{foh('deconv3', e)[1] / foh('resize_nearest', e)[1]:.1f}x" in answer_text
+        assert f"{pt('resize_nearest', e)[0] - pt('deconv_foh', e)[0]:.1f} dB (epoch {e})" in answer_text
+        assert f"{pt('deconv3', e)[0] - pt('resize_nearest', e)[0]:.1f} dB" in answer_text
+        assert f"{pt('deconv3', e)[1] / pt('resize_nearest', e)[1]:.1f}x" in answer_text
         a = answer(pts, e)
         assert {"resize_nearest", "subpixel_icnr_blur"} <= set(a.front)
-    gaps = sorted(foh("resize_nearest", e)[0] - foh("subpixel_icnr_blur", e)[0] for e in (10, 40))
+    gaps = sorted(pt("resize_nearest", e)[0] - pt("subpixel_icnr_blur", e)[0] for e in (10, 40))
     assert f"{gaps[0]:.1f}-{gaps[1]:.1f} dB blurrier" in answer_text
-    less = sorted(foh("resize_nearest", e)[1] / foh("subpixel_icnr_blur", e)[1] for e in (10, 40))
+    less = sorted(pt("resize_nearest", e)[1] / pt("subpixel_icnr_blur", e)[1] for e in (10, 40))
     assert f"{less[0]:.1f}-{less[1]:.1f} times less checkerboard" in answer_text
     assert np.isfinite(list(at.values())).all()
