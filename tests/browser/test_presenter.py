@@ -22,6 +22,7 @@ from tests.browser.test_browser import (  # noqa: F401  (fixtures)
     browser,
     server,
 )
+from ui.story import STEPS
 
 pytestmark = pytest.mark.browser
 
@@ -190,5 +191,39 @@ def test_story_keys_as_a_clicker_sends_them(server, browser):  # noqa: F811
                                    timeout=60_000)
             _settled(page)
             assert page.get_by_text(f"Step {step} of").count() >= 1
+    finally:
+        context.close()
+
+
+#: The step's sentence (the first paragraph after its h1), its first figure (a chart or an
+#: image) and every figure not folded into a section: their bottom edges, in CSS pixels.
+POINT_JS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const h1 = main.querySelector('h1');
+  const after = e => h1.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING;
+  const bottom = e => e.getBoundingClientRect().bottom;
+  const sentence = [...main.querySelectorAll('[data-testid="stMarkdown"]')].filter(after)[0];
+  const figures = [...main.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stImage"] img')]
+    .filter(after).filter(e => !e.closest('[data-testid="stExpander"]'));
+  return {sentence: sentence ? [sentence.innerText.slice(0, 50), bottom(sentence)] : null,
+          figures: figures.map(bottom)};
+}"""
+
+ONE_SCREEN = [(n, size) for size in ((1920, 1080), (1440, 900)) for n in range(1, len(STEPS) + 1)]
+
+
+@pytest.mark.parametrize("number,size", ONE_SCREEN,
+                         ids=[f"step{n}-{w}x{h}" for n, (w, h) in ONE_SCREEN])
+def test_each_story_step_fits_one_screen_when_presenting(server, browser, number, size):  # noqa: F811
+    """Presenting, a step's sentence and its figures (the first one, and every one not
+    folded into a section opened on demand) end within the first screen."""
+    context, page = _open(browser, f"{server}/story?step={number}&present=true", size)
+    try:
+        _assert_no_exception(page)
+        found = page.evaluate(POINT_JS)
+        assert found["sentence"] and found["figures"], found
+        assert found["sentence"][1] <= size[1], found
+        assert found["figures"][0] <= size[1], found
+        assert max(found["figures"]) <= size[1], found
     finally:
         context.close()

@@ -12,9 +12,16 @@ import streamlit as st
 from core.experiment.catalog import CURVES, PERIOD, Catalog
 from core.experiment.models import VARIANTS
 from core.experiment.outputs import ModelOutput
-from core.io.pixels import Region
-from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, most_artifacted_region
+from core.io.pixels import Region, crop_region
+from core.maths.metrics import (
+    SCORE_SCALE,
+    SCORE_UNIT,
+    fine_detail,
+    grey_levels_at_period,
+    most_artifacted_region,
+)
 from ui.catalog import model_output
+from ui.pixels import DETAIL_GAIN
 from ui.urlstate import ChoiceParam, IntParam, check_query_params
 
 #: Region sizes offered by the magnifier (square, in pixels).
@@ -64,7 +71,44 @@ def artifact_region(catalog: Catalog, image: np.ndarray, digest: str,
     outputs = [o for o in outputs if isinstance(o, ModelOutput)]
     if not outputs:
         return centre.clamped(image.shape)
-    return strongest_region(tuple(o.key for o in outputs), int(size), [o.pixels for o in outputs])
+    region = strongest_region(tuple(o.key for o in outputs), int(size),
+                              [o.pixels for o in outputs])
+    shown = next((o for o, e in zip(outputs, picks, strict=False)
+                  if e == catalog.default_epoch(variant)), outputs[-1])
+    return plain_region(shown.key, digest, region, shown.pixels, image)
+
+
+#: The first look's rule: the network's fine detail at least this many times the
+#: original's own periodic level in the same square, and at least this many grey levels
+#: peak to peak at the period (issue 23).
+PLAIN_RATIO, PLAIN_LEVELS = 2.0, 6.0
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def plain_region(key: str, digest: str, region: Region, _output: np.ndarray,
+                 _image: np.ndarray) -> Region:
+    """``region`` if the first look's rule holds there (the output's fine-detail grey
+    levels at the period at least :data:`PLAIN_RATIO` times the original's); otherwise the
+    square of the same size, on a half-size grid, where the output's level divided by the
+    original's is largest, among those where the output's is at least
+    :data:`PLAIN_LEVELS` if any (a textured photograph's own periodic detail, e.g. fur, would
+    otherwise pass for the network's grid)."""
+    views = [fine_detail(a, PERIOD, DETAIL_GAIN) for a in (_output, _image)]
+
+    def ratio(r: Region) -> tuple[float, float]:
+        net, own = (grey_levels_at_period(crop_region(v, r), PERIOD) for v in views)
+        return net / max(own, 0.5), net
+
+    if ratio(region)[0] >= PLAIN_RATIO and ratio(region)[1] >= PLAIN_LEVELS:
+        return region
+    size = region.height
+    h, w = min(a.shape[0] for a in (_output, _image)), min(a.shape[1] for a in (_output, _image))
+    step = max(PERIOD, size // 2 // PERIOD * PERIOD)
+    candidates = [Region(t, left, size, size) for t in range(0, h - size + 1, step)
+                  for left in range(0, w - size + 1, step)]
+    scored = [(ratio(r), r) for r in candidates] or [(ratio(region), region)]
+    plain = [x for x in scored if x[0][1] >= PLAIN_LEVELS] or scored
+    return max(plain, key=lambda x: x[0][0])[1]
 
 
 def region_controls(shape: tuple[int, ...], *, prefix: str = "region",
