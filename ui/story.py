@@ -387,7 +387,12 @@ def step_controls() -> int:
     nxt.button(after, key="story-next", on_click=_move, args=(1,),
                disabled=step >= len(STEPS), icon=":material/arrow_forward:", width="stretch",
                type="primary", shortcut="Right", help="Next step (Right or PageDown)")
-    st.html("<style>.st-key-story-clicker { display: none; }</style>")
+    # the step titles on Previous/Next wrap inside their buttons, never past them
+    st.html("<style>.st-key-story-clicker { display: none; }"
+            ".st-key-story-prev button, .st-key-story-next button { height: auto; }"
+            ".st-key-story-prev button *, .st-key-story-next button * "
+            "{ white-space: normal !important; overflow-wrap: anywhere; min-width: 0; }"
+            "</style>")
     return int(chosen or step)
 
 

@@ -191,7 +191,7 @@ def test_story_next_button_and_presentation_mode(server, browser):
     context, page = _open(browser, f"{server}/story?step=3&present=true", "story-present", LIVE)
     try:
         _assert_no_exception(page)
-        page.locator(".st-key-story-next button").click()  # labelled "4. <title>"
+        page.locator(".st-key-story-next button").first.click()  # labelled "4. <title>"
         page.wait_for_function("() => window.location.search.includes('step=4')",
                                timeout=30_000)
         page.wait_for_selector(CHART, timeout=60_000)
