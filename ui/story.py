@@ -358,6 +358,25 @@ def _move(delta: int) -> None:
     st.session_state["step"] = min(len(STEPS), max(1, current + delta))
 
 
+#: Longest step title on a Previous/Next button: one line in a third of a 1280 px page
+#: when presenting (the whole title is in the button's tooltip).
+BUTTON_TITLE_CHARS = 24
+
+
+def _step_label(number: int) -> str:
+    """``"3. The transpose: three…"``: the step's number and its title, cut to one line."""
+    title = STEPS[number - 1].title
+    if len(title) > BUTTON_TITLE_CHARS:
+        title = title[:BUTTON_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(":,;") + "…"
+    return f"{number}. {title}"
+
+
+def _step_help(number: int, keys: str) -> str:
+    if not 1 <= number <= len(STEPS):
+        return keys
+    return f"{number}. {STEPS[number - 1].title}. {keys}"
+
+
 def step_controls() -> int:
     """Previous, the step numbers (one control, bound to ``?step=N``), Next; returns N."""
     check_query_params({"step": IntParam(1, len(STEPS))})
@@ -367,12 +386,12 @@ def step_controls() -> int:
         step = 1
     step = step if 1 <= step <= len(STEPS) else 1
     prev, numbers, nxt = st.columns([3, 4, 3], vertical_alignment="center")
-    before = f"{step - 1}. {STEPS[step - 2].title}" if step > 1 else "Previous"
-    after = f"{step + 1}. {STEPS[step].title}" if step < len(STEPS) else "Next"
+    before = _step_label(step - 1) if step > 1 else "Previous"
+    after = _step_label(step + 1) if step < len(STEPS) else "Next"
     # Right / Left as on a keyboard, PageDown / PageUp as a presentation clicker sends
     prev.button(before, key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,
                 icon=":material/arrow_back:", width="stretch", shortcut="Left",
-                help="Previous step (Left or PageUp)")
+                help=_step_help(step - 1, "Previous step (Left or PageUp)"))
     with st.container(key="story-clicker"):  # hidden: a clicker's keys
         st.button("Previous step", key="story-pageup", on_click=_move, args=(-1,),
                   shortcut="PageUp")
@@ -386,13 +405,9 @@ def step_controls() -> int:
                                                 for i, s in enumerate(STEPS, start=1)))
     nxt.button(after, key="story-next", on_click=_move, args=(1,),
                disabled=step >= len(STEPS), icon=":material/arrow_forward:", width="stretch",
-               type="primary", shortcut="Right", help="Next step (Right or PageDown)")
-    # the step titles on Previous/Next wrap inside their buttons, never past them
-    st.html("<style>.st-key-story-clicker { display: none; }"
-            ".st-key-story-prev button, .st-key-story-next button { height: auto; }"
-            ".st-key-story-prev button *, .st-key-story-next button * "
-            "{ white-space: normal !important; overflow-wrap: anywhere; min-width: 0; }"
-            "</style>")
+               type="primary", shortcut="Right",
+               help=_step_help(step + 1, "Next step (Right or PageDown)"))
+    st.html("<style>.st-key-story-clicker { display: none; }</style>")
     return int(chosen or step)
 
 
