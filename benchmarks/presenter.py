@@ -37,6 +37,7 @@ from benchmarks.visitors import (  # noqa: E402
     measure_play,
     start_server,
     stop_server,
+    visit,
     wait_idle,
 )
 from ui.gallery import PLAY_INTERVAL  # noqa: E402
@@ -47,15 +48,6 @@ GOAL_NEXT_S = 1.0
 
 STEP_JS = """() => { const h = [...document.querySelectorAll('[data-testid="stMain"] h1, [data-testid="stMain"] h2')]
   .map(e => e.innerText).find(t => /^Step \\d+ of/.test(t)); return h || ''; }"""
-
-
-async def _open(browser, url: str) -> tuple[float, object, object]:
-    context = await browser.new_context(viewport={"width": 1440, "height": 900})
-    page = await context.new_page()
-    start = time.monotonic()
-    await page.goto(url, wait_until="commit")
-    idle = await wait_idle(page)
-    return idle - start, context, page
 
 
 async def _wait_step(page, number: int, timeout: float = 60.0) -> None:
@@ -77,18 +69,18 @@ async def run(args) -> dict:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             # rehearsal: every step and the gallery once (a warm server)
             for n in range(1, len(STEPS) + 1):
-                _, context, _ = await _open(browser, f"{base}/story?step={n}{q}")
+                _, context, _ = await visit(browser, f"{base}/story?step={n}{q}")
                 await context.close()
-            _, context, _ = await _open(browser, f"{base}/gallery")
+            _, context, _ = await visit(browser, f"{base}/gallery")
             await context.close()
             # 1. each step by URL, fresh session
             by_url = {}
             for n in range(1, len(STEPS) + 1):
-                seconds, context, _ = await _open(browser, f"{base}/story?step={n}{q}")
+                seconds, context, _ = await visit(browser, f"{base}/story?step={n}{q}")
                 by_url[n] = seconds
                 await context.close()
             # 2. Next, from step 1 onwards
-            _, context, page = await _open(browser, f"{base}/story?step=1{q}")
+            _, context, page = await visit(browser, f"{base}/story?step=1{q}")
             nexts = {}
             for n in range(2, min(len(STEPS), args.next_presses + 1) + 1):
                 start = time.monotonic()
@@ -97,7 +89,7 @@ async def run(args) -> dict:
                 nexts[n] = (await wait_idle(page, settle=0.2)) - start
             await context.close()
             # 3. Play in the gallery
-            _, context, page = await _open(browser, f"{base}/gallery")
+            _, context, page = await visit(browser, f"{base}/gallery")
             _, intervals = await measure_play(page, args.play_steps)
             await context.close()
             await browser.close()
