@@ -12,7 +12,7 @@ PORT ?= 8501
 
 help:
 	@echo "make run         create .venv, install, start the dashboard on port $(PORT)"
-	@echo "make outputs     store every checkpoint's outputs beside it (make run does it first)"
+	@echo "make outputs     store every checkpoint's outputs in .outputs/ (make run does it first)"
 	@echo "make test        same set-up plus dev tools, then ruff and every test"
 	@echo "make bench       run the benchmark scripts (tables + benchmarks/results/*.json)"
 	@echo "make experiment  retrain the shipped checkpoints from scratch (about 65-70 min on 2 CPU cores; checkpoints/README.md)"

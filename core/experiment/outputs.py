@@ -1,10 +1,13 @@
-"""Every checkpoint's outputs on the held-out photographs, computed once and stored
-beside it, so that a page shows an epoch nobody has viewed without running a network.
+"""Every checkpoint's outputs on the held-out photographs, computed once and stored in a
+cache folder beside the checkpoint folder, so that a page shows an epoch nobody has viewed
+without running a network.
 
     python -m core.outputs                    # checkpoints/: write what is missing or stale
     python -m core.outputs --root DIR --force # another folder, everything again
 
-For ``<root>/<variant>/epoch_NNN.safetensors`` the file ``epoch_NNN.outputs.npz`` holds,
+For ``<root>/<variant>/epoch_NNN.safetensors`` the file
+``<root parent>/.outputs/<root name>/<variant>/epoch_NNN.outputs.npz`` holds
+(:func:`outputs_path`; outside ``<root>``, which holds only what is committed),
 per held-out photograph, the output as PNG bytes (exactly the pixels a page shows: the
 network's float output rounded to 8 bits) and its checkerboard score (of the float
 output, as the pages compute it). A small JSON header names the checkpoint by the
@@ -52,10 +55,22 @@ class ModelOutput:
     key: str = ""
 
 
+#: The cache folder, a sibling of the checkpoint folder (``.gitignore``\ d).
+CACHE_DIR = ".outputs"
+
+
+def outputs_root(root: str | Path) -> Path:
+    """``checkpoints`` -> ``.outputs/checkpoints``: where ``root``'s outputs are stored."""
+    r = Path(root).resolve()
+    return r.parent / CACHE_DIR / r.name
+
+
 def outputs_path(checkpoint: str | Path) -> Path:
-    """``.../epoch_007.safetensors`` -> ``.../epoch_007.outputs.npz``."""
-    p = Path(checkpoint)
-    return p.with_name(p.name.removesuffix(".safetensors") + SUFFIX)
+    """``<root>/deconv3/epoch_007.safetensors`` ->
+    ``<root parent>/.outputs/<root name>/deconv3/epoch_007.outputs.npz``."""
+    p = Path(checkpoint).resolve()
+    name = p.name.removesuffix(".safetensors") + SUFFIX
+    return outputs_root(p.parent.parent) / p.parent.name / name
 
 
 _IDENTITY: dict[tuple[str, int, int], str] = {}
@@ -158,8 +173,10 @@ def update(root: str | Path, images: dict[str, np.ndarray], *, force: bool = Fal
     by outcome."""
     table = list_checkpoints(root)
     counts = {"written": 0, "current": 0, "failed": 0, "removed": 0}
-    for orphan in Path(root).glob(f"*/*{SUFFIX}"):
-        if not orphan.with_name(orphan.name.removesuffix(SUFFIX) + ".safetensors").exists():
+    for orphan in outputs_root(root).glob(f"*/*{SUFFIX}"):
+        source = Path(root) / orphan.parent.name / (orphan.name.removesuffix(SUFFIX)
+                                                     + ".safetensors")
+        if not source.exists():
             orphan.unlink(missing_ok=True)
             counts["removed"] += 1
     for row in table[table["ok"]].itertuples():

@@ -34,6 +34,8 @@ def root(tmp_path):
 def test_stored_output_is_exactly_what_computing_gives(root, photos):
     ckpt = checkpoint_path(root, "deconv3", 1)
     assert outputs_path(ckpt).name == "epoch_001.outputs.npz"
+    # derived data lives outside the checkpoint folder, which holds only what is committed
+    assert root.resolve() not in outputs_path(ckpt).parents
     assert read_output(ckpt, content_hash(photos["coffee"])) is None  # nothing stored yet
     write_outputs(ckpt, photos)
     computed = compute_output(load_model_fast(ckpt), photos["coffee"])
@@ -63,6 +65,7 @@ def test_a_retrained_checkpoint_is_not_served_stale_outputs(root, photos):
 
 def test_unreadable_outputs_file_falls_back(root, photos):
     ckpt = checkpoint_path(root, "deconv4", 0)
+    outputs_path(ckpt).parent.mkdir(parents=True, exist_ok=True)
     outputs_path(ckpt).write_bytes(b"not an npz file")
     assert read_output(ckpt, content_hash(photos["chelsea"])) is None
     assert not is_current(ckpt, photos)
