@@ -147,6 +147,17 @@ def show_plot(fig: go.Figure, *, key: str | None = None, height: int | None = No
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme="streamlit")
 
 
+def preload_charts(key: str) -> None:
+    """An empty chart the viewer never sees: the browser fetches and starts the chart
+    library while a view without charts is on screen, so the next view that has charts
+    does not wait for it (about 0.9 s on this machine: the story's Next from step 1 to
+    the matrix C took 1.4 s without it, 0.5 s once the library was loaded;
+    ``benchmarks/presenter.py``)."""
+    with st.container(key=key):
+        st.plotly_chart(go.Figure(), key=f"{key}-chart", config={"staticPlot": True})
+    st.html(f"<style>.st-key-{key} {{ display: none; }}</style>")
+
+
 def show_table(data, *, hide_index: bool = False) -> None:
     """A table: the interactive grid when reading, an HTML table when presenting.
 

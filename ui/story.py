@@ -49,7 +49,7 @@ from ui.pixels import (
     show_exact,
     show_magnified,
 )
-from ui.plots import show_plot, show_table
+from ui.plots import preload_charts, show_plot, show_table
 from ui.urlstate import IntParam, check_query_params
 
 #: The photograph the story magnifies (a held-out image: never trained on); the crop is
@@ -75,6 +75,9 @@ class Step:
     page: str
     page_label: str
     page_params: dict[str, str] | None = None
+    #: False for a view of pictures only (steps 1, 5, 7): the page then loads the chart
+    #: library in a hidden chart, so Next into a step with charts does not wait for it.
+    charts: bool = True
 
 
 def _spec(values: dict[str, object]) -> CoverageSpec:
@@ -305,7 +308,7 @@ STEPS: tuple[Step, ...] = (
          "paints a fine grid over everything it draws. Here it is on a photograph it never "
          "saw, after the post's ten epochs of training, magnified with nearest neighbour, "
          "beside the same network built with resize-convolutions.",
-         step_artifacts, "pages/gallery.py", "Training gallery"),
+         step_artifacts, "pages/gallery.py", "Training gallery", charts=False),
     Step("Convolution as a matrix",
          "A convolution is a matrix C: each row holds the kernel at one position, zeros "
          "elsewhere, and `C @ x` gives the output (the post's Figure 2). Step through the "
@@ -328,7 +331,7 @@ STEPS: tuple[Step, ...] = (
          "the deconvolution network's fine detail and in its checkerboard score. Trained "
          "longer, our networks learn to hide most of it; the gallery's "
          "\"artifacts' life\" follows it over every epoch.",
-         step_first_epoch, "pages/gallery.py", "Training gallery"),
+         step_first_epoch, "pages/gallery.py", "Training gallery", charts=False),
     Step("Even overlap at 4x4, stride 2, and what it does not fix",
          "A kernel divisible by the stride overlaps evenly in the interior (Figure 6), so "
          "the pattern is no longer built into the layer. The borders stay uneven, and "
@@ -341,7 +344,7 @@ STEPS: tuple[Step, ...] = (
          "upsampling differs (Figure 7). Resizing with nearest neighbour, then convolving, "
          "paints every output cell equally: the grid is gone from the image, and its score "
          "falls to about the photograph's own.",
-         step_side_by_side, "pages/comparison.py", "Compare models"),
+         step_side_by_side, "pages/comparison.py", "Compare models", charts=False),
     Step("The fixes compared: sharpness against checkerboard",
          "Every trained upsampler at epochs 1, 10 and 40: up is sharper, left is cleaner. "
          "The sentences under each picture are computed from the stored measurements: which "
@@ -427,4 +430,6 @@ def render_step(number: int) -> Step:
         step.render()
     st.page_link(step.page, label=f"Open the full page: {step.page_label}",
                  icon=":material/open_in_new:", query_params=step.page_params)
+    if not step.charts:
+        preload_charts("story-chart-preload")
     return step

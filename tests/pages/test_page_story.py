@@ -33,6 +33,12 @@ def test_each_step_opens_from_the_url_with_live_content(number):
     assert not at.get("progress"), "one step control, not a slider and a progress bar"
     assert live_elements(at) >= 1
     assert at.get("page_link"), "each step links to its full page"
+    # Step.charts is honest: a picture-only step adds one empty hidden chart (the chart
+    # library loads there, not on the next press of Next); a step with charts adds none
+    charts = [plotly_data(at, i) for i in range(len(at.get("plotly_chart")))]
+    drawn = [traces for traces in charts if traces]
+    assert bool(drawn) == STEPS[number - 1].charts
+    assert len(charts) - len(drawn) == (0 if STEPS[number - 1].charts else 1)
 
 
 def test_next_and_previous_move_through_the_steps():
