@@ -31,8 +31,9 @@ st.title("Training gallery")
 explain(
     "Networks that differ only in their upsampling layers, trained with the same data, "
     "seed and budget to reproduce their input (a pixel loss), shown on photographs they "
-    "never saw. The transposed convolutions paint a checkerboard from the first epoch on "
-    "(the post's Figure 5); resize-convolution does not. Every setting is kept in the URL."
+    "never saw. The learnt transposed convolutions (`deconv3`, `deconv4`) paint a "
+    "checkerboard from the first epoch on (the post's Figure 5); resize-convolution does "
+    "not. Every setting is kept in the URL."
 )
 
 catalog = load_catalog()

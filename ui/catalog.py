@@ -189,6 +189,16 @@ def heldout_digests() -> dict[str, str]:
     return {name: content_hash(img) for name, img in heldout().items()}
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def heldout_scores() -> dict[str, float]:
+    """The checkerboard score of each held-out photograph itself (no network): the level
+    the pages compare the models' scores with."""
+    from core.experiment.catalog import PERIOD
+    from core.maths.metrics import checkerboard_score
+
+    return {name: checkerboard_score(img, PERIOD) for name, img in heldout().items()}
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def _histories(root: str, stamp: tuple) -> pd.DataFrame:
     return read_histories(root)

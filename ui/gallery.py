@@ -28,7 +28,7 @@ from core.experiment.catalog import (
 from core.experiment.outputs import ModelOutput
 from core.io.pixels import Region, tile_grid, to_gif_bytes, to_png_bytes
 from core.maths.metrics import SCORE_UNIT, format_score
-from ui.catalog import model_output, opening_epoch_note
+from ui.catalog import heldout_scores, model_output, opening_epoch_note
 from ui.common import explain, presenting, secondary
 from ui.figures.firstlook import render_first_look
 from ui.figures.regions import artifact_region, curves_figure, outline_region, region_controls
@@ -201,13 +201,16 @@ def render_grid(catalog: Catalog, settings: GallerySettings, images: dict[str, n
                 digests: dict[str, str]) -> dict[str, dict[str, ModelOutput]]:
     """The grid: the photographs, then one row per variant at the chosen epoch."""
     names = list(images)
+    own = {n: score for n, score in heldout_scores().items() if n in images}
     st.subheader(f"Epoch {settings.epoch}: every variant on every held-out photograph")
     problems = []
     outputs: dict[str, dict[str, ModelOutput]] = {}
     cols = st.columns(len(names))
     for col, name in zip(cols, names, strict=True):
         with col:
-            show_pixels(images[name], f"{name} (original)", key=digests[name])
+            show_pixels(images[name], f"{name} (original) · checkerboard "
+                        f"{format_score(own[name])}" if name in own else f"{name} (original)",
+                        key=digests[name])
     for variant in settings.variants:
         outputs[variant] = {}
         cols = st.columns(len(names))
@@ -229,9 +232,21 @@ def render_grid(catalog: Catalog, settings: GallerySettings, images: dict[str, n
         "The checkerboard score is the RMS amplitude of the part of the image's fine detail "
         f"that repeats every {PERIOD} pixels (the product of the network's two upsampling "
         f"strides), in thousandths of the intensity range ({SCORE_UNIT}): the checkerboard, "
-        "measured without a reference image. A clean photograph reads about 1."
+        "measured without a reference image. " + photographs_own_sentence(own)
     )
     return outputs
+
+
+def photographs_own_sentence(own: dict[str, float]) -> str:
+    """The photographs' own scores, from ``own`` (name -> score): the level a model's
+    score is read against."""
+    if not own:
+        return ""
+    lo, hi = min(own.values()), max(own.values())
+    span = format_score(lo, unit=False) + (f"-{format_score(hi)}" if hi > lo else
+                                           f" {SCORE_UNIT}")
+    return (f"The photographs themselves read {span} (under each original): a model at "
+            "that level adds no checkerboard of its own.")
 
 
 def grid_png(images: dict[str, np.ndarray], outputs: dict[str, dict[str, ModelOutput]]) -> bytes:

@@ -288,13 +288,26 @@ def step_side_by_side() -> None:
             panels.append((side.label, out.pixels, out.key))
             scores[f"`{side.variant}`"] = out.score
     render_first_look(panels, region, where=name, epoch_note="", key="story-compare")
-    st.markdown("Checkerboard score on the whole photograph: " + ", ".join(
-        f"{who} {format_score(v)}" for who, v in scores.items()) + ".")
+    st.markdown(scores_sentence(scores))
     more = _more("The full comparison: differences, phase patterns, spectra, measures",
                  "story-more-7")
     with more:
         if more.open:
             render_comparison(catalog, sides, image, digest, name)
+
+
+def scores_sentence(scores: dict[str, float]) -> str:
+    """The checkerboard scores step 7 shows, the original first, each network's also as
+    a multiple of the original's (how near it comes to the photograph's own level)."""
+    items = list(scores.items())
+    if not items:
+        return ""
+    base = items[0][1]
+    parts = [f"{items[0][0]} {format_score(base)}"]
+    for who, value in items[1:]:
+        times = f" ({value / base:.1f}x the original's)" if base > 0 else ""
+        parts.append(f"{who} {format_score(value)}{times}")
+    return "Checkerboard score on the whole photograph: " + ", ".join(parts) + "."
 
 
 def step_fixes() -> None:
@@ -342,8 +355,8 @@ STEPS: tuple[Step, ...] = (
     Step("Deconvolution vs resize-convolution",
          "The same network, the same data and budget (ten epochs, as in the post); only the "
          "upsampling differs (Figure 7). Resizing with nearest neighbour, then convolving, "
-         "paints every output cell equally: the grid is gone from the image, and its score "
-         "falls to about the photograph's own.",
+         "paints every output cell equally, so the grid is gone from the image; the scores "
+         "below say how near each comes to the photograph's own.",
          step_side_by_side, "pages/comparison.py", "Compare models", charts=False),
     Step("The fixes compared: sharpness against checkerboard",
          "Every trained upsampler at epochs 1, 10 and 40: up is sharper, left is cleaner. "

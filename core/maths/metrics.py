@@ -40,8 +40,8 @@ Properties (tested in ``tests/test_metrics.py``):
   growing monotonically once ``amp`` exceeds the tiny clean reading ``|q0|``;
 * it is an average, not a sum, so it does not depend on image size: a checkerboard of
   amplitude ``amp`` reads ``amp`` on a 64 px crop and on a 4000 px photograph;
-* a clean photograph reads near zero (about ``1e-3`` for the scikit-image photographs
-  at ``P = 4``), since its detail is not periodic.
+* a clean photograph reads near zero (about ``0.5e-3`` to ``0.7e-3`` for the held-out
+  photographs at ``P = 4``), since its detail is not periodic.
 """
 
 from __future__ import annotations
@@ -179,8 +179,8 @@ def checkerboard_score(image, period: int) -> float:
 
 #: The one unit the checkerboard score is shown in, everywhere (pages, tables, curves,
 #: README): the raw :func:`checkerboard_score` times ``SCORE_SCALE``, written with
-#: ``SCORE_UNIT``. A clean photograph reads about 1 x10^-3; 10 x10^-3 is one percent of
-#: full scale.
+#: ``SCORE_UNIT``. A clean photograph reads about 0.5-0.7 x10^-3 (the held-out ones);
+#: 10 x10^-3 is one percent of full scale.
 SCORE_SCALE = 1e3
 SCORE_UNIT = "×10⁻³"
 

@@ -42,8 +42,8 @@ def images(at) -> list[tuple[str, str]]:
     return [(im.proto.imgs[0].caption, im.proto.imgs[0].url) for im in at.get("image")]
 
 
-def urls(at, suffix: str) -> list[str]:
-    return [u for c, u in images(at) if c.endswith(suffix)]
+def urls(at, part: str) -> list[str]:
+    return [u for c, u in images(at) if part in c]
 
 
 def grid_urls(at, variant: str) -> list[str]:
@@ -87,6 +87,8 @@ def test_epoch_slider_changes_the_images(tiny):
     at = open_page(GALLERY, timeout=120)
     before = {v: grid_urls(at, v) for v in TINY_VARIANTS}
     originals = urls(at, "(original)")
+    assert len(originals) == 3  # the held-out photographs, each with its own score
+    assert all("(original) · checkerboard" in c for c, _ in images(at) if "(original)" in c)
     at.select_slider(key="epoch").set_value(0).run()
     assert_clean(at)
     assert any(h.value.startswith("Epoch 0") for h in at.get("subheader"))

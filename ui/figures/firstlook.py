@@ -21,6 +21,7 @@ from core.experiment.catalog import PERIOD
 from core.io.pixels import Region, crop_region
 from core.maths.metrics import fine_detail, grey_levels_at_period
 from ui.common import presenting
+from ui.figures.regions import PLAIN_LEVELS
 from ui.pixels import DETAIL_GAIN, pixelated_container, show_exact
 
 #: Screen width of one panel: a third of the centred page (704 px) when reading, a
@@ -64,6 +65,17 @@ def look_factor(region: Region) -> int:
     return max(1, PANEL_WIDTH[presenting()] // max(region.width, region.height, 1))
 
 
+def plainness_sentence(look: LookPanel) -> str:
+    """How plain ``look``'s grid is, from its own numbers: too faint in plain pixels
+    (below :data:`ui.figures.regions.PLAIN_LEVELS` grey levels peak to peak at the
+    period) or visible without amplification."""
+    who = look.label.split(" ")[0]
+    how = ("too faint for a projector" if look.plain_levels < PLAIN_LEVELS
+           else "visible even without amplification")
+    return (f"In plain pixels {who}'s grid spans {look.plain_levels:.0f} grey levels here, "
+            f"{how}; amplified, {look.detail_levels:.0f}.")
+
+
 def render_first_look(panels: Sequence[tuple[str, np.ndarray, str]], region: Region, *,
                       where: str, epoch_note: str, key: str) -> list[LookPanel]:
     """The grid where the room sees it: fine detail of ``region`` of every panel in one row,
@@ -80,9 +92,7 @@ def render_first_look(panels: Sequence[tuple[str, np.ndarray, str]], region: Reg
         f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels of "
         f"{where} (each pixel minus its local average, amplified {DETAIL_GAIN:g} times "
         f"around grey; ×{k}: each image pixel is {k}x{k} screen pixels). {epoch_note} "
-        f"In plain pixels {worst.label.split(' ')[0]}'s grid spans "
-        f"{worst.plain_levels:.0f} grey levels here, too faint for a projector; amplified, "
-        f"{worst.detail_levels:.0f}.")
+        + plainness_sentence(worst))
     with pixelated_container(f"look-{key}"):
         for col, look in zip(st.columns(len(looks)), looks, strict=False):
             with col:
