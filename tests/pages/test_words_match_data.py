@@ -178,3 +178,10 @@ def test_the_life_view_names_the_real_last_convolution():
     small = [m for m in build_model("deconv3_small_last").modules()
              if isinstance(m, torch.nn.Conv2d)]
     assert small[-1].kernel_size != (9, 9)  # the check can fail
+
+
+def test_step_8_names_the_epochs_it_plots():
+    """Step 8 says "at epochs 1, 10 and 40": the front plots epochs 1, 10 and the last
+    stored one (``ui.figures.front.render_front``), which is 40."""
+    assert "at epochs 1, 10 and 40" in _step("The fixes compared").text
+    assert int(HIST["epoch"].max()) == 40
