@@ -527,3 +527,44 @@ def test_hostile_input_limits_are_the_enforced_constants():
         f"({a.MAX_GAIN_ELEMENTS * 8 // 2**20} MiB of float64)",
         f"| {a.MAX_PROBE_BYTES // 2**30} GiB ({a.MAX_PROBE_BYTES:,} bytes) |",
         f"| {a.DEFAULT_SIDE} px, less (a multiple of 32)")
+
+
+def _ms(seconds: float) -> str:
+    """A zoo timing as the README writes it: one decimal under 10 ms, whole above."""
+    ms = seconds * 1e3
+    return f"{ms:.1f}" if ms < 10 else f"{ms:.0f}"
+
+
+def test_audit_zoo_timings_are_audit_zoo_json():
+    """The audit section's zoo paragraph (outside "Measured figures"): the analysis time
+    per route, how many networks each exporter takes, the dynamo export's time, the cold
+    command line against its goal, and the load, all from audit_zoo.json; and the routes
+    it names are the ones the zoo tests run."""
+    from tests.core.audit_zoo import ZOO
+    from tests.core.test_audit_zoo import DYNAMO
+
+    r = results("audit_zoo")
+    readme = flat((ROOT / "README.md").read_text(encoding="utf-8"))
+    zoo = [row for row in r["rows"] if row["what"] == "zoo"]
+    routes = {name: [row for row in zoo if row["route"] == name and row["median_s"] is not None]
+              for name in ("torch", "torchscript", "dynamo")}
+    assert len(routes["torch"]) == len(routes["dynamo"]) == len(ZOO) == len(DYNAMO) == 11
+    span = {name: f"{_ms(min(x['median_s'] for x in rows))}-"
+                  f"{_ms(max(x['median_s'] for x in rows))} ms"
+            for name, rows in routes.items()}
+    exports = [row["export_s"] for row in routes["dynamo"]]
+    cold = next(row for row in r["rows"] if row["what"].startswith("cold CLI"))
+    assert cold["meets_goal"] == (cold["median_s"] < cold["goal_s"])
+    expected = [
+        "the TorchScript export (nine of the eleven export) and the dynamo export (all eleven)",
+        f"load average {r['machine']['load_average_1min']:.1f}",
+        f"takes {span['torch']} per network on the live module, {span['torchscript']} on "
+        f"the TorchScript export ({len(routes['torchscript'])} of 11 export) and "
+        f"{span['dynamo']} on the dynamo export (all 11; the export itself "
+        f"{min(exports):.1f}-{max(exports):.1f} s)",
+        f"takes **{cold['median_s']:.2f} s** (goal < {cold['goal_s']:g} s)",
+    ]
+    assert len(routes["torchscript"]) == 9
+    missing = [t for t in expected if flat(t) not in readme]
+    assert not missing, "README.md's zoo paragraph should say:\n\n" + "\n\n".join(missing)
+    assert cold["imports_torch"] is False and "never imports torch" in readme
