@@ -14,6 +14,9 @@ import math
 import re
 import statistics
 
+import numpy as np
+import pytest
+
 from benchmarks.upsampling import DECONV_GOALS, RESIZE_SPEEDUP_GOAL
 from core.audit import limits as audit_limits
 from core.audit.read import MAX_ARCHIVE_FILES
@@ -568,3 +571,184 @@ def test_audit_zoo_timings_are_audit_zoo_json():
     missing = [t for t in expected if flat(t) not in readme]
     assert not missing, "README.md's zoo paragraph should say:\n\n" + "\n\n".join(missing)
     assert cold["imports_torch"] is False and "never imports torch" in readme
+
+
+def audit_passage() -> str:
+    """The audit section's measured passage: from its timing table to the end of the
+    section (what the network audit finds on the shipped checkpoints)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("Measured on the shared CPU (`.venv/bin/python benchmarks/audit.py`")
+    return readme[start:readme.index("## Training on your own images")]
+
+
+def assert_in_audit_passage(source: str, *texts: str) -> None:
+    """Each text is in the audit passage (line breaks aside); else the message gives it."""
+    body = flat(audit_passage())
+    missing = [t for t in texts if flat(t) not in body]
+    assert not missing, (
+        f"README.md, '## Audit your own network' (from 'Measured on the shared CPU'): "
+        f"recomputed from {source}, the passage should contain (replace the old figures "
+        "with):\n\n" + "\n\n".join(missing))
+
+
+def test_audit_timings_are_audit_json():
+    """The audit's timing table: the 50 MB analysis, the probes and the whole audit on our
+    models, with goals, repeats, cores and load of the one run audit.json holds; the
+    variants that run did not measure; and no second, differing quote of the same run."""
+    from core.audit.examples import EXAMPLES, example_names
+
+    r = results("audit")
+    (large,) = [row for row in r["rows"] if row["what"] == "analysis, no probes"]
+    ours = [row for row in r["rows"] if row["what"] == f"probes at {audit_limits.DEFAULT_SIDE}x"
+            f"{audit_limits.DEFAULT_SIDE}"]
+    for row in (large, *ours):
+        assert row["meets_goal"] == (row["median_s"] < row["goal_s"]), row
+    assert {row["goal_s"] for row in ours} == {r["goals"]["probes_256_s"]}
+    assert large["goal_s"] == r["goals"]["analysis_50MB_s"]
+    measured = [re.fullmatch(r"(\w+) \(ours, epoch (\d+)\)", row["model"]).groups()
+                for row in ours]
+    (epoch,) = {int(e) for _, e in measured}
+    names = {v for v, _ in measured}
+    missing = variant_order(sorted(set(example_names(ROOT / "checkpoints")) - set(EXAMPLES)
+                                   - names))
+    probes = [row["median_s"] for row in ours]
+    whole = [row["total_s"] for row in ours]
+    side = audit_limits.DEFAULT_SIDE
+    table = "\n".join([
+        "| what | measured | goal |",
+        "|---|---|---|",
+        f"| analysis of a {large['onnx_MB']} MB ONNX model (DCGAN generator at width "
+        f"{large['model'].rsplit(' ', 1)[1]}, no probes) | {large['median_s']:.2f} s | "
+        f"< {large['goal_s']:g} s |",
+        f"| probes at {side}x{side} on {WORDS[len(ours)]} of our models, epoch {epoch} "
+        f"(3 probes + 4 shifted runs) | {min(probes):.2f}-{max(probes):.2f} s | "
+        f"< {r['goals']['probes_256_s']:g} s |",
+        f"| the whole audit of one of those models, probes included | {min(whole):.2f}-"
+        f"{max(whole):.2f} s | |",
+    ])
+    assert large["model"].startswith("DCGAN generator, width")
+    assert_in_audit_passage(
+        "benchmarks/results/audit.json",
+        f"Measured on the shared CPU (`.venv/bin/python benchmarks/audit.py`, median of "
+        f"{r['repeats']}, {r['machine']['cpu_count']} cores, {end_load(r)}; "
+        "`benchmarks/results/audit.json`):",
+        table,
+        f"The {WORDS[len(missing)]} remedies (" + ", ".join(f"`{v}`" for v in missing)
+        + ") are not in this run.")
+    # One run is quoted once: no other timing in the passage (a second quote of the same
+    # run, or a figure no run holds).
+    seconds = re.findall(r"\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)? s\b", flat(audit_passage()))
+    assert sorted(seconds) == sorted(re.findall(r"\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)? s\b",
+                                                flat(table))), seconds
+
+
+def test_audit_probes_count_as_the_table_says(shipped_audits):
+    """"3 probes + 4 shifted runs": the probes (constant, smooth noise, photograph) and
+    the shift test's runs (each shift below the period, and the full period) of an
+    audit at 256x256 of one of our networks."""
+    probes = shipped_audits["deconv3"][0].probes
+    runs = len(probes.shift_psnr) + (probes.shift_reference is not None)
+    assert_in_audit_passage("a live audit at 256x256 of our deconv3",
+                            f"({len(probes.results)} probes + {runs} shifted runs)")
+
+
+#: The shipped networks the audit passage quotes, and the example it measures a fix on.
+AUDITED = ("deconv3", "resize_nearest", "deconv4", "subpixel", "subpixel_icnr")
+
+
+@pytest.fixture(scope="module")
+def shipped_audits() -> dict:
+    """The live audits the passage quotes: our last stored checkpoints at 256x256 (probes
+    for the two whose scores and shift test it gives, analysis only for the others) and
+    the randomly initialised ESPCN with its fix measured. A few seconds."""
+    from core.audit.examples import example_model
+    from core.audit.live import audit_module
+
+    out = {}
+    for name in AUDITED:
+        model, shape, title = example_model(name, checkpoints=ROOT / "checkpoints")
+        out[name] = (audit_module(model, shape, probes=name in AUDITED[:2], measure=False),
+                     shape, title)
+    model, shape, _ = example_model("espcn")
+    out["espcn"] = (audit_module(model, shape), shape, "espcn")
+    return out
+
+
+def test_audit_findings_are_a_live_audit_of_the_shipped_checkpoints(shipped_audits):
+    """"What it finds on the shipped checkpoints": the scores (on the astronaut at
+    256x256, also what audit.json recorded), each upsampling layer's overlap and phase
+    imbalance (the same as the histories' imbalance_up1/up2 of that epoch), the flags,
+    the shift test at a 1-pixel shift, ICNR's measured fix on ESPCN; and the trends the
+    prose draws from them, against the histories."""
+    from core.audit.limits import IMBALANCE_TOLERANCE
+    from core.io.photos import read_rgb, resize_center_crop, skimage_data_dir
+
+    hist = read_histories(ROOT / "checkpoints")
+    audits = {name: a for name, a in shipped_audits.items() if name != "espcn"}
+    stored = {row["model"]: row["checkerboard_e3"] for row in results("audit")["rows"]
+              if "checkerboard_e3" in row}
+    epochs = set()
+    ups = {}
+    for name, (report, shape, title) in audits.items():
+        epochs.add(int(re.fullmatch(r".* \(ours, epoch (\d+)\)", title).group(1)))
+        assert shape == (1, 3, audit_limits.DEFAULT_SIDE, audit_limits.DEFAULT_SIDE)
+        ups[name] = [la for la in report.layers if la.direction == "up"]
+        assert len(ups[name]) == 2, name
+        h = hist[(hist["variant"] == name) & (hist["epoch"] == max(epochs))].iloc[0]
+        assert [la.phase_imbalance for la in ups[name]] == pytest.approx(
+            [h["imbalance_up1"], h["imbalance_up2"]], abs=1e-4), name
+    (epoch,) = epochs
+    side = audit_limits.DEFAULT_SIDE
+    score, shift = {}, {}
+    for name in AUDITED[:2]:
+        report, _, title = audits[name]
+        assert report.probes.scored_on == "photograph"
+        astronaut = resize_center_crop(read_rgb(skimage_data_dir() / "astronaut.png"), side)
+        assert np.allclose(report.probes.results["photograph"].input, astronaut / 255.0)
+        score[name] = f"{report.probes.checkerboard_score * 1e3:.2f}"
+        assert f"{stored[title]:.2f}" == score[name], (title, stored[title])
+        shift[name] = report.probes.shift_psnr[1]
+
+    def imbalances(name: str) -> str:
+        return " / ".join(f"{la.phase_imbalance:.2f}" for la in ups[name])
+
+    d3, rn = ups["deconv3"], ups["resize_nearest"]
+    assert [la.op for la in d3] == ["ConvTranspose"] * 2 and all(la.offending for la in d3)
+    assert all(la.uneven for la in d3)
+    (overlap,) = {(la.interior_max, la.interior_min) for la in d3}
+    assert [la.op for la in rn] == ["Resize"] * 2
+    assert all(not la.uneven and la.phase_imbalance == 0 and not la.offending for la in rn)
+    for name in ("deconv4", "subpixel", "subpixel_icnr"):
+        assert all(not la.uneven and la.offending and la.phase_imbalance > IMBALANCE_TOLERANCE
+                   for la in ups[name]), name
+    # "training undid ICNR's balance": balanced at initialisation (epoch 0).
+    icnr0 = hist[(hist["variant"] == "subpixel_icnr") & (hist["epoch"] == 0)].iloc[0]
+    assert icnr0["imbalance_up1"] == icnr0["imbalance_up2"] == 0
+    # "by epoch 40 the network has hidden most of its grid": deconv3's held-out score at
+    # that epoch is under half its highest over training.
+    d3_hist = hist[(hist["variant"] == "deconv3") & (hist["epoch"] >= 1)].set_index("epoch")
+    assert d3_hist.loc[epoch, "checkerboard"] < 0.5 * d3_hist["checkerboard"].max()
+    # "resize_nearest, which at this length reconstructs less accurately" (held-out PSNR).
+    at = hist[hist["epoch"] == epoch].set_index("variant")
+    assert at.loc["resize_nearest", "val_psnr"] < at.loc["deconv3", "val_psnr"]
+    assert shift["resize_nearest"] < shift["deconv3"]
+    espcn, _, _ = shipped_audits["espcn"]
+    (layer,) = espcn.layers
+    fix = layer.fix_measured
+    assert "ICNR" in fix["fix"]
+    assert_in_audit_passage(
+        "a live audit of checkpoints/ (core.audit.live.audit_module), the histories and "
+        "benchmarks/results/audit.json",
+        f"What it finds on the shipped checkpoints (epoch {epoch}, checkerboard on the "
+        f"astronaut photograph at {side}x{side}): `deconv3` {score['deconv3']}, "
+        f"`resize_nearest` {score['resize_nearest']} ×10⁻³",
+        f"(uneven overlap {overlap[0]}/{overlap[1]}, phase imbalance "
+        f"{d3[0].phase_imbalance:.2f} and {d3[1].phase_imbalance:.2f})",
+        "The two resizes of `resize_nearest` are even with imbalance 0",
+        f"({imbalances('deconv4')} and {imbalances('subpixel')}), `subpixel_icnr` too "
+        f"({imbalances('subpixel_icnr')}: training undid ICNR's balance)",
+        f"The shift test at a 1-pixel shift: {shift['deconv3']:.1f} dB for `deconv3` against "
+        f"{shift['resize_nearest']:.1f} dB for `resize_nearest`",
+        f"at epoch {epoch} the test measures",
+        f"ICNR takes a randomly initialised ESPCN's score from "
+        f"{fix['original_at_init'] * 1e3:.0f} to {fix['fixed_at_init'] * 1e3:.2f} ×10⁻³.")
