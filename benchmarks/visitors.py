@@ -52,6 +52,30 @@ GOAL_UNVIEWED_EPOCH_S = 1.0
 #: Play's promised interval (ui.gallery.PLAY_INTERVAL).
 PLAY_INTERVAL_S = 1.5
 
+
+def play_met(intervals: list[float], promised: float = PLAY_INTERVAL_S) -> bool:
+    """Play's goal: the median interval within 10 % of the promised one, none over twice it."""
+    return (bool(intervals) and abs(statistics.median(intervals) - promised) <= 0.1 * promised
+            and max(intervals) <= 2 * promised)
+
+
+def play_row(intervals: list[float], detail: str, promised: float = PLAY_INTERVAL_S) -> dict:
+    """The table row of a Play measurement (:func:`measure_play`); ``detail`` follows
+    "median; max ... s"."""
+    med = statistics.median(intervals) if intervals else float("nan")
+    return {"measure": "Play: seconds between epochs", "value": f"{med:.2f} s",
+            "detail": f"median; max {max(intervals, default=float('nan')):.2f} s{detail}",
+            "goal": f"{promised:g} s (promised)", "met": "yes" if play_met(intervals, promised)
+            else "no"}
+
+
+def run_record(load_before: tuple[float, ...]) -> dict[str, object]:
+    """When and how a browser benchmark ran, for its JSON: the load before and after, the
+    date and the command line."""
+    return {"load_average_before": list(load_before), "load_average_after": list(os.getloadavg()),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": f"python benchmarks/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:])}
+
 #: The page is idle: the script has finished, images are loaded, no spinner is shown.
 IDLE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -239,8 +263,6 @@ def main() -> int:
     median_idle = statistics.median(r["idle"])
     cpu_per = r["cpu"] / n
     unviewed_med = statistics.median(r["unviewed"])
-    play_med = statistics.median(r["intervals"]) if r["intervals"] else float("nan")
-    play_max = max(r["intervals"], default=float("nan"))
     rows = [
         {"measure": f"{n} visitors at once: median time to idle", "value": f"{median_idle:.1f} s",
          "detail": f"min {r['idle'][0]:.1f} s, max {r['idle'][-1]:.1f} s; browsers used "
@@ -255,19 +277,13 @@ def main() -> int:
                                                               len(r["unviewed"])),
          "goal": f"<= {GOAL_UNVIEWED_EPOCH_S:g} s",
          "met": "yes" if max(r["unviewed"]) <= GOAL_UNVIEWED_EPOCH_S else "no"},
-        {"measure": "Play: seconds between epochs", "value": f"{play_med:.2f} s",
-         "detail": f"median; max {play_max:.2f} s; epochs {r['epochs_played']}",
-         "goal": f"{PLAY_INTERVAL_S:g} s (promised)",
-         "met": "yes" if abs(play_med - PLAY_INTERVAL_S) <= 0.1 * PLAY_INTERVAL_S
-         and play_max <= 2 * PLAY_INTERVAL_S else "no"},
+        play_row(r["intervals"], f"; epochs {r['epochs_played']}"),
     ]
     print_table(rows, ["measure", "value", "detail", "goal", "met"])
     path = write_results(
         args.out, rows, project=str(Path(args.project).resolve()), visitors=n, idle_s=r["idle"], wall_s=r["wall"],
         server_cpu_s=r["cpu"], browser_cpu_s=r["browser_cpu"], unviewed_epoch_s=r["unviewed"], play_intervals_s=r["intervals"],
-        epochs_played=r["epochs_played"], load_average_before=list(load_before),
-        load_average_after=list(os.getloadavg()), date=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        command="python benchmarks/visitors.py " + " ".join(sys.argv[1:]),
+        epochs_played=r["epochs_played"], **run_record(load_before),
         browsers="one headless Chromium, one context (session) per visitor",
     )
     print(f"\nwrote {path.relative_to(ROOT)}")

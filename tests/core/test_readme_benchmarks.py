@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from benchmarks.upsampling import DECONV_GOALS, RESIZE_SPEEDUP_GOAL
+from benchmarks.visitors import play_met
 from core.audit import limits as audit_limits
 from core.audit.read import MAX_ARCHIVE_FILES
 from core.experiment import checkpoints, data, train
@@ -298,13 +299,6 @@ def command(result: dict) -> str:
 def goal_s(row: dict) -> float:
     """The goal a row of visitors.json or presenter.json records ('<= 1 s', '1.5 s ...')."""
     return float(re.search(r"[\d.]+", row["goal"]).group())
-
-
-def play_met(intervals: list[float], promised: float) -> bool:
-    """Play's goal (benchmarks/visitors.py, presenter.py): median within 10 % of the
-    promised interval, none over twice it."""
-    return (abs(statistics.median(intervals) - promised) <= 0.1 * promised
-            and max(intervals) <= 2 * promised)
 
 
 def visitor_figures(r: dict) -> dict[str, tuple[str, str, str]]:
