@@ -202,12 +202,9 @@ def load_report(source: AuditSource) -> tuple[AuditReport | None, bytes, str]:
 def _references(root: str, stamp: tuple) -> dict[str, float]:
     """The held-out photographs' own mean score, and our deconv3 / resize_nearest networks'
     at the epoch the pages open at (stored histories)."""
-    from core.experiment.catalog import PERIOD
-    from core.maths.metrics import checkerboard_score
-    from ui.catalog import heldout
+    from ui.catalog import heldout_scores
 
-    out = {"photographs": float(np.mean([checkerboard_score(im, PERIOD)
-                                         for im in heldout().values()]))}
+    out = {"photographs": float(np.mean(list(heldout_scores().values())))}
     catalog = load_catalog()
     for variant in ("deconv3", "resize_nearest"):
         xs, ys = catalog.series.get(variant, {}).get("checkerboard", ([], []))

@@ -27,6 +27,7 @@ import streamlit as st
 import torch
 
 from core.experiment.catalog import (
+    PERIOD,
     POST_EPOCH,
     REGENERATE,
     Catalog,
@@ -42,6 +43,7 @@ from core.experiment.history import read_histories
 from core.experiment.outputs import ModelOutput, compute_output, read_output
 from core.io.pixels import content_hash
 from core.io.text import md_code, md_escape
+from core.maths.metrics import checkerboard_score
 from ui.common import ROOT
 
 #: Environment variable naming the checkpoint folder (tests point it elsewhere).
@@ -193,9 +195,6 @@ def heldout_digests() -> dict[str, str]:
 def heldout_scores() -> dict[str, float]:
     """The checkerboard score of each held-out photograph itself (no network): the level
     the pages compare the models' scores with."""
-    from core.experiment.catalog import PERIOD
-    from core.maths.metrics import checkerboard_score
-
     return {name: checkerboard_score(img, PERIOD) for name, img in heldout().items()}
 
 

@@ -177,6 +177,13 @@ def explain(markdown: str) -> None:
         st.markdown(markdown)
 
 
+def hidden_container(key: str) -> st.delta_generator.DeltaGenerator:
+    """A container drawn but never shown (``display: none``): keys a clicker sends, a
+    chart that only loads the chart library."""
+    st.html(f"<style>.st-key-{key} {{ display: none; }}</style>")
+    return st.container(key=key)
+
+
 def secondary() -> st.delta_generator.DeltaGenerator:
     """A container for secondary controls: an expander, collapsed when presenting."""
     return st.expander("More settings", expanded=not presenting())

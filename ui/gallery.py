@@ -201,7 +201,7 @@ def render_grid(catalog: Catalog, settings: GallerySettings, images: dict[str, n
                 digests: dict[str, str]) -> dict[str, dict[str, ModelOutput]]:
     """The grid: the photographs, then one row per variant at the chosen epoch."""
     names = list(images)
-    own = {n: score for n, score in heldout_scores().items() if n in images}
+    own = heldout_scores()  # ``images`` are the held-out photographs
     st.subheader(f"Epoch {settings.epoch}: every variant on every held-out photograph")
     problems = []
     outputs: dict[str, dict[str, ModelOutput]] = {}
@@ -209,8 +209,7 @@ def render_grid(catalog: Catalog, settings: GallerySettings, images: dict[str, n
     for col, name in zip(cols, names, strict=True):
         with col:
             show_pixels(images[name], f"{name} (original) · checkerboard "
-                        f"{format_score(own[name])}" if name in own else f"{name} (original)",
-                        key=digests[name])
+                        f"{format_score(own[name])}", key=digests[name])
     for variant in settings.variants:
         outputs[variant] = {}
         cols = st.columns(len(names))

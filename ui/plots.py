@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.common import presenting
+from ui.common import hidden_container, presenting
 
 #: Colour scales by kind and mode: perceptual and monotonic in luminance (sequential),
 #: light in the middle and dark at both ends, centred on zero (diverging: signed data only).
@@ -153,9 +153,8 @@ def preload_charts(key: str) -> None:
     does not wait for it (about 0.9 s on this machine: the story's Next from step 1 to
     the matrix C took 1.4 s without it, 0.5 s once the library was loaded;
     ``benchmarks/presenter.py``)."""
-    with st.container(key=key):
+    with hidden_container(key):
         st.plotly_chart(go.Figure(), key=f"{key}-chart", config={"staticPlot": True})
-    st.html(f"<style>.st-key-{key} {{ display: none; }}</style>")
 
 
 def show_table(data, *, hide_index: bool = False) -> None:

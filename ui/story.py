@@ -24,17 +24,18 @@ from core.experiment.catalog import (
 )
 from core.io.pixels import Region
 from core.maths.matrix_case import MatrixSpec, build_case
-from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, checkerboard_score, format_score
+from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, format_score
 from ui.catalog import (
     checkpoint_root,
     heldout,
     heldout_digests,
+    heldout_scores,
     histories,
     load_catalog,
     model_output,
     show_catalog_problems,
 )
-from ui.common import presenting
+from ui.common import hidden_container, presenting
 from ui.figures.comparison import Side, render_comparison
 from ui.figures.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
 from ui.figures.firstlook import look_panels, render_first_look
@@ -281,7 +282,7 @@ def step_side_by_side() -> None:
                   for v in (DECONV, RESIZE))
     region = _crop(catalog, image, digest)
     panels = [(f"original ({name})", image, f"story-orig-{digest}")]
-    scores = {"the original": checkerboard_score(image, PERIOD)}
+    scores = {"the original": heldout_scores()[name]}
     for side in sides:
         out = _output(catalog, side.variant, side.epoch, image, digest) if side else None
         if out is not None:
@@ -408,7 +409,7 @@ def step_controls() -> int:
     prev.button(before, key="story-prev", on_click=_move, args=(-1,), disabled=step <= 1,
                 icon=":material/arrow_back:", width="stretch", shortcut="Left",
                 help=_step_help(step - 1, "Previous step (Left or PageUp)"))
-    with st.container(key="story-clicker"):  # hidden: a clicker's keys
+    with hidden_container("story-clicker"):  # a clicker's keys
         st.button("Previous step", key="story-pageup", on_click=_move, args=(-1,),
                   shortcut="PageUp")
         st.button("Next step", key="story-pagedown", on_click=_move, args=(1,),
@@ -423,7 +424,6 @@ def step_controls() -> int:
                disabled=step >= len(STEPS), icon=":material/arrow_forward:", width="stretch",
                type="primary", shortcut="Right",
                help=_step_help(step + 1, "Next step (Right or PageDown)"))
-    st.html("<style>.st-key-story-clicker { display: none; }</style>")
     return int(chosen or step)
 
 
