@@ -81,7 +81,8 @@ class Step:
     charts: bool = True
 
 
-def _spec(values: dict[str, object]) -> CoverageSpec:
+def figure_spec(values: dict[str, object]) -> CoverageSpec:
+    """The coverage settings of a preset (FIGURE_4, FIGURE_6) as steps 4 and 6 draw them."""
     return CoverageSpec(**{**values, "dims": 2 if values["dims"] == "2-D" else 1})
 
 
@@ -167,7 +168,7 @@ def step_transpose() -> None:
 
 
 def step_uneven() -> None:
-    render_coverage(_spec(FIGURE_4), key="story-fig4", height=POINT_HEIGHT[presenting()])
+    render_coverage(figure_spec(FIGURE_4), key="story-fig4", height=POINT_HEIGHT[presenting()])
 
 
 def step_first_epoch() -> None:
@@ -245,7 +246,7 @@ def step_even() -> None:
     # presenting: the coverage beside what the trained networks did (one screen)
     figure, numbers = st.columns(2) if presenting() else (st.container(), st.container())
     with figure:
-        render_coverage(_spec(FIGURE_6), key="story-fig6", height=POINT_HEIGHT[presenting()])
+        render_coverage(figure_spec(FIGURE_6), key="story-fig6", height=POINT_HEIGHT[presenting()])
     catalog = _catalog_or_warn()
     if catalog is None:
         return

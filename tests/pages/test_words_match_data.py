@@ -14,14 +14,13 @@ from core.experiment.catalog import PERIOD, POST_EPOCH
 from core.experiment.history import read_histories
 from core.experiment.models import build_model
 from core.maths.metrics import checkerboard_score, format_score
-from core.maths.overlap import coverage_report
 from tests.conftest import ROOT, assert_clean, open_page
 from ui.catalog import heldout, heldout_digests, heldout_scores, load_catalog, model_output
 from ui.figures.coverage import FIGURE_4, FIGURE_6
 from ui.figures.firstlook import LookPanel, look_panels, plainness_sentence
 from ui.figures.regions import PLAIN_LEVELS, artifact_region
 from ui.gallery import photographs_own_sentence
-from ui.story import DECONV, EVEN, RESIZE, STEPS, STORY_IMAGE, scores_sentence
+from ui.story import DECONV, EVEN, RESIZE, STEPS, STORY_IMAGE, figure_spec, scores_sentence
 
 CATALOG = load_catalog()
 HIST = read_histories(ROOT / "checkpoints")
@@ -38,16 +37,11 @@ def _step(title_start: str):
     return next(s for s in STEPS if s.title.startswith(title_start))
 
 
-def _coverage(spec: dict):
-    return coverage_report(spec["kernel"], spec["stride"], (spec["size"], spec["size"]),
-                           padding=spec["padding"])
-
-
 def test_step_4_four_times_and_once():
     """"some output cells are painted four times, their neighbours once": the step's own
     configuration (FIGURE_4)."""
     assert "four times, their neighbours once" in _step("Uneven overlap").text
-    report = _coverage(FIGURE_4)
+    report = figure_spec(FIGURE_4).report()
     assert report.interior_stats.max == 4 and report.interior_stats.min == 1
 
 
@@ -57,7 +51,7 @@ def test_step_6_even_interior_uneven_borders_unequal_learnt_phases():
     4x4 network's phase-gain imbalance at every stored epoch after initialisation."""
     text = _step("Even overlap").text
     assert "evenly in the interior" in text and "borders stay uneven" in text
-    report = _coverage(FIGURE_6)
+    report = figure_spec(FIGURE_6).report()
     assert report.interior_even and report.border_stats.min < report.interior_stats.max
     assert "unequal weights for the four phases" in text
     for epoch in CATALOG.epochs(EVEN):
