@@ -218,17 +218,6 @@ def _zero_insertion_gains(found: _Found) -> np.ndarray:
     return g
 
 
-def _fold(taps: np.ndarray, s: int) -> np.ndarray:
-    """``(C, kh, kw)`` taps summed by phase: ``(C, s, s)``, entry ``[c, p, q]`` sums the
-    taps ``(u, v)`` with ``u mod s == p``, ``v mod s == q``."""
-    c, kh, kw = taps.shape
-    out = np.zeros((c, s, s))
-    for u in range(kh):
-        for v in range(kw):
-            out[:, u % s, v % s] += taps[:, u, v]
-    return out
-
-
 def _apply_filters(gains: np.ndarray, filters: Sequence[Filter], s: int) -> np.ndarray:
     """Phase gains of the layer followed by ``filters``.
 
@@ -248,7 +237,7 @@ def _apply_filters(gains: np.ndarray, filters: Sequence[Filter], s: int) -> np.n
             taps = np.asarray(f.taps, dtype=np.float64)
             if taps.shape[0] not in (1, c_out):
                 continue
-            folded = _fold(taps, s)  # (C or 1, s, s)
+            folded = polyphase_gains(taps[:, None], s)[:, 0]  # taps by phase: (C or 1, s, s)
             out = np.zeros_like(g)
             for p in range(s):
                 for q in range(s):
@@ -477,13 +466,6 @@ def _analyse(found: _Found) -> LayerAudit:
     return layer
 
 
-def _lcm(values: Sequence[int]) -> int:
-    out = 1
-    for v in values:
-        out = out * v // math.gcd(out, v)
-    return out
-
-
 def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
            out_size: tuple[int, int] | None) -> Chain:
     """Factors and predicted period; sets each upsampling layer's ``period``.
@@ -524,6 +506,6 @@ def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
             periods.append(period)
     net = (out_size[0] / in_size[0]) if in_size and out_size else float("nan")
     return Chain(total_upsampling=round(up, 6), total_downsampling=round(down, 6),
-                 net_scale=round(net, 6), period=_lcm(periods) if periods else 1,
+                 net_scale=round(net, 6), period=math.lcm(*periods),
                  upsampling_layers=len([la for la in layers if la.direction == "up"]),
                  offending_layers=sum(1 for la in layers if la.offending))

@@ -32,8 +32,9 @@ from core.audit.read import _walk_graphs
 __all__ = ["check_blind_run", "check_graph", "check_layer", "check_probe_budget", "probe_side",
            "scale_warning", "subgraph_warnings"]
 
-#: Operators that resample (the graph walk's candidates, Resize's old name included).
-RESAMPLING_OPS = frozenset(UP_OPS + DOWN_OPS + ("Upsample",))
+#: Operators that resample (the graph walk's candidates; UP_OPS names Resize's old name,
+#: Upsample, too).
+RESAMPLING_OPS = frozenset(UP_OPS + DOWN_OPS)
 
 
 def _label(node) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.audit.limits import AuditError
+from core.audit.limits import AuditError, short_error
 
 #: ``package.module:attribute`` (the attribute may be dotted: ``Outer.build``).
 _SPEC = re.compile(r"^(?P<mod>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
@@ -37,11 +37,6 @@ TORCH_SUFFIXES = (".pt", ".pth")
 STATE_DICT_KEYS = ("state_dict", "model")
 #: Seed set before a module is built, so a random initialisation is the same every run.
 BUILD_SEED = 0
-
-
-def _short(err: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(err).split())
-    return f"{type(err).__name__}: {text[:limit]}" if text else type(err).__name__
 
 
 def parse_kwargs(text: str | None) -> dict[str, Any]:
@@ -80,9 +75,9 @@ def _import(module_name: str):
         if missing and (module_name == missing or module_name.startswith(missing + ".")):
             raise AuditError(f"cannot import {module_name}: no module named {missing} on the "
                              f"import path (add your project with --pythonpath DIR)") from err
-        raise AuditError(f"importing {module_name} failed: {_short(err)}") from err
+        raise AuditError(f"importing {module_name} failed: {short_error(err)}") from err
     except (Exception, SystemExit) as err:  # noqa: BLE001 - the user's module may raise anything
-        raise AuditError(f"importing {module_name} failed: {_short(err)}") from err
+        raise AuditError(f"importing {module_name} failed: {short_error(err)}") from err
 
 
 def resolve(spec: str):
@@ -143,7 +138,7 @@ def build_module(spec: str, kwargs: Mapping[str, Any] | None = None):
     try:
         module = obj(**kwargs)
     except Exception as err:  # noqa: BLE001 - the user's constructor may raise anything
-        raise AuditError(f"building {spec} failed: {_short(err)}") from err
+        raise AuditError(f"building {spec} failed: {short_error(err)}") from err
     if not isinstance(module, torch.nn.Module):
         raise AuditError(f"{spec} returned a {type(module).__name__}, not a torch.nn.Module")
     return module
@@ -184,7 +179,7 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
             return dict(load_file(str(path), device="cpu"))
         except (SafetensorError, OSError, ValueError) as err:
             raise AuditError(f"--weights {path.name} is not a readable safetensors file: "
-                             f"{_short(err)}") from err
+                             f"{short_error(err)}") from err
     try:
         with warnings.catch_warnings():  # e.g. about the pickle protocol: one line only
             warnings.simplefilter("ignore")
@@ -197,7 +192,7 @@ def read_state_dict(path: str | Path) -> dict[str, Any]:
                          f"(save model.state_dict() or use safetensors)") from err
     except Exception as err:  # noqa: BLE001 - a damaged file raises many kinds
         raise AuditError(f"--weights {path.name} is not a readable torch file: "
-                         f"{_short(err)}") from err
+                         f"{short_error(err)}") from err
     if not _is_tensor_mapping(value) and isinstance(value, Mapping):
         for key in STATE_DICT_KEYS:
             if _is_tensor_mapping(value.get(key)):
@@ -237,4 +232,4 @@ def load_weights(module, state: Mapping[str, Any], path: str | Path,
         module.load_state_dict(state, strict=True)
     except Exception as err:  # noqa: BLE001 - e.g. a dtype that cannot be copied
         raise AuditError(f"loading --weights {Path(path).name} into {spec} failed: "
-                         f"{_short(err)}") from err
+                         f"{short_error(err)}") from err

@@ -43,6 +43,13 @@ UP_OPS = ("ConvTranspose", "Resize", "Upsample", "DepthToSpace", "MaxUnpool", "Z
 DOWN_OPS = ("Conv", "MaxPool", "AveragePool", "LpPool", "SpaceToDepth")
 
 
+def short_error(err: BaseException, limit: int = 200) -> str:
+    """``"Type: message"`` on one line, the message cut to ``limit`` characters (an
+    exception raised by the user's code, quoted in a refusal)."""
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:limit]}" if text else type(err).__name__
+
+
 class AuditError(ValueError):
     """The model is refused or cannot be audited; ``str(err)`` is one line saying why."""
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.audit.analysis import _analyse, _chain
-from core.audit.limits import AuditError
+from core.audit.limits import AuditError, short_error
 from core.audit.measured import ALL_LAYERS, measure_fixes
 from core.audit.probes import _run_probes
 from core.audit.report import AuditReport
@@ -43,8 +43,7 @@ def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
         calls, y = _trace_module(module, x)
     except Exception as err:  # noqa: BLE001 - the user's forward may raise anything
         raise AuditError(f"the module's forward pass fails on input shape "
-                         f"{','.join(map(str, shape))}: {type(err).__name__}: "
-                         f"{' '.join(str(err).split())[:200]}") from err
+                         f"{','.join(map(str, shape))}: {short_error(err)}") from err
     layers = [_analyse(f) for f in calls]
     out_shape = list(y.shape) if isinstance(y, torch.Tensor) else None
     out_size = (out_shape[2], out_shape[3]) if out_shape and len(out_shape) == 4 else None

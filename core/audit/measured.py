@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from core.audit.analysis import _analyse, _Found
-from core.audit.probes import _to_unit
+from core.audit.limits import short_error
 from core.audit.report import AuditReport, LayerAudit, ProbeReport, _clean
 from core.audit.torch_trace import _eval_copy, _torch_runner, _trace_module
 from core.maths.metrics import (
     checkerboard_score,
+    to_unit_range,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudi
 
     def score_of(model) -> float | None:
         y = _torch_runner(model)(batch)[0].astype(np.float64).transpose(1, 2, 0)
-        scored, _, _ = _to_unit(y)
+        scored = to_unit_range(y)  # the probes' SCALING_RULE
         if min(scored.shape[:2]) < 4 * period:
             return None
         return checkerboard_score(scored, period)
@@ -185,7 +186,7 @@ def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudi
                 fixable.append((path, layer))
             except Exception as err:  # noqa: BLE001 - the user's forward may raise anything
                 entry["fix"] = (f"{what}: the swapped network does not run "
-                                f"({type(err).__name__}: {' '.join(str(err).split())[:160]})")
+                                f"({short_error(err, 160)})")
         out[layer.name] = _clean(entry)
     if len(fixable) > 1:
         original, fixed = copy.deepcopy(module), copy.deepcopy(module)

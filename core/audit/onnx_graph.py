@@ -507,7 +507,6 @@ def _feed_subpixel(g: _Graph, node, f: _Found) -> None:
         return w * k.reshape(-1, 1, 1, 1) if k.size in (1, w.shape[0]) else None
 
     f.weight = weight
-    f.module_path = f.module_path
 
 
 def _fix_input(model, input_shape: Sequence[int] | None) -> tuple[str, list[int], list[str]]:
@@ -648,7 +647,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         .type.tensor_type.elem_type, np.float32)
     if missing:
         guard.check_blind_run(candidates, g.array, g.sizes)
-        extra = [n for n in missing if n not in {o.name for o in model.graph.output}]
+        extra = [n for n in missing if n not in g.outputs]
         for n in extra:
             model.graph.output.append(onnx.ValueInfoProto(name=n))
         try:

@@ -15,6 +15,7 @@ from core.maths.metrics import (
     Spectrum,
     checkerboard_score,
     log_power_spectrum,
+    to_unit_range,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -104,18 +105,6 @@ SCALING_RULE = ("every output (each probe, and each network of a measured fix) i
                 "does not depend on the output's range (x2 scores the same)")
 
 
-def _to_unit(output: np.ndarray, lo_hi: tuple[float, float] | None = None
-             ) -> tuple[np.ndarray, str, tuple[float, float] | None]:
-    """The output as scored (:data:`SCALING_RULE`): min-max rescaled to [0, 1] by its own
-    range, or by ``lo_hi`` (the shift test rescales shifted outputs like the unshifted)."""
-    if lo_hi is None:
-        lo_hi = (float(output.min()), float(output.max()))
-    lo, hi = lo_hi
-    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
-        return np.full_like(output, 0.5), "min-max", lo_hi
-    return (output - lo) / (hi - lo), "min-max", lo_hi
-
-
 def azimuthal_average(spectrum: Spectrum) -> tuple[np.ndarray, np.ndarray]:
     """Azimuthally averaged power of a :class:`core.maths.metrics.Spectrum` (Durall et al. 2020).
 
@@ -192,14 +181,14 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
                                "output is not an image", notes)
         out = y[0].astype(np.float64).transpose(1, 2, 0)  # (H', W', C')
         raw_outputs[name] = out
-        scored, scaling, _ = _to_unit(out)
+        scored = to_unit_range(out)  # SCALING_RULE
         p_used = _score_period(period, scored.shape) if p_used is None else p_used
         score = spectrum = radial = None
         if min(scored.shape[:2]) >= 4 * p_used:
             score = checkerboard_score(scored, p_used)
             spectrum = log_power_spectrum(scored, p_used)
             radial = azimuthal_average(spectrum)
-        results[name] = ProbeResult(name, x, scored, scaling, score, spectrum, radial)
+        results[name] = ProbeResult(name, x, scored, "min-max", score, spectrum, radial)
     p_used = p_used or max(2, period)
     notes.append(f"scaling: {SCALING_RULE}")
     if period < 2:
@@ -226,7 +215,8 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
                           f"periods of {max(2, period)} px: no shift test (audit at a larger "
                           "input shape to run it)")
         else:
-            base, _, lo_hi = _to_unit(out0)
+            lo_hi = (float(out0.min()), float(out0.max()))
+            base = to_unit_range(out0, lo_hi)
             h, w = base.shape[:2]
             margin = max(period, min(h, w) // 4)
             crop = (slice(margin, h - margin), slice(margin, w - margin))
@@ -240,7 +230,7 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
                 batch = np.repeat(xs.transpose(2, 0, 1)[None], n, axis=0).astype(np.float32)
                 ys = _finite(np.asarray(run(batch)), f"shifted noise (d={d})")[0]
                 ys = ys.astype(np.float64).transpose(1, 2, 0)
-                shifted, _, _ = _to_unit(ys, lo_hi)
+                shifted = to_unit_range(ys, lo_hi)
                 expected = np.roll(base, (d, d), axis=(0, 1))
                 value = _psnr(np.clip(shifted[crop], 0, 1), np.clip(expected[crop], 0, 1))
                 if d in shifts:

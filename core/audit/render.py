@@ -59,10 +59,11 @@ def radial_figure(probes: ProbeReport) -> go.Figure:
             x=freq, y=logp, mode="lines", name=name,
             hovertemplate=f"{name}<br>|f| = %{{x:.3f}} cycles/pixel<br>"
                           "log10 power %{y:.2f}<extra></extra>"))
-    for r in predicted_radii(probes.period):
+    radii = predicted_radii(probes.period)
+    for r in radii:
         fig.add_vline(x=r, line={"dash": "dot", "width": 1, "color": "red"})
     fig.add_trace(go.Scatter(  # a legend entry and hover for the marks
-        x=predicted_radii(probes.period), y=[None] * len(predicted_radii(probes.period)),
+        x=radii, y=[None] * len(radii),
         mode="markers", marker={"color": "red", "symbol": "line-ns-open"},
         name=f"predicted (period {probes.period})", hoverinfo="skip"))
     fig.update_layout(

@@ -493,15 +493,16 @@ def gain_imbalance(gains) -> float:
     return float(np.mean(spread) / rms)
 
 
-def to_unit_range(image) -> np.ndarray:
+def to_unit_range(image, bounds: tuple[float, float] | None = None) -> np.ndarray:
     """Rescale an image linearly to ``[0, 1]`` (min -> 0, max -> 1, all channels together).
 
     Randomly initialised layers output arbitrary ranges; the layer lab shows and scores
     them after this rescaling, so scores compare across layers. A constant image maps
-    to 0.5 everywhere.
+    to 0.5 everywhere. ``bounds``: rescale by this ``(min, max)`` instead of the image's
+    own (the audit's shift test scales shifted outputs like the unshifted one).
     """
     arr = np.asarray(image, dtype=np.float64)
-    lo, hi = float(arr.min()), float(arr.max())
+    lo, hi = bounds if bounds is not None else (float(arr.min()), float(arr.max()))
     if hi - lo <= 1e-12 * max(1.0, abs(hi)):
         return np.full_like(arr, 0.5)
     return (arr - lo) / (hi - lo)
