@@ -71,6 +71,24 @@ class Filter:
         return self.taps is not None and self.taps.shape[-2:] != (1, 1)
 
 
+def depthwise_filter(weight: np.ndarray, groups: int, channels: int | None,
+                     name: str) -> Filter | None:
+    """The Filter of a stride-1 convolution with a ``(C, 1, kh, kw)`` weight that filters
+    each channel on its own (``groups == C``, or one channel): a fixed smoothing the audit
+    credits on both routes. None when the convolution mixes channels."""
+    c_w = weight.shape[0]
+    if not (groups == c_w == channels or (groups == 1 and c_w == 1 and channels == 1)):
+        return None
+    return Filter(f"{weight.shape[2]}x{weight.shape[3]} {name}",
+                  taps=np.asarray(weight[:, 0], np.float64))
+
+
+def box_filter(kh: int, kw: int, name: str) -> Filter:
+    """The Filter of a stride-1 ``kh x kw`` average pooling (a box blur)."""
+    kh, kw = int(kh), int(kw)
+    return Filter(f"{kh}x{kw} {name}", taps=np.full((1, kh, kw), 1.0 / (kh * kw)))
+
+
 def _integer(x: float) -> int | None:
     r = round(x)
     return int(r) if r >= 1 and abs(x - r) < 1e-6 else None
@@ -256,6 +274,13 @@ def _evidence() -> list[str]:
     return ["", *lines] if lines else []
 
 
+def fix_kernel(k: int) -> int:
+    """The resize-convolution's kernel that replaces a ``k``-tap transposed convolution:
+    ``k`` if odd, else ``k - 1`` (an odd kernel keeps the output centred). One rule for the
+    fix code printed and the fix measured (:mod:`core.audit.measured`)."""
+    return k if k % 2 else max(1, k - 1)
+
+
 def _fix_code(layer: LayerAudit) -> str | None:
     """PyTorch code for the fix of an offending (or gradient-uneven) layer."""
     c_in = layer.in_channels if layer.in_channels is not None else "in_channels"
@@ -264,7 +289,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
         s = layer.stride[0] if layer.stride and len(set(layer.stride)) == 1 else None
         k = layer.kernel[0] if layer.kernel and len(set(layer.kernel)) == 1 else 3
         s_txt = s if s is not None else "scale"
-        k_fix = k if k % 2 else max(1, k - 1)
+        k_fix = fix_kernel(k)
         even_k = (s * math.ceil(k / s)) if s else "a multiple of the stride"
         lines = [
             "import torch.nn as nn",

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import _analyse, _Found
+from core.audit.analysis import _analyse, _Found, fix_kernel
 from core.audit.limits import short_error
 from core.audit.report import AuditReport, LayerAudit, ProbeReport, _clean
 from core.audit.torch_trace import _eval_copy, _torch_runner, _trace_module
@@ -70,9 +70,7 @@ def _resize_conv_fix(layer: LayerAudit, conv_t) -> Any:
     s = layer.stride
     if not s or s[0] != s[1] or s[0] < 2:
         return None
-    k = conv_t.kernel_size[0]
-    k_fix = k if k % 2 else max(1, k - 1)
-    return _resize_conv_module()(conv_t, k_fix).to(conv_t.weight.device, conv_t.weight.dtype)
+    return _resize_conv_module()(conv_t, fix_kernel(conv_t.kernel_size[0])).to(conv_t.weight.device, conv_t.weight.dtype)
 
 
 def _set_submodule(root, path: str, new) -> None:

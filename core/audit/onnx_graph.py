@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.audit import guard
-from core.audit.analysis import Filter, _analyse, _chain, _Found
+from core.audit.analysis import Filter, _analyse, _chain, _Found, box_filter, depthwise_filter
 from core.audit.limits import (
     DOWN_OPS,
     MAX_BYTES,
@@ -33,6 +33,16 @@ def _attrs(node) -> dict[str, Any]:
     import onnx
 
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _bn_scale(g, node) -> np.ndarray | None:
+    """An eval-mode BatchNormalization's per-channel scale ``gamma / sqrt(var + eps)``,
+    None when gamma or the variance is not a constant of the graph."""
+    gamma, var = g.array(node.input[1]), g.array(node.input[4])
+    if gamma is None or var is None:
+        return None
+    eps = float(_attrs(node).get("epsilon", 1e-5))
+    return np.asarray(gamma, np.float64) / np.sqrt(var + eps)
 
 
 def _dims(value_info) -> list[int | None] | None:
@@ -428,12 +438,10 @@ def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
             if value is not True:
                 filters.append(Filter(f"{op} {node.name}", scale=value))
         elif op == "BatchNormalization" and first and len(node.input) >= 5:
-            gamma, var = g.array(node.input[1]), g.array(node.input[4])
-            if gamma is None or var is None:
+            bn = _bn_scale(g, node)
+            if bn is None:
                 break
-            eps = float(_attrs(node).get("epsilon", 1e-5))
-            filters.append(Filter(f"BatchNormalization {node.name}",
-                                  scale=np.asarray(gamma, np.float64) / np.sqrt(var + eps)))
+            filters.append(Filter(f"BatchNormalization {node.name}", scale=bn))
         elif op == "Conv" and first and len(node.input) > 1:
             a = _attrs(node)
             w = g.array(node.input[1])
@@ -441,18 +449,16 @@ def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
             if w is None or w.ndim != 4 or w.shape[1] != 1 or max(_pairs(a.get("strides"), 1)) > 1 \
                     or max(_pairs(a.get("dilations"), 1)) > 1:
                 break
-            group = int(a.get("group", 1))
-            if not (group == w.shape[0] == c or (group == 1 and w.shape[0] == 1 and c == 1)):
+            blur = depthwise_filter(w, int(a.get("group", 1)), c, f"depthwise Conv {node.name}")
+            if blur is None:
                 break
-            filters.append(Filter(f"{w.shape[2]}x{w.shape[3]} depthwise Conv {node.name}",
-                                  taps=np.asarray(w[:, 0], np.float64)))
+            filters.append(blur)
         elif op == "AveragePool" and first:
             a = _attrs(node)
             k = a.get("kernel_shape")
             if k is None or len(k) != 2 or max(_pairs(a.get("strides"), 1)) > 1:
                 break
-            filters.append(Filter(f"{k[0]}x{k[1]} AveragePool {node.name}",
-                                  taps=np.full((1, int(k[0]), int(k[1])), 1.0 / (k[0] * k[1]))))
+            filters.append(box_filter(k[0], k[1], f"AveragePool {node.name}"))
         else:
             break
         tensor = node.output[0]
@@ -470,11 +476,9 @@ def _feed_subpixel(g: _Graph, node, f: _Found) -> None:
         if feeder.op_type == "Identity":
             pass
         elif feeder.op_type == "BatchNormalization" and len(feeder.input) >= 5:
-            gamma, var = g.array(feeder.input[1]), g.array(feeder.input[4])
-            if gamma is None or var is None:
+            k = _bn_scale(g, feeder)
+            if k is None:
                 return
-            eps = float(_attrs(feeder).get("epsilon", 1e-5))
-            k = np.asarray(gamma, np.float64) / np.sqrt(var + eps)
             scale = k if scale is None else scale * k
         elif feeder.op_type in ("Mul", "Div", "Add", "Sub"):
             data = [n for n in feeder.input if g.producer.get(n) is not None

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import Filter, _Found
+from core.audit.analysis import Filter, _Found, box_filter, depthwise_filter
 
 # ---------------------------------------------------------------------------------------
 # Live torch modules
@@ -278,19 +278,16 @@ def _filter_of(fname: str, args: tuple, kwargs: dict, x, out) -> tuple[bool, Fil
         if w is None or w.ndim != 4 or w.shape[1] != 1 or \
                 max(_pair_arg(b.get("stride"), 1)) > 1 or max(_pair_arg(b.get("dilation"), 1)) > 1:
             return False, None
-        c = x.shape[1]
-        if not (groups == w.shape[0] == c or (groups == 1 and w.shape[0] == 1 and c == 1)):
-            return False, None
-        taps = w[:, 0].detach().double().cpu().numpy()
-        return True, Filter(f"{taps.shape[1]}x{taps.shape[2]} depthwise conv2d", taps=taps)
+        blur = depthwise_filter(w.detach().double().cpu().numpy(), groups, x.shape[1],
+                                "depthwise conv2d")
+        return (blur is not None), blur
     if fname == "avg_pool2d":
         b = dict(zip(_SIGNATURES["avg_pool2d"], args, strict=False))
         b.update(kwargs)
         k = _pair_arg(b.get("kernel_size"), 1)
         if max(_pair_arg(b.get("stride") or b.get("kernel_size"), 1)) > 1:
             return False, None
-        return True, Filter(f"{k[0]}x{k[1]} avg_pool2d",
-                            taps=np.full((1, k[0], k[1]), 1.0 / (k[0] * k[1])))
+        return True, box_filter(k[0], k[1], "avg_pool2d")
     return False, None
 
 
