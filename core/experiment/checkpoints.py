@@ -27,7 +27,6 @@ import json
 import math
 import os
 import re
-import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from core.experiment.models import TransformNet, TransformNetConfig
-from core.io.files import atomic_write_bytes, clip, read_csv_file
+from core.io.files import atomic_write_bytes, clip, open_regular, read_csv_file
 from core.io.text import is_utf8, safe_text
 
 SCHEMA_VERSION = 1
@@ -240,7 +239,8 @@ def _parse_header(path: Path, data: bytes, size: int | None = None) -> dict[str,
 
 
 def _open(path: str | Path) -> tuple[Path, int, int]:
-    """Open an existing regular file for reading, never through a symbolic link.
+    """Open an existing regular file for reading, never through a symbolic link
+    (:func:`core.io.files.open_regular`, at most :data:`MAX_FILE_BYTES`).
 
     Returns the path, an OS file descriptor (the caller closes it) and the size.
     """
@@ -250,21 +250,8 @@ def _open(path: str | Path) -> tuple[Path, int, int]:
     if not p.exists():
         raise CheckpointError(p, "file not found (regenerate with `python -m core.train`, "
                                  "see checkpoints/README.md)")
-    if not p.is_file():
-        raise CheckpointError(p, "not a regular file")
-    try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise CheckpointError(p, f"cannot be opened ({exc.strerror or exc})") from exc
-    st_ = os.fstat(fd)
-    if not stat.S_ISREG(st_.st_mode):
-        os.close(fd)
-        raise CheckpointError(p, "not a regular file")
-    if st_.st_size > MAX_FILE_BYTES:
-        os.close(fd)
-        raise CheckpointError(p, f"{st_.st_size} bytes, more than the {MAX_FILE_BYTES} a "
-                                 "checkpoint may have")
-    return p, fd, st_.st_size
+    fd, size = open_regular(p, MAX_FILE_BYTES, fail=lambda problem: CheckpointError(p, problem))
+    return p, fd, size
 
 
 def _read_head(path: str | Path) -> tuple[Path, bytes, int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -35,28 +36,35 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def open_regular(path: str | Path, max_bytes: int, what: str = "file") -> tuple[int, int]:
+def open_regular(path: str | Path, max_bytes: int, what: str = "file", *,
+                 fail: Callable[[str], Exception] | None = None) -> tuple[int, int]:
     """Open ``path`` for reading only when it is a regular file (never a link, a FIFO, a
     device or a socket: opened with ``O_NONBLOCK``, so a FIFO cannot block, then checked
     with ``fstat``) of at most ``max_bytes``. Returns ``(fd, size)``; the caller closes
-    ``fd``. ``ValueError`` naming the file (:func:`core.io.text.safe_text`) otherwise."""
+    ``fd``. A refused file raises ``fail(problem)`` (the problem alone, e.g. "a symbolic
+    link: not followed"); by default a ``ValueError`` naming the file
+    (:func:`core.io.text.safe_text`) and the problem."""
     p = Path(path)
-    where = f"{what} {clip(safe_text(p), 300)!r}"
+    if fail is None:
+        where = f"{what} {clip(safe_text(p), 300)!r}"
+
+        def fail(problem: str) -> Exception:
+            return ValueError(f"{where}: {problem}")
+
     if p.is_symlink():
-        raise ValueError(f"{where} is a symbolic link: not followed")
+        raise fail("a symbolic link: not followed")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(p, flags)
     except OSError as exc:
-        raise ValueError(f"{where} cannot be opened ({exc.strerror or exc})") from exc
+        raise fail(f"cannot be opened ({exc.strerror or exc})") from exc
     st_ = os.fstat(fd)
     if not stat.S_ISREG(st_.st_mode):
         os.close(fd)
-        raise ValueError(f"{where} is not a regular file (a FIFO, device, socket or "
-                         "folder): not read")
+        raise fail("not a regular file (a FIFO, device, socket or folder): not read")
     if st_.st_size > max_bytes:
         os.close(fd)
-        raise ValueError(f"{where} is {st_.st_size} bytes, more than {max_bytes}")
+        raise fail(f"{st_.st_size} bytes, more than {max_bytes}")
     return fd, st_.st_size
 
 
