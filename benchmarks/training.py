@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import print_table, write_results  # noqa: E402
-from core.experiment.models import VARIANTS, build_model, count_parameters  # noqa: E402
+from core.experiment.models import VARIANTS, build_model  # noqa: E402
+from core.upsamplers.registry import count_parameters  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

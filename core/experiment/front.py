@@ -169,8 +169,8 @@ def variant_costs(variants: list[str], benchmark: dict | None) -> pd.DataFrame:
     (``benchmark`` is ``benchmarks/results/upsampling.json`` as a dict; times are NaN when
     it is missing or lacks the layer). ``resize_nearest`` trains and runs through the fused
     layer (the same function), so its time is ``fused_resize``'s."""
-    from core.experiment.models import VARIANTS, build_model, count_parameters
-    from core.upsamplers.registry import count_macs, make_upsampler
+    from core.experiment.models import VARIANTS, build_model
+    from core.upsamplers.registry import count_macs, count_parameters, make_upsampler
 
     rows = [r for r in (benchmark or {}).get("rows", []) if isinstance(r, dict)]
     shape = rows[0].get("shape") if rows else None

@@ -212,7 +212,3 @@ def build_model(config: TransformNetConfig | str) -> TransformNet:
             raise ValueError(f"unknown variant {config!r}; known: {sorted(VARIANTS)}")
         config = VARIANTS[config]
     return TransformNet(config)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -178,7 +178,8 @@ def test_the_remedies_add_no_parameters_and_their_smoothing_is_fixed():
     import torch
 
     from core.experiment.checkpoints import load_model
-    from core.experiment.models import VARIANTS, build_model, count_parameters
+    from core.experiment.models import VARIANTS, build_model
+    from core.upsamplers.registry import count_parameters
 
     fixed = {v for v in VARIANTS
              if any(dict(getattr(build_model(v), up).named_buffers()) for up in ("up1", "up2"))}
