@@ -67,7 +67,6 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors import safe_open
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from tqdm import tqdm
 
@@ -240,10 +239,9 @@ def _save_resume(path: Path, model: TransformNet, opt: torch.optim.Optimizer, ep
 
 def _load_resume(path: Path, model: TransformNet, opt: torch.optim.Optimizer,
                  device: torch.device) -> dict[str, Any]:
-    data = path.read_bytes()
-    tensors = st_load(data)
-    with safe_open(str(path), framework="pt") as f:  # the header, parsed by safetensors
+    with safe_open(str(path), framework="pt") as f:  # one read: header and tensors
         meta = json.loads(f.metadata()["resume"])
+        tensors = {key: f.get_tensor(key) for key in f.keys()}
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, val in tensors.items():
