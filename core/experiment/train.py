@@ -157,12 +157,8 @@ class TrainConfig:
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown or not self.variants:
             raise ValueError(f"unknown variants {unknown}; known: {list(VARIANTS)}")
-        for name in ("epochs", "crops_per_epoch", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.crop_size < FACTOR or self.crop_size % FACTOR:
-            raise ValueError(f"crop_size must be a positive multiple of {FACTOR}, "
-                             f"got {self.crop_size}")
+        if self.crop_size % FACTOR:  # its range, like every count's, is in TRAIN_BOUNDS
+            raise ValueError(f"crop_size must be a multiple of {FACTOR}, got {self.crop_size}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -171,8 +167,6 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be >= 0, got {self.grad_clip}")
         if not 0 < self.adam_beta2 < 1:
             raise ValueError(f"adam_beta2 must be in (0, 1), got {self.adam_beta2}")
-        if self.collapse_min_steps < 0:
-            raise ValueError(f"collapse_min_steps must be >= 0, got {self.collapse_min_steps}")
         if self.keep not in ("log", "all"):
             raise ValueError(f"keep must be 'log' or 'all', got {self.keep!r}")
         if self.resume and self.overwrite:
