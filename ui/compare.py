@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.experiment.catalog import POST_EPOCH, Catalog
-from core.experiment.checkpoints import MAX_EPOCH
+from core.experiment.tables import MAX_EPOCH
 from core.io.decode import LoadedImage
 from ui.catalog import opening_epoch_note
 from ui.figures.comparison import GAINS, Side

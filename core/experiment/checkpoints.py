@@ -37,7 +37,9 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from core.experiment.models import TransformNet, TransformNetConfig
-from core.io.files import atomic_write_bytes, clip, open_regular, read_csv_file
+from core.experiment.tables import MAX_EPOCH, VARIANT_RE, read_csv_table
+from core.experiment.tables import show_value as _show
+from core.io.files import atomic_write_bytes, clip, open_regular
 from core.io.text import is_utf8, safe_text
 
 SCHEMA_VERSION = 1
@@ -54,14 +56,10 @@ MANIFEST_COLUMNS = ("variant", "epoch", "path", *METRIC_COLUMNS, "seed", "epoch_
 # --- anything large is read or built).
 #: Longest problem text a CheckpointError carries: a hostile file cannot flood a page or a log.
 MAX_PROBLEM_CHARS = 400
-#: Largest epoch number taken seriously (the experiments store tens).
-MAX_EPOCH = 10_000
 #: Largest checkpoint file read (the shipped ones are ~100 KB).
 MAX_FILE_BYTES = 256 * 2**20
 #: Largest safetensors header read (ours are a few KB).
 MAX_HEADER_BYTES = 2**20
-#: Largest manifest / history CSV read.
-MAX_CSV_BYTES = 16 * 2**20
 #: Bounds of every integer field of a stored TransformNetConfig (inclusive).
 CONFIG_BOUNDS = {"width": (1, 512), "res_blocks": (0, 64), "up_kernel": (1, 15),
                  "first_kernel": (1, 31), "last_kernel": (1, 31)}
@@ -69,8 +67,6 @@ CONFIG_BOUNDS = {"width": (1, 512), "res_blocks": (0, 64), "up_kernel": (1, 15),
 MAX_PARAMETERS = 100_000_000
 #: Weight dtypes a model may be stored in (safetensors names).
 WEIGHT_DTYPES = ("F16", "BF16", "F32")
-#: What a variant name may look like (it is a folder name).
-VARIANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 #: Why a checkpoint whose file or folder name is not UTF-8 is left out.
@@ -88,11 +84,6 @@ class CheckpointError(ValueError):
         self.path = clip(safe_text(path), 300)
         self.problem = clip(safe_text(problem))
         super().__init__(f"checkpoint {self.path!r}: {self.problem}")
-
-
-def _show(value: Any) -> str:
-    """A short repr of an untrusted value for a message."""
-    return clip(repr(value), 40)
 
 
 def checkpoint_path(root: str | Path, variant: str, epoch: int) -> Path:
@@ -505,33 +496,6 @@ def write_manifest(root: str | Path = "checkpoints") -> pd.DataFrame:
     df["sha256"] = [file_sha256(p) for p in df["path"]]
     df = df[list(MANIFEST_COLUMNS)]
     atomic_write_bytes(Path(root) / "manifest.csv", df.to_csv(index=False).encode())
-    return df
-
-
-def read_csv_table(path: str | Path, required: tuple[str, ...] = ("variant", "epoch"),
-                   what: str = "table") -> pd.DataFrame:
-    """A CSV written by this project (manifest, history), checked: ``ValueError`` naming
-    the file and the problem when it is a link, too large, not UTF-8, not CSV, lacks a
-    ``required`` column, or has a row whose ``epoch`` is not an integer in 0..MAX_EPOCH
-    or whose ``variant`` is not a variant name. ``epoch`` comes back as int."""
-    p = Path(path)
-    where = f"{what} {clip(str(p), 300)!r}"
-    df = read_csv_file(p, required, what, MAX_CSV_BYTES)
-    if "epoch" in df.columns:
-        epochs = pd.to_numeric(df["epoch"], errors="coerce")
-        bad = ~(epochs.notna() & (epochs == epochs.round()) & (epochs >= 0)
-                & (epochs <= MAX_EPOCH))
-        if bad.any():
-            i = int(bad.to_numpy().nonzero()[0][0])
-            raise ValueError(f"{where}, row {i + 2}: epoch {_show(df['epoch'].iloc[i])} is "
-                             f"not an integer from 0 to {MAX_EPOCH}")
-        df["epoch"] = epochs.astype(int)
-    if "variant" in df.columns:
-        ok = df["variant"].map(lambda v: isinstance(v, str) and bool(VARIANT_RE.match(v)))
-        if not ok.all():
-            i = int((~ok).to_numpy().nonzero()[0][0])
-            raise ValueError(f"{where}, row {i + 2}: variant {_show(df['variant'].iloc[i])} "
-                             "is not a variant name")
     return df
 
 

@@ -199,24 +199,21 @@ def remedy_lines(root: str | None = None) -> tuple[str, ...]:
     post's fix and the remedies at its last epoch and at the post's epoch 10 (held-out
     photographs), and the remedy the data favours (:func:`answer`). Empty when the
     histories are missing or unreadable: the audit then quotes nothing."""
-    # read the few history files directly (core.io.files): an ONNX-only audit must not
-    # import torch, which the checkpoint loader behind read_histories does
-    from core.io.files import read_csv_file
+    # the few history files, by core.experiment.history.read_history (torch-free: an
+    # ONNX-only audit must not import torch); an unreadable one is left out
+    from core.experiment.history import HISTORY_NAME, read_history
 
     frames = []
     for variant in (DECONV, POST_FIX, *KEEP_CAPACITY):
-        path = Path(root or SHIPPED) / variant / "history.csv"
         try:
-            frames.append(read_csv_file(path, ("epoch",), "history").assign(variant=variant))
+            rows = read_history(Path(root or SHIPPED) / variant / HISTORY_NAME)
         except (OSError, ValueError):
             continue
+        if rows:
+            frames.append(pd.DataFrame(rows).assign(variant=variant))
     if not frames:
         return ()
     hist = pd.concat(frames, ignore_index=True)
-    hist["epoch"] = pd.to_numeric(hist["epoch"], errors="coerce")
-    hist = hist[hist["epoch"].notna()].astype({"epoch": int})
-    if hist.empty:
-        return ()
     last = int(hist["epoch"].max())
     epochs = tuple(dict.fromkeys((10, last)))
     points = front_points(hist, epochs, "held-out")

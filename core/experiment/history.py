@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.experiment.checkpoints import read_csv_table
+from core.experiment.tables import read_csv_table
 from core.io.files import atomic_write_bytes, clip
 from core.io.text import is_utf8, plain, safe_text
 
@@ -42,7 +42,7 @@ NUMBER_COLUMNS = tuple(c for c in HISTORY_COLUMNS if c not in ("epoch", "stored"
 
 def read_history(path: str | Path) -> list[dict[str, Any]]:
     """Rows of one ``history.csv`` (``[]`` when there is none), checked by
-    :func:`core.experiment.checkpoints.read_csv_table` (``ValueError`` naming the file when it is a
+    :func:`core.experiment.tables.read_csv_table` (``ValueError`` naming the file when it is a
     link, not a regular file, too large, not UTF-8 CSV, lacks ``epoch`` or holds an
     impossible epoch) and here: a number column (:data:`NUMBER_COLUMNS`) holding text
     is refused, naming the row and the column. Every column of :data:`HISTORY_COLUMNS`

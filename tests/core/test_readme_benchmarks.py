@@ -21,7 +21,7 @@ from benchmarks.upsampling import DECONV_GOALS, RESIZE_SPEEDUP_GOAL
 from benchmarks.visitors import play_met
 from core.audit import limits as audit_limits
 from core.audit.read import MAX_ARCHIVE_FILES
-from core.experiment import checkpoints, data, train
+from core.experiment import checkpoints, data, tables, train
 from core.experiment.catalog import variant_order
 from core.experiment.history import read_histories
 from core.io import decode, photos, text
@@ -505,7 +505,7 @@ def test_hostile_input_limits_are_the_enforced_constants():
         f"refused under {decode.DEFAULT_MIN_SIZE} pixels",
         f"A checkpoint file is at most {mib(checkpoints.MAX_FILE_BYTES)} with a header of at "
         f"most {mib(checkpoints.MAX_HEADER_BYTES)}; `manifest.csv` and `history.csv` at most "
-        f"{mib(checkpoints.MAX_CSV_BYTES)}",
+        f"{mib(tables.MAX_CSV_BYTES)}",
         f"listed up to {photos.MAX_FOLDER_ENTRIES:,} entries",
         f"(8-bit levels spanning at most {data.FLAT_LEVELS})",
         f"`width` {bounds['width'][0]} to {bounds['width'][1]}, `res_blocks` "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.experiment import checkpoints, data, train
+from core.experiment import checkpoints, data, tables, train
 from core.io import decode, photos, text
 from core.maths import matrix_case
 
@@ -23,8 +23,8 @@ def stated() -> list[str]:
            f"{decode.DEFAULT_MIN_SIZE} pixels", f"{photos.MAX_FOLDER_ENTRIES:,} entries",
            f"{data.FLAT_LEVELS} levels", f"{train.MAX_FEATURE_MAP_BYTES // 2**30} GiB",
            _mib(checkpoints.MAX_FILE_BYTES), _mib(checkpoints.MAX_HEADER_BYTES),
-           f"0 to {checkpoints.MAX_EPOCH:,}", f"| {checkpoints.MAX_PARAMETERS:,} |",
-           f"| {checkpoints.MAX_PROBLEM_CHARS} |", _mib(checkpoints.MAX_CSV_BYTES),
+           f"0 to {tables.MAX_EPOCH:,}", f"| {checkpoints.MAX_PARAMETERS:,} |",
+           f"| {checkpoints.MAX_PROBLEM_CHARS} |", _mib(tables.MAX_CSV_BYTES),
            f"| {text.MAX_SHOWN_CHARS} |", f"| {matrix_case.MAX_TYPED_ABS:g} |"]
     for name, (lo, hi) in train.TRAIN_BOUNDS.items():
         if name in ("warmup", "collapse_min_steps"):
