@@ -32,6 +32,7 @@ from core.io.decode import (
     float_grey,
 )
 from core.io.files import open_regular
+from core.io.pixels import to_uint8
 from core.io.text import safe_text
 
 #: Most files and folders a data folder may hold, all levels together (``find_images``).
@@ -152,7 +153,7 @@ def read_rgb(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                 im = ImageOps.exif_transpose(im)
                 if im.mode == "F":
                     grey, _notes = float_grey(im)  # (H, W) float32 in [0, 1]
-                    im = Image.fromarray(np.round(grey * 255.0).astype(np.uint8))
+                    im = Image.fromarray(to_uint8(grey))
                 elif im.mode in ("I;16", "I;16B", "I;16L", "I"):
                     arr = np.asarray(im, dtype=np.float64)
                     arr = arr / max(arr.max(), 1.0) * 255.0
