@@ -68,6 +68,13 @@ def read_history(path: str | Path) -> list[dict[str, Any]]:
     return df.to_dict("records")
 
 
+def history_row(epoch: int, stored: bool, metrics: dict[str, Any]) -> dict[str, Any]:
+    """One row of a history: the epoch, whether its checkpoint is stored, and the metrics
+    of :data:`HISTORY_COLUMNS` (an evaluation's per-image breakdown is not kept)."""
+    return {"epoch": int(epoch), "stored": stored,
+            **{k: v for k, v in metrics.items() if k in NUMBER_COLUMNS}}
+
+
 def write_history(path: str | Path, rows: list[dict[str, Any]]) -> None:
     """Write ``rows`` as a ``history.csv`` (HISTORY_COLUMNS; missing values empty), atomically."""
     df = pd.DataFrame([{c: r.get(c, math.nan) for c in HISTORY_COLUMNS} for r in rows],
@@ -88,8 +95,7 @@ def history_from_checkpoints(root: str | Path, variant: str) -> list[dict[str, A
     for _, r in df.iterrows():
         metrics = read_metadata(r["path"]).get("metrics")
         metrics = metrics if isinstance(metrics, dict) else {}
-        row = {"epoch": int(r["epoch"]), "stored": True}
-        row |= {k: v for k, v in metrics.items() if k in HISTORY_COLUMNS}
+        row = history_row(r["epoch"], True, metrics)
         for c in ("train_loss", "val_psnr", "val_ssim", "checkerboard"):
             if c not in row and c in r and pd.notna(r[c]):
                 row[c] = float(r[c])

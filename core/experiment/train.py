@@ -81,7 +81,7 @@ from core.experiment.checkpoints import (
 )
 from core.experiment.data import DataSource, RandomCrops, default_source, folder_source
 from core.experiment.evaluation import collapse_problem, evaluate
-from core.experiment.history import HISTORY_NAME, read_history, write_history
+from core.experiment.history import HISTORY_NAME, history_row, read_history, write_history
 from core.experiment.models import FACTOR, VARIANTS, TransformNet, TransformNetConfig
 from core.experiment.runfolder import run_lock
 from core.io.files import atomic_write_bytes
@@ -415,8 +415,7 @@ def train_variant(variant: str, cfg: TrainConfig, source: DataSource, device: to
             # The history first, the resume state last: a kill between any two writes
             # leaves a resume state at most as new as the history, so --resume redoes
             # the epoch and rewrites its row; no epoch's row is ever lost.
-            history.append({"epoch": epoch, "stored": stored,
-                            **{k: v for k, v in metrics.items() if k != "per_image"}})
+            history.append(history_row(epoch, stored, metrics))
             write_history(history_file, history)
             if stored:
                 save_checkpoint(checkpoint_path(out, variant, epoch), model,
@@ -508,8 +507,7 @@ def _repaired_history(out: Path, variant: str, existing: list[int],
         if epoch < before and epoch not in have:
             meta = read_metadata(checkpoint_path(out, variant, epoch))
             metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
-            added.append({"epoch": epoch, "stored": True,
-                          **{k: v for k, v in metrics.items() if k != "per_image"}})
+            added.append(history_row(epoch, True, metrics))
     if not added:
         return kept
     kept = sorted(kept + added, key=lambda r: int(r["epoch"]))
