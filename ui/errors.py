@@ -21,6 +21,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.logger import get_logger
 
+from core.io.text import clip
+
 ROOT = Path(__file__).resolve().parent.parent
 LOG = get_logger("checkerboard_lab")
 
@@ -38,8 +40,7 @@ def short_reason(exc: BaseException, limit: int = MAX_SHOWN_CHARS) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text = text.replace(str(ROOT) + "/", "")
     text = _PATH.sub(lambda m: "…/" + re.split(r"[\\/]", m.group(0))[-1], text)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
+    text = clip(text, limit)
     name = type(exc).__name__
     return f"{name}: {text}" if text else name
 

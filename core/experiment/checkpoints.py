@@ -39,8 +39,8 @@ from safetensors.torch import save as st_save
 from core.experiment.models import TransformNet, TransformNetConfig
 from core.experiment.tables import MAX_EPOCH, VARIANT_RE, read_csv_table
 from core.experiment.tables import show_value as _show
-from core.io.files import atomic_write_bytes, clip, open_regular
-from core.io.text import is_utf8, safe_text
+from core.io.files import atomic_write_bytes, open_regular
+from core.io.text import clip, is_utf8, safe_text
 
 SCHEMA_VERSION = 1
 METADATA_KEY = "checkerboard_lab"

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from core.experiment.tables import read_csv_table
-from core.io.files import atomic_write_bytes, clip
-from core.io.text import is_utf8, plain, safe_text
+from core.io.files import atomic_write_bytes
+from core.io.text import clip, is_utf8, plain, safe_text
 
 HISTORY_NAME = "history.csv"
 

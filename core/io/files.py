@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.io.text import safe_text
+from core.io.text import clip, safe_text
 
-__all__ = ["atomic_write_bytes", "clip", "open_regular", "read_csv_file"]
-
-
-def clip(text: str, limit: int = 400) -> str:
-    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+__all__ = ["atomic_write_bytes", "open_regular", "read_csv_file"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

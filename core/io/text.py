@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_SHOWN_CHARS", "is_utf8", "md_code", "md_escape", "plain", "safe_text"]
+__all__ = ["MAX_SHOWN_CHARS", "clip", "is_utf8", "md_code", "md_escape", "plain", "safe_text"]
 
 #: Longest text :func:`plain` (and so :func:`md_code`, :func:`md_escape`) keeps.
 MAX_SHOWN_CHARS = 400
@@ -40,6 +40,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e"
 # (emphasis, code, links, images, HTML, entities, tables, strikethrough, math, ``:emoji:``
 # and ``:color[...]`` directives, list and heading markers, autolinks' dots and colons).
 _MD_ACTIVE = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+
+
+def clip(text: str, limit: int = 400) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def is_utf8(text: str) -> bool:
@@ -70,8 +76,7 @@ def plain(text: object, limit: int = MAX_SHOWN_CHARS) -> str:
     marks the cut)."""
     text = _ANSI.sub("", safe_text(text))
     text = re.sub(r"[\r\n\t\v\f]+", " ", text)
-    text = _CONTROL.sub("", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(_CONTROL.sub("", text), limit)
 
 
 def md_escape(text: object, limit: int = MAX_SHOWN_CHARS) -> str:
