@@ -179,11 +179,17 @@ def opening_epoch_note(start: int) -> str:
     return f"Opens at epoch {start}, the last one stored."
 
 
+@st.cache_resource(show_spinner=False)
 def heldout() -> dict[str, np.ndarray]:
-    """The held-out photographs (never trained on), name -> float32 (H, W, 3)."""
+    """The held-out photographs (never trained on), name -> float32 (H, W, 3): read once
+    per server (every rerun of the gallery, Compare and the story wants them), shared
+    read-only."""
     from core.io.photos import heldout_images
 
-    return heldout_images()
+    images = heldout_images()
+    for image in images.values():
+        image.setflags(write=False)
+    return images
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
