@@ -40,8 +40,9 @@ def _side_controls(catalog: Catalog, name: str, default: str) -> Side | None:
     if key in st.session_state and st.session_state[key] not in epochs:
         st.session_state[key] = start  # variant changed to one without that epoch
     elif key not in st.session_state:  # first run: a link may name an epoch not stored
-        wanted = _int_or_none(st.query_params.get(key))
-        if wanted is not None and 0 <= wanted <= MAX_EPOCH and wanted not in epochs:
+        raw = st.query_params.get(key)  # read as check_query_params reads it (ASCII digits)
+        wanted = int(raw) if raw is not None and IntParam(0, MAX_EPOCH).accepts(raw) else None
+        if wanted is not None and wanted not in epochs:
             nearest = min(epochs, key=lambda e: (abs(e - wanted), e))
             st.warning(f"Model {name.upper()} ({variant}) has no stored epoch {wanted}; "
                        f"showing the nearest stored one, epoch {nearest} (stored: "
@@ -66,13 +67,6 @@ def opening_epochs(catalog: Catalog, a: str, b: str) -> str:
     if ea == eb:
         return f"both at epoch {ea}{why}"
     return f"at epochs {ea} and {eb}"
-
-
-def _int_or_none(raw: object) -> int | None:
-    try:
-        return int(str(raw))
-    except ValueError:
-        return None
 
 
 def _epoch_list(epochs: list[int], limit: int = 12) -> str:

@@ -397,12 +397,11 @@ def _step_help(number: int, keys: str) -> str:
 
 def step_controls() -> int:
     """Previous, the step numbers (one control, bound to ``?step=N``), Next; returns N."""
-    check_query_params({"step": IntParam(1, len(STEPS))})
-    try:  # ?step=abc or 1.5: warned about above; the default is used
-        step = int(st.session_state.get("step", st.query_params.get("step", 1)))
-    except (TypeError, ValueError):
-        step = 1
-    step = step if 1 <= step <= len(STEPS) else 1
+    rule = IntParam(1, len(STEPS))
+    check_query_params({"step": rule})
+    # ?step=abc, 1.5 or 1_0: warned about above; the default is used
+    raw = st.session_state.get("step", st.query_params.get("step"))
+    step = int(raw) if raw is not None and rule.accepts(str(raw)) else 1
     prev, numbers, nxt = st.columns([3, 4, 3], vertical_alignment="center")
     before = _step_label(step - 1) if step > 1 else "Previous"
     after = _step_label(step + 1) if step < len(STEPS) else "Next"

@@ -148,3 +148,25 @@ def test_the_life_view_survives_a_damaged_history(root, content):
     at = open_page(GALLERY, {"life": "true"})
     assert_clean(at)
     assert any(h.value == "The artifacts' life" for h in at.subheader)
+
+
+def test_an_epoch_with_an_underscore_is_refused_not_read_as_another_epoch():
+    """``?a_epoch=1_3``: Python's int() reads 13 (not stored), which the page once "moved
+    to the nearest stored epoch, 15"; it is refused like any malformed value, with the
+    one warning, and model A opens at its default epoch."""
+    at = open_page(COMPARE, {"a_epoch": "1_3"}, timeout=240)
+    assert_clean(at)
+    warnings = texts(at, "warning")
+    assert any("a_epoch=1_3" in w for w in warnings)
+    assert not any("no stored epoch" in w for w in warnings)
+    assert at.select_slider(key="a_epoch").value == 10
+
+
+def test_a_step_with_an_underscore_opens_step_one_with_its_neighbours_named():
+    """``?step=0_3`` is not step 3: step 1 opens, Previous is off and Next names step 2."""
+    at = open_page(STORY, {"step": "0_3"})
+    assert_clean(at)
+    assert any("step=0_3" in w for w in texts(at, "warning"))
+    assert at.segmented_control(key="step").value == 1
+    assert at.button(key="story-prev").disabled
+    assert at.button(key="story-next").proto.label.startswith("2. ")
