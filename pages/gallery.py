@@ -9,12 +9,11 @@ from ui.catalog import (
     load_catalog,
     show_catalog_problems,
 )
-from ui.common import explain, route_through_dashboard
+from ui.common import explain, lazy_section, route_through_dashboard
 from ui.gallery import (
     gallery_controls,
     gif_bytes,
     grid_png,
-    lazy_section,
     play_ticker,
     render_curves,
     render_filmstrip,
@@ -77,7 +76,8 @@ if frames:
         key="download-gif", icon=":material/animation:",
     )
 
-life = lazy_section("The artifacts' life: deconv3's extra checkerboard, epoch by epoch", "life")
+life = lazy_section("The artifacts' life: deconv3's extra checkerboard, epoch by epoch", "life",
+                    in_url=True)
 with life:
     if life.open:  # charts on demand: each costs a new visitor's browser seconds of CPU
         render_life(checkpoint_root())

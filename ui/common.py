@@ -184,6 +184,16 @@ def hidden_container(key: str) -> st.delta_generator.DeltaGenerator:
     return st.container(key=key)
 
 
+def lazy_section(title: str, key: str, *, in_url: bool = False):
+    """A collapsed section whose content is built only once someone opens it (Streamlit's
+    lazy expander); ``in_url`` binds it to ``?{key}=true``, so a link can open it.
+    Returns the expander; draw into it only ``if section.open``. A plotly chart costs each
+    new visitor's browser CPU time (its library is loaded and compiled), which ten
+    visitors at once on two cores feel: charts and details wait for a click."""
+    return st.expander(title, key=key, on_change="rerun",
+                       **({"bind": "query-params"} if in_url else {}))
+
+
 def secondary() -> st.delta_generator.DeltaGenerator:
     """A container for secondary controls: an expander, collapsed when presenting."""
     return st.expander("More settings", expanded=not presenting())

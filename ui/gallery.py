@@ -29,7 +29,7 @@ from core.experiment.outputs import ModelOutput
 from core.io.pixels import Region, tile_grid, to_gif_bytes, to_png_bytes
 from core.maths.metrics import SCORE_UNIT, format_score
 from ui.catalog import heldout_scores, model_output, opening_epoch_note
-from ui.common import explain, presenting, secondary
+from ui.common import explain, lazy_section, presenting, secondary
 from ui.figures.firstlook import render_first_look
 from ui.figures.regions import artifact_region, curves_figure, outline_region, region_controls
 from ui.pixels import (
@@ -285,19 +285,10 @@ def gif_bytes(frames: Sequence[np.ndarray]) -> bytes:
     return to_gif_bytes(list(frames), duration_ms=600)
 
 
-def lazy_section(title: str, key: str):
-    """A collapsed section whose content is built only once someone opens it (Streamlit's
-    lazy expander, bound to ``?{key}=true`` so a link can open it). Returns the
-    expander; draw into it only ``if section.open``. A plotly chart costs each new
-    visitor's browser about two CPU-seconds (its library is loaded and compiled), which
-    ten visitors at once on two cores feel: the gallery's charts wait for a click."""
-    return st.expander(title, key=key, bind="query-params", on_change="rerun")
-
-
 def render_curves(catalog: Catalog, settings: GallerySettings) -> None:
     """Loss, PSNR, SSIM and checkerboard score by epoch, in a section opened on demand."""
     section = lazy_section("Training curves: loss, PSNR, SSIM and checkerboard score by epoch",
-                           "curves")
+                           "curves", in_url=True)
     with section:
         if not section.open:
             return

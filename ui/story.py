@@ -35,7 +35,7 @@ from ui.catalog import (
     model_output,
     show_catalog_problems,
 )
-from ui.common import hidden_container, presenting
+from ui.common import hidden_container, lazy_section, presenting
 from ui.figures.comparison import Side, render_comparison
 from ui.figures.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
 from ui.figures.firstlook import look_panels, render_first_look
@@ -121,11 +121,6 @@ def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, diges
 # --------------------------------------------------------------------------- the steps
 
 
-def _more(title: str, key: str):
-    """A step's details, below its point: a collapsed section built only once opened."""
-    return st.expander(title, key=key, on_change="rerun")
-
-
 def step_artifacts() -> None:
     catalog = _catalog_or_warn()
     if catalog is None:
@@ -143,7 +138,7 @@ def step_artifacts() -> None:
     render_first_look([(c, p, k) for c, p, k, _ in panels], region, where=name,
                       epoch_note=f"Epoch {epoch}: the post's ten epochs of training."
                       if epoch == POST_EPOCH else "", key="story-artifacts")
-    more = _more("The plain pixels and the checkerboard scores", "story-more-1")
+    more = lazy_section("The plain pixels and the checkerboard scores", "story-more-1")
     with more:
         if not more.open:
             return
@@ -199,7 +194,7 @@ def step_first_epoch() -> None:
                                    f"{format_score(out.score, unit=False)}",
                                    key=f"{out.key}|look|{region}", factor=factor)
     st.markdown(first_epoch_sentence(catalog.series))
-    more = _more("Training curves: loss, PSNR, SSIM and checkerboard score", "story-more-5")
+    more = lazy_section("Training curves: loss, PSNR, SSIM and checkerboard score", "story-more-5")
     with more:
         if more.open:
             show_plot(curves_figure(catalog.series, variants, 1), key="story-curves",
@@ -291,7 +286,7 @@ def step_side_by_side() -> None:
             scores[f"`{side.variant}`"] = out.score
     render_first_look(panels, region, where=name, epoch_note="", key="story-compare")
     st.markdown(scores_sentence(scores))
-    more = _more("The full comparison: differences, phase patterns, spectra, measures",
+    more = lazy_section("The full comparison: differences, phase patterns, spectra, measures",
                  "story-more-7")
     with more:
         if more.open:

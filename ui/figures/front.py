@@ -17,7 +17,7 @@ import streamlit as st
 from core.experiment.catalog import PROJECT_ROOT, variant_order
 from core.experiment.front import answer, front_points, variant_costs
 from core.maths.metrics import SCORE_UNIT
-from ui.common import explain
+from ui.common import explain, lazy_section
 from ui.figures.regions import variant_colour
 from ui.plots import show_plot, show_table
 
@@ -84,13 +84,12 @@ def render_front(histories: pd.DataFrame, *, key: str, epochs: tuple[int, ...] |
         _front_picture(histories, epochs, which[0], key, chart, words, height=370,
                        say=st.markdown)
         for name in which[1:]:
-            more = st.expander(f"The same on the {_photos(name)}", key=f"{key}-more-{name}",
-                               on_change="rerun")
+            more = lazy_section(f"The same on the {_photos(name)}", f"{key}-more-{name}")
             with more:
                 if more.open:
                     _front_picture(histories, epochs, name, key, st.container(),
                                    st.container(), height=440)
-        more = st.expander("What each costs", key=f"{key}-more-costs", on_change="rerun")
+        more = lazy_section("What each costs", f"{key}-more-costs")
         with more:
             if more.open:
                 _costs(histories)

@@ -23,7 +23,7 @@ from core.maths.matrix_case import (
     _pair_text,
     build_case,
 )
-from ui.common import explain
+from ui.common import explain, lazy_section
 from ui.plots import scale_for, show_plot, show_table
 
 #: Most cells of C that get their weight written in; larger matrices are hover-only.
@@ -318,7 +318,7 @@ def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "
         f"{int((case.taps >= 0).sum())} of its {case.taps.size} cells hold a kernel weight."
     )
     if compact:
-        more = st.expander("The kernel K", key=f"{key}-more-kernel", on_change="rerun")
+        more = lazy_section("The kernel K", f"{key}-more-kernel")
         with more:
             if more.open:
                 show_plot(kernel_figure(case.kernel), key=f"{key}-kernel",
@@ -361,8 +361,8 @@ def render_transpose_view(case: MatrixCase, *, key: str = "mx",
         _transpose_constructions(case, key)
         return _three_results(case, key)
     cmp = _three_results(case, key, fed_in=True)
-    more = st.expander("How each is built: Cᵀ, zero insertion, the code and the costs",
-                       key=f"{key}-more-how", on_change="rerun")
+    more = lazy_section("How each is built: Cᵀ, zero insertion, the code and the costs",
+                        f"{key}-more-how")
     with more:
         if more.open:
             _transpose_constructions(case, key)
