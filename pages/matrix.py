@@ -2,10 +2,8 @@
 
 import streamlit as st
 
-from core.io.text import md_escape
-from core.maths.matrix_case import build_case
 from ui.common import explain, route_through_dashboard
-from ui.figures.matrix import render_matrix_view, render_transpose_view
+from ui.figures.matrix import case_or_error, render_matrix_view, render_transpose_view
 from ui.matrix import matrix_controls
 from ui.size_calculator import render_size_calculator
 
@@ -19,12 +17,7 @@ explain(
     "Pick a preset or any setting; the URL keeps the view, so a copied link reopens it."
 )
 spec = matrix_controls()
-try:
-    case = build_case(spec)
-except ValueError as err:
-    st.error(f"These settings do not make a convolution: {md_escape(err)}.",
-             icon=":material/block:")
-    case = None
+case = case_or_error(spec)
 if case is not None:
     st.header("The convolution as a matrix C")
     render_matrix_view(case)

@@ -333,14 +333,21 @@ def show_matrix_c(spec: MatrixSpec, *, pos: int | None = 0, key: str = "mx",
     ``pos=None`` adds the stepper (URL key ``{key}_pos``). Returns the case, or None after
     an ``st.error`` naming the rule when the settings make no convolution.
     """
+    case = case_or_error(spec)
+    if case is not None:
+        render_matrix_view(case, pos=pos, key=key, compact=compact)
+    return case
+
+
+def case_or_error(spec: MatrixSpec) -> MatrixCase | None:
+    """The case of ``spec``, or None after an ``st.error`` naming the rule the settings
+    break (they make no convolution)."""
     try:
-        case = build_case(spec)
+        return build_case(spec)
     except ValueError as err:
         st.error(f"These settings do not make a convolution: {md_escape(err)}.",
                  icon=":material/block:")
         return None
-    render_matrix_view(case, pos=pos, key=key, compact=compact)
-    return case
 
 
 def render_transpose_view(case: MatrixCase, *, key: str = "mx",
