@@ -95,18 +95,10 @@ def bench_probes(repeats: int) -> list[dict]:
 
 
 def _export(module, shape, dynamo: bool, folder: Path) -> Path:
-    import logging
-    import warnings
+    from tests.core.audit_zoo import quiet_export
 
     path = folder / ("dynamo.onnx" if dynamo else "torchscript.onnx")
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, (torch.zeros(shape),), str(path), dynamo=dynamo,
-                              verbose=False)
-    finally:
-        logging.disable(logging.NOTSET)
+    quiet_export(module, shape, str(path), dynamo)
     return path
 
 

@@ -9,11 +9,9 @@ of the issue.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import subprocess
 import sys
-import warnings
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -26,23 +24,12 @@ from onnx import TensorProto, helper, numpy_helper
 
 from core.audit import AuditError, attach_fixes, audit_module, audit_onnx
 from core.audit.onnx_graph import _module_path, audit_onnx_files
-from tests.core.audit_zoo import ZOO, Truth
+from tests.core.audit_zoo import ZOO, Truth, quiet_export
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Networks also exported with the dynamo exporter (the default) in the tests: the whole
 #: zoo (0.5-2.3 s an export on a quiet machine, benchmarks/results/audit_zoo.json).
 DYNAMO = tuple(ZOO)
-
-
-def _quiet_export(module, shape, target, dynamo: bool) -> None:
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, (torch.zeros(shape),), target, dynamo=dynamo,
-                              verbose=False)
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def build(name: str):
@@ -70,11 +57,11 @@ def audits(tmp_path_factory) -> dict[tuple[str, str], object]:
         out[name, "torch"] = audit_module(model, net.input_shape, probes=False)
         if net.torchscript:
             buf = io.BytesIO()
-            _quiet_export(model, net.input_shape, buf, dynamo=False)
+            quiet_export(model, net.input_shape, buf, dynamo=False)
             out[name, "torchscript"] = audit_onnx(buf.getvalue(), probes=False)
         if name in DYNAMO:
             folder = tmp_path_factory.mktemp(name)
-            _quiet_export(model, net.input_shape, str(folder / "model.onnx"), dynamo=True)
+            quiet_export(model, net.input_shape, str(folder / "model.onnx"), dynamo=True)
             assert (folder / "model.onnx.data").is_file()  # external data beside it
             out[name, "dynamo"] = audit_onnx(folder / "model.onnx", probes=False)
     return out
@@ -249,7 +236,7 @@ def test_defect4_sequential_and_modulelist_children_are_named_right():
 def test_defect4_measured_fixes_attach_to_every_offending_linknet_layer():
     model, shape = build("linknet"), ZOO["linknet"].input_shape
     buf = io.BytesIO()
-    _quiet_export(model, shape, buf, dynamo=False)
+    quiet_export(model, shape, buf, dynamo=False)
     report = attach_fixes(audit_onnx(buf.getvalue()), model)
     offending = [la for la in report.layers if la.offending]
     assert len(offending) == 5
@@ -329,7 +316,7 @@ def test_defect10_align_corners_and_the_subpixel_fix_channels(audits):
 
 def test_defect10_an_onnx_only_audit_does_not_import_torch(tmp_path):
     buf = io.BytesIO()
-    _quiet_export(build("espcn"), ZOO["espcn"].input_shape, buf, dynamo=False)
+    quiet_export(build("espcn"), ZOO["espcn"].input_shape, buf, dynamo=False)
     (tmp_path / "espcn.onnx").write_bytes(buf.getvalue())
     code = ("import sys; from core.audit import audit_onnx; "
             f"r = audit_onnx({str(tmp_path / 'espcn.onnx')!r}); "

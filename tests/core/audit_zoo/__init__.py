@@ -14,6 +14,11 @@ One module per family: :mod:`.gans`, :mod:`.decoders`, :mod:`.super_resolution`,
 
 from __future__ import annotations
 
+import logging
+import warnings
+
+import torch
+
 from tests.core.audit_zoo.decoders import ldm_decoder, transformer_net
 from tests.core.audit_zoo.gans import _pix2pix_paths, cyclegan_resnet, dcgan, pix2pix_unet
 from tests.core.audit_zoo.ground_truth import Truth, ZooNet, _up
@@ -21,7 +26,7 @@ from tests.core.audit_zoo.segmentation import enet, linknet, milesial_unet
 from tests.core.audit_zoo.stylegan import stylegan2_synthesis
 from tests.core.audit_zoo.super_resolution import espcn, srgan
 
-__all__ = ["ZOO", "Truth", "ZooNet", "cyclegan_resnet", "dcgan", "enet", "espcn", "ldm_decoder",
+__all__ = ["ZOO", "Truth", "ZooNet", "quiet_export", "cyclegan_resnet", "dcgan", "enet", "espcn", "ldm_decoder",
            "linknet", "milesial_unet", "pix2pix_unet", "srgan", "stylegan2_synthesis",
            "transformer_net"]
 
@@ -106,3 +111,17 @@ ZOO: dict[str, ZooNet] = {z.name: z for z in (
             _up("Resize", None, 2, None, True, offending=False, path="up.1.upsample")),
            total_up=4, total_down=1, period=4, torchscript_paths=False),
 )}
+
+
+def quiet_export(module, shape, target, dynamo: bool) -> None:
+    """``torch.onnx.export`` of ``module`` at input ``shape`` to ``target`` (a path or a
+    buffer), with the exporters' warnings and log lines silenced (the tests and
+    ``benchmarks/audit.py --zoo``)."""
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (torch.zeros(shape),), target, dynamo=dynamo,
+                              verbose=False)
+    finally:
+        logging.disable(logging.NOTSET)
