@@ -145,7 +145,9 @@ DETAIL_GAIN = 10.0
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _fine_detail(key: str, period: int, gain: float, _image: np.ndarray) -> np.ndarray:
+def cached_fine_detail(key: str, period: int, gain: float, _image: np.ndarray) -> np.ndarray:
+    """:func:`core.maths.metrics.fine_detail` of the image whose content ``key`` names,
+    computed once per image (the first look, the magnifiers and the region finder)."""
     return fine_detail(_image, period, gain)
 
 
@@ -174,7 +176,7 @@ def show_magnified(
                 alt=f"{label}, magnified {factor}x")
     if detail:
         try:
-            fine = _fine_detail(key, period, DETAIL_GAIN, pixels)
+            fine = cached_fine_detail(key, period, DETAIL_GAIN, pixels)
         except ValueError:  # an image too small for the high-pass
             return
         show_pixels(crop_region(fine, region), f"fine detail ×{DETAIL_GAIN:g}",

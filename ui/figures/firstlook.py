@@ -19,10 +19,10 @@ import streamlit as st
 
 from core.experiment.catalog import PERIOD
 from core.io.pixels import Region, crop_region
-from core.maths.metrics import fine_detail, grey_levels_at_period
+from core.maths.metrics import grey_levels_at_period
 from ui.common import presenting
 from ui.figures.regions import PLAIN_LEVELS
-from ui.pixels import DETAIL_GAIN, pixelated_container, show_exact
+from ui.pixels import DETAIL_GAIN, cached_fine_detail, pixelated_container, show_exact
 
 #: Screen width of one panel: a third of the centred page (704 px) when reading, a
 #: third of the wide page on a 1280-px screen (1120 px) when presenting. The
@@ -44,7 +44,7 @@ class LookPanel:
 @st.cache_data(max_entries=128, show_spinner=False)
 def _look(key: str, rkey: str, _pixels: np.ndarray, _region: Region) -> tuple:
     crop = crop_region(_pixels, _region)
-    view = crop_region(fine_detail(_pixels, PERIOD, DETAIL_GAIN), _region)
+    view = crop_region(cached_fine_detail(key, PERIOD, DETAIL_GAIN, _pixels), _region)
     return view, grey_levels_at_period(crop, PERIOD), grey_levels_at_period(view, PERIOD)
 
 

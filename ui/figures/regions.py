@@ -16,12 +16,11 @@ from core.io.pixels import Region, crop_region
 from core.maths.metrics import (
     SCORE_SCALE,
     SCORE_UNIT,
-    fine_detail,
     grey_levels_at_period,
     most_artifacted_region,
 )
 from ui.catalog import model_output
-from ui.pixels import DETAIL_GAIN
+from ui.pixels import DETAIL_GAIN, cached_fine_detail
 from ui.urlstate import ChoiceParam, IntParam, check_query_params
 
 #: Region sizes offered by the magnifier (square, in pixels).
@@ -93,13 +92,15 @@ def plain_region(key: str, digest: str, region: Region, _output: np.ndarray,
     original's is largest, among those where the output's is at least
     :data:`PLAIN_LEVELS` if any (a textured photograph's own periodic detail, e.g. fur, would
     otherwise pass for the network's grid)."""
-    views = [fine_detail(a, PERIOD, DETAIL_GAIN) for a in (_output, _image)]
+    views = [cached_fine_detail(k, PERIOD, DETAIL_GAIN, a)
+             for k, a in ((key, _output), (digest, _image))]
 
     def ratio(r: Region) -> tuple[float, float]:
         net, own = (grey_levels_at_period(crop_region(v, r), PERIOD) for v in views)
         return net / max(own, 0.5), net
 
-    if ratio(region)[0] >= PLAIN_RATIO and ratio(region)[1] >= PLAIN_LEVELS:
+    here, net = ratio(region)
+    if here >= PLAIN_RATIO and net >= PLAIN_LEVELS:
         return region
     size = region.height
     h, w = min(a.shape[0] for a in (_output, _image)), min(a.shape[1] for a in (_output, _image))
