@@ -24,7 +24,7 @@ from core.experiment.catalog import (
 )
 from core.io.pixels import Region
 from core.maths.matrix_case import MatrixSpec, build_case
-from core.maths.metrics import SCORE_SCALE, SCORE_UNIT, format_score
+from core.maths.metrics import SCORE_UNIT, format_score
 from ui.catalog import (
     checkpoint_root,
     heldout,
@@ -220,19 +220,18 @@ def first_epoch_sentence(series, first: int = 1, last: int = POST_EPOCH) -> str:
 
 def _final_table(catalog: Catalog, variants: list[str],
                  epochs=(1, POST_EPOCH, None)) -> pd.DataFrame:
-    """Checkerboard score (×10⁻³) and PSNR (dB) per variant at epoch 1, the post's epoch 10
-    and the last epoch (columns "score, epoch N" and "PSNR, epoch N": short, so the table
-    fits a page)."""
+    """Checkerboard score and PSNR (dB) per variant at epoch 1, the post's epoch 10 and the
+    last epoch (columns "score, epoch N" and "PSNR, epoch N": short, so the table fits a
+    page)."""
     rows = []
     for variant in variants:
         series = catalog.series.get(variant, {})
         row = {"variant": variant}
         wanted = [catalog.last_epoch(variant) if e is None else e for e in epochs]
         for e in dict.fromkeys(wanted):
-            for metric, label, scale in (("checkerboard", "score", SCORE_SCALE),
-                                         ("val_psnr", "PSNR", 1.0)):
+            for metric, label in (("checkerboard", "score"), ("val_psnr", "PSNR")):
                 xs, ys = series.get(metric, ([], []))
-                row[f"{label}, epoch {e}"] = ys[xs.index(e)] * scale if e in xs else np.nan
+                row[f"{label}, epoch {e}"] = ys[xs.index(e)] if e in xs else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 
@@ -251,8 +250,9 @@ def step_even() -> None:
         st.markdown(even_sentence(table))
         st.markdown("**What the trained networks did** (held-out photographs; score: "
                     f"checkerboard {SCORE_UNIT}, PSNR in dB)")
-        show_table(table.style.format(lambda v: format_score(v / SCORE_SCALE, unit=False)
-                                      if np.isfinite(v) else "—"))
+        show_table(table.style.format({  # scores as everywhere (format_score), PSNR in dB
+            c: (lambda v: format_score(v, unit=False)) if c.startswith("score")
+            else (lambda v: f"{v:.1f}" if np.isfinite(v) else "—") for c in table.columns}))
 
 
 def even_sentence(table: pd.DataFrame) -> str:
