@@ -199,12 +199,6 @@ def secondary() -> st.delta_generator.DeltaGenerator:
     return st.expander("More settings", expanded=not presenting())
 
 
-# --------------------------------------------------------------------------- URL state
-
-
-# --------------------------------------------------------------------------- output
-
-
 def page_links(pages: Sequence[PageSpec] | None = None) -> None:
     """Links to pages with their one-line descriptions."""
     for page in pages if pages is not None else available_pages():

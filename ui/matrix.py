@@ -12,9 +12,7 @@ import streamlit as st
 from core.maths.matrix_case import (
     VALUE_MODES,
     Y_MODES,
-    MatrixCase,
     MatrixSpec,
-    build_case,
     format_grid,
     small_integer_input,
     small_integer_kernel,
@@ -146,23 +144,12 @@ def matrix_controls() -> MatrixSpec:
                       kernel_text or "", input_text or "", y_values or "integers")
 
 
-# --------------------------------------------------------------------------- figures
-
-
-# --------------------------------------------------------------------------- components
-
-
-# --------------------------------------------------------------------------- sizes
-
-
 __all__ = [
     "FIGURE_2",
     "FIGURE_3_LEFT",
     "FIGURE_3_RIGHT",
     "URL_PARAMS",
-    "MatrixCase",
     "MatrixSpec",
-    "build_case",
     "format_grid",
     "matrix_controls",
 ]
