@@ -11,7 +11,6 @@ go to ``onnx.load_from_string`` and ``onnxruntime.InferenceSession`` directly.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +38,7 @@ from ui.catalog import checkpoint_root, load_catalog
 from ui.common import explain
 from ui.figures.coverage import CoverageSpec, coverage_heatmap
 from ui.figures.panels import gains_figure
-from ui.pixels import magnify_factor, pixelated_container, show_pixels
+from ui.pixels import magnify_factor, pixelated_container, show_pixels, slug
 from ui.plots import colorscale, show_plot, show_table
 from ui.uploads import upload_image
 from ui.urlstate import ChoiceParam, IntParam, check_query_params
@@ -500,15 +499,11 @@ def render_probes(report: AuditReport) -> None:
 # --------------------------------------------------------------------------- downloads
 
 
-def _stem(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:60] or "network"
-
-
 def render_downloads(report: AuditReport, onnx_bytes: bytes, *, example: bool) -> None:
     """The report as JSON, HTML (self-contained, with the figures) and Markdown; an
     example's ONNX file too."""
     st.subheader("Report")
-    stem = _stem(report.source)
+    stem = slug(report.source, "network")
     cols = st.columns(4 if example else 3)
     cols[0].download_button("JSON", data=report.json_text(), file_name=f"audit-{stem}.json",
                             mime="application/json", icon=":material/download:",

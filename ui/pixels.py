@@ -91,7 +91,7 @@ def show_pixels(
     st.image(png, caption=caption, width=width, output_format="PNG", alt=alt)
     if presenting():  # no download buttons in front of a room
         return
-    file_name = file_name or f"{_slug(caption or 'image')}.png"
+    file_name = file_name or f"{slug(caption or 'image')}.png"
     ident = hashlib.blake2b(f"{key}|{factor}|{caption}|{file_name}".encode(),
                             digest_size=8).hexdigest()
     st.download_button("PNG", data=lambda: png, file_name=file_name, mime="image/png",
@@ -99,8 +99,10 @@ def show_pixels(
                        help="Download these pixels as a PNG (lossless)")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "image"
+def slug(text: str, default: str = "image") -> str:
+    """A file-name stem from ``text``: ASCII letters and digits, dashes between, at most
+    60 characters (``default`` when nothing is left)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or default
 
 
 def pixelated_container(key: str):
@@ -172,7 +174,7 @@ def show_magnified(
     rkey = f"{region.top},{region.left},{region.height},{region.width}"
     exact = int(region.width * factor)  # a whole number of screen pixels per image pixel
     show_pixels(crop_region(pixels, region), f"{label} ×{factor}", key=f"{key}|crop|{rkey}",
-                factor=factor, width=exact, file_name=f"{_slug(label)}-crop.png",
+                factor=factor, width=exact, file_name=f"{slug(label)}-crop.png",
                 alt=f"{label}, magnified {factor}x")
     if detail:
         try:
@@ -181,5 +183,5 @@ def show_magnified(
             return
         show_pixels(crop_region(fine, region), f"fine detail ×{DETAIL_GAIN:g}",
                     key=f"{key}|fine|{rkey}", factor=factor, width=exact,
-                    file_name=f"{_slug(label)}-fine-detail.png",
+                    file_name=f"{slug(label)}-fine-detail.png",
                     alt=f"{label} fine detail, magnified {factor}x")
