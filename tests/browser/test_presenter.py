@@ -156,21 +156,30 @@ def test_dropdown_values_at_presentation_size(server, browser):  # noqa: F811
             context.close()
 
 
+#: Every chart title and annotation: its text, how far its top is below the chart's top
+#: and how far its right end passes the chart's right edge (CSS pixels).
 TITLES_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')].flatMap(gd => {
-  const top = gd.getBoundingClientRect().top;
-  return [...gd.querySelectorAll('.annotation-text, .gtitle')]
-    .map(t => [t.textContent.slice(0, 40), t.getBoundingClientRect().top - top]); })"""
+  const box = gd.getBoundingClientRect();
+  return [...gd.querySelectorAll('.annotation-text, .gtitle')].map(t => {
+    const r = t.getBoundingClientRect();
+    return [t.textContent.slice(0, 40), r.top - box.top, r.right - box.right]; }); })"""
+
+#: Views with titles at risk: Compare's two-line phase-pattern titles, and story step 2's
+#: output panel (a ninth of the page when presenting).
+TITLED = [("comparison", False, "checkerboard"), ("comparison", True, "checkerboard"),
+          ("story?step=2", True, "y = C x")]
 
 
-@pytest.mark.parametrize("present", [False, True], ids=["reading", "presenting"])
-def test_no_chart_title_is_clipped(server, browser, present):  # noqa: F811
-    """The phase-pattern panels' two-line titles (Compare) start inside their chart."""
-    url = f"{server}/comparison" + ("?present=true" if present else "")
+@pytest.mark.parametrize("path,present,expected", TITLED,
+                         ids=["compare-reading", "compare-presenting", "story2-presenting"])
+def test_no_chart_title_is_clipped(server, browser, path, present, expected):  # noqa: F811
+    """Chart titles start inside their chart, top and right."""
+    url = f"{server}/{path}" + (("&" if "?" in path else "?") + "present=true" if present else "")
     context, page = _open(browser, url, (1440, 900))
     try:
         titles = page.evaluate(TITLES_JS)
-        assert any("checkerboard" in t for t, _ in titles), titles
-        clipped = [(t, y) for t, y in titles if y < 0]
+        assert any(expected in t for t, _, _ in titles), titles
+        clipped = [(t, y, x) for t, y, x in titles if y < 0 or x > 1]
         assert not clipped, clipped
     finally:
         context.close()
@@ -184,6 +193,8 @@ def test_story_keys_as_a_clicker_sends_them(server, browser):  # noqa: F811
         assert page.get_by_role("button", name=re.compile("Exit presentation")).is_visible()
         assert page.locator('[data-testid="stMain"] [data-testid="stDownloadButton"]:visible').count() == 0
         assert page.get_by_role("button", name=re.compile("3. The transpose")).count() == 1
+        # the clicker's keys are buttons the room never sees
+        assert not page.locator(".st-key-story-clicker").is_visible()
         for key, step in (("PageDown", 3), ("ArrowLeft", 2), ("ArrowRight", 3), ("PageUp", 2)):
             page.locator("body").press(key)
             page.wait_for_function(f"() => window.location.search.includes('step={step}')"

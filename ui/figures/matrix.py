@@ -288,7 +288,9 @@ def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "
     o = case.output_shape
     n_in = (case.spec.in_h + 2 * case.spec.padding, case.spec.in_w + 2 * case.spec.padding)
     input_fig = padded_input_figure(case, pos)
-    output_fig = output_figure(case.y, f"Output y = C x: {o[0]}x{o[1]}", cell=pos)
+    # compact: the output's column is narrow (a presenting screen's ninth), so the short title
+    title = f"y = C x: {o[0]}x{o[1]}" if compact else f"Output y = C x: {o[0]}x{o[1]}"
+    output_fig = output_figure(case.y, title, cell=pos)
     if compact:
         left, mid, right = st.columns([2, 6, 1.4])
         with left:
