@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from core.audit.limits import DOWN_OPS, IMBALANCE_TOLERANCE, UP_OPS
-from core.audit.report import Chain, LayerAudit, _fmt_pair
+from core.audit.report import Chain, LayerAudit, format_pair
 from core.maths.metrics import (
     gain_imbalance,
     polyphase_gains,
@@ -24,7 +24,7 @@ from core.maths.overlap import CoverageReport, coverage_report
 
 
 @dataclass(eq=False)
-class _Found:
+class Found:
     """A candidate layer as found in a graph or a forward pass, before the verdicts."""
 
     name: str
@@ -89,18 +89,18 @@ def box_filter(kh: int, kw: int, name: str) -> Filter:
     return Filter(f"{kh}x{kw} {name}", taps=np.full((1, kh, kw), 1.0 / (kh * kw)))
 
 
-def _integer(x: float) -> int | None:
+def integer_factor(x: float) -> int | None:
     r = round(x)
     return int(r) if r >= 1 and abs(x - r) < 1e-6 else None
 
 
-def _scale(found: _Found) -> tuple[float, float] | None:
+def _scale(found: Found) -> tuple[float, float] | None:
     if found.in_size is None or found.out_size is None:
         return None
     return (found.out_size[0] / found.in_size[0], found.out_size[1] / found.in_size[1])
 
 
-def _direction(found: _Found) -> str:
+def _direction(found: Found) -> str:
     if found.op in ("Resize", "Upsample"):  # the sizes decide: a resize by 0.5 shrinks
         scale = _scale(found)
         return "down" if scale is not None and max(scale) < 1 else "up"
@@ -109,7 +109,7 @@ def _direction(found: _Found) -> str:
     return "down"
 
 
-def _overlap_args(found: _Found) -> dict[str, tuple[int, int]] | None:
+def _overlap_args(found: Found) -> dict[str, tuple[int, int]] | None:
     """The transposed convolution whose coverage stands for this layer (see module doc)."""
     op = found.op
     if op == "ConvTranspose" and found.kernel and found.stride:
@@ -137,12 +137,12 @@ def _overlap_args(found: _Found) -> dict[str, tuple[int, int]] | None:
         if length is None:
             return None
         if max(scale) < 1:  # a downsizing resize samples every s-th pixel (s = 1/scale)
-            s = tuple(_integer(1 / v) if v > 0 else None for v in scale)
+            s = tuple(integer_factor(1 / v) if v > 0 else None for v in scale)
             if None in s:
                 return None
             return {"kernel_size": (length, length), "stride": s, "padding": (0, 0),
                     "dilation": (1, 1), "output_padding": (0, 0)}
-        s = tuple(_integer(v) for v in scale)
+        s = tuple(integer_factor(v) for v in scale)
         if None in s:
             return None
         k = tuple(max(1, length * v) for v in s)
@@ -201,7 +201,7 @@ def _subpixel_gains(weight: np.ndarray, block: int, mode: str) -> np.ndarray:
     return g.transpose(3, 0, 1, 2)
 
 
-def _gains(found: _Found) -> tuple[np.ndarray | None, str | None]:
+def _gains(found: Found) -> tuple[np.ndarray | None, str | None]:
     """Per-phase DC gains of an upsampler from its weights, or (None, why not)."""
     if found.op in ("Resize", "Upsample", "MaxUnpool"):
         return None, None
@@ -228,7 +228,7 @@ def _gains(found: _Found) -> tuple[np.ndarray | None, str | None]:
     return None, None
 
 
-def _zero_insertion_gains(found: _Found) -> np.ndarray:
+def _zero_insertion_gains(found: Found) -> np.ndarray:
     """``(1, C, s, s)``: zero insertion keeps phase (0, 0) of every channel, zeros the rest."""
     s = found.block
     g = np.zeros((1, found.out_channels or 1, s, s))
@@ -264,7 +264,7 @@ def _apply_filters(gains: np.ndarray, filters: Sequence[Filter], s: int) -> np.n
     return g
 
 
-def _evidence() -> list[str]:
+def remedy_evidence() -> list[str]:
     """What the lab's own trained networks measured for the fixes (comment lines computed
     from the shipped histories, :func:`core.experiment.front.remedy_lines`; none when the
     checkpoints are not beside the code). Imported late: only a fix suggestion needs it."""
@@ -317,7 +317,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
                 f"#   nn.ConvTranspose2d({c_in}, {c_out}, kernel_size={even_k}, stride={s}, "
                 f"padding={(even_k - s) // 2})",
             ]
-        return "\n".join(lines + _evidence())
+        return "\n".join(lines + remedy_evidence())
     if layer.op == "DepthToSpace":
         r = layer.stride[0] if layer.stride else "scale"
         c_src = layer.source_channels if layer.source_channels is not None else "in_channels"
@@ -345,7 +345,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
             "# Or keep it and blur after the shuffle (fixed s x s box, Sugawara et al. 2018):",
             f"#   core.upsamplers.registry.make_upsampler(\"subpixel_icnr_blur\", {c_src}, "
             f"{c_out}, scale={r})",
-            *_evidence(),
+            *remedy_evidence(),
         ])
     if layer.op in ("Resize", "Upsample") and layer.direction == "down":
         s = layer.overlap["stride"][0] if layer.overlap else 2
@@ -389,7 +389,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
     return None
 
 
-def _analyse(found: _Found) -> LayerAudit:
+def analyse_layer(found: Found) -> LayerAudit:
     """Verdicts on one layer: overlap, phase gains, severity, fix code."""
     scale = _scale(found)
     direction = _direction(found)
@@ -477,7 +477,7 @@ def _analyse(found: _Found) -> LayerAudit:
             layer.verdict = ("checkerboard: " if layer.offending else "clean: ") + ", ".join(parts)
         else:
             layer.verdict = ("not judged: no overlap model or weights for this layer "
-                             f"(scale {_fmt_pair(layer.scale) or '?'})")
+                             f"(scale {format_pair(layer.scale) or '?'})")
     else:
         layer.severity = "gradient" if layer.uneven else "ok"
         layer.verdict = (
@@ -491,7 +491,7 @@ def _analyse(found: _Found) -> LayerAudit:
     return layer
 
 
-def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
+def chain_of(layers: list[LayerAudit], in_size: tuple[int, int] | None,
            out_size: tuple[int, int] | None) -> Chain:
     """Factors and predicted period; sets each upsampling layer's ``period``.
 
@@ -521,11 +521,11 @@ def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
             continue
         s = layer.stride[0] if layer.stride else None
         if layer.op in ("Resize", "Upsample"):
-            s = _integer(layer.scale[0]) if layer.scale else None
+            s = integer_factor(layer.scale[0]) if layer.scale else None
         if not s or s < 2:
             continue
         stretch = out_size[0] / layer.out_size[0]
-        period = _integer(s * stretch)
+        period = integer_factor(s * stretch)
         if period and period >= 2:
             layer.period = period
             periods.append(period)

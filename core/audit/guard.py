@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.audit.analysis import _Found
+from core.audit.analysis import Found
 from core.audit.limits import (
     DEFAULT_SIDE,
     DOWN_OPS,
@@ -27,7 +27,7 @@ from core.audit.limits import (
     UP_OPS,
     AuditError,
 )
-from core.audit.read import _walk_graphs
+from core.audit.read import walk_graphs
 
 __all__ = ["check_blind_run", "check_graph", "check_layer", "check_probe_budget", "probe_side",
            "scale_warning", "subgraph_warnings"]
@@ -56,7 +56,7 @@ def check_graph(model) -> None:
 def subgraph_warnings(model) -> list[str]:
     """Warnings for resampling nodes the graph walk does not reach: inside ``If``/``Loop``/
     ``Scan`` bodies or local functions."""
-    hidden = [n for graph in list(_walk_graphs(model.graph))[1:] for n in graph.node
+    hidden = [n for graph in list(walk_graphs(model.graph))[1:] for n in graph.node
               if n.op_type in RESAMPLING_OPS]
     for function in model.functions:
         hidden += [n for n in function.node if n.op_type in RESAMPLING_OPS]
@@ -84,7 +84,7 @@ def _positive(values: Sequence[int], what: str, node) -> None:
         raise AuditError(f"node {_label(node)}: {what} {list(values)} must be positive")
 
 
-def check_layer(node, f: _Found, array: Callable[[str], np.ndarray | None],
+def check_layer(node, f: Found, array: Callable[[str], np.ndarray | None],
                 sizes: dict[str, list[int | None]]) -> None:
     """Refuse a layer whose geometry would make the analysis (or the model) explode: a
     stride, block or resize factor over :data:`MAX_STRIDE`, a kernel extent over
@@ -117,7 +117,7 @@ def check_layer(node, f: _Found, array: Callable[[str], np.ndarray | None],
                              f"{MAX_STRIDE} the audit allows: refused")
 
 
-def check_blind_run(candidates: Sequence[tuple[object, _Found]],
+def check_blind_run(candidates: Sequence[tuple[object, Found]],
                     array: Callable[[str], np.ndarray | None],
                     sizes: dict[str, list[int | None]]) -> None:
     """Before the model is run once to measure the sizes shape inference left unknown:

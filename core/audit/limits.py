@@ -28,7 +28,7 @@ MAX_KERNEL_EXTENT = 256
 #: Largest phase-gain table of one layer, C_in x C_out x stride^2 (128 MiB of float64).
 MAX_GAIN_ELEMENTS = 2 ** 24
 #: Peak memory of the probes per element of the input plus the output (batch included).
-#: Measured with tracemalloc on ``_run_probes`` (about 70-85 bytes per element of input
+#: Measured with tracemalloc on ``run_probes`` (about 70-85 bytes per element of input
 #: plus output, beyond a fixed ~30 MB for the photograph), doubled for onnxruntime's own
 #: buffers; ``tests/hostile/test_hostile_audit.py`` measures it again.
 PROBE_BYTES_PER_ELEMENT = 160

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.audit.analysis import _analyse, _chain
+from core.audit.analysis import analyse_layer, chain_of
 from core.audit.limits import AuditError, short_error
 from core.audit.measured import ALL_LAYERS, measure_fixes
-from core.audit.probes import _run_probes
+from core.audit.probes import run_probes
 from core.audit.report import AuditReport
-from core.audit.torch_trace import _eval_copy, _torch_runner, _trace_module
+from core.audit.torch_trace import eval_copy, torch_runner, trace_module
 
 
 def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
@@ -34,26 +34,26 @@ def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
         raise AuditError(f"input_shape must be four positive integers (N, C, H, W), got "
                          f"{input_shape}")
     t0 = time.perf_counter()
-    module, notes = _eval_copy(module)
-    run = _torch_runner(module)
+    module, notes = eval_copy(module)
+    run = torch_runner(module)
     param = next(module.parameters(), None)
     x = torch.zeros(shape, dtype=param.dtype if param is not None else torch.float32,
                     device=param.device if param is not None else "cpu")
     try:
-        calls, y = _trace_module(module, x)
+        calls, y = trace_module(module, x)
     except Exception as err:  # noqa: BLE001 - the user's forward may raise anything
         raise AuditError(f"the module's forward pass fails on input shape "
                          f"{','.join(map(str, shape))}: {short_error(err)}") from err
-    layers = [_analyse(f) for f in calls]
+    layers = [analyse_layer(f) for f in calls]
     out_shape = list(y.shape) if isinstance(y, torch.Tensor) else None
     out_size = (out_shape[2], out_shape[3]) if out_shape and len(out_shape) == 4 else None
-    chain = _chain(layers, (shape[2], shape[3]), out_size)
+    chain = chain_of(layers, (shape[2], shape[3]), out_size)
     seconds = {"analysis": time.perf_counter() - t0}
     probe_report = None
     fix_all = None
     if probes:
         t1 = time.perf_counter()
-        probe_report = _run_probes(run, shape, chain.period, image=image, seed=seed)
+        probe_report = run_probes(run, shape, chain.period, image=image, seed=seed)
         seconds["probes"] = time.perf_counter() - t1
         if measure and probe_report.scored_on:
             t2 = time.perf_counter()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.audit import guard
-from core.audit.analysis import Filter, _analyse, _chain, _Found, box_filter, depthwise_filter
+from core.audit.analysis import Filter, Found, analyse_layer, box_filter, chain_of, depthwise_filter
 from core.audit.limits import (
     DOWN_OPS,
     MAX_BYTES,
@@ -20,9 +20,10 @@ from core.audit.limits import (
     UP_OPS,
     AuditError,
 )
-from core.audit.probes import _run_probes
+from core.audit.probes import run_probes
 from core.audit.read import folder_reader, load_onnx, read_model_bytes, read_upload
 from core.audit.report import AuditReport
+from core.maths.overlap import conv_transpose_output_size
 
 # ---------------------------------------------------------------------------------------
 # ONNX: finding the layers
@@ -54,7 +55,7 @@ def _dims(value_info) -> list[int | None] | None:
             for d in t.shape.dim]
 
 
-def _module_path(node_name: str) -> str | None:
+def module_path_from_name(node_name: str) -> str | None:
     """``/up1/deconv/ConvTranspose`` (a TorchScript-exporter name) -> ``up1.deconv``.
 
     Each part names a module relative to its parent, except the children of a
@@ -89,7 +90,7 @@ def _node_module_path(node) -> str | None:
             if isinstance(scopes, list) and len(scopes) >= 2:
                 return str(scopes[-2]) or None
             break
-    return _module_path(node.name)
+    return module_path_from_name(node.name)
 
 
 def _weight_module_path(g: _Graph, node) -> str | None:
@@ -201,7 +202,7 @@ def _pairs(values, default: int) -> tuple[int, int]:
     return (default, default)
 
 
-def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, _Found]]:
+def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, Found]]:
     """The resampling nodes of the main graph, with what the attributes say; those found
     but not judgeable go to ``skipped`` as ``(node, why)``."""
     found = []
@@ -217,7 +218,7 @@ def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, 
             continue
         a = _attrs(node)
         name = node.name or f"{op}_{len(found)}"
-        f = _Found(name=name, op=op, module_path=_node_module_path(node))
+        f = Found(name=name, op=op, module_path=_node_module_path(node))
         if op in ("Conv", "ConvTranspose"):
             f.module_path = _weight_module_path(g, node) or f.module_path
         if op in ("ConvTranspose", "Conv"):
@@ -326,7 +327,7 @@ def _const_pads(g: _Graph, node) -> list[int] | None:
     return None if value is None else [int(v) for v in np.ravel(value)]
 
 
-def _zero_insertion(g: _Graph, pad) -> _Found | None:
+def _zero_insertion(g: _Graph, pad) -> Found | None:
     """Zero insertion written as reshape / pad / reshape (``upfirdn2d``'s reference:
     ``(N, C, H, 1, W, 1)`` padded to ``(N, C, H, u, W, u)``, reshaped to
     ``(N, C, uH, uW)``): an upsampling by ``u`` with a 1x1 kernel."""
@@ -348,14 +349,14 @@ def _zero_insertion(g: _Graph, pad) -> _Found | None:
     if src is None:
         return None
     u = end[3] + 1
-    f = _Found(name=pad.name or f"ZeroInsertion_{pad.output[0]}", op="ZeroInsertion",
+    f = Found(name=pad.name or f"ZeroInsertion_{pad.output[0]}", op="ZeroInsertion",
                module_path=_node_module_path(pad), block=u, stride=(u, u), kernel=(1, 1),
                pads=(0, 0, 0, 0), in_channels=dims[1], out_channels=dims[1])
     f.src, f.tail = src, reshape.output[0]
     return f
 
 
-def _unpool_scatter(g: _Graph, scatter) -> _Found | None:
+def _unpool_scatter(g: _Graph, scatter) -> Found | None:
     """``max_unpool2d`` as the dynamo exporter writes it: a ScatterND of the pooled
     values (reshaped flat) into zeros, reshaped to the larger map."""
     if len(scatter.input) < 3:
@@ -369,7 +370,7 @@ def _unpool_scatter(g: _Graph, scatter) -> _Found | None:
     if a is None or b is None or b[0] % a[0] or b[1] % a[1] or b[0] // a[0] < 2:
         return None
     s = (b[0] // a[0], b[1] // a[1])
-    f = _Found(name=scatter.name or "MaxUnpool", op="MaxUnpool", kernel=s, stride=s,
+    f = Found(name=scatter.name or "MaxUnpool", op="MaxUnpool", kernel=s, stride=s,
                pads=(0, 0, 0, 0), module_path=_node_module_path(scatter))
     f.src, f.tail = src, out.output[0]
     return f
@@ -467,7 +468,7 @@ def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
     return filters, last
 
 
-def _feed_subpixel(g: _Graph, node, f: _Found) -> None:
+def _feed_subpixel(g: _Graph, node, f: Found) -> None:
     """The convolution feeding a DepthToSpace, through per-channel affine ops (an
     eval-mode BatchNorm, a scale, a bias): its weights, scaled, give the phase gains."""
     scale = None
@@ -674,9 +675,9 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
             f.out_channels = out_dims[1]
         if f.pads is None and f.kernel and f.in_size and f.out_size:
             f.pads = _auto_pads(f)
-        layers.append(_analyse(f))
+        layers.append(analyse_layer(f))
     out_dims = g.sizes.get(output_name)
-    chain = _chain(layers, (shape[2], shape[3]), _spatial(out_dims))
+    chain = chain_of(layers, (shape[2], shape[3]), _spatial(out_dims))
     warnings += guard.scale_warning((shape[2], shape[3]), _spatial(out_dims), layers)
     seconds = {"analysis": time.perf_counter() - t0}
     probe_report = None
@@ -694,7 +695,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
             except Exception as err:  # noqa: BLE001
                 raise _ort_error(err, shape) from err
 
-        probe_report = _run_probes(run, shape, chain.period, image=image, seed=seed)
+        probe_report = run_probes(run, shape, chain.period, image=image, seed=seed)
         seconds["probes"] = time.perf_counter() - t1
     return AuditReport(name, "onnx", input_name, list(shape),
                        list(out_dims) if out_dims else None, layers, chain, probe_report,
@@ -715,7 +716,7 @@ def _check_tensor_sizes(sizes: dict[str, list[int | None]]) -> None:
                     "give a smaller --input-shape")
 
 
-def _auto_pads(f: _Found) -> tuple[int, int, int, int]:
+def _auto_pads(f: Found) -> tuple[int, int, int, int]:
     """Pads of an ``auto_pad`` layer, from its sizes (SAME_UPPER puts the odd one last)."""
     pads = []
     for axis in (0, 1):
@@ -724,7 +725,8 @@ def _auto_pads(f: _Found) -> tuple[int, int, int, int]:
         if f.mode == "VALID":
             total = 0
         elif f.op == "ConvTranspose":
-            total = max(0, s * (n - 1) + f.output_padding[axis] + (k - 1) * d + 1 - m)
+            total = max(0, conv_transpose_output_size(n, k, s, 0, d, f.output_padding[axis],
+                                                      validate=False) - m)
         else:
             total = max(0, (m - 1) * s + (k - 1) * d + 1 - n)
         first = total // 2 if f.mode != "SAME_LOWER" else total - total // 2

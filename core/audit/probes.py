@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.audit.analysis import _integer
+from core.audit.analysis import integer_factor
 from core.audit.limits import MAX_PSNR, MIN_IMAGE_SIDE, AuditError
 from core.audit.report import ProbeReport, ProbeResult
 from core.maths.metrics import (
@@ -159,7 +159,7 @@ def _finite(y: np.ndarray, probe: str) -> np.ndarray:
 MAX_SHIFTS = 15
 
 
-def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[int],
+def run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[int],
                 period: int, *, image: np.ndarray | None = None, seed: int = 0) -> ProbeReport:
     """Feed the probes through ``run`` ((N, C, H, W) float32 -> (N, C', H', W')).
 
@@ -208,7 +208,7 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
     else:
         h_in = int(input_shape[2])
         net = out0.shape[0] / h_in
-        if net <= 0 or (_integer(net) is None and _integer(1 / net) is None):
+        if net <= 0 or (integer_factor(net) is None and integer_factor(1 / net) is None):
             shift_note = f"net scale {net:.3g} is not an integer or its inverse: no shift test"
         elif min(out0.shape[:2]) < 4 * max(2, period):
             shift_note = (f"the output ({out0.shape[0]}x{out0.shape[1]} px) is smaller than 4 "

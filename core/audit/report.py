@@ -77,7 +77,7 @@ class LayerAudit:
                 i, o = self.worst_pair
                 worst = {"in_channel": i, "out_channel": o,
                          "gains": _round(self.gains[i, o].tolist())}
-        return _clean({
+        return json_safe({
             "name": self.name, "op": self.op, "direction": self.direction, "mode": self.mode,
             "kernel": self.kernel, "stride": self.stride, "padding": self.padding,
             "dilation": self.dilation, "output_padding": self.output_padding,
@@ -107,7 +107,7 @@ class Chain:
     offending_layers: int
 
     def to_json(self) -> dict[str, Any]:
-        return _clean(self.__dict__.copy())
+        return json_safe(self.__dict__.copy())
 
 
 @dataclass(eq=False)
@@ -149,7 +149,7 @@ class ProbeReport:
                 entry["radial_spectrum"] = {"frequency": _round(r.radial[0].tolist()),
                                             "log10_power": _round(r.radial[1].tolist())}
             results[name] = entry
-        return _clean({
+        return json_safe({
             "period": self.period, "checkerboard_score": self.checkerboard_score,
             "checkerboard_score_display": display,
             "checkerboard_score_unit": "core.maths.metrics.checkerboard_score (raw); shown ×10⁻³",
@@ -190,7 +190,7 @@ class AuditReport:
         return [layer for layer in self.layers if layer.offending]
 
     def to_json(self) -> dict[str, Any]:
-        return _clean({
+        return json_safe({
             "schema": 1, "tool": "Checkerboard Lab audit (core.audit)",
             "source": self.source, "kind": self.kind,
             "input": {"name": self.input_name, "shape": self.input_shape},
@@ -214,12 +214,12 @@ class AuditReport:
             rows.append({
                 "#": i, "name": layer.name, "op": layer.op + _mode_text(layer),
                 "dir": layer.direction,
-                "kernel": _fmt_pair(layer.kernel), "stride": _fmt_pair(layer.stride),
+                "kernel": format_pair(layer.kernel), "stride": format_pair(layer.stride),
                 "padding": "" if layer.padding is None else ",".join(map(str, layer.padding)),
                 "channels": "" if layer.in_channels is None else
                 f"{layer.in_channels}→{layer.out_channels}",
                 "size": "" if layer.in_size is None or layer.out_size is None else
-                f"{_fmt_pair(layer.in_size)}→{_fmt_pair(layer.out_size)}",
+                f"{format_pair(layer.in_size)}→{format_pair(layer.out_size)}",
                 "overlap max/min": "" if layer.interior_min is None else
                 f"{layer.interior_max}/{layer.interior_min}",
                 "uneven": layer.uneven,
@@ -240,7 +240,7 @@ def _mode_text(layer: LayerAudit) -> str:
     return text
 
 
-def _fmt_pair(values) -> str:
+def format_pair(values) -> str:
     if values is None:
         return ""
     values = [int(v) if float(v).is_integer() else round(float(v), 3) for v in values]
@@ -255,14 +255,14 @@ def _round(value, digits: int = 6):
     return value
 
 
-def _clean(value):
+def json_safe(value):
     """JSON-safe: numpy scalars to Python, non-finite floats to None, tuples to lists."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import Filter, _Found, box_filter, depthwise_filter
+from core.audit.analysis import Filter, Found, box_filter, depthwise_filter
 
 # ---------------------------------------------------------------------------------------
 # Live torch modules
@@ -51,9 +51,9 @@ class _Recorder:
     def __init__(self, module) -> None:
         self.root = module
         self.stack: list[tuple[str, Any]] = [("", module)]
-        self.calls: list[_Found] = []
+        self.calls: list[Found] = []
         self.conv_outputs: dict[int, tuple[Any, Any, Any]] = {}  # id(out) -> (out, w, mod)
-        self.tails: dict[int, tuple[_Found, Any]] = {}  # id(t) -> (upsampler, t)
+        self.tails: dict[int, tuple[Found, Any]] = {}  # id(t) -> (upsampler, t)
         self.padded6: dict[int, tuple[Any, int, Any]] = {}  # zero insertion pending
         self.handles = []
         for path, sub in module.named_modules():
@@ -86,7 +86,7 @@ class _Recorder:
             return
         path, module = self.stack[-1]
         base = path or type(self.root).__name__
-        f = _Found(name=base, op="", module_path=path or None, module=module,
+        f = Found(name=base, op="", module_path=path or None, module=module,
                    in_size=tuple(x.shape[2:]), out_size=tuple(out.shape[2:]),
                    in_channels=int(x.shape[1]), out_channels=int(out.shape[1]))
         if fname == "conv2d":
@@ -148,7 +148,7 @@ class _Recorder:
             f.dilation = _pair_arg(bound.get("dilation"), 1)
         self._add(f, out)
 
-    def _add(self, f: _Found, out) -> None:
+    def _add(self, f: Found, out) -> None:
         base = f.name
         same = [c for c in self.calls if c.name.split("#")[0] == base and c.op == f.op]
         if same:
@@ -192,7 +192,7 @@ class _Recorder:
             _, u, x6 = self.padded6.pop(id(x))
             path, module = self.stack[-1]
             n, c, h, _, w, _ = x6.shape
-            f = _Found(name=path or type(self.root).__name__, op="ZeroInsertion",
+            f = Found(name=path or type(self.root).__name__, op="ZeroInsertion",
                        module_path=path or None, module=module, block=u, stride=(u, u),
                        kernel=(1, 1), pads=(0, 0, 0, 0), in_size=(int(h), int(w)),
                        out_size=tuple(out.shape[2:]), in_channels=int(c), out_channels=int(c))
@@ -291,7 +291,7 @@ def _filter_of(fname: str, args: tuple, kwargs: dict, x, out) -> tuple[bool, Fil
     return False, None
 
 
-def _trace_module(module, x) -> tuple[list[_Found], Any]:
+def trace_module(module, x) -> tuple[list[Found], Any]:
     """One forward pass of ``module`` on ``x`` recording the resampling calls."""
     import torch
     from torch.overrides import TorchFunctionMode
@@ -317,7 +317,7 @@ def _trace_module(module, x) -> tuple[list[_Found], Any]:
     return recorder.calls, y
 
 
-def _eval_copy(module):
+def eval_copy(module):
     """``module`` itself when in eval mode, else an eval-mode copy (never mutated)."""
     if not module.training:
         return module, []
@@ -325,7 +325,7 @@ def _eval_copy(module):
                                           "eval mode (a copy)"]
 
 
-def _torch_runner(module) -> Callable[[np.ndarray], np.ndarray]:
+def torch_runner(module) -> Callable[[np.ndarray], np.ndarray]:
     import torch
 
     param = next(module.parameters(), None)

@@ -23,7 +23,7 @@ from core.audit import limits
 from core.audit.cli import summary_lines
 from core.audit.limits import AuditError
 from core.audit.onnx_graph import audit_onnx
-from core.audit.probes import _run_probes
+from core.audit.probes import run_probes
 from core.audit.render import to_html, to_markdown
 from tests.conftest import assert_clean, open_page
 from tests.hostile.test_hostile_links import outside_code
@@ -202,12 +202,12 @@ def test_probe_cost_per_element_is_measured_within_the_constant():
     taken out by a first small run."""
     def peak(run, shape, period) -> int:
         tracemalloc.start()
-        _run_probes(run, shape, period)
+        run_probes(run, shape, period)
         value = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return value
 
-    _run_probes(lambda x: x, (1, 3, 16, 16), 1)  # warm: the photograph's file read once
+    run_probes(lambda x: x, (1, 3, 16, 16), 1)  # warm: the photograph's file read once
     def up(x):
         return np.repeat(np.repeat(x, 2, 2), 2, 3)
 
