@@ -36,6 +36,17 @@ PROBE_BYTES_PER_ELEMENT = 160
 MAX_PROBE_BYTES = 2 ** 30
 #: Most input plus output elements the probes run on: the budget over the cost per element.
 MAX_PROBE_ELEMENTS = MAX_PROBE_BYTES // PROBE_BYTES_PER_ELEMENT
+#: The grid check (:func:`core.audit.probes.grid_evidence`): the probes' output has a grid
+#: at period p when its checkerboard score there is over GRID_RATIO times the photograph's
+#: own (the probe photograph at the output's size) AND over GRID_Z standard errors of a
+#: non-periodic image's score. Set from data (``benchmarks/audit.py --grid``,
+#: benchmarks/results/audit_grid.json): the clean zoo networks read ratio <= 1.0 and z <=
+#: 2.6 at every period 2-8, 16 photographs z <= 1.3, every zoo network with an offending
+#: upsampler ratio >= 4.9 and z >= 11.5 at its strongest period.
+GRID_RATIO = 3.0
+GRID_Z = 5.0
+#: The small periods the grid check reads, besides the network's own.
+GRID_PERIODS = (2, 3, 4, 5, 6, 7, 8)
 #: Cap of the shift test's PSNR (an exact match would be infinite).
 MAX_PSNR = 100.0
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from core.audit.analysis import Found, analyse_layer, fix_kernel
 from core.audit.limits import short_error
+from core.audit.probes import trace_input
 from core.audit.report import AuditReport, LayerAudit, ProbeReport, json_safe
 from core.audit.torch_trace import eval_copy, torch_runner, trace_module
 from core.maths.metrics import (
@@ -136,7 +137,7 @@ def _reinit(model, path: str, seed: int) -> None:
 
 def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudit],
                   probe_report: ProbeReport, *, calls: Sequence[Found] | None = None,
-                  seed: int = 0) -> dict[str, dict]:
+                  seed: int = 0, output: str | None = None) -> dict[str, dict]:
     """Measured effect of the fixes on a live module, on the scored probe.
 
     For each offending layer: the score of the module as given (``as_given``), with
@@ -146,10 +147,11 @@ def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudi
     sub-pixel layer). The last two compare the designs at the same point; the entry
     :data:`ALL_LAYERS` does the same with every fixable offending layer at once (one
     layer alone says little while others still paint their own pattern). Scores are
-    raw :func:`core.maths.metrics.checkerboard_score` values.
+    raw :func:`core.maths.metrics.checkerboard_score` values. ``output`` picks the output
+    of a forward that returns several (:func:`core.audit.torch_trace.select_output`).
     """
     if calls is None:
-        calls, _ = trace_module(module, _zeros(input_shape))
+        calls, _ = trace_module(module, _trace_tensor(input_shape))
     by_name = {c.name: c for c in calls}
     probe_name = probe_report.scored_on
     probe = probe_report.results[probe_name].input
@@ -158,7 +160,7 @@ def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudi
     period = probe_report.period
 
     def score_of(model) -> float | None:
-        y = torch_runner(model)(batch)[0].astype(np.float64).transpose(1, 2, 0)
+        y = torch_runner(model, output)(batch)[0].astype(np.float64).transpose(1, 2, 0)
         scored = to_unit_range(y)  # the probes' SCALING_RULE
         if min(scored.shape[:2]) < 4 * period:
             return None
@@ -207,7 +209,7 @@ def attach_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditReport:
         return report
     module, _ = eval_copy(module)
     shape = report.input_shape
-    calls, _ = trace_module(module, _zeros(shape))
+    calls, _ = trace_module(module, _trace_tensor(shape))
     live = [analyse_layer(c) for c in calls]
     measured = measure_fixes(module, shape, live, report.probes, calls=calls, seed=seed)
     report.fix_all = measured.pop(ALL_LAYERS, None)
@@ -222,9 +224,10 @@ def attach_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditReport:
     return report
 
 
-def _zeros(shape):
+def _trace_tensor(shape):
+    """The input a live module is traced on (:func:`core.audit.probes.trace_input`)."""
     import torch
 
-    return torch.zeros([int(v) for v in shape])
+    return torch.from_numpy(trace_input(shape))
 
 

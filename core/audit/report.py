@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from core.audit.verdict import NOT_JUDGED, network_verdict, unjudged_lines
 from core.maths.metrics import (
     Spectrum,
     format_score,
@@ -53,7 +54,9 @@ class LayerAudit:
     phase_imbalance: float | None = None
     worst_pair: tuple[int, int] | None = None
     period: int | None = None  # of this layer's pattern, in output pixels
-    severity: str = "ok"  # "artifact" (offending), "gradient" (downsampling), "ok"
+    #: "artifact" (offending), "gradient" (downsampling), "ok", "not judged" (found, but no
+    #: evidence either way: :mod:`core.audit.verdict`)
+    severity: str = "ok"
     verdict: str = ""
     fix_code: str | None = None
     module_path: str | None = None
@@ -63,10 +66,18 @@ class LayerAudit:
     filters: list[str] | None = None  # fixed filters after it, judged with it
     blur: bool | None = None  # a spatial filter after it is credited (up layers)
     notes: list[str] = field(default_factory=list)
+    #: Resolution of the layer's input relative to the network's input, from the strides
+    #: along the graph (1: the input's, 0.5 after one stride-2 layer); None when unknown.
+    level: float | None = None
 
     @property
     def offending(self) -> bool:
         return self.severity == "artifact"
+
+    @property
+    def judged(self) -> bool:
+        """False when the audit found the layer but has no evidence either way."""
+        return self.severity != NOT_JUDGED
 
     def to_json(self) -> dict[str, Any]:
         gains = None
@@ -91,7 +102,7 @@ class LayerAudit:
             "verdict": self.verdict, "fix_code": self.fix_code,
             "module_path": self.module_path, "fix_measured": self.fix_measured,
             "align_corners": self.align_corners, "filters": self.filters, "blur": self.blur,
-            "notes": self.notes,
+            "level": self.level, "notes": self.notes,
         })
 
 
@@ -135,6 +146,9 @@ class ProbeReport:
     shift_reference: tuple[int, float] | None  # (one full period, its PSNR)
     shift_note: str | None
     notes: list[str] = field(default_factory=list)
+    #: The grid check (:func:`core.audit.probes.grid_evidence`): period -> ``{"score",
+    #: "photograph", "ratio", "z", "grid"}`` on the scored probe's output.
+    grid: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         display = None
@@ -162,6 +176,7 @@ class ProbeReport:
                            "reference_psnr_db": self.shift_reference[1]
                            if self.shift_reference else None,
                            "note": self.shift_note},
+            "grid": {str(p): g for p, g in self.grid.items()},
             "notes": self.notes,
         })
 
@@ -182,19 +197,35 @@ class AuditReport:
     seconds: dict[str, float] = field(default_factory=dict)
     fix_all: dict[str, Any] | None = None  # every offending layer fixed at once (live)
     #: What the audit could not judge or trust (layers it cannot read, an output the
-    #: judged layers do not explain): shown as warnings, never as a clean verdict.
+    #: judged layers do not explain): shown as warnings, never as a clean verdict (each
+    #: makes the network's verdict at best "not judged").
     warnings: list[str] = field(default_factory=list)
+    #: Which output was audited when the model has several (a graph output's name, a
+    #: tuple index or a dict key); None for a single output.
+    output_name: str | None = None
 
     @property
     def offending(self) -> list[LayerAudit]:
         return [layer for layer in self.layers if layer.offending]
 
+    @property
+    def verdict(self) -> str:
+        """"artifact", "unexplained grid", "not judged" or "clean"
+        (:func:`core.audit.verdict.network_verdict`)."""
+        return network_verdict(self)
+
+    @property
+    def unjudged(self) -> list[str]:
+        """One line per thing not judged (:func:`core.audit.verdict.unjudged_lines`)."""
+        return unjudged_lines(self)
+
     def to_json(self) -> dict[str, Any]:
         return json_safe({
-            "schema": 1, "tool": "Checkerboard Lab audit (core.audit)",
-            "source": self.source, "kind": self.kind,
+            "schema": 2, "tool": "Checkerboard Lab audit (core.audit)",
+            "source": self.source, "kind": self.kind, "verdict": self.verdict,
+            "unjudged": self.unjudged,
             "input": {"name": self.input_name, "shape": self.input_shape},
-            "output": {"shape": self.output_shape},
+            "output": {"name": self.output_name, "shape": self.output_shape},
             "layers": [layer.to_json() for layer in self.layers],
             "chain": self.chain.to_json(),
             "probes": self.probes.to_json() if self.probes else None,

@@ -23,7 +23,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from core.audit import AuditError, attach_fixes, audit_module, audit_onnx
-from core.audit.onnx_graph import audit_onnx_files, module_path_from_name
+from core.audit.onnx_graph import audit_onnx_files
+from core.audit.onnx_lookup import module_path_from_name
 from tests.core.audit_zoo import ZOO, Truth, quiet_export
 
 ROOT = Path(__file__).resolve().parents[2]
