@@ -83,10 +83,13 @@ SHELF2: dict[str, ZooNet] = {z.name: z for z in (
                   "class 3: fixed_padding's F.pad before every separable convolution")),
     ZooNet("segnet", "say4n/pytorch-segnet src/model.py", segnet, (1, 3, 64, 64),
            (*[Truth("MaxPool", 2, 2, 0, True) for _ in range(5)],
-            *[Truth("MaxUnpool", 2, 2, 0, None, severity="not judged") for _ in range(5)]),
-           total_up=32, total_down=32, period=32, verdict="not judged", output="0",
+            *[Truth("MaxUnpool", 2, 2, 0, True, offending=True, severity="artifact")
+              for _ in range(5)]),
+           total_up=32, total_down=32, period=32, verdict="artifact", output="0",
            torchscript=False,  # the TorchScript exporter fails on max_unpool2d (TypeError)
-           notes=("class 4: where unpooling writes depends on the data",
+           notes=("class 4: each 2x2 window writes one value; on a flat region max_pool2d's "
+                  "ties pick the window's first index, so every value lands on one phase "
+                  "(zero insertion at phase 0: a period-2 grid), whatever the weights",
                   "returns (logits, softmax), the same size")),
     ZooNet("residual_unet2d", "wolny/pytorch-3dunet pytorch3dunet/unet3d/model.py, "
            "buildingblocks.py", residual_unet2d, (1, 3, 32, 32),
