@@ -155,6 +155,16 @@ def test_shelf2_verdict_matches_the_ground_truth(audits, name, route):
         getattr(report, "unjudged", None), report.warnings)
 
 
+@pytest.mark.parametrize("name", list(SHELF2))
+def test_shelf2_verdict_with_probes_on_the_live_module(name):
+    """With the probes on, a structurally clean network must not read as an unexplained grid
+    (nor an artifact as clean): the probes agree with the structure on every network here."""
+    net = SHELF2[name]
+    report = audit_module(build(name), net.input_shape, measure=False)
+    assert getattr(report, "verdict", None) == net.verdict, (
+        getattr(report, "unjudged", None), getattr(report.probes, "grid", None))
+
+
 @pytest.mark.parametrize(("name", "route"), [c for c in CASES if c[1] != "torchscript"
                                              or SHELF2[c[0]].torchscript_paths])
 def test_shelf2_module_paths_name_the_module_to_fix(audits, name, route):
