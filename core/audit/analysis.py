@@ -126,12 +126,33 @@ def near_integer(x: float, tolerance: float = 0.1) -> float:
     return float(r) if abs(x - r) <= tolerance * x else x
 
 
+def same_level(ratio: float) -> bool:
+    """Whether a size ratio between two images keeps the resolution: a chain of reshapes,
+    pads and fixed filters whose output is within 2/3 to 3/2 of its input's size (a FIR
+    filter's pads and crops: 9x9 to 8x8) did not resample; resampling by reshapes is at
+    least x2 or /2."""
+    return 2 / 3 < ratio < 3 / 2
+
+
+def size_fixup(in_size: Sequence[int] | None, out_size: Sequence[int] | None) -> bool:
+    """Whether a resize only fixes the size up by at most one pixel per side (2n-1 to 2n
+    after a k3/s2/p1 transposed convolution, 7 to 8) or keeps it: not resampling, on both
+    routes (a 1 -> 2 or 2 -> 3 resize still is)."""
+    if in_size is None or out_size is None:
+        return False
+    return all(abs(int(o) - int(i)) <= 1 and int(i) >= 3 for i, o in zip(in_size, out_size,
+                                                                         strict=True)) \
+        or tuple(in_size) == tuple(out_size)
+
+
 def level_factor(found: Found) -> float | None:
     """How much the layer multiplies the resolution along the graph: its stride for an
     upsampler, one over its stride for a downsampler, a resize its size ratio (nearest
     integer within 10 %). The factors, not the sizes, give the totals and the period
     (pads and crops change sizes, not resolution)."""
     if found.op in ("Resize", "Upsample"):
+        if size_fixup(found.in_size, found.out_size):
+            return 1.0
         scale = _scale(found)
         return near_integer(scale[0]) if scale is not None else None
     s = found.stride[0] if found.stride else found.block
@@ -162,7 +183,7 @@ def reshape_resampling(in_size: tuple[int, int], out_size: tuple[int, int],
     rh, rw = out_size[0] / in_size[0], out_size[1] / in_size[1]
     if abs(rh - rw) > 1e-9 or in_channels is None:
         return None
-    base = dict(name="", op="", in_size=tuple(in_size), out_size=tuple(out_size),
+    base = dict(name="", in_size=tuple(in_size), out_size=tuple(out_size),
                 in_channels=in_channels, out_channels=out_channels, level=level)
     if rh < 1:
         r = round(1 / rh)

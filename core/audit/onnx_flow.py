@@ -25,6 +25,7 @@ from core.audit.analysis import (
     level_factor,
     near_integer,
     reshape_resampling,
+    same_level,
 )
 
 #: Operators that only move, reshape, pad or crop data.
@@ -44,6 +45,10 @@ class _Flow:
     chain: tuple[str, ...] = ()
     filters: list[Filter] = field(default_factory=list)
     linear: bool = True
+    #: A data operation (a matmul, a linear layer) computed the chain: its end is a new
+    #: image at the chain's level, not pixels moved by reshapes.
+    mixed: bool = False
+    tail: Found | None = None  # the upsampler whose output the chain starts from
 
 
 @dataclass
@@ -75,6 +80,7 @@ def trace_levels(nodes: Sequence[Any], sizes: dict[str, list[int | None]], input
         state[input_name] = _Flow(1.0, (dims_in[2], dims_in[3]), dims_in[1])
     by_node = {id(node): f for node, f in candidates}
     written = {f.tail for _, f in candidates} | {f.src for _, f in candidates}
+    tails = {f.tail: f for _, f in candidates if f.tail}
     result = Levels({}, [], [])
     for node in nodes:
         op = node.op_type
@@ -98,23 +104,28 @@ def trace_levels(nodes: Sequence[Any], sizes: dict[str, list[int | None]], input
         out = node.output[0]
         dims = sizes.get(out)
         if op in SHAPE_OPS and node.input[0] == ins[0]:
-            flow = replace(first, chain=first.chain + (op,), filters=list(first.filters))
+            flow = replace(first, chain=first.chain + (op,), filters=list(first.filters),
+                           tail=first.tail or tails.get(ins[0]))
             if _image_dims(dims, batch) and first.ref is not None:
                 flow = _end_chain(flow, node, dims, out in written, result, name_of, path_of)
             state[out] = flow
             continue
-        if first.chain and not _image_dims(dims, batch):
+        if not _image_dims(dims, batch) and any(state[n].chain for n in ins):
             filt = _single_channel_filter(node, array) if op == "Conv" else None
-            state[out] = replace(first, chain=first.chain + (op,),
-                                 filters=first.filters + ([filt] if filt else []),
-                                 linear=first.linear and (filt is not None or op in _SCALAR_OPS))
+            fixed = filt is not None or op in _SCALAR_OPS
+            base = first if fixed else max((state[n] for n in ins),
+                                           key=lambda s: -1 if s.level is None else s.level)
+            state[out] = replace(base, chain=base.chain + (op,),
+                                 filters=base.filters + ([filt] if filt else []),
+                                 linear=base.linear and fixed, mixed=base.mixed or not fixed)
             continue
         images = [n for n in ins if _image_dims(sizes.get(n), batch)] or ins[:1]
         levels = [state[n].level for n in images if state[n].level is not None]
         level = max(levels) if levels else None
-        if dims and len(dims) == 4 and dims[2] == dims[3] == 1 and any(
-                (d := sizes.get(n)) and len(d) == 4 and (d[2], d[3]) != (1, 1) for n in ins):
-            level = None  # global pooling: context, not a resolution
+        pooled = dims is not None and (len(dims) < 3 or (len(dims) == 4 and dims[2] == dims[3] == 1))
+        if pooled and any(_image_dims(d := sizes.get(n), batch) and (d[2], d[3]) != (1, 1)
+                          for n in ins):
+            level = None  # global pooling (to 1x1, or to a vector): context, not a level
         state[out] = _Flow(level, (dims[2], dims[3]) if _image_dims(dims, batch) else None,
                            dims[1] if dims and len(dims) == 4 else None)
     result.level = {name: flow.level for name, flow in state.items()}
@@ -125,12 +136,17 @@ def _end_chain(flow: _Flow, node, dims, known: bool, result: Levels, name_of, pa
     """A chain of shape ops reached an image: a pad or crop (same level), or a resampling
     written as reshapes (a new Found, unless a pattern already recorded it)."""
     hw = (int(dims[2]), int(dims[3]))
-    if not any(op in RESHAPE_OPS for op in flow.chain):
+    if flow.mixed or not any(op in RESHAPE_OPS for op in flow.chain):
         return _Flow(flow.level, hw, dims[1])
     r = near_integer(hw[0] / flow.ref[0])
     level = flow.level * r if flow.level is not None else None
-    if (r == 1 and near_integer(hw[1] / flow.ref[1]) == 1) or known:
-        return _Flow(flow.level if r == 1 else level, hw, dims[1])
+    if same_level(hw[0] / flow.ref[0]) and same_level(hw[1] / flow.ref[1]):
+        if flow.tail is not None and flow.linear and flow.filters:
+            flow.tail.filters.extend(flow.filters)  # a blur written with reshapes
+            flow.tail.tail = node.output[0]
+        return _Flow(flow.level, hw, dims[1])
+    if known:  # already recorded by its pattern (zero insertion, unpooling)
+        return _Flow(level, hw, dims[1])
     found = reshape_resampling(flow.ref, hw, flow.channels, int(dims[1]), flow.chain,
                                flow.filters if flow.linear else [], flow.level)
     if found is None:

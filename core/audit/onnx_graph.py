@@ -20,6 +20,7 @@ from core.audit.analysis import (
     chain_of,
     depthwise_filter,
     resolution_warning,
+    size_fixup,
 )
 from core.audit.limits import (
     DOWN_OPS,
@@ -39,7 +40,7 @@ from core.audit.onnx_lookup import (
     weight_module_path,
     weight_shape,
 )
-from core.audit.probes import run_probes
+from core.audit.probes import run_probes, trace_input
 from core.audit.read import folder_reader, load_onnx, read_model_bytes, read_upload
 from core.audit.report import AuditReport
 from core.maths.overlap import conv_transpose_output_size
@@ -500,19 +501,22 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     wanted = list(names)
     for _, f in candidates:
         wanted += [f.src, f.tail]
+    unsized = unsized_tensors(model.graph.node, g.sizes)
     missing = [n for n in dict.fromkeys(wanted) if _spatial(g.sizes.get(n)) is None]
+    listed = set(missing)
+    missing += [n for n in unsized if n not in listed]
     session = None
     dtype = {onnx.TensorProto.FLOAT16: np.float16, onnx.TensorProto.DOUBLE: np.float64}.get(
         model.graph.input[[i.name for i in model.graph.input].index(input_name)]
         .type.tensor_type.elem_type, np.float32)
     if missing:
-        guard.check_blind_run(candidates, g.array, g.sizes)
+        guard.check_blind_run(candidates, g.array, g.sizes, g.producer)
         extra = [n for n in missing if n not in g.outputs]
         for n in extra:
             model.graph.output.append(onnx.ValueInfoProto(name=n))
         try:
             session = _session(model.SerializeToString(), threads)
-            outs = session.run(missing, {input_name: np.zeros(shape, dtype)})
+            outs = session.run(missing, {input_name: trace_input(shape, seed).astype(dtype)})
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
             raise _ort_error(err, shape) from err
         finally:
@@ -565,13 +569,29 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
                        output_name=output_name if len(names) > 1 else None)
 
 
+#: Most tensors of unknown size measured by running the model once (beyond these, only
+#: the resampling layers' inputs and outputs are).
+MAX_MEASURED_TENSORS = 2000
+
+
+def unsized_tensors(nodes, sizes: dict[str, list[int | None]]) -> list[str]:
+    """The node outputs whose size shape inference left unknown (sizes computed in the
+    graph, as the TorchScript exporter writes ``F.pad`` of a computed size): the model is
+    run once at the chosen input size to measure them, so levels and reshapes along the
+    graph are read from real sizes. Empty when there are more than
+    :data:`MAX_MEASURED_TENSORS`."""
+    out = [name for node in nodes if node.op_type not in ("Shape", "Size", "Constant")
+           for name in node.output if name and not known(sizes.get(name))]
+    return out if len(out) <= MAX_MEASURED_TENSORS else []
+
+
 def resamples(f: Found) -> bool:
     """False for a resize that does not resample: to the same size, or a 1x1 map of
     global context broadcast back to a feature map (no level of its own)."""
     if f.op not in ("Resize", "Upsample") or f.in_size is None:
         return True
-    if f.in_size == f.out_size:
-        return False  # a same-size resize is not resampling
+    if size_fixup(f.in_size, f.out_size):
+        return False  # a same-size resize (or a 2n-1 -> 2n fix-up) is not resampling
     return not (f.in_size == (1, 1) and f.level is None)
 
 

@@ -25,6 +25,7 @@ from core.audit.analysis import (
     depthwise_filter,
     near_integer,
     reshape_resampling,
+    same_level,
 )
 
 #: Calls that only move, reshape, pad or crop data.
@@ -49,6 +50,9 @@ class Flow:
     chain: tuple[str, ...] = ()
     filters: list[Filter] = field(default_factory=list)
     linear: bool = True
+    #: A data operation (a matmul, a linear layer) computed the chain: its end is a new
+    #: image at the chain's level, not pixels moved by reshapes.
+    mixed: bool = False
     tail: Found | None = None  # the upsampler whose output the chain starts from
 
 
@@ -129,33 +133,36 @@ class FlowTracker:
                 flow = self._end_chain(flow, o)
             self.state[o] = flow
             return
-        if first.chain and not self.is_image(o):
+        if not self.is_image(o) and any(self.state[t].chain for t in ins):
             filt = _single_channel_filter(args, kwargs) if fname == "conv2d" else None
-            linear = first.linear and (filt is not None or fname in _SCALAR_OPS)
-            self.state[o] = replace(first, chain=first.chain + (fname,),
-                                    filters=first.filters + ([filt] if filt else []),
-                                    linear=linear)
+            fixed = filt is not None or fname in _SCALAR_OPS
+            base = first if fixed else max((self.state[t] for t in ins),
+                                           key=lambda s: -1 if s.level is None else s.level)
+            self.state[o] = replace(base, chain=base.chain + (fname,),
+                                    filters=base.filters + ([filt] if filt else []),
+                                    linear=base.linear and fixed, mixed=base.mixed or not fixed)
             return
         # A data operation: the output is at the level of its inputs (the finest known:
         # a map broadcast from 1x1 is context, not a level of its own).
         images = [t for t in ins if self.is_image(t)] or ins[:1]
         levels = [self.state[t].level for t in images if self.state[t].level is not None]
         level = max(levels) if levels else None
-        if o.ndim >= 3 and _hw(o) == (1, 1) and any(t.ndim >= 3 and _hw(t) != (1, 1)
+        if (o.ndim < 3 or _hw(o) == (1, 1)) and any(self.is_image(t) and _hw(t) != (1, 1)
                                                     for t in ins):
-            level = None  # global pooling: context for every resolution
+            level = None  # global pooling (to 1x1, or to a vector): context, not a level
         self.state[o] = Flow(level, _hw(o) if o.ndim >= 3 else None,
                              int(o.shape[-3]) if o.ndim >= 3 else None)
 
     def _end_chain(self, flow: Flow, o) -> Flow:
         """A chain reached an image ``o``: a pad or crop, a resampling written as
         reshapes, or a same-resolution rearrangement handing its filters on."""
-        if not any(op in RESHAPE_OPS for op in flow.chain):
+        if flow.mixed or not any(op in RESHAPE_OPS for op in flow.chain):
             return Flow(flow.level, _hw(o), int(o.shape[1]), tail=None)
         rh, rw = (_hw(o)[0] / flow.ref[0], _hw(o)[1] / flow.ref[1])
         r = near_integer(rh)
         level = flow.level * r if flow.level is not None else None
-        if r == 1 and near_integer(rw) == 1:
+        if same_level(rh) and same_level(rw):
+            level = flow.level
             if flow.tail is not None and flow.linear and flow.filters:
                 flow.tail.filters.extend(flow.filters)
                 flow.tail.out_size = _hw(o)

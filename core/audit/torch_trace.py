@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import Filter, Found, box_filter, depthwise_filter, level_factor
+from core.audit.analysis import (
+    Filter,
+    Found,
+    box_filter,
+    depthwise_filter,
+    level_factor,
+    size_fixup,
+)
 from core.audit.torch_flow import FlowTracker
 
 # ---------------------------------------------------------------------------------------
@@ -175,8 +182,8 @@ class _Recorder:
                 f.mode, f.mode)
             if f.mode != "nearest":
                 f.align_corners = bool(bound.get("align_corners") or False)
-            if f.out_size == f.in_size:
-                return None  # a same-size resize is not resampling
+            if size_fixup(f.in_size, f.out_size):
+                return None  # a same-size resize (or a 2n-1 -> 2n fix-up) is not resampling
             if f.in_size == (1, 1) and f.level is None:
                 return None  # a 1x1 global-context map broadcast back: not upsampling
         elif fname in ("pixel_shuffle", "pixel_unshuffle"):
