@@ -297,7 +297,8 @@ def _following_filters(g: OnnxGraph, tensor: str) -> tuple[list[Filter], str]:
         elif op == "Conv" and first and len(node.input) > 1:
             a = attrs(node)
             w = g.array(node.input[1])
-            c = dims_in[1] if dims_in and len(dims_in) == 4 else None
+            c = dims_in[1] if dims_in and len(dims_in) == 4 and dims_in[1] else \
+                int(attrs(node).get("group", 1))  # unsized yet: depthwise if groups == C_w
             if w is None or w.ndim != 4 or w.shape[1] != 1 or max(_pairs(a.get("strides"), 1)) > 1 \
                     or max(_pairs(a.get("dilations"), 1)) > 1:
                 break
@@ -537,6 +538,10 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
             f.pads = _auto_pads(f)
     levels = trace_levels(model.graph.node, g.sizes, input_name, candidates, g.array,
                           lambda n: n.name or n.op_type, node_module_path)
+    for _, f in levels.found:  # resampling written as reshapes: the filters after it
+        if f.op in ("DepthToSpace", "Resize", "ZeroInsertion"):
+            more, f.tail = _following_filters(g, f.tail)
+            f.filters += more
     candidates = sorted(candidates + levels.found, key=lambda nf: order[id(nf[0])])
     warnings += guard.skipped_warning(levels.unrecognised)
     layers = [analyse_layer(f) for _, f in candidates if resamples(f)]
