@@ -103,15 +103,17 @@ def _export(module, shape, dynamo: bool, folder: Path) -> Path:
 
 
 def bench_zoo(repeats: int) -> list[dict]:
-    """Each zoo network on every route it has: analysis only (no probes), median s."""
+    """Each zoo network, both shelves (issue 19's and issue 27's), on every route it has:
+    analysis only (no probes), median s."""
     import tempfile
 
     from core.audit.live import audit_module
     from tests.core.audit_zoo import ZOO
+    from tests.core.audit_zoo.shelf2 import SHELF2
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, net in ZOO.items():
+        for name, net in {**ZOO, **SHELF2}.items():
             torch.manual_seed(0)
             module = net.build().eval()
             routes = {"torch": lambda m=module, s=net.input_shape: audit_module(m, s,
@@ -177,7 +179,8 @@ def bench_cold_cli(repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--zoo", action="store_true", help="only the issue-19 rows")
+    parser.add_argument("--zoo", action="store_true",
+                        help="only the zoo rows (issues 19 and 27)")
     args = parser.parse_args()
     zoo_rows = [*bench_zoo(args.repeats), bench_cold_cli(args.repeats)]
     print_table(zoo_rows, ["what", "model", "route", "layers", "offending", "blurred",
