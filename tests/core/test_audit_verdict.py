@@ -189,8 +189,9 @@ def test_class05_resampling_written_as_reshapes_is_seen_on_both_routes():
 
 
 class LatentWithAttentionPool(nn.Module):
-    """BigGAN in small: a latent through a Linear viewed as a 4x4 map, upsampled x2,
-    then a max-pool on the way (attention's keys)."""
+    """BigGAN in small: a latent through a Linear viewed as a 4x4 map, upsampled x4,
+    then a max-pool on the way (attention's keys): read from sizes or from levels without
+    a floor, the deepest "downsampling" is 0.125 or 0.5."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -198,8 +199,8 @@ class LatentWithAttentionPool(nn.Module):
 
     def forward(self, z):
         x = self.fc(z.flatten(1)).view(-1, 4, 4, 4)
-        x = F.interpolate(x, scale_factor=2)
-        keys = F.max_pool2d(x, 2)
+        x = F.interpolate(x, scale_factor=4)
+        keys = F.max_pool2d(x, 2)  # at 8x8, four times the latent's first 4x4 map
         return x + F.interpolate(keys, scale_factor=2)
 
 
