@@ -35,6 +35,7 @@ from core.audit.onnx_lookup import (
     attrs,
     bn_scale,
     dims_of,
+    has_name_scopes,
     known,
     node_module_path,
     weight_module_path,
@@ -74,7 +75,9 @@ def _onnx_candidates(g: OnnxGraph, skipped: list | None = None) -> list[tuple[An
         a = attrs(node)
         name = node.name or f"{op}_{len(found)}"
         f = Found(name=name, op=op, module_path=node_module_path(node))
-        if op in ("Conv", "ConvTranspose"):
+        if op in ("Conv", "ConvTranspose") and not has_name_scopes(node):
+            # the weight's name, unless the node names its own scope (the dynamo exporter
+            # keeps one initializer for equal weights: FCN-8s's two bilinear kernels)
             f.module_path = weight_module_path(g, node) or f.module_path
         if op in ("ConvTranspose", "Conv"):
             wshape = weight_shape(g, node.input[1]) if len(node.input) > 1 else None
@@ -96,6 +99,8 @@ def _onnx_candidates(g: OnnxGraph, skipped: list | None = None) -> list[tuple[An
             pads = a.get("pads")
             f.pads = tuple(int(v) for v in pads) if pads and len(pads) == 4 else (0, 0, 0, 0)
             f.groups = int(a.get("group", 1))
+            if op == "Conv":
+                _fold_zero_pad(g, node, f)
             auto = a.get("auto_pad", b"NOTSET")
             auto = auto.decode() if isinstance(auto, bytes) else str(auto)
             if auto not in ("NOTSET", ""):
@@ -161,6 +166,26 @@ def _onnx_candidates(g: OnnxGraph, skipped: list | None = None) -> list[tuple[An
                     "MaxUnpool"):
             f.filters, f.tail = _following_filters(g, f.tail)
     return found
+
+
+def _fold_zero_pad(g: OnnxGraph, node, f: Found) -> None:
+    """A constant zero Pad whose only consumer is this convolution is its padding
+    (Xception's ``fixed_padding``: ``F.pad(x, (1, 1, 1, 1))`` then a conv with
+    ``padding=0``): add it to ``f.pads`` and read the layer from the Pad's input, as the
+    dynamo exporter's folded file and the live route do."""
+    pad = g.producer.get(node.input[0])
+    if pad is None or pad.op_type != "Pad" or _only_consumer(g, pad.output[0]) is not node:
+        return
+    mode = attrs(pad).get("mode", b"constant")
+    value = g.array(pad.input[2]) if len(pad.input) > 2 and pad.input[2] else None
+    pads = _const_pads(g, pad)
+    if mode not in (b"constant", "constant") or (value is not None and np.any(value)) or \
+            pads is None or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or \
+            min(pads) < 0 or f.pads is None:
+        return
+    top, left, bottom, right = pads[2], pads[3], pads[6], pads[7]
+    f.pads = (f.pads[0] + top, f.pads[1] + left, f.pads[2] + bottom, f.pads[3] + right)
+    f.src = pad.input[0]
 
 
 def _only_consumer(g: OnnxGraph, name: str):

@@ -80,6 +80,12 @@ def node_module_path(node) -> str | None:
     return module_path_from_name(node.name)
 
 
+def has_name_scopes(node) -> bool:
+    """Whether the dynamo exporter wrote the node's own module scopes (then they name its
+    module, even when its weight is shared with another module's)."""
+    return any(prop.key == "pkg.torch.onnx.name_scopes" for prop in node.metadata_props)
+
+
 def weight_module_path(g: OnnxGraph, node) -> str | None:
     """``decoder4.tp_conv.0`` from a Conv/ConvTranspose weight initializer named
     ``decoder4.tp_conv.0.weight`` (both exporters keep parameter names), else None."""
@@ -133,6 +139,8 @@ class OnnxGraph:
         node = self.producer.get(name)
         if node is None or depth > 16 or not node.input:
             return None
+        if node.op_type in ("ConstantOfShape", "Concat", "Slice"):
+            return self._fold_index_op(node, depth)
         src = self.array(node.input[0], depth + 1)
         if src is None:
             return None
@@ -173,6 +181,42 @@ class OnnxGraph:
         if node.op_type == "Squeeze":
             return np.squeeze(src)
         return None
+
+    def _fold_index_op(self, node, depth: int) -> np.ndarray | None:
+        """ConstantOfShape, Concat and Slice of constants (the TorchScript exporter writes
+        ``F.pad``'s pads so), within :data:`_MAX_FOLD` elements."""
+        a = attrs(node)
+        inputs = [self.array(n, depth + 1) if n else None for n in node.input]
+        if inputs[0] is None:
+            return None
+        if node.op_type == "ConstantOfShape":
+            shape = [int(v) for v in np.ravel(inputs[0])]
+            if any(v < 0 for v in shape) or int(np.prod(shape)) > _MAX_FOLD:
+                return None
+            value = a.get("value")
+            fill = np.ravel(self._numpy(value))[0] if value is not None else np.float32(0)
+            return np.full(shape, fill)
+        if node.op_type == "Concat":
+            if any(v is None for v in inputs):
+                return None
+            try:
+                return np.concatenate([np.atleast_1d(v) for v in inputs], axis=int(a.get("axis", 0)))
+            except ValueError:
+                return None
+        if len(inputs) < 3 or inputs[1] is None or inputs[2] is None:
+            return None
+        data = inputs[0]
+        axes = inputs[3] if len(inputs) > 3 and inputs[3] is not None else range(data.ndim)
+        steps = inputs[4] if len(inputs) > 4 and inputs[4] is not None else [1] * data.ndim
+        index = [slice(None)] * data.ndim
+        for start, end, axis, step in zip(np.ravel(inputs[1]), np.ravel(inputs[2]),
+                                          np.ravel(list(axes)), np.ravel(list(steps)),
+                                          strict=False):
+            if not -data.ndim <= int(axis) < data.ndim or int(step) == 0:
+                return None
+            index[int(axis)] = slice(int(max(min(start, 2 ** 62), -2 ** 62)),
+                                     int(max(min(end, 2 ** 62), -2 ** 62)), int(step))
+        return data[tuple(index)]
 
     def shape_of(self, name: str) -> tuple[int, ...] | None:
         """A stored constant's shape (an initializer or Constant node), None otherwise."""

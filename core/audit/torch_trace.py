@@ -80,6 +80,8 @@ class _Recorder:
         self.conv_outputs: dict[int, tuple[Any, Any, Any]] = {}  # id(out) -> (out, w, mod)
         self.tails: dict[int, tuple[Found, Any]] = {}  # id(t) -> (upsampler, t)
         self.padded6: dict[int, tuple[Any, int, Any]] = {}  # zero insertion pending
+        #: Outputs of a constant zero F.pad of a 4-D tensor: id -> (out, input, pads).
+        self.zero_padded: dict[int, tuple[Any, Any, list[int]]] = {}
         #: Resampling calls found but not judged: (where, why).
         self.skipped: list[tuple[str, str]] = []
         self.flow: Any = None  # the FlowTracker, set by trace()
@@ -162,6 +164,13 @@ class _Recorder:
             p = bound.get("padding", 0)
             ph, pw = (0, 0) if isinstance(p, str) else _pair_arg(p, 0)
             f.pads, f.dilation = (ph, pw, ph, pw), _pair_arg(bound.get("dilation"), 1)
+            padded = self.zero_padded.get(id(bound["input"]))
+            if padded is not None and bound["input"].ndim == 4:
+                # a zero F.pad right before the conv is its padding (Xception's
+                # fixed_padding), as the dynamo exporter folds it
+                _, x0, (left, right, top, bottom) = padded
+                f.pads = (ph + top, pw + left, ph + bottom, pw + right)
+                f.in_size = tuple(x0.shape[2:])
             f.groups = int(bound.get("groups") or 1)
             f.weight = (lambda w=w: w.detach().cpu().double().numpy())
         elif fname == "conv_transpose2d":
@@ -249,6 +258,12 @@ class _Recorder:
                     f.filters.append(filt)
                     f.out_size = tuple(out.shape[2:])
                 self.tails[id(out)] = (f, out)
+        if fname == "pad" and x.ndim == 4 and out.ndim == 4:
+            pads = list(args[1]) if len(args) > 1 else list(kwargs.get("pad", []))
+            mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+            value = args[3] if len(args) > 3 else kwargs.get("value", None)
+            if mode == "constant" and not value and len(pads) == 4 and min(pads) >= 0:
+                self.zero_padded[id(out)] = (out, x, pads)
         if fname == "pad" and x.ndim == 6 and x.shape[3] == 1 and x.shape[5] == 1:
             pads = list(args[1]) if len(args) > 1 else list(kwargs.get("pad", []))
             pads += [0] * (12 - len(pads))
