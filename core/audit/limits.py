@@ -40,9 +40,10 @@ MAX_PROBE_ELEMENTS = MAX_PROBE_BYTES // PROBE_BYTES_PER_ELEMENT
 #: at period p when its checkerboard score there is over GRID_RATIO times the photograph's
 #: own (the probe photograph at the output's size) AND over GRID_Z standard errors of a
 #: non-periodic image's score. Set from data (``benchmarks/audit.py --grid``,
-#: benchmarks/results/audit_grid.json): the clean zoo networks read ratio <= 1.0 and z <=
-#: 2.6 at every period 2-8, 16 photographs z <= 1.3, every zoo network with an offending
-#: upsampler ratio >= 4.9 and z >= 11.5 at its strongest period.
+#: benchmarks/results/audit_grid.json): the 12 structurally clean zoo networks (both
+#: shelves) read ratio <= 1.3 and z <= 2.6 at every period, 16 packaged photographs z <= 3.8
+#: (page.png, a text page), and each of the 9 with an offending upsampler ratio >= 4.9 and
+#: z >= 11.5 at its strongest period.
 GRID_RATIO = 3.0
 GRID_Z = 5.0
 #: The small periods the grid check reads, besides the network's own.
