@@ -75,9 +75,12 @@ def _onnx_candidates(g: OnnxGraph, skipped: list | None = None) -> list[tuple[An
         a = attrs(node)
         name = node.name or f"{op}_{len(found)}"
         f = Found(name=name, op=op, module_path=node_module_path(node))
-        if op in ("Conv", "ConvTranspose") and not has_name_scopes(node):
-            # the weight's name, unless the node names its own scope (the dynamo exporter
-            # keeps one initializer for equal weights: FCN-8s's two bilinear kernels)
+        shared = len(node.input) > 1 and len(g.consumers.get(node.input[1], [])) > 1
+        if op in ("Conv", "ConvTranspose") and not (shared and has_name_scopes(node)):
+            # the weight's name (the scopes of a node the exporter fused with a BatchNorm
+            # are the BatchNorm's), unless several nodes share the weight: the dynamo
+            # exporter keeps one initializer for equal weights (FCN-8s's two bilinear
+            # kernels), and each node's own scope names its module
             f.module_path = weight_module_path(g, node) or f.module_path
         if op in ("ConvTranspose", "Conv"):
             wshape = weight_shape(g, node.input[1]) if len(node.input) > 1 else None

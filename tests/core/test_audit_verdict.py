@@ -588,3 +588,17 @@ def test_one_rule_decides_whether_a_layer_offends():
             if re.search(r"[<>]=?\s*IMBALANCE_TOLERANCE\b", text)]
     assert uses == ["verdict.py"], uses
     assert "layer_offends(" in sources["analysis.py"] and "layer_offends(" in sources["cli.py"]
+
+
+def test_the_readme_quotes_the_cold_command_line_from_its_json():
+    """The verdict section's speed sentence is benchmarks/results/audit_cold.json's run."""
+    r = json.loads((ROOT / "benchmarks" / "results" / "audit_cold.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    bare = next(x for x in r["rows"] if x["what"] == "cold start, bare")
+    cli = [x for x in r["rows"] if x["what"].startswith("cold CLI")]
+    assert cli and all(x["imports_torch"] is False for x in cli)
+    expected = [f"load average {r['machine']['load_average_1min']:.1f}",
+                f"median of {r['repeats']}", f"`python -c pass` at {bare['median_s']:.3f} s",
+                *(f"{x['model']} ({x['onnx_nodes']} nodes, {x['onnx_kB']} kB) "
+                  f"**{x['median_s']:.2f} s**" for x in cli)]
+    assert [t for t in expected if t not in readme] == []
