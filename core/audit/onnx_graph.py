@@ -35,9 +35,11 @@ from core.audit.onnx_lookup import (
     attrs,
     bn_scale,
     dims_of,
+    fold_shape_inputs,
     has_name_scopes,
     known,
     node_module_path,
+    unfold_shape_inputs,
     weight_module_path,
     weight_shape,
 )
@@ -509,6 +511,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         data = model.SerializeToString()
     input_name, shape, notes = _fix_input(model, input_shape)
     g = OnnxGraph(model)
+    folded = fold_shape_inputs(model, g)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
         for vi in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
@@ -518,6 +521,8 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     except Exception as err:  # noqa: BLE001 - shape inference is best effort
         notes.append(f"shape inference failed ({' '.join(str(err).split())[:120]}); sizes "
                      "measured by running the model")
+    finally:
+        unfold_shape_inputs(model, folded)
     g.sizes[input_name] = list(shape)
     _check_tensor_sizes(g.sizes)
     skipped: list = []

@@ -149,9 +149,11 @@ class OnnxGraph:
             other = self.array(node.input[1], depth + 1)
             if other is None or np.size(src) * max(np.size(other), 1) > _MAX_FOLD:
                 return None
+            a_, b_ = np.asarray(src), np.asarray(other)
+            if node.op_type == "Div" and a_.dtype.kind in "iu" and b_.dtype.kind in "iu":
+                return None if np.any(b_ == 0) else np.floor_divide(a_, b_)  # ONNX: integer
             with np.errstate(all="ignore"):  # a division by zero is an inf, judged later
-                return _ARITHMETIC[node.op_type](np.asarray(src, np.float64),
-                                                 np.asarray(other, np.float64))
+                return _ARITHMETIC[node.op_type](a_, b_)
         if node.op_type == "Cast":
             return np.asarray(src, np.float64) if np.asarray(src).dtype.kind == "f" else src
         if node.op_type == "Identity":
@@ -308,3 +310,43 @@ def weight_shape(g: OnnxGraph, name: str) -> tuple[int, ...] | None:
         return tuple(int(d) for d in dims)
     value = g.array(name)
     return None if value is None else tuple(value.shape)
+
+
+#: Operators whose non-data inputs (pads, shapes, sizes) shape inference needs as constants.
+_SHAPE_INPUT_OPS = frozenset({"Pad", "Reshape", "Resize", "Upsample", "Expand", "Tile",
+                              "Slice", "ConstantOfShape"})
+
+
+def fold_shape_inputs(model, g: OnnxGraph) -> list:
+    """Hand shape inference the pads, shapes and sizes that are computed in the graph from
+    constants (the TorchScript exporter writes ``ReflectionPad2d``'s pads as
+    ConstantOfShape/Concat/Slice/Cast): each such input of a node is pointed at a new
+    initializer holding its folded value, so inference sizes what follows without running
+    the model. Returns what :func:`unfold_shape_inputs` needs to undo it."""
+    from onnx import numpy_helper
+
+    changed = []
+    for node in model.graph.node:
+        if node.op_type not in _SHAPE_INPUT_OPS:
+            continue
+        for i, name in enumerate(node.input):
+            if i == 0 or not name or name in g.initializers or name not in g.producer:
+                continue
+            value = g.array(name)
+            if value is None or np.size(value) > 64 or np.asarray(value).dtype.kind not in "iuf":
+                continue
+            folded = f"{name}::folded"
+            model.graph.initializer.append(numpy_helper.from_array(np.asarray(value), folded))
+            g.constants[folded] = np.asarray(value)  # later folds read through it
+            node.input[i] = folded
+            changed.append((node, i, name))
+    return changed
+
+
+def unfold_shape_inputs(model, changed: list) -> None:
+    """Undo :func:`fold_shape_inputs`: the original inputs back, the added initializers gone."""
+    if not changed:
+        return
+    for node, i, name in changed:
+        node.input[i] = name
+    del model.graph.initializer[len(model.graph.initializer) - len(changed):]
