@@ -55,7 +55,8 @@ def summary_lines(report: AuditReport) -> list[str]:
              f"{tuple(report.output_shape) if report.output_shape else '?'}; "
              f"{len(report.layers)} resampling layer(s), {len(report.offending)} offending; "
              f"total upsampling x{report.chain.total_upsampling:g}, predicted period "
-             f"{report.chain.period}"]
+             f"{report.chain.period}; verdict {report.verdict}"
+             + (f" (output {plain(report.output_name)!r})" if report.output_name else "")]
     for layer in report.layers:
         lines.append(plain(f"  [{layer.severity:8s}] {plain(layer.name)} {layer.op}"
                            f"{' ' + layer.mode if layer.mode else ''}: {layer.verdict}",
