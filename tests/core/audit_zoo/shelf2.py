@@ -125,6 +125,11 @@ SHELF2: dict[str, ZooNet] = {z.name: z for z in (
            "normalization.py", spade_generator, (1, 3, 64, 64),
            (*_SPADE_DOWN, *[_nearest(path="up") for _ in range(5)]),
            total_up=32, total_down=32, period=32, verdict="clean",
+           # The TorchScript exporter names the N-th call of a module "<name>_<N>": the 2nd to
+           # 5th calls of self.up are /up_1/ .. /up_4/, the same names as the blocks up_1 ..
+           # up_3 (whose norms are /up_1/norm_s/ ...): which module a node comes from is not
+           # in the file (the dynamo exporter's scopes keep "up"; the live route has it).
+           torchscript_paths=False,
            notes=("class 8: up_3's three SPADE norms resize the map 64 -> 64",)),
     ZooNet("real_esrgan_x2", "XPixelGroup/BasicSR basicsr/archs/rrdbnet_arch.py, "
            "arch_util.py (xinntao/Real-ESRGAN RealESRGAN_x2plus)", real_esrgan_x2,
