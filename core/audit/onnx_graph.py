@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from core.audit import guard
+from core.audit import guard, sandbox
 from core.audit.analysis import Filter, _analyse, _chain, _Found, box_filter, depthwise_filter
 from core.audit.limits import (
     DOWN_OPS,
     MAX_BYTES,
+    MAX_NAME_SCOPES_CHARS,
     MAX_TENSOR_ELEMENTS,
     UP_OPS,
     AuditError,
@@ -82,9 +83,11 @@ def _node_module_path(node) -> str | None:
 
     for prop in node.metadata_props:
         if prop.key == "pkg.torch.onnx.name_scopes":
+            if len(prop.value) > MAX_NAME_SCOPES_CHARS:  # parsing is bounded by its length
+                break
             try:
                 scopes = ast.literal_eval(prop.value)
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 break
             if isinstance(scopes, list) and len(scopes) >= 2:
                 return str(scopes[-2]) or None
@@ -126,6 +129,7 @@ class _Graph:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.outputs = {o.name for o in graph.output}
+        self.local_functions = {(f.domain or "", f.name) for f in model.functions}
 
     def array(self, name: str, depth: int = 0) -> np.ndarray | None:
         """A constant tensor's value, also through the shape-only ops exporters put on
@@ -214,6 +218,9 @@ def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, 
                 found.append((node, extra))
             continue
         if op not in UP_OPS + DOWN_OPS:
+            continue
+        if (node.domain or "", op) in g.local_functions:  # a call, not the operator
+            skipped.append((node, f"a call of the model's local function {op!r}"))
             continue
         a = _attrs(node)
         name = node.name or f"{op}_{len(found)}"
@@ -574,16 +581,12 @@ def _shape_text(dims) -> str:
 
 
 def _session(data: bytes, threads: int | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return sandbox.session(data, threads)  # a child process with time and memory budgets
 
 
 def _ort_error(err: Exception, shape: Sequence[int]) -> AuditError:
+    if isinstance(err, AuditError):  # a sandbox budget: its own message
+        return err
     text = " ".join(str(err).split())[:300]
     return AuditError(f"onnxruntime cannot run the model at input shape "
                       f"{','.join(map(str, shape))} ({text}); give --input-shape N,C,H,W")
@@ -625,11 +628,9 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     input_name, shape, notes = _fix_input(model, input_shape)
     g = _Graph(model)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-        for vi in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-            dims = _dims(vi)
-            if dims is not None:
-                g.sizes[vi.name] = dims
+        g.sizes.update(sandbox.inferred_sizes(model))  # bounded in time and memory
+    except AuditError:
+        raise
     except Exception as err:  # noqa: BLE001 - shape inference is best effort
         notes.append(f"shape inference failed ({' '.join(str(err).split())[:120]}); sizes "
                      "measured by running the model")
