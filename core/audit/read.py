@@ -397,6 +397,12 @@ def _check_operators(model) -> None:
     import onnx
 
     local = {(f.domain, f.name) for f in model.functions}
+    for domain, name in local:
+        if domain in STANDARD_DOMAINS and onnx.defs.has(name, "" if domain == "ai.onnx"
+                                                        else domain):
+            raise AuditError(f"the model defines a local function named {name!r} in the "
+                             "standard domain, the name of an ONNX operator: which one a "
+                             "node calls is ambiguous, refused")
     nodes = [n for g in _walk_graphs(model.graph) for n in g.node]
     nodes += [n for f in model.functions for n in f.node]
     for node in nodes:

@@ -138,8 +138,8 @@ class Sandbox:
     manager) to end the child; it also ends when this object is collected.
     """
 
-    def __init__(self, memory_bytes: int = MAX_SANDBOX_BYTES) -> None:
-        self.memory_bytes = int(memory_bytes)
+    def __init__(self, memory_bytes: int | None = None) -> None:
+        self.memory_bytes = int(memory_bytes or MAX_SANDBOX_BYTES)
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(self.memory_bytes)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
