@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.audit import guard
 from core.audit.analysis import _analyse, _chain
 from core.audit.limits import AuditError, short_error
 from core.audit.measured import ALL_LAYERS, measure_fixes
@@ -33,6 +34,7 @@ def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
     if len(shape) != 4 or min(shape) < 1:
         raise AuditError(f"input_shape must be four positive integers (N, C, H, W), got "
                          f"{input_shape}")
+    guard.check_torch_module(module, shape, probes)  # the ONNX route's caps, before it runs
     t0 = time.perf_counter()
     module, notes = _eval_copy(module)
     run = _torch_runner(module)
@@ -46,6 +48,7 @@ def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
                          f"{','.join(map(str, shape))}: {short_error(err)}") from err
     layers = [_analyse(f) for f in calls]
     out_shape = list(y.shape) if isinstance(y, torch.Tensor) else None
+    guard.check_torch_output(out_shape, shape, probes)
     out_size = (out_shape[2], out_shape[3]) if out_shape and len(out_shape) == 4 else None
     chain = _chain(layers, (shape[2], shape[3]), out_size)
     seconds = {"analysis": time.perf_counter() - t0}

@@ -286,3 +286,61 @@ def test_output_guard_is_public_and_compares_identity(tmp_path):
 def test_page_route_refuses_a_damaged_zip():
     with pytest.raises(AuditError):
         audit_onnx_files(damaged_zip("crc"))
+
+
+# --------------------------------------------------------------------------- torch route
+
+
+def test_torch_route_has_the_onnx_routes_caps():
+    import torch
+
+    from core.audit.limits import MAX_RESAMPLING_LAYERS
+    from core.audit.live import audit_module
+
+    many = torch.nn.Sequential(*[torch.nn.ConvTranspose2d(1, 1, 3, padding=1)
+                                 for _ in range(MAX_RESAMPLING_LAYERS + 1)])
+    ran = []
+    many[0].register_forward_hook(lambda *_: ran.append(1))
+    with pytest.raises(AuditError, match="resampling modules"):
+        audit_module(many, (1, 1, 8, 8), probes=False)
+    assert not ran  # refused before the forward pass
+    small = torch.nn.ConvTranspose2d(3, 3, 3, stride=2)
+    with pytest.raises(AuditError, match="elements, over"):
+        audit_module(small, (1, 3, 6000, 6000), probes=False)
+    with pytest.raises(AuditError, match="probes would run"):
+        audit_module(small, (1, 3, 2000, 2000), probes=True)
+
+    class Grow(torch.nn.Module):  # an output of 81 M elements, as a view (no memory)
+        def forward(self, x):
+            return x[:, :1, :1, :1].expand(1, 1, 9000, 9000)
+
+    with pytest.raises(AuditError, match="output .* elements, over"):
+        audit_module(Grow(), (1, 3, 16, 16), probes=False)
+
+
+def deflated_pt(path, mib: int = 300) -> None:
+    """A ``.pt`` whose one tensor record is deflated: ``mib`` MiB of zeros in ~1 MB."""
+    import torch
+
+    torch.save({"w": torch.zeros(4)}, path)
+    with zipfile.ZipFile(path) as z:
+        members = [(i, z.read(i)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w") as z:
+        for info, data in members:
+            if "/data/" in info.filename:
+                z.writestr(info.filename, bytes(mib * 2**20), zipfile.ZIP_DEFLATED)
+            else:
+                z.writestr(info, data)
+
+
+def test_pt_members_are_checked_before_inflating(tmp_path):
+    from core.audit.importing import read_state_dict
+
+    path = tmp_path / "bomb.pt"
+    deflated_pt(path, 300)
+    assert path.stat().st_size < 2 * 2**20
+    with pytest.raises(AuditError, match="unpacks to 300.0 MiB"):
+        read_state_dict(path)
+    deflated_pt(path, 20)
+    with pytest.raises(AuditError, match="inflates from"):
+        read_state_dict(path)
