@@ -126,8 +126,11 @@ def markdown_comment(report: AuditReport, limit: int = MARKDOWN_LIMIT) -> str:
         return text
     note = (f"\n\n*Report cut here: the whole one is {len(text):,} characters, over the "
             f"{limit:,} a comment allows; the JSON and HTML reports have everything.*\n")
-    cut = text.rfind("\n", 0, limit - len(note))
-    return text[:max(cut, 0)] + note
+    cut = text.rfind("\n", 0, limit - len(note) - 4)
+    kept = text[:max(cut, 0)]
+    if sum(1 for line in kept.splitlines() if line.lstrip().startswith("```")) % 2:
+        kept += "\n```"  # the cut fell inside a code block: close it before the note
+    return kept + note
 
 
 class _Parser(argparse.ArgumentParser):
