@@ -71,9 +71,9 @@ def check_output_paths(outputs: Mapping[str, PathLike | None],
     for flag, out in named:
         ident = _identity(out)
         if ident is not None and ident in sources:
-            raise AuditError(f"{flag} {str(out)!r} would overwrite the {sources[ident]}: "
+            raise AuditError(f"{flag} {out} would overwrite the {sources[ident]}: "
                              "write the report elsewhere")
         key = ident if ident is not None else str(out.resolve())
         if key in seen:
-            raise AuditError(f"{seen[key]} and {flag} both write {str(out)!r}")
+            raise AuditError(f"{seen[key]} and {flag} both write {out}")
         seen[key] = flag
