@@ -114,6 +114,17 @@ def value_expand(elements: int = 2**31) -> bytes:
     return model(nodes, [inp()], [out()], inits)
 
 
+def random_matmul(side: int = 8192) -> bytes:
+    """Two RandomNormal side x side tensors (each at the element cap for 8192) multiplied:
+    a few hundred bytes asking for side^3 multiply-adds."""
+    nodes = [helper.make_node("RandomNormal", [], ["a"], shape=[side, side], seed=1.0),
+             helper.make_node("RandomNormal", [], ["b"], shape=[side, side], seed=2.0),
+             helper.make_node("MatMul", ["a", "b"], ["m"]),
+             helper.make_node("ReduceMean", ["m"], ["s"], keepdims=0),
+             helper.make_node("Add", ["x", "s"], ["y"])]
+    return model(nodes, [inp()], [out()])
+
+
 def with_metadata(value: str) -> bytes:
     node = deconv()
     entry = node.metadata_props.add()
