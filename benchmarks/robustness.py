@@ -476,6 +476,11 @@ ROUND4 = {
         "npz['header'] = np.frombuffer(json.dumps(h).encode(), np.uint8)\n"
         "np.savez(outputs_path(c), **npz); D = content_hash(img['a'])",
         "read_output(c, D)"),
+    "accepted: a 3x3/s2 deconvolution at 1x3x16x16 with probes (two sandbox children)": (
+        _A4 + "DATA = good()", "audit_onnx(DATA).input_shape"),
+    "accepted: identity at 1x3x1056x1056 with probes (round 3's largest)": (
+        _A4 + "from tests.hostile.test_hostile_audit import free_channels\n"
+        "DATA = free_channels(3)", "audit_onnx(DATA, (1, 3, 1056, 1056)).input_shape"),
     "training: --seed -1 (refused before any file)": (_WARM, "main(['--seed', '-1'])"),
     "training: --output /proc/x (refused before any file)": (
         _WARM, "main(['--output', '/proc/x'])"),

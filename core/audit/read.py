@@ -370,6 +370,61 @@ def stored_tensor_bytes(model) -> int:
     return total
 
 
+def _varint(buf, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= len(buf) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = buf[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+
+
+def _fields(buf, start: int, end: int):
+    """(field number, wire type, value start, value end) of each field of one protobuf
+    message in ``buf[start:end]``, read from the wire without parsing or copying."""
+    i = start
+    while i < end:
+        key, i = _varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, j = _varint(buf, i)
+        elif wire == 1:
+            j = i + 8
+        elif wire == 2:
+            length, i = _varint(buf, i)
+            j = i + length
+        elif wire == 5:
+            j = i + 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        if j > end:
+            raise ValueError("field runs past the message")
+        yield number, wire, i, j
+        i = j
+
+
+def declared_initializer_bytes(data: bytes) -> int:
+    """Bytes of the main graph's initializers (dense and sparse) as the file's wire format
+    declares them, counted before the protobuf is parsed (a parse would copy them: a
+    480 MiB initializer costs another 480 MiB). 0 when the bytes are not a readable
+    protobuf (the parser then says why)."""
+    view = memoryview(data)
+    total = 0
+    try:
+        for number, wire, start, end in _fields(view, 0, len(view)):
+            if number == 7 and wire == 2:  # ModelProto.graph
+                for inner, kind, a, b in _fields(view, start, end):
+                    if inner in (5, 15) and kind == 2:  # initializer, sparse_initializer
+                        total += b - a
+    except ValueError:
+        return 0
+    return total
+
+
 def _check_tensor_bytes(model, limit: int = MAX_TENSOR_BYTES) -> None:
     total = stored_tensor_bytes(model)
     if total > limit:
@@ -440,6 +495,11 @@ def load_onnx(data: bytes, external=None, max_bytes: int = MAX_BYTES):
     if foreign:
         raise AuditError(f"not an ONNX model: the file looks like {foreign}")
     looks_onnx = data[:1] == b"\x08"  # field 1 (ir_version), varint: how every model starts
+    declared = declared_initializer_bytes(data)
+    if declared > MAX_TENSOR_BYTES:  # before the parse copies them
+        raise AuditError(f"the model stores {_mb(declared)} of weights (its initializers, "
+                         f"read from the file before parsing), over the "
+                         f"{_mb(MAX_TENSOR_BYTES)} the audit allows: refused")
     try:
         model = onnx.load_from_string(data)
     except (DecodeError, RuntimeError, ValueError) as err:

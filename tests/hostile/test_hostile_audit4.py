@@ -221,6 +221,24 @@ def test_stored_tensor_bytes_are_counted_before_reading(tmp_path):
         audit_onnx(tmp_path / "model.onnx", probes=False)
 
 
+def test_initializer_bytes_are_counted_before_parsing(monkeypatch):
+    import onnx
+
+    from core.audit import read
+
+    data = model([deconv()], [inp()], [out()], [weight(), numpy_helper.from_array(
+        np.zeros(4096, np.uint8), "unused")])
+    assert read.declared_initializer_bytes(data) > 4096
+    monkeypatch.setattr(read, "MAX_TENSOR_BYTES", 4096)
+
+    def no_parse(_):
+        raise AssertionError("parsed before the count")
+
+    monkeypatch.setattr(onnx, "load_from_string", no_parse)
+    with pytest.raises(AuditError, match="read from the file before parsing"):
+        read.load_onnx(data)
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -240,7 +258,6 @@ def test_memory_asked_from_input_values_is_stopped_at_the_budget():
 def test_shape_inference_runs_with_a_budget(monkeypatch):
     """Shape inference in the child: a budget of 0 s stops it, with its own message."""
     monkeypatch.setattr(sandbox, "MAX_INFER_SECONDS", 0.0)
-    monkeypatch.setattr(sandbox, "_START_SECONDS", 0.0)
     with pytest.raises(AuditError, match="shape inference ran for over 0 s"):
         audit_onnx(good(), probes=False)
 
