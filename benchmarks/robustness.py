@@ -392,7 +392,9 @@ def _poll():
             except OSError:
                 continue
             for pid in pids:
-                try:
+                try:  # the sandbox once exec'd (before exec a forked child shows our peak)
+                    if b"RLIMIT_DATA" not in open(f"/proc/{pid}/cmdline", "rb").read():
+                        continue
                     for line in open(f"/proc/{pid}/status"):
                         if line.startswith("VmHWM:"):
                             CHILD[0] = max(CHILD[0], int(line.split()[1]) * 1024)
