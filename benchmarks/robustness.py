@@ -26,7 +26,15 @@
   corrupt initializer, no output, strides and resize factors over the limit, 20,000
   nodes, a free 256-channel input, and the largest input the probe budget accepts).
 
-Writes ``benchmarks/results/robustness.json``.
+* **issue 30's cases** (:data:`ROUND4`; ``--round4`` runs only these): damaged and
+  duplicate zip entries, 2^30 nodes of local functions, a Loop of 10^12 iterations, a
+  MatMul of two 8192 x 8192 random tensors, an Expand sized by the input's values (the
+  command line's and the page's route), 8 MB of metadata, a 480 MiB unused initializer in
+  a 490 KB zip, the torch route's caps, a deflated ``.pt`` bomb, ``--json`` onto the
+  model's data file, a FIFO and a 13000 x 13000 PNG in the outputs cache, and training
+  arguments refused before any file: time, this process's peak and the sandbox child's.
+
+Writes ``benchmarks/results/robustness.json`` (``robustness_round4.json`` with ``--round4``).
 """
 
 from __future__ import annotations
@@ -369,6 +377,142 @@ def round3_cases() -> list[dict]:
     return rows
 
 
+# Issue 30's cases: as _CASE, with this process's peak reset after the set-up (writing 5
+# to /proc/self/clear_refs resets VmHWM, so a set-up that built a large file does not hide
+# the work's peak), plus the peak resident size (VmHWM) of the sandbox's child processes,
+# sampled every 20 ms by a thread (a child's own peak: its exec started a fresh image).
+_CHILD_POLL = r"""
+import glob, threading
+CHILD = [0]
+def _poll():
+    while True:
+        for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+            try:
+                pids = open(path).read().split()
+            except OSError:
+                continue
+            for pid in pids:
+                try:  # the sandbox once exec'd (before exec a forked child shows our peak)
+                    if b"RLIMIT_DATA" not in open(f"/proc/{pid}/cmdline", "rb").read():
+                        continue
+                    for line in open(f"/proc/{pid}/status"):
+                        if line.startswith("VmHWM:"):
+                            CHILD[0] = max(CHILD[0], int(line.split()[1]) * 1024)
+                except OSError:
+                    pass
+        time.sleep(0.02)
+threading.Thread(target=_poll, daemon=True).start()
+open("/proc/self/clear_refs", "w").write("5")
+"""
+_CASE4 = _CASE.replace("base = hwm()", _CHILD_POLL + "base = hwm()").replace(
+    "print(hwm() - base, time.perf_counter() - t0,",
+    "seconds = time.perf_counter() - t0\ntime.sleep(0.05)\n"
+    "print(CHILD[0], hwm() - base, seconds,")
+
+_A4 = ("import numpy as np, onnxruntime, torch, gc\nfrom core.audit.onnx_graph import audit_onnx, "
+       "audit_onnx_files\nfrom core.audit.live import audit_module\n"
+       "from tests.hostile.test_hostile_audit4 import *\n")
+
+#: label -> (setup, timed expression), each in a fresh process.
+ROUND4 = {
+    "zip upload, an entry with a bad CRC (refused)": (
+        _A4 + "from core.audit.read import read_upload\nDATA = damaged_zip('crc')",
+        "read_upload(DATA)"),
+    "zip upload, 'model.onnx' twice (refused)": (
+        _A4 + "from core.audit.read import read_upload\nimport io, zipfile, warnings\n"
+        "warnings.simplefilter('ignore')\nbuf = io.BytesIO()\n"
+        "z = zipfile.ZipFile(buf, 'w'); z.writestr('model.onnx', good()); "
+        "z.writestr('model.onnx', good()); z.close()", "read_upload(buf.getvalue())"),
+    "31 local functions, 2^30 nodes inlined (refused from the count)": (
+        _A4 + "DATA = function_bomb(31)", "audit_onnx(DATA, probes=False).source"),
+    "Loop of 10^12 iterations (stopped at the 20 s run budget)": (
+        _A4 + "DATA = endless_loop()", "audit_onnx(DATA).source"),
+    "RandomNormal 8192x8192 twice, then MatMul (stopped at the run budget)": (
+        _A4 + "DATA = random_matmul(8192)", "audit_onnx(DATA).source"),
+    "Expand sized by the input's values, 8 GB asked (stopped at the memory budget)": (
+        _A4 + "DATA = value_expand(2**31)", "audit_onnx(DATA).source"),
+    "same, uploaded as a zip (the page's route)": (
+        _A4 + "DATA = zip_of({'model.onnx': value_expand(2**31)})",
+        "audit_onnx_files(DATA).source"),
+    "8 MB name_scopes metadata (refused from its size)": (
+        _A4 + "DATA = with_metadata(\"['\" + 'a' * 8_000_000 + \"']\")",
+        "audit_onnx(DATA, probes=False).source"),
+    "name_scopes of '-'*100000+'1' (not parsed; audited)": (
+        _A4 + "DATA = with_metadata('-' * 100_000 + '1')",
+        "len(audit_onnx(DATA, probes=False).layers)"),
+    "490 KB zip, unused 480 MiB initializer (refused from the stored bytes)": (
+        _A4 + "DATA = unused_initializer_zip(480)", "audit_onnx_files(DATA).source"),
+    "local function named ConvTranspose in the standard domain (refused)": (
+        _A4 + "DATA = local_convtranspose('')", "audit_onnx(DATA).source"),
+    "torch route, --input-shape 1,3,6000,6000 (refused before the forward)": (
+        _A4 + "M = torch.nn.ConvTranspose2d(3, 3, 3, stride=2)",
+        "audit_module(M, (1, 3, 6000, 6000)).source"),
+    "torch route, 600 deconvolutions (refused before the forward)": (
+        _A4 + "M = torch.nn.Sequential(*[torch.nn.ConvTranspose2d(1, 1, 3, padding=1) "
+        "for _ in range(600)])", "audit_module(M, (1, 1, 64, 64)).source"),
+    "--weights: 1 MB deflated .pt unpacking to 1.3 GB (refused from its directory)": (
+        _A4 + "from core.audit.importing import read_state_dict\n"
+        "deflated_pt('bomb.pt', 1300)", "len(read_state_dict('bomb.pt'))"),
+    "--json onto the model's own model.onnx.data (refused before writing)": (
+        _A4 + "from core.audit.cli import main\nd, b = unused_external(16)\n"
+        "open('m.onnx', 'wb').write(d); open('model.onnx.data', 'wb').write(b)",
+        "main(['m.onnx', '--no-probes', '--json', 'model.onnx.data'])"),
+    "outputs cache: a FIFO in place of a file (a miss, never waited on)": (
+        "import os\nfrom core.experiment.outputs import outputs_path, read_output\n"
+        "from core.experiment.checkpoints import checkpoint_path\n"
+        "c = checkpoint_path('ck', 'deconv3', 1); p = outputs_path(c)\n"
+        "p.parent.mkdir(parents=True, exist_ok=True); os.mkfifo(p)",
+        "read_output(c, 'x')"),
+    "outputs cache: a 13000x13000 PNG stored (a miss from its header)": (
+        "import io, json, hashlib, numpy as np\nfrom PIL import Image\n"
+        "from core.io.photos import heldout_images\nfrom core.io.pixels import content_hash\n"
+        "from core.experiment.outputs import outputs_path, read_output, write_outputs\n"
+        "from core.experiment.checkpoints import checkpoint_path\n"
+        "c = checkpoint_path('ck', 'deconv3', 1)\n"
+        "img = {'a': np.zeros((64, 64, 3), np.float32)}; write_outputs(c, img)\n"
+        "npz = dict(np.load(outputs_path(c))); h = json.loads(bytes(npz['header']))\n"
+        "b = io.BytesIO(); Image.new('RGB', (13000, 13000)).save(b, 'PNG')\n"
+        "npz['png_0'] = np.frombuffer(b.getvalue(), np.uint8)\n"
+        "h['images'][0]['png_sha256'] = hashlib.sha256(b.getvalue()).hexdigest()\n"
+        "h['images'][0]['shape'] = [13000, 13000]\n"
+        "npz['header'] = np.frombuffer(json.dumps(h).encode(), np.uint8)\n"
+        "np.savez(outputs_path(c), **npz); D = content_hash(img['a'])",
+        "read_output(c, D)"),
+    "accepted: a 3x3/s2 deconvolution at 1x3x16x16 with probes (two sandbox children)": (
+        _A4 + "DATA = good()", "audit_onnx(DATA).input_shape"),
+    "accepted: identity at 1x3x1056x1056 with probes (round 3's largest)": (
+        _A4 + "from tests.hostile.test_hostile_audit import free_channels\n"
+        "DATA = free_channels(3)", "audit_onnx(DATA, (1, 3, 1056, 1056)).input_shape"),
+    "training: --seed -1 (refused before any file)": (_WARM, "main(['--seed', '-1'])"),
+    "training: --output /proc/x (refused before any file)": (
+        _WARM, "main(['--output', '/proc/x'])"),
+}
+
+
+def round4_cases() -> list[dict]:
+    """Time and peak memory (this process's and the sandbox child's) of each refusal of
+    issue 30, each in a fresh process."""
+    from tests.conftest import make_checkpoints
+
+    rows = []
+    for label, (setup, work) in ROUND4.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            make_checkpoints(Path(tmp) / "ck", variants=("deconv3",), epochs=1)
+            script = _CASE4.replace("{setup}", setup).replace("{work}", work)
+            out = subprocess.run([sys.executable, "-c", script, str(ROOT), tmp],
+                                 capture_output=True, text=True, timeout=600)
+            if not out.stdout.strip():
+                raise RuntimeError(f"{label}: {out.stderr[-2000:]}")
+            child, peak, seconds, outcome = out.stdout.strip().splitlines()[-1].split("\t")
+            rows.append({"measure": "issue 30", "case": label,
+                         "ms": round(float(seconds) * 1000, 1),
+                         "peak_mib": round(int(peak) / 2**20, 1),
+                         "child_peak_mib": round(int(child) / 2**20, 1), "outcome": outcome})
+            print(f"  {label}: {rows[-1]['ms']} ms, {rows[-1]['peak_mib']} MiB, child "
+                  f"{rows[-1]['child_peak_mib']} MiB", flush=True)
+    return rows
+
+
 def _lock_refusal() -> dict:
     import fcntl
     import os
@@ -393,7 +537,16 @@ def _lock_refusal() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no page run")
+    parser.add_argument("--round4", action="store_true",
+                        help="only issue 30's cases (written to robustness_round4.json)")
     a = parser.parse_args()
+    if a.round4:
+        rows = round4_cases()
+        print()
+        print_table(rows, ["case", "ms", "peak_mib", "child_peak_mib", "outcome"])
+        path = write_results("robustness_round4", rows)
+        print(f"\nwrote {path.relative_to(ROOT)}")
+        return
     repeats = 5 if a.quick else 21
     rows = refusal_times(repeats) + listing_time(repeats)
     print_table(rows, ["case", "median_ms", "max_ms", "first_ms", "message_chars"])
@@ -411,6 +564,10 @@ def main() -> None:
     print()
     print_table(round3, ["case", "ms", "peak_mib", "outcome"])
     rows += round3
+    round4 = round4_cases()
+    print()
+    print_table(round4, ["case", "ms", "peak_mib", "child_peak_mib", "outcome"])
+    rows += round4
     path = write_results("robustness", rows, repeats=repeats)
     print(f"\nwrote {path.relative_to(ROOT)}")
 

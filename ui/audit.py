@@ -173,7 +173,7 @@ def _upload_report(digest: str, name: str, shape: tuple | None, image_digest: st
     # Keyed on the SHA-256 of the bytes (and names); a refusal is cached too.
     try:
         if _files:  # the .onnx with its data file(s): core.audit finds and checks them
-            return audit_onnx_files(dict(_files), shape, image=_image), ""
+            return audit_onnx_files(list(_files), shape, image=_image), ""
         if _data is not None and _data.startswith(b"PK\x03\x04"):  # a zip of them
             return audit_onnx_files(_data, shape, image=_image), ""
         return audit_onnx(_data or b"", shape, image=_image, name=name), ""

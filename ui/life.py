@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.experiment.catalog import variant_order
 from core.experiment.history import checkerboard_ratio
-from core.io.text import md_escape
+from core.io.text import escape, md_escape
 from core.maths.metrics import SCORE_UNIT
 from ui.catalog import histories
 from ui.common import explain
@@ -34,7 +34,8 @@ def ratio_figure(lines: dict[str, pd.DataFrame]) -> go.Figure:
     fig = go.Figure()
     styles = (("#1f77b4", "solid"), ("#ff7f0e", "dot"), ("#7f7f7f", "dash"))
     top = 1.0
-    for i, (label, df) in enumerate(lines.items()):
+    for i, (raw, df) in enumerate(lines.items()):
+        label = escape(raw, "plotly")  # a folder name is never live markup
         df = df[(df["epoch"] >= 1) & np.isfinite(df["ratio"])]
         top = max(top, float(df["ratio"].max()) if len(df) else 1.0)
         colour, dash = styles[i % len(styles)]
@@ -62,9 +63,10 @@ def imbalance_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
     """Phase-gain imbalance of each upsampling layer per epoch (0 = a constant input gives
     a constant output)."""
     fig = go.Figure()
-    for label, df in frames.items():
-        variant = label.split(" ")[0]
-        colour = variant_colour(variant) if "first release" not in label else "#7f7f7f"
+    for raw, df in frames.items():
+        variant = raw.split(" ")[0]
+        colour = variant_colour(variant) if "first release" not in raw else "#7f7f7f"
+        label = escape(raw, "plotly")  # a folder name is never live markup
         for col, layer, dash in (("imbalance_up1", "first upsampler", "solid"),
                                  ("imbalance_up2", "second upsampler", "dot")):
             if col not in df.columns:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from core.audit.limits import IMBALANCE_TOLERANCE, AuditError
 from core.audit.onnx_graph import audit_onnx
+from core.audit.paths import check_output_paths, imported_files
+from core.audit.read import folder_reader
 from core.audit.report import AuditReport, LayerAudit
 from core.audit.verdict import FAIL_ON, failing, grid_periods, layer_offends
 from core.io.text import plain
@@ -131,8 +133,11 @@ def markdown_comment(report: AuditReport, limit: int = MARKDOWN_LIMIT) -> str:
         return text
     note = (f"\n\n*Report cut here: the whole one is {len(text):,} characters, over the "
             f"{limit:,} a comment allows; the JSON and HTML reports have everything.*\n")
-    cut = text.rfind("\n", 0, limit - len(note))
-    return text[:max(cut, 0)] + note
+    cut = text.rfind("\n", 0, limit - len(note) - 4)
+    kept = text[:max(cut, 0)]
+    if sum(1 for line in kept.splitlines() if line.lstrip().startswith("```")) % 2:
+        kept += "\n```"  # the cut fell inside a code block: close it before the note
+    return kept + note
 
 
 class _Parser(argparse.ArgumentParser):
@@ -224,28 +229,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
-
-
-def _check_outputs(outputs: dict[str, str | None], inputs: dict[str, str | Path | None]) -> None:
-    """Refuse an output path that is an input (the model, the weights, the image, the
-    module's source) or another output."""
-    named = [(flag, Path(path)) for flag, path in outputs.items() if path]
-    sources = [(flag, Path(path)) for flag, path in inputs.items() if path]
-    for i, (flag, out) in enumerate(named):
-        for what, src in sources:
-            if _same_file(out, src):
-                raise AuditError(f"{flag} {out} would overwrite the {what}: write the report "
-                                 f"elsewhere")
-        for other, path in named[:i]:
-            if _same_file(out, path):
-                raise AuditError(f"{other} and {flag} both write {out}")
+_check_outputs = check_output_paths  # every output path, before anything is written
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
@@ -271,7 +255,7 @@ def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditRep
         image = read_rgb(args.image)
     if args.module is None:
         return audit_onnx(args.model, args.input_shape, probes=not args.no_probes, image=image,
-                          output=args.output)
+                          output=args.output, external=args.external)
     from core.audit import importing
     from core.audit.live import audit_module
 
@@ -303,7 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  "image": args.image})
         if args.html or args.markdown:  # before --pythonpath can shadow anything
             from core.audit.render import to_html  # noqa: F401
+        args.external = folder_reader(Path(args.model).absolute().parent) if args.model else None
         report = _audit(args, outputs)
+        _check_outputs(outputs, {"model": args.model, "weights": args.weights, "image":
+                                 args.image, "model's external data": getattr(
+                                     args.external, "paths", None),
+                                 "file of an imported module": imported_files()})
         text = report.json_text()
         if args.json_out:
             Path(args.json_out).write_text(text + "\n", encoding="utf-8")

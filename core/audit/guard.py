@@ -23,14 +23,16 @@ from core.audit.limits import (
     MAX_PROBE_ELEMENTS,
     MAX_RESAMPLING_LAYERS,
     MAX_STRIDE,
+    MAX_TENSOR_ELEMENTS,
     PROBE_BYTES_PER_ELEMENT,
     UP_OPS,
     AuditError,
 )
 from core.audit.read import walk_graphs
 
-__all__ = ["check_blind_run", "check_graph", "check_layer", "check_probe_budget", "probe_side",
-           "scale_warning", "subgraph_warnings"]
+__all__ = ["check_blind_run", "check_graph", "check_layer", "check_probe_budget",
+           "check_torch_module", "check_torch_output", "probe_side", "scale_warning",
+           "subgraph_warnings"]
 
 #: Operators that resample (the graph walk's candidates; UP_OPS names Resize's old name,
 #: Upsample, too).
@@ -183,6 +185,48 @@ def check_probe_budget(input_shape: Sequence[int], output_dims: Sequence[int | N
             f"{MAX_PROBE_ELEMENTS:,} the audit allows ({PROBE_BYTES_PER_ELEMENT} bytes each, "
             f"{MAX_PROBE_BYTES // 2**20:,} MiB in all): refused; give a smaller "
             "--input-shape, or --no-probes for the layer analysis alone")
+
+
+#: torch modules that resample (or may: every convolution and pooling), counted as the
+#: ONNX route counts RESAMPLING_OPS nodes.
+_TORCH_RESAMPLING = ("ConvTranspose", "Conv", "Upsample", "UpsamplingNearest",
+                     "UpsamplingBilinear", "PixelShuffle", "PixelUnshuffle", "MaxPool",
+                     "AvgPool", "LPPool", "MaxUnpool", "AdaptiveMaxPool", "AdaptiveAvgPool")
+
+
+def check_torch_module(module, input_shape: Sequence[int], probes: bool) -> None:
+    """The ONNX route's caps on the torch route, before the module's forward runs: at
+    most :data:`MAX_RESAMPLING_LAYERS` resampling modules, an input of at most
+    :data:`MAX_TENSOR_ELEMENTS` elements, and (with probes) the probe budget on it."""
+    count = sum(1 for m in module.modules()
+                if type(m).__module__.startswith("torch.nn")
+                and type(m).__name__.rstrip("123d") in _TORCH_RESAMPLING)
+    if count > MAX_RESAMPLING_LAYERS:
+        raise AuditError(f"the module has {count:,} resampling modules (convolutions, "
+                         f"upsampling, pooling), over the {MAX_RESAMPLING_LAYERS:,} the audit "
+                         "allows: refused")
+    elements = math.prod(int(v) for v in input_shape)
+    if elements > MAX_TENSOR_ELEMENTS:
+        raise AuditError(f"--input-shape {','.join(map(str, input_shape))} is {elements:,} "
+                         f"elements, over the {MAX_TENSOR_ELEMENTS:,} the audit allows for one "
+                         "tensor: refused")
+    if probes:
+        check_probe_budget(input_shape, None)
+
+
+def check_torch_output(output_shape: Sequence[int] | None, input_shape: Sequence[int],
+                       probes: bool) -> None:
+    """After the one recorded forward pass: its output within :data:`MAX_TENSOR_ELEMENTS`
+    and, with probes, input plus output within the probe budget."""
+    if not output_shape:
+        return
+    elements = math.prod(int(v) for v in output_shape)
+    if elements > MAX_TENSOR_ELEMENTS:
+        raise AuditError(f"the module's output {list(output_shape)} is {elements:,} elements, "
+                         f"over the {MAX_TENSOR_ELEMENTS:,} the audit allows: refused; give a "
+                         "smaller --input-shape")
+    if probes:
+        check_probe_budget(input_shape, output_shape)
 
 
 def scale_warning(in_size: tuple[int, int] | None, out_size: tuple[int, int] | None,

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.audit.limits import AuditError, short_error
+from core.audit.limits import MAX_TENSOR_BYTES, AuditError, short_error
 
 #: ``package.module:attribute`` (the attribute may be dotted: ``Outer.build``).
 _SPEC = re.compile(r"^(?P<mod>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
@@ -186,7 +186,42 @@ def check_weights_path(path: str | Path) -> Path:
     if path.suffix.lower() not in SAFETENSORS_SUFFIXES + TORCH_SUFFIXES:
         raise AuditError(f"--weights {path.name}: only "
                          f"{', '.join(SAFETENSORS_SUFFIXES + TORCH_SUFFIXES)} files are read")
+    size = path.stat().st_size
+    if size > MAX_TENSOR_BYTES:
+        raise AuditError(f"--weights {path.name} is {size / 2**20:,.1f} MiB, over the "
+                         f"{MAX_TENSOR_BYTES // 2**20:,} MiB of weights the audit reads")
+    if path.suffix.lower() in TORCH_SUFFIXES:
+        check_torch_archive(path)
     return path
+
+
+#: Most a ``.pt`` member may inflate per byte stored (torch stores its tensors
+#: uncompressed; a deflated member that grows more than this is a zip bomb).
+MAX_INFLATE_RATIO = 100
+
+
+def check_torch_archive(path: Path) -> None:
+    """From the zip directory of a ``.pt``/``.pth`` file, before anything is inflated:
+    its members' declared sizes together at most :data:`MAX_TENSOR_BYTES`, each deflated
+    member at most :data:`MAX_INFLATE_RATIO` times its stored size (plus 1 MiB). A file
+    that is not a zip (the legacy format) is left to ``torch.load``'s own checks."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    total = sum(i.file_size for i in infos)
+    if total > MAX_TENSOR_BYTES:
+        raise AuditError(f"--weights {path.name} unpacks to {total / 2**20:,.1f} MiB, over the "
+                         f"{MAX_TENSOR_BYTES // 2**20:,} MiB of weights the audit reads")
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED and \
+                info.file_size > MAX_INFLATE_RATIO * info.compress_size + 2**20:
+            raise AuditError(f"--weights {path.name}: its entry {info.filename!r} inflates "
+                             f"from {info.compress_size:,} to {info.file_size:,} bytes, over "
+                             f"{MAX_INFLATE_RATIO}x: refused before inflating")
 
 
 def read_state_dict(path: str | Path) -> dict[str, Any]:

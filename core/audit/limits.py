@@ -19,6 +19,16 @@ MAX_TENSOR_ELEMENTS = 2 ** 26
 #: Most nodes in a model, every subgraph and local function counted: refused above, from
 #: the parsed graph, before shape inference (20,000 ConvTranspose nodes took 47 s).
 MAX_NODES = 10_000
+#: Most bytes of weights and constants a model stores (initializers, constants, external
+#: data), counted from the parsed file before anything is copied or run: onnxruntime and
+#: shape inference each hold a copy (a 480 MiB unused initializer took 3.4-3.9 GB).
+MAX_TENSOR_BYTES = 256 * 1024 * 1024
+#: Most bytes of metadata (the model's and every node's ``metadata_props``) read, parsed
+#: or shown (an 8 MB ``name_scopes`` literal took 2 GB to parse).
+MAX_METADATA_BYTES = 1024 * 1024
+#: Longest ``pkg.torch.onnx.name_scopes`` value parsed (characters): longer ones are
+#: ignored (the node's name gives its module instead).
+MAX_NAME_SCOPES_CHARS = 4096
 #: Most resampling nodes (up- or downsampling operators) the audit analyses in one model.
 MAX_RESAMPLING_LAYERS = 500
 #: Largest stride, block size or integer resize factor of one layer (FCN-8s's 32 fits).

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.audit import guard
 from core.audit.analysis import analyse_layer, chain_of, resolution_warning
 from core.audit.limits import AuditError, short_error
 from core.audit.measured import ALL_LAYERS, measure_fixes
@@ -36,6 +37,7 @@ def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
     if len(shape) != 4 or min(shape) < 1:
         raise AuditError(f"input_shape must be four positive integers (N, C, H, W), got "
                          f"{input_shape}")
+    guard.check_torch_module(module, shape, probes)  # the ONNX route's caps, before it runs
     t0 = time.perf_counter()
     module, notes = eval_copy(module)
     param = next(module.parameters(), None)
@@ -55,6 +57,7 @@ def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
     calls = traced.calls
     layers = [analyse_layer(f) for f in calls]
     out_shape = list(y.shape)
+    guard.check_torch_output(out_shape, shape, probes)
     out_size = (out_shape[2], out_shape[3]) if len(out_shape) == 4 else None
     out_level = traced.level_of(y)
     chain = chain_of(layers, (shape[2], shape[3]), out_size, out_level)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit import guard
+from core.audit import guard, sandbox
 from core.audit.analysis import (
     Filter,
     Found,
@@ -73,6 +73,9 @@ def _onnx_candidates(g: OnnxGraph, skipped: list | None = None) -> list[tuple[An
                 found.append((node, extra))
             continue
         if op not in UP_OPS + DOWN_OPS:
+            continue
+        if (node.domain or "", op) in g.local_functions:  # a call, not the operator
+            skipped.append((node, f"a call of the model's local function {op!r}"))
             continue
         a = attrs(node)
         name = node.name or f"{op}_{len(found)}"
@@ -458,16 +461,12 @@ def _shape_text(dims) -> str:
 
 
 def _session(data: bytes, threads: int | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return sandbox.session(data, threads)  # a child process with time and memory budgets
 
 
 def _ort_error(err: Exception, shape: Sequence[int]) -> AuditError:
+    if isinstance(err, AuditError):  # a sandbox budget: its own message
+        return err
     text = " ".join(str(err).split())[:300]
     return AuditError(f"onnxruntime cannot run the model at input shape "
                       f"{','.join(map(str, shape))} ({text}); give --input-shape N,C,H,W")
@@ -513,11 +512,9 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     g = OnnxGraph(model)
     folded = fold_shape_inputs(model, g)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-        for vi in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-            dims = dims_of(vi)
-            if dims is not None:
-                g.sizes[vi.name] = dims
+        g.sizes.update(sandbox.inferred_sizes(model))  # bounded in time and memory
+    except AuditError:
+        raise
     except Exception as err:  # noqa: BLE001 - shape inference is best effort
         notes.append(f"shape inference failed ({' '.join(str(err).split())[:120]}); sizes "
                      "measured by running the model")

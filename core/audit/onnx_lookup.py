@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from core.audit.limits import MAX_NAME_SCOPES_CHARS
+
 
 def known(dims) -> bool:
     """Whether every dimension of ``dims`` is known."""
@@ -70,9 +72,11 @@ def node_module_path(node) -> str | None:
 
     for prop in node.metadata_props:
         if prop.key == "pkg.torch.onnx.name_scopes":
+            if len(prop.value) > MAX_NAME_SCOPES_CHARS:  # parsing is bounded by its length
+                break
             try:
                 scopes = ast.literal_eval(prop.value)
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 break
             if isinstance(scopes, list) and len(scopes) >= 2:
                 return str(scopes[-2]) or None
@@ -125,6 +129,7 @@ class OnnxGraph:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.outputs = {o.name for o in graph.output}
+        self.local_functions = {(f.domain or "", f.name) for f in model.functions}
 
     def array(self, name: str, depth: int = 0) -> np.ndarray | None:
         """A constant tensor's value, folded through the constant subgraphs exporters and

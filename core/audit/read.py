@@ -4,10 +4,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.audit.limits import MAX_BYTES, MAX_NODES, STANDARD_DOMAINS, AuditError
+from core.audit.limits import (
+    MAX_BYTES,
+    MAX_METADATA_BYTES,
+    MAX_NODES,
+    MAX_TENSOR_BYTES,
+    STANDARD_DOMAINS,
+    AuditError,
+    short_error,
+)
 
 # ---------------------------------------------------------------------------------------
 # Reading an ONNX file safely
@@ -148,8 +157,10 @@ def folder_reader(folder: str | Path, max_bytes: int = MAX_BYTES):
         if size > max_bytes:
             raise AuditError(f"external data file {location!r} is {_mb(size)}, over the "
                              f"{_mb(max_bytes)} limit")
+        read.paths.append(path)  # every file read (no report may overwrite one)
         return path.read_bytes()
 
+    read.paths = []
     return read
 
 
@@ -277,23 +288,176 @@ def _check_tensor_data(model) -> None:
 
 
 def _check_node_count(model, limit: int = MAX_NODES) -> None:
-    """Refuse more than ``limit`` nodes (every subgraph and local function counted),
-    stopping at the first graph past it: 20,000 nodes are refused in milliseconds, before
-    any walk over their attributes."""
+    """Refuse more than ``limit`` nodes as onnxruntime and shape inference see them: every
+    If/Loop/Scan body counted, and every call of a local function counted as the nodes it
+    inlines to (31 functions each calling the previous twice are 92 stored nodes but 2^30
+    inlined). Stored nodes first (20,000 are refused in milliseconds), then the inlined
+    count, memoised per function and stopped as soon as it passes ``limit``."""
     count = sum(len(f.node) for f in model.functions)
     for graph in walk_graphs(model.graph):
         count += len(graph.node)
         if count > limit:
             break
+    if count <= limit:
+        try:
+            count = inlined_node_count(model, limit)
+        except RecursionError:
+            raise AuditError("the model's local functions or subgraphs nest too deeply to "
+                             "count: refused") from None
     if count > limit:
-        raise AuditError(f"the model has over {limit:,} nodes (subgraphs and functions "
-                         f"counted), the most the audit allows: refused")
+        raise AuditError(f"the model has over {limit:,} nodes (subgraphs counted, local "
+                         f"functions counted at every call), the most the audit allows: "
+                         "refused")
+
+
+def inlined_node_count(model, limit: int) -> int:
+    """Nodes of ``model`` with every local function call replaced by the function's body
+    (recursively) and every subgraph counted; stops once past ``limit``. A function that
+    calls itself, directly or not, is refused (ONNX forbids it; inlining never ends)."""
+    import onnx
+
+    functions = {(f.domain or "", f.name): f for f in model.functions}
+    cost: dict[tuple[str, str], int] = {}
+
+    def nodes_cost(nodes, stack: frozenset) -> int:
+        total = 0
+        for node in nodes:
+            total += 1
+            key = (node.domain or "", node.op_type)
+            if key in functions:
+                if key in stack:
+                    raise AuditError(f"local function {key[1]!r} calls itself: refused")
+                if key not in cost:
+                    cost[key] = nodes_cost(functions[key].node, stack | {key})
+                total += cost[key]
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    total += nodes_cost(attr.g.node, stack)
+                elif attr.type == onnx.AttributeProto.GRAPHS:
+                    total += sum(nodes_cost(g.node, stack) for g in attr.graphs)
+            if total > limit:
+                return total
+        return total
+
+    return nodes_cost(model.graph.node, frozenset())
+
+
+def stored_tensor_bytes(model) -> int:
+    """Bytes of every tensor stored in ``model`` (initializers, sparse ones, constants,
+    external data by its declared length or its shape), counted from the parsed protobuf
+    before any data is copied, inlined or handed to shape inference or onnxruntime."""
+    import onnx
+
+    total = 0
+    for tensor in _tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
+            info = {e.key: e.value for e in tensor.external_data}
+            try:
+                total += int(info["length"])
+                continue
+            except (KeyError, ValueError):
+                pass
+            bits = _BITS.get(tensor.data_type, 0)
+            if not bits:
+                try:
+                    bits = 8 * onnx.helper.tensor_dtype_to_np_dtype(
+                        tensor.data_type).itemsize
+                except (KeyError, TypeError, ValueError):
+                    bits = 8
+            total += (math.prod(max(d, 0) for d in tensor.dims) * bits + 7) // 8
+        else:
+            total += tensor.ByteSize()
+    return total
+
+
+def _varint(buf, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= len(buf) or shift > 63:
+            raise ValueError("truncated varint")
+        byte = buf[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+
+
+def _fields(buf, start: int, end: int):
+    """(field number, wire type, value start, value end) of each field of one protobuf
+    message in ``buf[start:end]``, read from the wire without parsing or copying."""
+    i = start
+    while i < end:
+        key, i = _varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, j = _varint(buf, i)
+        elif wire == 1:
+            j = i + 8
+        elif wire == 2:
+            length, i = _varint(buf, i)
+            j = i + length
+        elif wire == 5:
+            j = i + 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        if j > end:
+            raise ValueError("field runs past the message")
+        yield number, wire, i, j
+        i = j
+
+
+def declared_initializer_bytes(data: bytes) -> int:
+    """Bytes of the main graph's initializers (dense and sparse) as the file's wire format
+    declares them, counted before the protobuf is parsed (a parse would copy them: a
+    480 MiB initializer costs another 480 MiB). 0 when the bytes are not a readable
+    protobuf (the parser then says why)."""
+    view = memoryview(data)
+    total = 0
+    try:
+        for number, wire, start, end in _fields(view, 0, len(view)):
+            if number == 7 and wire == 2:  # ModelProto.graph
+                for inner, kind, a, b in _fields(view, start, end):
+                    if inner in (5, 15) and kind == 2:  # initializer, sparse_initializer
+                        total += b - a
+    except ValueError:
+        return 0
+    return total
+
+
+def _check_tensor_bytes(model, limit: int = MAX_TENSOR_BYTES) -> None:
+    total = stored_tensor_bytes(model)
+    if total > limit:
+        raise AuditError(f"the model stores {_mb(total)} of weights and constants, over the "
+                         f"{_mb(limit)} the audit allows (onnxruntime holds copies of "
+                         "them): refused")
+
+
+def _check_metadata(model, limit: int = MAX_METADATA_BYTES) -> None:
+    """Refuse metadata (the model's and every node's ``metadata_props``, doc strings
+    left out) over ``limit`` bytes in all: it is parsed (``name_scopes``) and shown."""
+    total = sum(len(p.key) + len(p.value) for p in model.metadata_props)
+    nodes = [n for g in walk_graphs(model.graph) for n in g.node]
+    nodes += [n for f in model.functions for n in f.node]
+    for node in nodes:
+        total += sum(len(p.key) + len(p.value) for p in node.metadata_props)
+        if total > limit:
+            break
+    if total > limit:
+        raise AuditError(f"the model's metadata is over {_mb(limit)} (its own and its "
+                         "nodes' metadata_props), the most the audit reads: refused")
 
 
 def _check_operators(model) -> None:
     import onnx
 
     local = {(f.domain, f.name) for f in model.functions}
+    for domain, name in local:
+        if domain in STANDARD_DOMAINS and onnx.defs.has(name, "" if domain == "ai.onnx"
+                                                        else domain):
+            raise AuditError(f"the model defines a local function named {name!r} in the "
+                             "standard domain, the name of an ONNX operator: which one a "
+                             "node calls is ambiguous, refused")
     nodes = [n for g in walk_graphs(model.graph) for n in g.node]
     nodes += [n for f in model.functions for n in f.node]
     for node in nodes:
@@ -331,6 +495,11 @@ def load_onnx(data: bytes, external=None, max_bytes: int = MAX_BYTES):
     if foreign:
         raise AuditError(f"not an ONNX model: the file looks like {foreign}")
     looks_onnx = data[:1] == b"\x08"  # field 1 (ir_version), varint: how every model starts
+    declared = declared_initializer_bytes(data)
+    if declared > MAX_TENSOR_BYTES:  # before the parse copies them
+        raise AuditError(f"the model stores {_mb(declared)} of weights (its initializers, "
+                         f"read from the file before parsing), over the "
+                         f"{_mb(MAX_TENSOR_BYTES)} the audit allows: refused")
     try:
         model = onnx.load_from_string(data)
     except (DecodeError, RuntimeError, ValueError) as err:
@@ -347,6 +516,8 @@ def load_onnx(data: bytes, external=None, max_bytes: int = MAX_BYTES):
         raise AuditError("truncated ONNX file: the model declares no operator set "
                          "(opset_import is missing)")
     _check_node_count(model)
+    _check_metadata(model)
+    _check_tensor_bytes(model)
     _inline_external_data(model, external, max_bytes)
     _check_tensor_data(model)
     _check_operators(model)
@@ -359,14 +530,38 @@ def load_onnx(data: bytes, external=None, max_bytes: int = MAX_BYTES):
 MAX_ARCHIVE_FILES = 256
 
 
-def read_upload(files: dict[str, bytes] | bytes, max_bytes: int = MAX_BYTES
-                ) -> tuple[str, bytes, Any]:
+def _read_members(archive, infos, max_bytes: int) -> list[tuple[str, bytes]]:
+    """Every member of a zip, inflated within ``max_bytes`` in all; a damaged member (bad
+    CRC, encrypted, an unsupported method, a corrupt stream) is one AuditError naming it."""
+    import zipfile
+    import zlib
+
+    members, total = [], 0
+    for info in infos:
+        try:
+            if info.flag_bits & 0x1:
+                raise NotImplementedError("it is encrypted")
+            with archive.open(info) as fh:
+                blob = fh.read(max_bytes - total + 1)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError,
+                zlib.error, EOFError, OSError, ValueError, KeyError) as err:
+            raise AuditError(f"the zip's entry {info.filename!r} cannot be read "
+                             f"({short_error(err)}): refused") from err
+        total += len(blob)
+        if total > max_bytes:
+            raise AuditError(f"the zip unpacks to over the {_mb(max_bytes)} limit")
+        members.append((info.filename, blob))
+    return members
+
+
+def read_upload(files: dict[str, bytes] | Sequence[tuple[str, bytes]] | bytes,
+                max_bytes: int = MAX_BYTES) -> tuple[str, bytes, Any]:
     """The one ``.onnx`` of an upload and a reader of its external data.
 
-    ``files``: ``{filename: bytes}`` (a multi-file upload: the ``.onnx`` and its data
+    ``files``: ``{filename: bytes}`` or ``[(filename, bytes), ...]`` (a multi-file upload: the ``.onnx`` and its data
     file(s)) or the bytes of a zip holding them (folders inside it allowed). Returns
     ``(name, onnx_bytes, reader)`` for :func:`load_onnx`. Refuses (AuditError) no or
-    several ``.onnx`` files, names with ``..`` or absolute paths, archives over
+    several ``.onnx`` files, a name given twice, a damaged zip entry, names with ``..`` or absolute paths, archives over
     ``max_bytes`` unpacked or over :data:`MAX_ARCHIVE_FILES` files.
     """
     import posixpath
@@ -387,11 +582,15 @@ def read_upload(files: dict[str, bytes] | bytes, max_bytes: int = MAX_BYTES
                              f"{MAX_ARCHIVE_FILES} allowed")
         if sum(i.file_size for i in infos) > max_bytes:
             raise AuditError(f"the zip unpacks to over the {_mb(max_bytes)} limit")
-        files = {}
-        for info in infos:
-            with archive.open(info) as fh:
-                files[info.filename] = fh.read(max_bytes + 1)
-    names = {_check_location(name): bytes(blob) for name, blob in files.items()}
+        files = _read_members(archive, infos, max_bytes)
+    pairs = list(files.items()) if isinstance(files, dict) else list(files)
+    names: dict[str, bytes] = {}
+    for name, blob in pairs:
+        key = _check_location(name)
+        if key in names:  # two zip entries or two uploads of one name: which one is meant?
+            raise AuditError(f"the upload holds {key!r} twice: refused (upload each file "
+                             "once)")
+        names[key] = bytes(blob)
     if sum(len(b) for b in names.values()) > max_bytes:
         raise AuditError(f"the upload is over the {_mb(max_bytes)} limit")
     models = [n for n in names if n.lower().endswith(".onnx")]

@@ -9,7 +9,6 @@ the page and ``python -m core.audit --html`` share these.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 
@@ -20,7 +19,7 @@ from core.audit.analysis import layer_coverage
 from core.audit.limits import MAX_PSNR
 from core.audit.report import AuditReport, LayerAudit, ProbeReport
 from core.io.pixels import magnify_nearest, to_png_bytes
-from core.io.text import md_escape
+from core.io.text import html_escape, md_escape
 from core.maths.metrics import artifact_frequencies, format_score, spectrum_figure
 
 __all__ = ["output_crop", "predicted_radii", "probe_spectrum_figure", "radial_figure",
@@ -194,8 +193,8 @@ figure { display: inline-block; margin: 0 1em 1em 0; text-align: center; }
 
 
 def _html_table(header: list[str], rows: list[list[str]], left: int = 0) -> str:
-    head = "".join(f"<th class='l'>{html.escape(h)}</th>" if i < left else
-                   f"<th>{html.escape(h)}</th>" for i, h in enumerate(header))
+    head = "".join(f"<th class='l'>{html_escape(h)}</th>" if i < left else
+                   f"<th>{html_escape(h)}</th>" for i, h in enumerate(header))
     body = "".join(
         "<tr>" + "".join(f"<td class='l'>{c}</td>" if i < left else f"<td>{c}</td>"
                          for i, c in enumerate(row)) + "</tr>" for row in rows)
@@ -214,7 +213,7 @@ def _figure_html(fig: go.Figure | None, first: list[bool]) -> str:
 
 def to_html(report: AuditReport) -> str:
     """The whole report as one self-contained HTML page (works offline)."""
-    esc = html.escape
+    esc = html_escape  # the one escaping helper (core.io.text), '@' included
     chain = report.chain
     first = [True]
     parts = [

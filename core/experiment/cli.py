@@ -16,7 +16,7 @@ from core.experiment.checkpoints import (
     write_manifest,
 )
 from core.experiment.models import VARIANTS
-from core.experiment.runfolder import held_env, run_lock
+from core.experiment.runfolder import check_output_folder, held_env, run_lock
 from core.experiment.train import PROGRESS, TrainConfig, _dist_info, run
 from core.io.text import plain
 
@@ -186,8 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     p = _parser()
     a = p.parse_args(argv)
     cfg = _config_from(a, p)
-    if a.jobs < 1:
-        p.error(f"--jobs must be >= 1, got {a.jobs}")
+    if not 1 <= a.jobs <= 256:
+        p.error(f"--jobs must be from 1 to 256, got {a.jobs}")
+    if a.threads is not None and not 1 <= a.threads <= 1024:
+        p.error(f"--threads must be from 1 to 1,024, got {a.threads}")
+    try:  # every argument is checked before anything is written
+        check_output_folder(cfg.output)
+    except ValueError as exc:
+        print(f"{p.prog}: error: {plain(exc, 2000)}", file=sys.stderr)
+        return 2
     if a.threads is not None:
         torch.set_num_threads(max(1, a.threads))
     try:
@@ -196,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         run(cfg, progress=not a.no_progress)
     except ValueError as exc:  # TrainingError included
         print(f"error: {plain(exc, 4000)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a disk full, a folder removed under the run: one line
+        where = f" ({plain(exc.filename, 300)})" if getattr(exc, "filename", None) else ""
+        print(f"error: {plain(exc.strerror or exc)}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if a.jobs > 1:

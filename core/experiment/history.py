@@ -26,7 +26,7 @@ import pandas as pd
 
 from core.experiment.tables import read_csv_table
 from core.io.files import atomic_write_bytes
-from core.io.text import clip, is_utf8, plain, safe_text
+from core.io.text import clip, escape, is_utf8, plain, safe_text
 
 HISTORY_NAME = "history.csv"
 
@@ -228,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     for problem in histories.attrs.get("problems", []):
         print(f"skipped: {plain(problem)}", file=sys.stderr)
     table = summary_table(histories, a.epochs)
+    if table.empty and not histories.empty:
+        epochs = sorted(int(e) for e in histories["epoch"].dropna().unique())
+        print(f"no stored epoch among --epochs {' '.join(map(str, a.epochs or []))}: the "
+              f"histories under {plain(repr(a.root))} hold epochs {epochs[0]} to {epochs[-1]}"
+              if a.epochs and epochs else
+              f"no stored epoch in the histories under {plain(repr(a.root))}")
+        return 1
     if table.empty:
         print(f"no readable history.csv under {plain(repr(a.root))}")
         return 1
@@ -237,14 +244,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def markdown_table(df: pd.DataFrame) -> str:
     """``df`` as a GitHub Markdown table (NaN as an em dash)."""
-    def cell(v) -> str:
+    def cell(v, outside: bool = False) -> str:
         if isinstance(v, float) and not np.isfinite(v):
             return "—"
+        if outside:  # a folder name: no link, HTML or mention can form
+            return escape(v, "markdown")
         return plain(v).replace("|", "\\|")  # a cell cannot end the row or the line
 
+    names = [c in ("variant", "reference") for c in df.columns]
     lines = ["| " + " | ".join(map(cell, df.columns)) + " |",
              "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+    lines += ["| " + " | ".join(cell(v, o) for v, o in zip(row, names, strict=True)) + " |"
               for row in df.itertuples(index=False)]
     return "\n".join(lines)
 

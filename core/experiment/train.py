@@ -103,7 +103,8 @@ UNRECORDED_DEFAULTS = {"adam_beta2": 0.999}
 #: 8-byte index per crop).
 TRAIN_BOUNDS = {"epochs": (1, MAX_EPOCH), "crops_per_epoch": (1, 1_000_000),
                 "crop_size": (FACTOR, 1024), "batch_size": (1, 4096),
-                "warmup": (0, 10**9), "collapse_min_steps": (0, 10**9)}
+                "warmup": (0, 10**9), "collapse_min_steps": (0, 10**9),
+                "seed": (0, 2**32 - 1)}  # numpy's generators take seeds in [0, 2^32)
 #: Largest full-resolution feature map of one batch (batch x crop^2 x width x 4 bytes).
 MAX_FEATURE_MAP_BYTES = 4 * 2**30
 
@@ -184,6 +185,11 @@ class TrainConfig:
                                  f"got {value:,}")
         if not math.isfinite(self.lr) or not math.isfinite(self.final_lr_ratio):
             raise ValueError("--lr and --final-lr-ratio must be finite numbers")
+        if not 0 <= self.final_lr_ratio <= 1:
+            raise ValueError(f"--final-lr-ratio must be from 0 to 1, got {self.final_lr_ratio}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"--val-fraction must be at least 0 and below 1, got "
+                             f"{self.val_fraction}")
         for variant in self.variants:
             try:
                 config = check_model_config(self.model_config(variant).to_dict())

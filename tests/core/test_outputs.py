@@ -73,8 +73,10 @@ def test_unreadable_outputs_file_falls_back(root, photos):
 
 def test_update_and_the_command_write_what_is_missing_only(root, photos, capsys):
     n = len(TINY_VARIANTS) * (TINY_EPOCHS + 1)
-    assert update(root, photos) == {"written": n, "current": 0, "failed": 0, "removed": 0}
-    assert update(root, photos) == {"written": 0, "current": n, "failed": 0, "removed": 0}
+    assert update(root, photos) == {"written": n, "current": 0, "failed": 0, "removed": 0,
+                                   "unwritable": 0}
+    assert update(root, photos) == {"written": 0, "current": n, "failed": 0, "removed": 0,
+                                   "unwritable": 0}
     gone = checkpoint_path(root, "deconv4", 2)
     gone.unlink()  # a retrained experiment without that epoch: its outputs go too
     assert update(root, photos)["removed"] == 1 and not outputs_path(gone).exists()

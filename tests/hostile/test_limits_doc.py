@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.experiment import checkpoints, data, tables, train
+from core.audit import importing, limits, sandbox
+from core.experiment import checkpoints, data, outputs, tables, train
 from core.io import decode, photos, text
 from core.maths import matrix_case
 
@@ -26,6 +27,17 @@ def stated() -> list[str]:
            f"0 to {tables.MAX_EPOCH:,}", f"| {checkpoints.MAX_PARAMETERS:,} |",
            f"| {checkpoints.MAX_PROBLEM_CHARS} |", _mib(tables.MAX_CSV_BYTES),
            f"| {text.MAX_SHOWN_CHARS} |", f"| {matrix_case.MAX_TYPED_ABS:g} |"]
+    out += [f"{sandbox.MAX_RUN_SECONDS:g} s | `core.audit.sandbox.MAX_RUN_SECONDS`",
+            f"{sandbox.MAX_INFER_SECONDS:g} s | `core.audit.sandbox.MAX_INFER_SECONDS`",
+            f"{_mib(sandbox.MAX_SANDBOX_BYTES)} | `core.audit.sandbox.MAX_SANDBOX_BYTES`",
+            f"{limits.MAX_NODES:,} nodes", f"{_mib(limits.MAX_TENSOR_BYTES)} | "
+            "`core.audit.limits.MAX_TENSOR_BYTES`",
+            f"{_mib(limits.MAX_METADATA_BYTES)} | `core.audit.limits.MAX_METADATA_BYTES`",
+            f"{limits.MAX_NAME_SCOPES_CHARS:,} characters",
+            f"{importing.MAX_INFLATE_RATIO}x", f"| {limits.MAX_RESAMPLING_LAYERS} |",
+            f"{limits.MAX_TENSOR_ELEMENTS:,} elements",
+            f"{_mib(outputs.MAX_FILE_BYTES)} | `core.experiment.outputs.MAX_FILE_BYTES`",
+            f"{outputs.MAX_OUTPUT_PIXELS:,} pixels"]
     for name, (lo, hi) in train.TRAIN_BOUNDS.items():
         if name in ("warmup", "collapse_min_steps"):
             continue  # not limits a hostile value meets (any count of steps is cheap)

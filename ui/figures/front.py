@@ -16,6 +16,7 @@ import streamlit as st
 
 from core.experiment.catalog import PROJECT_ROOT, variant_order
 from core.experiment.front import answer, front_points, variant_costs
+from core.io.text import escape
 from core.maths.metrics import SCORE_UNIT
 from ui.common import explain, lazy_section
 from ui.figures.regions import variant_colour
@@ -30,9 +31,10 @@ def front_figure(points: pd.DataFrame, title: str) -> go.Figure:
     """PSNR (y, dB) against checkerboard (x, ×10⁻³, log axis): one marker per variant and
     epoch, a line joining each variant's epochs in order, front members ringed in black."""
     fig = go.Figure()
-    for variant in variant_order(sorted(set(points["variant"]))):
-        rows = points[points["variant"] == variant].sort_values("epoch")
-        colour = variant_colour(variant)
+    for raw in variant_order(sorted(set(points["variant"]))):
+        rows = points[points["variant"] == raw].sort_values("epoch")
+        colour = variant_colour(raw)
+        variant = escape(raw, "plotly")  # a folder name is never live markup
         fig.add_trace(go.Scatter(
             x=rows["score"], y=rows["psnr"], mode="lines+markers+text", name=variant,
             text=[f"{e}" for e in rows["epoch"]], textposition="top center",
