@@ -74,8 +74,10 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-def _zip_members(archive_bytes_or_path, shown: str) -> Iterator[Picture | Skipped]:
-    """The members of a zip, one at a time (bytes or a path to it)."""
+def zip_pictures(archive_bytes_or_path, shown: str) -> Iterator[Picture | Skipped]:
+    """The members of a zip (its bytes, or a path to it), one at a time, each a
+    :class:`Picture` (bytes) or a :class:`Skipped`; :class:`InputError` when the archive
+    cannot be read or holds more than :data:`MAX_ZIP_MEMBERS` entries."""
     source = io.BytesIO(archive_bytes_or_path) if isinstance(archive_bytes_or_path, bytes) \
         else archive_bytes_or_path
     try:
@@ -122,12 +124,12 @@ def iter_pictures(paths: Iterable[str | Path]) -> Iterator[Picture | Skipped]:
                 raise InputError(str(err)) from None
             for f in files:
                 if f.suffix.lower() == ".zip" and _is_zip(f):
-                    yield from _zip_members(str(f), safe_text(f))
+                    yield from zip_pictures(str(f), safe_text(f))
                 else:
                     yield Picture(str(f), str(f))
         elif is_file:
             if _is_zip(path):
-                yield from _zip_members(str(path), shown)
+                yield from zip_pictures(str(path), shown)
             else:
                 yield Picture(str(path), str(path))
         else:

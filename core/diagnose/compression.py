@@ -5,8 +5,9 @@ subsampling, each 16x16 block of colour) on its own; the quantisation error is
 independent from block to block, so the step from the last pixel of a block to the first
 of the next is larger, on average, than the steps inside a block. That is the blocks'
 signature: the mean absolute step of the fine detail across each column boundary
-``x mod 8`` (and each row boundary), one of the eight much larger than the median of the
-eight, along both directions, at the same offset in every row. It is a *second-order*
+``x mod 8`` (and each row boundary), one of the eight larger than every other of the
+eight, along both directions. One, not two or four: a network's period-4 or period-2
+grid makes steps that repeat every 4 or 2 pixels, two or four equal peaks in the eight. It is a *second-order*
 signature (the size of steps, not their sign). A network's grid is first-order, a pattern
 of signed values, which is what :mod:`core.diagnose.lattice` tests; in a JPEG that test
 takes its null for the lines of the spectrum the blocks light up (multiples of 1/8 and
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: The largest boundary step over the median step, along both directions, that marks
+#: The largest boundary step over the second largest, along both directions, that marks
 #: JPEG blocks.
 BLOCK_RATIO = 1.08
 BLOCK = 8
@@ -61,7 +62,8 @@ def jpeg_blocks(detail: np.ndarray, *, from_file: bool = False) -> JpegBlocks:
     for axis in (0, 1):
         prof = _profile(detail, axis)
         k = int(np.argmax(prof))
-        ratios.append(float(prof[k] / max(float(np.median(prof)), 1e-12)))
+        second = float(np.sort(prof)[-2])
+        ratios.append(float(prof[k] / max(second, 1e-12)))
         offsets.append((k + 1 + 2) % BLOCK)  # step k -> k + 1; the detail starts 2 px in
     found = from_file or min(ratios) >= BLOCK_RATIO
     return JpegBlocks(found, (ratios[0], ratios[1]), (offsets[0], offsets[1]), from_file)

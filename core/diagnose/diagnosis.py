@@ -148,3 +148,18 @@ def diagnose(source, *, name: str | None = None, alpha: float = ALPHA,
 def describe_refusal(name: object, err: Exception) -> str:
     """One line for a file that cannot be diagnosed (name made safe to print)."""
     return f"{safe_text(name)}: skipped, {safe_text(err)}"
+
+
+def grid_map(pixels: np.ndarray, diagnosis: Diagnosis) -> tuple[np.ndarray, int, int, int]:
+    """Where the grid is plainest: the share of the fine detail that is the grid's
+    periodic pattern in every window (:func:`core.maths.metrics.local_checkerboard_map`,
+    ``share=True``) at the grid's square period. Returns ``(shares, y0, x0, window)``:
+    ``shares[i, j]`` belongs to the window of side ``window`` whose top-left pixel is
+    ``(y0 + i * L, x0 + j * L)``."""
+    from core.maths.metrics import local_checkerboard_map
+
+    lattice = diagnosis.lattice_period
+    grey = luma(pixels)
+    window = max(4 * lattice, min(grey.shape) // 8 // lattice * lattice)
+    shares, y0, x0 = local_checkerboard_map(grey, lattice, window, share=True)
+    return shares, y0, x0, window

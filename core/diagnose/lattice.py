@@ -53,7 +53,8 @@ lattice with the power the same picture puts *around* it.
    statistic at the exact frequencies must beat the same statistic at the non-integer
    periods ``p (1 +/- s)``, with ``s`` chosen so the fundamental moves by half an FFT bin
    (a lattice-locked peak drops to ``sinc^2(1/2) = 0.41`` there and its harmonics lower;
-   natural texture whose period is a little off an integer gains on one side).
+   natural texture whose period is a little off an integer gains on one side). Run on
+   the strongest significant classes only, as a grid takes them (:func:`find_grid`).
 """
 
 from __future__ import annotations
@@ -114,34 +115,63 @@ def _dft_at(d: np.ndarray, fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
 
 
 def lattice_dft(d: np.ndarray, fy: np.ndarray, py: np.ndarray, fx: np.ndarray,
-                px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``D`` at every lattice frequency ``(fy[a], fx[b])`` (denominators ``py``, ``px``),
-    and the number of pixels behind each value.
+                px: np.ndarray) -> np.ndarray:
+    """``D`` at every lattice frequency ``(fy[a], fx[b])`` (row denominators ``py``), over
+    the whole picture.
 
-    By folding: the rows are summed by ``y mod p`` for each ``p`` (the picture cropped to
-    whole periods), the columns of that by ``x mod q``, and the small ``p x q`` table is
-    transformed at the class's frequencies. Exact, and about 32 passes over the picture
-    instead of a product with 160 rows of exponentials.
+    By folding: for each row denominator ``p`` the rows are summed by ``y mod p``
+    (``(p, W)``; a frequency ``i/p`` sees row ``y`` and row ``y + p`` alike) and
+    transformed along the ``p`` phases; the result's columns are then summed by
+    ``x mod q`` for each column denominator ``q`` and transformed along those ``q``
+    phases. Exact, and about 32 passes over the picture plus 32 over a ``(160, W)``
+    table, instead of products with hundreds of rows of exponentials.
     """
     h, w = d.shape
-    out = np.zeros((len(fy), len(fx)), dtype=np.complex128)
-    count = np.zeros((len(fy), len(fx)))
-    col_dens = np.unique(px)
-    col_members = {q: np.nonzero(px == q)[0] for q in col_dens}
-    col_exps = {q: np.exp(-2j * np.pi * np.outer(np.arange(q), fx[c]))  # (q, n_cols)
-                for q, c in col_members.items()}
+    along = np.empty((len(fy), w), dtype=np.complex64)  # (n_fy, W): transformed down the rows
     for p in np.unique(py):
         hp = h // p * p
         rows = np.nonzero(py == p)[0]
         folded = d[:hp].reshape(hp // p, p, w).sum(axis=0)  # (p, W)
-        ey = np.exp(-2j * np.pi * np.outer(fy[rows], np.arange(p)))  # (n_rows, p)
-        for q in col_dens:
-            wq = w // q * q
-            cols = col_members[q]
-            table = folded[:, :wq].reshape(p, wq // q, q).sum(axis=1)  # (p, q)
-            out[np.ix_(rows, cols)] = ey @ table @ col_exps[q]
-            count[np.ix_(rows, cols)] = hp * wq
-    return out, count
+        folded[:h - hp] += d[hp:]  # the last, partial period
+        angle = -2.0 * np.pi * np.outer(fy[rows], np.arange(p))  # (n_rows, p)
+        along[rows] = np.cos(angle) @ folded + 1j * (np.sin(angle) @ folded)  # real products
+    out = np.empty((len(fy), len(fx)), dtype=np.complex128)
+    for q in np.unique(px):
+        wq = w // q * q
+        cols = np.nonzero(px == q)[0]
+        table = along[:, :wq].reshape(len(fy), wq // q, q).sum(axis=1)  # (n_fy, q)
+        table[:, :w - wq] += along[:, wq:]
+        out[:, cols] = table @ np.exp(-2j * np.pi * np.outer(np.arange(q), fx[cols])
+                                      ).astype(np.complex64)
+    return out  # single precision inside: ample for powers
+
+
+def _phase_sums(f: np.ndarray, n: int, period: int) -> np.ndarray:
+    """``A[k, a] = sum over t < n with t = a (mod period) of exp(-2 pi i f[k] t)``."""
+    e = np.exp(-2j * np.pi * np.outer(f, np.arange(n)))  # (len f, n)
+    whole = n // period * period
+    out = e[:, :whole].reshape(len(f), whole // period, period).sum(axis=1)
+    out[:, :n - whole] += e[:, whole:]
+    return out
+
+
+def periodic_part(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The ``rows x cols``-periodic part of ``d``: the mean of each phase
+    ``(y mod rows, x mod cols)`` over the picture, less its own mean, ``(rows, cols)``."""
+    h, w = d.shape
+    hp, wq = h // rows * rows, w // cols * cols
+    pattern = d[:hp, :wq].reshape(hp // rows, rows, wq // cols, cols).mean(axis=(0, 2))
+    return pattern - pattern.mean()
+
+
+def periodic_dft(d_shape: tuple[int, int], pattern: np.ndarray, fy: np.ndarray,
+                 fx: np.ndarray) -> np.ndarray:
+    """The DFT at ``(fy, fx)`` of ``pattern`` tiled over a picture of ``d_shape``: what
+    removing it (:func:`remove_periodic`) takes from :func:`lattice_dft`, without
+    transforming the picture again."""
+    h, w = d_shape
+    rows, cols = pattern.shape
+    return _phase_sums(fy, h, rows) @ pattern @ _phase_sums(fx, w, cols).T
 
 
 def _line_mean(values: np.ndarray, radius: int) -> np.ndarray:
@@ -221,35 +251,30 @@ class LatticeEvidence:
     """What the lattice test found in one picture.
 
     ``log10_p[p - 1, q - 1]``: log10 of the Bonferroni-corrected p-value of class
-    ``(p, q)`` (0 where not tested; at most 0); ``locked``: the class peaks on the lattice (step 5); ``max_period``: the longest
+    ``(p, q)`` (0 where not tested; at most 0); ``excess[p - 1, q - 1]``: the class's
+    mean square in the picture's own units (the fine detail's filter undone) beyond what
+    the picture's own detail puts there (may be negative); ``max_period``: the longest
     period tested; ``classes``: how many classes were tested; ``alpha``: the family-wise
     rate the detection holds.
     """
 
     log10_p: np.ndarray
-    locked: np.ndarray
+    excess: np.ndarray
     max_period: int
     classes: int
     alpha: float
 
-    def significant(self) -> np.ndarray:
-        """Boolean ``(max_period, max_period)``: classes below the rate and on the lattice."""
-        return (self.log10_p < math.log10(self.alpha)) & self.locked
-
-    def periods(self) -> tuple[int, int] | None:
-        """``(rows, cols)``: the least common multiples of the significant classes'
-        denominators, or None when no class is significant."""
-        ps, qs = np.nonzero(self.significant())
-        if ps.size == 0:
-            return None
-        return math.lcm(*(int(p) + 1 for p in ps)), math.lcm(*(int(q) + 1 for q in qs))
+    def significant(self, min_rms: float = 0.0) -> np.ndarray:
+        """Boolean ``(max_period, max_period)``: classes below the rate and at least
+        ``min_rms`` strong (RMS, picture units) beyond the picture's own (step 5, the lock
+        to the lattice, is :func:`on_lattice`, run on the classes a grid takes)."""
+        return (self.log10_p < math.log10(self.alpha)) & (self.excess >= min_rms ** 2)
 
     def by_direction(self) -> tuple[np.ndarray, np.ndarray]:
         """Evidence for a period along the rows and along the columns: for each period
         ``p`` from 1 to ``max_period``, the smallest log10 p-value of any class whose row
-        (column) denominator is ``p``, on-lattice classes only."""
-        lp = np.where(self.locked, self.log10_p, 0.0)
-        return lp.min(axis=1), lp.min(axis=0)
+        (column) denominator is ``p``."""
+        return self.log10_p.min(axis=1), self.log10_p.min(axis=0)
 
 
 def _members(max_period: int, h: int, w: int):
@@ -279,10 +304,9 @@ def _response(fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
 
 def _class_sums(values: np.ndarray, py: np.ndarray, px: np.ndarray, size: int) -> np.ndarray:
     """Sum of ``values[a, b]`` into ``out[py[a] - 1, px[b] - 1]``."""
-    out = np.zeros((size, size))
-    np.add.at(out, ((py - 1)[:, None].repeat(len(px), 1), (px - 1)[None, :].repeat(len(py), 0)),
-              values)
-    return out
+    index = (py - 1)[:, None] * size + (px - 1)[None, :]  # (n_fy, n_fx)
+    return np.bincount(index.ravel(), weights=values.ravel(),
+                       minlength=size * size).reshape(size, size)
 
 
 def detail(image) -> np.ndarray:
@@ -294,7 +318,7 @@ def detail(image) -> np.ndarray:
 
 
 def evidence_of_detail(d: np.ndarray, null: SpectralNull, *, max_period: int = MAX_PERIOD,
-                       alpha: float = ALPHA) -> LatticeEvidence:
+                       alpha: float = ALPHA, dft: np.ndarray | None = None) -> LatticeEvidence:
     """Steps 2-5 of the module docstring on the fine detail ``d`` ``(h, w)``, against the
     picture's ``null``.
 
@@ -302,13 +326,16 @@ def evidence_of_detail(d: np.ndarray, null: SpectralNull, *, max_period: int = M
     and ``2m`` degrees of freedom, ``m`` the fewest equivalent samples behind any of its
     members' null estimates: the null is estimated, not known, and a Gamma tail alone
     would ignore that (too many false alarms at the far tail the Bonferroni rate reads).
+    ``dft``: :func:`lattice_dft` of ``d`` when the caller has it (a peeled picture's).
     """
     from scipy.special import betainc  # (scipy.stats takes a second to import)
 
     h, w = d.shape
     fy, py, fx, px, weight, pmax_y, pmax_x = _members(max_period, h, w)
     size = max(pmax_y, pmax_x)
-    dft, count = lattice_dft(d, fy, py, fx, px)  # (n_fy, n_fx)
+    if dft is None:
+        dft = lattice_dft(d, fy, py, fx, px)  # (n_fy, n_fx)
+    count = np.full(dft.shape, float(h * w))
     power = np.abs(dft) ** 2
     density, samples = null.at(fy, fx)
     z = power / (np.maximum(count, 1.0) * density) * weight
@@ -325,28 +352,30 @@ def evidence_of_detail(d: np.ndarray, null: SpectralNull, *, max_period: int = M
     tail = betainc(mt, kt, mt / (mt + t[tested]))
     raw = np.log10(np.maximum(tail, 1e-300))
     log10_p[tested] = np.minimum(0.0, raw + math.log10(max(classes, 1)))
-    locked = np.zeros((size, size), bool)
-    candidates = np.argwhere(log10_p < math.log10(alpha))
-    if len(candidates):
-        locked = _on_lattice(d, candidates, fy, py, fx, px, size)
-    return LatticeEvidence(log10_p=log10_p, locked=locked, max_period=size,
+    # Mean square per class, picture units: a pair (f, -f) of a real pattern counts twice,
+    # a self-conjugate frequency once (its weight is 1/2).
+    n = np.maximum(count, 1.0)
+    beyond = (power - n * density) / (_response(fy, fx) * n ** 2) * (2.0 * weight)
+    excess = _class_sums(beyond, py, px, size)
+    return LatticeEvidence(log10_p=log10_p, excess=excess, max_period=size,
                            classes=classes, alpha=alpha)
 
 
 def remove_periodic(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """``d`` minus its ``rows x cols``-periodic part (the mean of each phase
-    ``(y mod rows, x mod cols)`` over the whole picture, tiled back)."""
+    """``d`` minus its ``rows x cols``-periodic part (:func:`periodic_part`, tiled back)."""
     h, w = d.shape
-    hp, wq = h // rows * rows, w // cols * cols
-    tiles = d[:hp, :wq].reshape(hp // rows, rows, wq // cols, cols)
-    pattern = tiles.mean(axis=(0, 2))  # (rows, cols)
-    pattern -= pattern.mean()
+    pattern = periodic_part(d, rows, cols)
     tiled = np.tile(pattern, (-(-h // rows), -(-w // cols)))[:h, :w]
     return d - tiled
 
 
 #: Most rounds of peeling: each finds one more class of a grid's frequencies.
 MAX_ROUNDS = 4
+#: A round may multiply the grid's square period by at most this (one more stride-2 or
+#: stride-3 layer): a class far beyond the grid found is the picture's own content.
+MAX_GROWTH = 3
+#: Significant classes tried a round, strongest first, for the lock to the lattice.
+MAX_CANDIDATES = 4
 
 
 @dataclass(frozen=True)
@@ -366,7 +395,8 @@ class GridFinding:
 
 
 def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
-              jpeg_lines: bool = False, fine: np.ndarray | None = None) -> GridFinding:
+              jpeg_lines: bool = False, fine: np.ndarray | None = None,
+              min_rms: float = 0.0) -> GridFinding:
     """The grid's periods, class by class.
 
     A strong grid leaks a little power onto every lattice frequency near its own (the
@@ -376,49 +406,63 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
     every harmonic of it, and its leakage with it), and test again against the same null
     (the picture's, grid included: a little conservative); a class still significant is
     part of the grid too (a 4x4 grid's quarter-period frequencies after its half-period
-    ones) and joins by least common multiple. At most :data:`MAX_ROUNDS` rounds, periods
-    at most the longest tested. ``fine``: the picture's :func:`detail`, when the caller
+    ones) and joins by least common multiple. At most :data:`MAX_ROUNDS` rounds; the
+    grid's square period (the least common multiple of its row and column periods) at
+    most the longest tested, and at most an eighth of the picture's shorter side. ``fine``: the picture's :func:`detail`, when the caller
     has it already.
     """
     d = detail(image) if fine is None else fine
+    # The grid's square period (the lcm of rows and cols) must fit 8 times in the picture.
+    square_limit = min(max_period, min(d.shape) // MIN_REPEATS)
     null = SpectralNull(d, lines=(8, 16) if jpeg_lines else ())
-    first = evidence_of_detail(d, null, max_period=max_period, alpha=alpha)
+    h, w = d.shape
+    fy, py, fx, px, _weight, _, _ = _members(max_period, h, w)
+    dft0 = lattice_dft(d, fy, py, fx, px)
+    original = d
+    first = evidence_of_detail(d, null, max_period=max_period, alpha=alpha, dft=dft0)
     evidence, found = first, []
     periods: tuple[int, int] | None = None
     for _ in range(MAX_ROUNDS):
-        sig = evidence.significant()
+        sig = evidence.significant(min_rms)
         if not sig.any():
             break
-        scores = np.where(sig, evidence.log10_p, 0.0)
-        p, q = (int(v) + 1 for v in np.unravel_index(int(np.argmin(scores)), scores.shape))
+        order = sorted(map(tuple, np.argwhere(sig)), key=lambda pq: evidence.log10_p[pq])
+        chosen = next(((int(a) + 1, int(b) + 1) for a, b in order[:MAX_CANDIDATES]
+                       if on_lattice(d, int(a) + 1, int(b) + 1)), None)
+        if chosen is None:
+            break
+        p, q = chosen
         rows = p if periods is None else math.lcm(periods[0], p)
         cols = q if periods is None else math.lcm(periods[1], q)
-        if max(rows, cols) > first.max_period:
+        if math.lcm(rows, cols) > square_limit or (
+                periods is not None and math.lcm(rows, cols) > MAX_GROWTH * math.lcm(*periods)):
             break
         found.append((p, q))
         periods = (rows, cols)
-        d = remove_periodic(d, rows, cols)
-        evidence = evidence_of_detail(d, null, max_period=max_period, alpha=alpha)
+        # The periodic parts nest (each period divides the next), so the picture peeled so
+        # far is the original less its part at the current periods.
+        pattern = periodic_part(original, rows, cols)
+        d = remove_periodic(original, rows, cols)
+        dft = dft0 - periodic_dft((h, w), pattern, fy, fx)
+        evidence = evidence_of_detail(d, null, max_period=max_period, alpha=alpha, dft=dft)
     return GridFinding(first=first, periods=periods, rounds=tuple(found), null=null)
 
 
-def _on_lattice(d, candidates, fy, py, fx, px, size) -> np.ndarray:
-    """Step 5 for the candidate classes: the class's power at its exact frequencies
-    against the same at periods off by half a bin (the null moves little in half a bin,
-    so the powers compare as they are), over the whole picture."""
+def on_lattice(d: np.ndarray, p: int, q: int) -> bool:
+    """Step 5 for class ``(p, q)``: its power at its exact frequencies against the same at
+    periods off by half an FFT bin, ``p (1 -/+ p / 2h)`` and ``q (1 -/+ q / 2w)`` (the null
+    moves little in half a bin, so the powers compare as they are), over the whole
+    picture: True when the exact frequencies win both ways."""
     h, w = d.shape
-    locked = np.zeros((size, size), bool)
-    for pi, qi in candidates:
-        rows, cols = py == pi + 1, px == qi + 1
-        exact = float(np.sum(np.abs(_dft_at(d, fy[rows], fx[cols])) ** 2))
-        best_off = 0.0
-        for sign in (-1.0, 1.0):
-            sy = 1.0 + sign * (pi + 1) / (2.0 * h)
-            sx = 1.0 + sign * (qi + 1) / (2.0 * w)
-            off = np.abs(_dft_at(d, fy[rows] * sy, fx[cols] * sx)) ** 2
-            best_off = max(best_off, float(np.sum(off)))
-        locked[pi, qi] = exact > best_off
-    return locked
+    fy = np.array([i / p for i in range(p) if math.gcd(i, p) == 1 and i / p <= 0.5] or [0.0])
+    fx = np.array([j / q for j in range(q) if math.gcd(j, q) == 1] or [0.0])
+    exact = float(np.sum(np.abs(_dft_at(d, fy, fx)) ** 2))
+    for sign in (-1.0, 1.0):
+        sy = 1.0 + sign * p / (2.0 * h)
+        sx = 1.0 + sign * q / (2.0 * w)
+        if float(np.sum(np.abs(_dft_at(d, fy * sy, fx * sx)) ** 2)) >= exact:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
