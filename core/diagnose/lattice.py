@@ -328,7 +328,7 @@ def evidence_of_detail(d: np.ndarray, null: SpectralNull, *, max_period: int = M
     would ignore that (too many false alarms at the far tail the Bonferroni rate reads).
     ``dft``: :func:`lattice_dft` of ``d`` when the caller has it (a peeled picture's).
     """
-    from scipy.special import betainc  # (scipy.stats takes a second to import)
+    from scipy.special import betainc, gammaln  # (scipy.stats takes a second to import)
 
     h, w = d.shape
     fy, py, fx, px, weight, pmax_y, pmax_x = _members(max_period, h, w)
@@ -349,8 +349,12 @@ def evidence_of_detail(d: np.ndarray, null: SpectralNull, *, max_period: int = M
     log10_p = np.zeros((size, size))
     kt, mt = k[tested], m[tested]
     # P(F(2k, 2m) > x) = I_{m / (m + k x)}(m, k), x = T / k: the regularised beta function.
-    tail = betainc(mt, kt, mt / (mt + t[tested]))
-    raw = np.log10(np.maximum(tail, 1e-300))
+    tt = t[tested]
+    tail = betainc(mt, kt, mt / (mt + tt))
+    # Beyond double precision (a strong grid), the Gamma tail's leading term keeps the
+    # order between classes: log P(Gamma(k) > T) ~ -T + (k - 1) ln T - ln Gamma(k).
+    far = (-tt + (kt - 1.0) * np.log(np.maximum(tt, 1e-300)) - gammaln(kt)) / math.log(10.0)
+    raw = np.where(tail > 1e-280, np.log10(np.maximum(tail, 1e-300)), np.minimum(far, -280.0))
     log10_p[tested] = np.minimum(0.0, raw + math.log10(max(classes, 1)))
     # Mean square per class, picture units: a pair (f, -f) of a real pattern counts twice,
     # a self-conjugate frequency once (its weight is 1/2).
@@ -370,10 +374,13 @@ def remove_periodic(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 #: Most rounds of peeling: each finds one more class of a grid's frequencies.
-MAX_ROUNDS = 4
-#: A round may multiply the grid's square period by at most this (one more stride-2 or
-#: stride-3 layer): a class far beyond the grid found is the picture's own content.
-MAX_GROWTH = 3
+MAX_ROUNDS = 8
+#: A round may multiply the grid's square period by at most this (one or two more
+#: stride-2 layers, or a stride-3 one): a class far beyond the grid found is the picture's
+#: own content.
+MAX_GROWTH = 4
+#: In a JPEG, the least share of the grid's power a class adding a factor 2 must carry.
+JPEG_SHARE = 0.1
 #: Significant classes tried a round, strongest first, for the lock to the lattice.
 MAX_CANDIDATES = 4
 
@@ -392,6 +399,61 @@ class GridFinding:
     periods: tuple[int, int] | None
     rounds: tuple[tuple[int, int], ...]
     null: SpectralNull
+
+
+def _twos(n: int) -> int:
+    """How many times 2 divides ``n``."""
+    return (n & -n).bit_length() - 1
+
+
+def _next_class(d: np.ndarray, evidence: LatticeEvidence, sig: np.ndarray,
+                periods: tuple[int, int] | None, square_limit: int,
+                jpeg_lines: bool, energy: float) -> tuple[int, int] | None:
+    """The class a round adds to the grid, or None.
+
+    The first round takes the strongest significant class (the most power beyond the
+    picture's own: a strong grid's leakage onto nearby lattice frequencies can be as
+    significant, never as strong); later ones the significant class that grows the grid
+    least (ties: the stronger), so a grid's periods build up
+    from its factors and a stray class far beyond it (the picture's own strong edges)
+    comes last. Refused: a square period over ``square_limit`` or over
+    :data:`MAX_GROWTH` times the grid's so far; in a JPEG, a class that adds a factor 2
+    to a period and carries under :data:`JPEG_SHARE` of the grid's power so far (the 8x8
+    blocks requantise a grid, and their products with it repeat at the grid's period times
+    a power of 2: weaker echoes, not the network's); and a class that does not peak on the
+    lattice (:func:`on_lattice`). ``energy``: the grid's power so far.
+    """
+    def grown(pq: tuple[int, int]) -> tuple[int, int]:
+        p, q = pq
+        return (p, q) if periods is None else (math.lcm(periods[0], p), math.lcm(periods[1], q))
+
+    classes = [(int(a) + 1, int(b) + 1) for a, b in np.argwhere(sig)]
+    def strength(pq: tuple[int, int]) -> float:
+        return -float(evidence.excess[pq[0] - 1, pq[1] - 1])
+
+    if periods is None:
+        order = sorted(classes, key=strength)
+    else:
+        order = sorted(classes, key=lambda pq: (math.lcm(*grown(pq)), strength(pq)))
+    tried = 0
+    for pq in order:
+        rows, cols = grown(pq)
+        square = math.lcm(rows, cols)
+        if square > square_limit:
+            continue
+        if periods is not None:
+            if square > MAX_GROWTH * math.lcm(*periods):
+                continue
+            if jpeg_lines and any(_twos(new) > _twos(old) for new, old
+                                  in zip((rows, cols), periods, strict=True)) \
+                    and -strength(pq) < JPEG_SHARE * energy:
+                continue
+        if tried == MAX_CANDIDATES:
+            return None
+        tried += 1
+        if on_lattice(d, *pq):
+            return pq
+    return None
 
 
 def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
@@ -422,21 +484,18 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
     first = evidence_of_detail(d, null, max_period=max_period, alpha=alpha, dft=dft0)
     evidence, found = first, []
     periods: tuple[int, int] | None = None
+    energy = 0.0
     for _ in range(MAX_ROUNDS):
         sig = evidence.significant(min_rms)
         if not sig.any():
             break
-        order = sorted(map(tuple, np.argwhere(sig)), key=lambda pq: evidence.log10_p[pq])
-        chosen = next(((int(a) + 1, int(b) + 1) for a, b in order[:MAX_CANDIDATES]
-                       if on_lattice(d, int(a) + 1, int(b) + 1)), None)
+        chosen = _next_class(d, evidence, sig, periods, square_limit, jpeg_lines, energy)
         if chosen is None:
             break
         p, q = chosen
+        energy += max(float(evidence.excess[p - 1, q - 1]), 0.0)
         rows = p if periods is None else math.lcm(periods[0], p)
         cols = q if periods is None else math.lcm(periods[1], q)
-        if math.lcm(rows, cols) > square_limit or (
-                periods is not None and math.lcm(rows, cols) > MAX_GROWTH * math.lcm(*periods)):
-            break
         found.append((p, q))
         periods = (rows, cols)
         # The periodic parts nest (each period divides the next), so the picture peeled so
