@@ -50,10 +50,13 @@ lattice with the power the same picture puts *around* it.
    common multiples of the significant classes' denominators.
 
 5. **Locked to the lattice.** A significant class must also peak *on* the lattice: its
-   statistic at the exact frequencies must beat the same statistic at the non-integer
-   periods ``p (1 +/- s)``, with ``s`` chosen so the fundamental moves by half an FFT bin
-   (a lattice-locked peak drops to ``sinc^2(1/2) = 0.41`` there and its harmonics lower;
-   natural texture whose period is a little off an integer gains on one side). Run on
+   power at the exact frequencies must beat the same power with every frequency moved
+   half an FFT bin, up or down, along either axis (the statistic at shifted, non-integer
+   periods; the picture tapered so that sidelobes cannot fake a maximum): a lattice-locked
+   peak drops there, while natural texture whose period is a little off an integer gains
+   one way. Texture within a
+   quarter of a bin of a lattice frequency cannot be told apart at the picture's
+   resolution: the frequency resolution is the limit. Run on
    the strongest significant classes only, as a grid takes them (:func:`find_grid`).
 """
 
@@ -127,7 +130,7 @@ def lattice_dft(d: np.ndarray, fy: np.ndarray, py: np.ndarray, fx: np.ndarray,
     table, instead of products with hundreds of rows of exponentials.
     """
     h, w = d.shape
-    along = np.empty((len(fy), w), dtype=np.complex64)  # (n_fy, W): transformed down the rows
+    along = np.empty((len(fy), w), dtype=np.complex128)  # (n_fy, W): transformed down the rows
     for p in np.unique(py):
         hp = h // p * p
         rows = np.nonzero(py == p)[0]
@@ -141,9 +144,10 @@ def lattice_dft(d: np.ndarray, fy: np.ndarray, py: np.ndarray, fx: np.ndarray,
         cols = np.nonzero(px == q)[0]
         table = along[:, :wq].reshape(len(fy), wq // q, q).sum(axis=1)  # (n_fy, q)
         table[:, :w - wq] += along[:, wq:]
-        out[:, cols] = table @ np.exp(-2j * np.pi * np.outer(np.arange(q), fx[cols])
-                                      ).astype(np.complex64)
-    return out  # single precision inside: ample for powers
+        out[:, cols] = table @ np.exp(-2j * np.pi * np.outer(np.arange(q), fx[cols]))
+    # Double precision throughout: a strong grid's peak is 10^8 times a blurred picture's
+    # density far from it, and single-precision round-off would spread over every class.
+    return out
 
 
 def _phase_sums(f: np.ndarray, n: int, period: int) -> np.ndarray:
@@ -252,8 +256,8 @@ class LatticeEvidence:
 
     ``log10_p[p - 1, q - 1]``: log10 of the Bonferroni-corrected p-value of class
     ``(p, q)`` (0 where not tested; at most 0); ``excess[p - 1, q - 1]``: the class's
-    mean square in the picture's own units (the fine detail's filter undone) beyond what
-    the picture's own detail puts there (may be negative); ``max_period``: the longest
+    mean square in the fine detail beyond what the picture's own detail puts there (may
+    be negative); ``max_period``: the longest
     period tested; ``classes``: how many classes were tested; ``alpha``: the family-wise
     rate the detection holds.
     """
@@ -266,7 +270,7 @@ class LatticeEvidence:
 
     def significant(self, min_rms: float = 0.0) -> np.ndarray:
         """Boolean ``(max_period, max_period)``: classes below the rate and at least
-        ``min_rms`` strong (RMS, picture units) beyond the picture's own (step 5, the lock
+        ``min_rms`` strong (RMS in the fine detail) beyond the picture's own (step 5, the lock
         to the lattice, is :func:`on_lattice`, run on the classes a grid takes)."""
         return (self.log10_p < math.log10(self.alpha)) & (self.excess >= min_rms ** 2)
 
@@ -356,10 +360,11 @@ def evidence_of_detail(d: np.ndarray, null: SpectralNull, *, max_period: int = M
     far = (-tt + (kt - 1.0) * np.log(np.maximum(tt, 1e-300)) - gammaln(kt)) / math.log(10.0)
     raw = np.where(tail > 1e-280, np.log10(np.maximum(tail, 1e-300)), np.minimum(far, -280.0))
     log10_p[tested] = np.minimum(0.0, raw + math.log10(max(classes, 1)))
-    # Mean square per class, picture units: a pair (f, -f) of a real pattern counts twice,
-    # a self-conjugate frequency once (its weight is 1/2).
+    # Mean square per class, in the fine detail's units (the filter not undone: undoing it
+    # would magnify the null's errors at low frequencies a thousandfold): a pair (f, -f)
+    # of a real pattern counts twice, a self-conjugate frequency once (weight 1/2).
     n = np.maximum(count, 1.0)
-    beyond = (power - n * density) / (_response(fy, fx) * n ** 2) * (2.0 * weight)
+    beyond = (power - n * density) / n ** 2 * (2.0 * weight)
     excess = _class_sums(beyond, py, px, size)
     return LatticeEvidence(log10_p=log10_p, excess=excess, max_period=size,
                            classes=classes, alpha=alpha)
@@ -508,18 +513,23 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
 
 
 def on_lattice(d: np.ndarray, p: int, q: int) -> bool:
-    """Step 5 for class ``(p, q)``: its power at its exact frequencies against the same at
-    periods off by half an FFT bin, ``p (1 -/+ p / 2h)`` and ``q (1 -/+ q / 2w)`` (the null
-    moves little in half a bin, so the powers compare as they are), over the whole
-    picture: True when the exact frequencies win both ways."""
+    """Step 5 for class ``(p, q)``: its power at its exact frequencies against the same
+    with every frequency moved half an FFT bin up or down the rows or the columns (the
+    null moves little in half a bin, so the powers compare as they are), over the whole
+    picture tapered by a Hann window: True when the exact frequencies win all four ways. A
+    lattice-locked peak is the top of its main lobe; a peak that sits a little off the
+    lattice (texture whose period is near, not at, an integer) gains one way."""
     h, w = d.shape
+    # Tapered (Hann): the bare picture's sidelobes have zeros a whole bin apart, and a peak
+    # 1.5 bins off the lattice would read as a local maximum on it.
+    d = d * np.outer(np.hanning(h), np.hanning(w))
     fy = np.array([i / p for i in range(p) if math.gcd(i, p) == 1 and i / p <= 0.5] or [0.0])
     fx = np.array([j / q for j in range(q) if math.gcd(j, q) == 1] or [0.0])
+    if fy.max() in (0.0, 0.5) and len(fy) == 1:  # fy = -fy: (fy, fx) and (fy, -fx) are one pair
+        fx = fx[fx <= 0.5]
     exact = float(np.sum(np.abs(_dft_at(d, fy, fx)) ** 2))
-    for sign in (-1.0, 1.0):
-        sy = 1.0 + sign * p / (2.0 * h)
-        sx = 1.0 + sign * q / (2.0 * w)
-        if float(np.sum(np.abs(_dft_at(d, fy * sy, fx * sx)) ** 2)) >= exact:
+    for dy, dx in ((0.5 / h, 0.0), (-0.5 / h, 0.0), (0.0, 0.5 / w), (0.0, -0.5 / w)):
+        if float(np.sum(np.abs(_dft_at(d, fy + dy, fx + dx)) ** 2)) >= exact:
             return False
     return True
 
