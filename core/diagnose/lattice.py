@@ -108,7 +108,7 @@ def _fractions(max_period: int) -> tuple[np.ndarray, np.ndarray]:
     return (np.array([v for v, _ in pairs]), np.array([p for _, p in pairs]))
 
 
-def _dft_at(d: np.ndarray, fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
+def dft_at(d: np.ndarray, fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
     """``D[a, b] = sum_{y, x} d[y, x] exp(-2 pi i (fy[a] y + fx[b] x))``: (len fy, len fx)."""
     h, w = d.shape
     ey = np.exp(-2j * np.pi * np.outer(fy, np.arange(h)))  # (n_fy, H)
@@ -281,8 +281,11 @@ class LatticeEvidence:
         return self.log10_p.min(axis=1), self.log10_p.min(axis=0)
 
 
-def _members(max_period: int, h: int, w: int):
-    """The lattice frequencies tested and their bookkeeping (step 4)."""
+def lattice_frequencies(max_period: int, h: int, w: int):
+    """The lattice frequencies tested on an ``h x w`` picture and their bookkeeping (step 4):
+    ``(fy, py, fx, px, weight, pmax_y, pmax_x)``: row frequencies in ``[0, 1/2]`` and their
+    denominators, column frequencies in ``[0, 1)`` and theirs, each pair's weight (1, 1/2
+    where self-conjugate, 0 for a duplicate or the mean), the longest periods tested."""
     values, dens = _fractions(max_period)
     pmax_y = max(1, min(max_period, h // MIN_REPEATS))
     pmax_x = max(1, min(max_period, w // MIN_REPEATS))
@@ -335,7 +338,7 @@ def evidence_of_detail(d: np.ndarray, null: SpectralNull, *, max_period: int = M
     from scipy.special import betainc, gammaln  # (scipy.stats takes a second to import)
 
     h, w = d.shape
-    fy, py, fx, px, weight, pmax_y, pmax_x = _members(max_period, h, w)
+    fy, py, fx, px, weight, pmax_y, pmax_x = lattice_frequencies(max_period, h, w)
     size = max(pmax_y, pmax_x)
     if dft is None:
         dft = lattice_dft(d, fy, py, fx, px)  # (n_fy, n_fx)
@@ -483,7 +486,7 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
     square_limit = min(max_period, min(d.shape) // MIN_REPEATS)
     null = SpectralNull(d, lines=(8, 16) if jpeg_lines else ())
     h, w = d.shape
-    fy, py, fx, px, _weight, _, _ = _members(max_period, h, w)
+    fy, py, fx, px, _weight, _, _ = lattice_frequencies(max_period, h, w)
     dft0 = lattice_dft(d, fy, py, fx, px)
     original = d
     first = evidence_of_detail(d, null, max_period=max_period, alpha=alpha, dft=dft0)
@@ -527,9 +530,9 @@ def on_lattice(d: np.ndarray, p: int, q: int) -> bool:
     fx = np.array([j / q for j in range(q) if math.gcd(j, q) == 1] or [0.0])
     if fy.max() in (0.0, 0.5) and len(fy) == 1:  # fy = -fy: (fy, fx) and (fy, -fx) are one pair
         fx = fx[fx <= 0.5]
-    exact = float(np.sum(np.abs(_dft_at(d, fy, fx)) ** 2))
+    exact = float(np.sum(np.abs(dft_at(d, fy, fx)) ** 2))
     for dy, dx in ((0.5 / h, 0.0), (-0.5 / h, 0.0), (0.0, 0.5 / w), (0.0, -0.5 / w)):
-        if float(np.sum(np.abs(_dft_at(d, fy + dy, fx + dx)) ** 2)) >= exact:
+        if float(np.sum(np.abs(dft_at(d, fy + dy, fx + dx)) ** 2)) >= exact:
             return False
     return True
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.diagnose import MIN_GRID_LEVELS, Diagnosis, diagnose
 from core.diagnose.compression import jpeg_blocks
-from core.diagnose.lattice import detail, find_grid, lattice_dft, _members, _dft_at
+from core.diagnose.lattice import detail, dft_at, find_grid, lattice_dft, lattice_frequencies
 from core.diagnose.meaning import layers_for, meaning
 from core.io.decode import ImageLoadError, load_image_bytes
 from core.io.photos import read_rgb, skimage_data_dir
@@ -153,8 +153,8 @@ def test_a_grid_below_the_floor_is_significant_but_not_called_a_grid():
 
 def test_the_folded_dft_is_the_dft():
     d = np.random.default_rng(0).normal(size=(67, 93))
-    fy, py, fx, px, *_ = _members(8, 67, 93)
-    assert np.allclose(lattice_dft(d, fy, py, fx, px), _dft_at(d, fy, fx), rtol=1e-4,
+    fy, py, fx, px, *_ = lattice_frequencies(8, 67, 93)
+    assert np.allclose(lattice_dft(d, fy, py, fx, px), dft_at(d, fy, fx), rtol=1e-4,
                        atol=1e-3)
 
 
