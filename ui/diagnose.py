@@ -118,9 +118,11 @@ def source_controls() -> tuple[str, str]:
         source = st.radio("Pictures", SOURCES, key="source", bind="query-params",
                           horizontal=True)
     with right:
-        example = st.selectbox("Example", list(EXAMPLES), key="example", bind="query-params",
-                               format_func=lambda k: EXAMPLES[k][0],
-                               disabled=source != SOURCES[0])
+        # No format_func: a bound selectbox writes its shown label into the URL.
+        example = st.selectbox("Example", list(EXAMPLES), index=0, key="example",
+                               bind="query-params", disabled=source != SOURCES[0])
+        if source == SOURCES[0]:
+            st.caption(EXAMPLES[example][0])
     return source, example
 
 

@@ -34,8 +34,9 @@ from core.io.text import safe_text
 
 #: Most members a zip may hold (folders inside it included).
 MAX_ZIP_MEMBERS = MAX_FOLDER_ENTRIES
-#: The mean unit phase pattern must be at least this long for "the same pattern".
-AGREEMENT = 0.5
+#: The mean unit phase pattern must be at least this long for "the same pattern" (four
+#: unrelated random patterns average to about 0.5).
+AGREEMENT = 0.7
 #: Record fields in the CSV, in order.
 CSV_FIELDS = ("file", "grid", "period", "score", "times_own", "grey_levels", "jpeg_blocks",
               "log10_p", "size", "verdict")

@@ -216,3 +216,88 @@ def test_meaning_in_words():
     assert "earliest" in meaning((4, 4)) and "earliest" not in meaning((2, 2))
     assert "down the rows only" in meaning((4, 1))
     assert "2 down the rows and 4 across" in meaning((2, 4))
+
+
+# --------------------------------------------------------------------------- batch and CLI
+
+
+def _write(folder, name: str, img: np.ndarray) -> None:
+    Image.fromarray(img).save(folder / name)
+
+
+def test_the_folder_verdict_needs_the_same_period_and_pattern():
+    from core.diagnose.batch import FolderTally
+
+    same, mixed = FolderTally(), FolderTally()
+    for k in range(4):
+        same.add(diagnose(with_grid(photo(top=40 + 20 * k, size=128), 4, 4, 3.0, seed=1)))
+        mixed.add(diagnose(with_grid(photo(top=40 + 20 * k, size=128), 4, 4, 3.0, seed=k)))
+    same.add(diagnose(photo("coffee", size=128)))
+    assert same.verdict().network_grid and same.verdict().period == (4, 4)
+    assert same.verdict().share == pytest.approx(0.8) and same.verdict().agreement > 0.9
+    assert not mixed.verdict().network_grid  # four different patterns: not one stamp
+    assert "differs" in mixed.verdict().sentence()
+
+
+def test_the_command_line(tmp_path, capsys):
+    import json
+    import zipfile
+
+    from core.diagnose.cli import main
+
+    folder = tmp_path / "outs"
+    folder.mkdir()
+    for k in range(3):
+        _write(folder, f"out{k}.png", with_grid(photo(top=40 + 20 * k, size=96), 2, 2, 3.0))
+    (folder / "readme.txt").write_text("not a picture")
+    with zipfile.ZipFile(tmp_path / "more.zip", "w") as zf:
+        zf.writestr("x/clean.png", _png(photo("coffee", size=96)))
+        zf.writestr("x/=cmd.png", _png(photo("chelsea", size=96)))
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    code = main([str(folder), str(tmp_path / "more.zip"), "--json", str(out_json),
+                 "--csv", str(out_csv), "--fail-on", "grid"])
+    captured = capsys.readouterr()
+    assert code == 1  # a grid, and --fail-on grid
+    assert "readme.txt: skipped" in captured.err and "Traceback" not in captured.err
+    report = json.loads(out_json.read_text())
+    assert set(report) == {"images", "folder"} and len(report["images"]) == 5
+    assert [r["grid"] for r in report["images"]][:3] == [True, True, True]
+    assert report["images"][0]["period"] == [2, 2]
+    assert report["folder"]["period"] == [2, 2] and report["folder"]["network_grid"]
+    rows = out_csv.read_text().splitlines()
+    assert rows[0].startswith("file,grid,period") and len(rows) == 6
+    from core.diagnose.batch import to_csv
+
+    assert to_csv([{"file": "=HYPERLINK(1)", "period": None}]).splitlines()[1].startswith("'=")
+    assert main([str(folder)]) == 0  # no --fail-on: 0 even with a grid
+    assert main([str(tmp_path / "missing")]) == 2
+    assert main([str(folder / "readme.txt")]) == 2  # nothing to diagnose
+    assert main([str(folder), "--jobs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "no such file or folder" in err and "--jobs must be" in err
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 broken")
+    assert main([str(tmp_path / "broken.zip")]) == 2
+    assert "zip archive cannot be read" in capsys.readouterr().err
+
+
+def test_jobs_give_the_same_records_in_the_same_order(tmp_path, capsys):
+    import json
+
+    from core.diagnose.cli import main
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for k in range(5):
+        _write(folder, f"p{k}.png", with_grid(photo(top=30 + 15 * k, size=80), 2, 4, 2.0))
+    main([str(folder), "--json", str(tmp_path / "one.json")])
+    main([str(folder), "--json", str(tmp_path / "two.json"), "--jobs", "2"])
+    capsys.readouterr()
+    one = json.loads((tmp_path / "one.json").read_text())
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert one == two and len(one["images"]) == 5
+
+
+def _png(img: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return buf.getvalue()
