@@ -196,6 +196,8 @@ def evaluate(truth: list[dict], records: dict[str, dict]) -> dict:
     strong = [t for t in grids if t["levels"] >= 1.0]
     found = [t for t in strong if records[t["file"]]["grid"]]
     period_right = [t for t in found if records[t["file"]]["period"] == t["period"]]
+    found_png = [t for t in found if t["quality"] is None]
+    found_jpeg = [t for t in found if t["quality"] is not None]
     by_level = {}
     for level in AMPLITUDES:
         group = [t for t in grids if t["levels"] == level]
@@ -219,6 +221,9 @@ def evaluate(truth: list[dict], records: dict[str, dict]) -> dict:
         "recall_jpeg_grids": rate(sum(records[t["file"]]["grid"] for t in jpeg_grids),
                                   len(jpeg_grids)), "jpeg_grids": len(jpeg_grids),
         "period_right": rate(len(period_right), len(found)),
+        "period_right_png": rate(sum(t in period_right for t in found_png), len(found_png)),
+        "period_right_jpeg": rate(sum(t in period_right for t in found_jpeg), len(found_jpeg)),
+        "found_png": len(found_png), "found_jpeg": len(found_jpeg),
         "recall_by_level": by_level,
         "false_positive_clean": rate(sum(records[t["file"]]["grid"] for t in clean), len(clean)),
         "clean": len(clean),
@@ -268,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
          "<= 5 %", figures["clean"]),
         ("false positives, clean JPEG (quality 50-95)", figures["false_positive_jpeg"], "<= 5 %",
          figures["jpeg"]),
-        ("period right (of the grids found)", figures["period_right"], ">= 95 %", None),
+        ("period right (of the grids found)", figures["period_right"], ">= 95 %",
+         figures["found_png"] + figures["found_jpeg"]),
+        ("  of those saved as PNG", figures["period_right_png"], "", figures["found_png"]),
+        ("  of those saved as JPEG (quality 75-95)", figures["period_right_jpeg"], "",
+         figures["found_jpeg"]),
     ]
     print(f"{'what':55s} {'measured':>9s}  goal      n")
     for what, value, goal, n in rows:

@@ -269,9 +269,13 @@ def render_details(result: Diagnosis, pixels: np.ndarray) -> None:
                 show_plot(map_figure(shares, y0, x0, lattice, window), key="diag-map", height=420)
         with cols[1]:
             show_plot(pattern_figure(result.pattern), key="diag-pattern", height=420)
-    spectrum = log_power_spectrum(luma(pixels), lattice)
-    show_plot(spectrum_figure(spectrum, f"Spectrum, peaks of period {lattice} circled",
-                              colorscale=colorscale()), key="diag-spectrum", height=520)
+    marked = lattice if result.grid else (8 if result.jpeg_blocks else 4)
+    title = (f"Spectrum: the grid's frequencies (period {lattice}) circled" if result.grid else
+             "Spectrum: the JPEG blocks' frequencies (period 8) circled" if result.jpeg_blocks
+             else "Spectrum: period 4 circled, for reference (no grid)")
+    spectrum = log_power_spectrum(luma(pixels), marked)
+    show_plot(spectrum_figure(spectrum, title, colorscale=colorscale()), key="diag-spectrum",
+              height=520)
     show_plot(evidence_figure(result), key="diag-evidence", height=380)
     explain(f"Each bar is the strongest evidence for a grid repeating every *p* pixels down "
             f"the rows (or across the columns): the power the picture's fine detail puts "
