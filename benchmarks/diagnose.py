@@ -173,18 +173,24 @@ def network_outputs(folder: Path) -> list[dict]:
     return truth
 
 
-def run_command(folder: Path, jobs: int) -> tuple[float, dict]:
-    """The whole command on the folder, start included: (wall seconds, its JSON)."""
+def run_command(folder: Path, jobs: int) -> tuple[float, float, dict]:
+    """The whole command on the folder, start included: (wall seconds, CPU seconds of the
+    command and its workers, its JSON)."""
+    import resource
+
     out = folder.parent / f"{folder.name}.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "core.diagnose", str(folder), "--jobs",
                            str(jobs), "--json", str(out)], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"the command failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return wall, json.loads(out.read_text())
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(out.read_text())
 
 
 def rate(hits: int, total: int) -> float | None:
@@ -237,6 +243,43 @@ def evaluate(truth: list[dict], records: dict[str, dict]) -> dict:
     }
 
 
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def readme_table(figures: dict) -> str:
+    """The README's table, from the JSON's ``figures`` (tests/core/test_diagnose_readme.py
+    holds the README to it)."""
+    met = {True: "met", False: "not met"}
+    f = figures
+    rows = [
+        ("what", "measured", "goal", "met"),
+        ("---", "---", "---", "---"),
+        (f"recall, grids of RMS >= 1 grey level (n = {f['grids_rms_at_least_1']})",
+         _percent(f["recall"]), ">= 95 %", met[f["recall"] >= GOALS["recall"]]),
+        (f"recall at 0.5 grey level (n = {f['recall_by_level']['0.5']['n']})",
+         _percent(f["recall_by_level"]["0.5"]["recall"]), "", ""),
+        (f"false positives, clean PNG: crops, upscaled x2 and x4 (n = {f['clean']})",
+         _percent(f["false_positive_clean"]), "<= 5 %",
+         met[f["false_positive_clean"] <= GOALS["false_positive_clean"]]),
+        (f"false positives, clean JPEG, quality 50-95 (n = {f['jpeg']})",
+         _percent(f["false_positive_jpeg"]), "<= 5 %",
+         met[f["false_positive_jpeg"] <= GOALS["false_positive_jpeg"]]),
+        (f"period right, of the grids found (n = {f['found_png'] + f['found_jpeg']})",
+         _percent(f["period_right"]), ">= 95 %", met[f["period_right"] >= GOALS["period_right"]]),
+        (f"period right, grids saved as PNG (n = {f['found_png']})",
+         _percent(f["period_right_png"]), "", ""),
+        (f"period right, grids saved as JPEG 75-95 (n = {f['found_jpeg']})",
+         _percent(f["period_right_jpeg"]), "", ""),
+        (f"whole command, seconds per megapixel ({f['megapixels']} MP, --jobs {f['jobs']})",
+         f"{f['seconds_per_megapixel']:.2f}", "<= 0.5",
+         met[f["seconds_per_megapixel"] <= GOALS["seconds_per_megapixel"]]),
+        ("its CPU seconds per megapixel (all processes; 2 cores give 2 per second)",
+         f"{f['cpu_seconds_per_megapixel']:.2f}", "", ""),
+    ]
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=29)
@@ -252,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         megapixels = sum(t["pixels"] for t in truth) / 1e6
         if args.keep:
             (folder.parent / f"{folder.name}.truth.json").write_text(json.dumps(truth))
-        wall, result = run_command(folder, args.jobs)
+        wall, cpu, result = run_command(folder, args.jobs)
         load_end = os.getloadavg()[0]
     records = {r["file"]: r for r in result["images"]}
     missing = [t["file"] for t in truth if t["file"] not in records]
@@ -263,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "pictures": len(truth), "megapixels": round(megapixels, 2),
         "command_seconds": round(wall, 2),
         "seconds_per_megapixel": round(wall / megapixels, 3), "jobs": args.jobs,
+        "cpu_seconds": round(cpu, 2), "cpu_seconds_per_megapixel": round(cpu / megapixels, 3),
         "load_average": [load_start, load_end], "seed": args.seed, "goals": GOALS,
         "command": f"python -m core.diagnose SET --jobs {args.jobs} --json OUT",
     })
@@ -285,12 +329,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{what:55s} {shown:>9s}  {goal:8s} {n if n is not None else ''}")
     print(f"{'whole command, s per megapixel (2 jobs)':55s} "
           f"{figures['seconds_per_megapixel']:9.3f}  <= 0.5    {figures['megapixels']} MP")
+    print(f"{'  its CPU seconds per megapixel':55s} {figures['cpu_seconds_per_megapixel']:9.3f}")
     for level, entry in figures["recall_by_level"].items():
         print(f"  recall at {level} grey levels: {entry['recall']:.3f} (n={entry['n']})")
     for variant, entry in figures["networks"].items():
         print(f"  {variant}: grid in {entry['grid']}/{entry['n']} outputs {entry['periods']}")
     table = [{"what": what, "measured": value, "goal": goal, "n": n} for what, value, goal, n in rows]
     write_results("diagnose", table, figures=figures)
+    print()
+    print(readme_table(figures))
     return 0
 
 

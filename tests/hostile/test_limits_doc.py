@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.diagnose import batch, cli, diagnosis
 from core.experiment import checkpoints, data, tables, train
 from core.io import decode, photos, text
 from core.maths import matrix_case
@@ -25,7 +26,9 @@ def stated() -> list[str]:
            _mib(checkpoints.MAX_FILE_BYTES), _mib(checkpoints.MAX_HEADER_BYTES),
            f"0 to {tables.MAX_EPOCH:,}", f"| {checkpoints.MAX_PARAMETERS:,} |",
            f"| {checkpoints.MAX_PROBLEM_CHARS} |", _mib(tables.MAX_CSV_BYTES),
-           f"| {text.MAX_SHOWN_CHARS} |", f"| {matrix_case.MAX_TYPED_ABS:g} |"]
+           f"| {text.MAX_SHOWN_CHARS} |", f"| {matrix_case.MAX_TYPED_ABS:g} |",
+           f"| {diagnosis.MAX_SIDE} pixels |", f"at least {diagnosis.MIN_SIDE} pixels",
+           f"| {batch.MAX_ZIP_MEMBERS:,} entries |", f"| 1 to {cli.MAX_JOBS} |"]
     for name, (lo, hi) in train.TRAIN_BOUNDS.items():
         if name in ("warmup", "collapse_min_steps"):
             continue  # not limits a hostile value meets (any count of steps is cheap)
