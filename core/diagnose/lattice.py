@@ -151,12 +151,17 @@ def lattice_dft(d: np.ndarray, fy: np.ndarray, py: np.ndarray, fx: np.ndarray,
 
 
 def _phase_sums(f: np.ndarray, n: int, period: int) -> np.ndarray:
-    """``A[k, a] = sum over t < n with t = a (mod period) of exp(-2 pi i f[k] t)``."""
-    e = np.exp(-2j * np.pi * np.outer(f, np.arange(n)))  # (len f, n)
-    whole = n // period * period
-    out = e[:, :whole].reshape(len(f), whole // period, period).sum(axis=1)
-    out[:, :n - whole] += e[:, whole:]
-    return out
+    """``A[k, a] = sum over t < n with t = a (mod period) of exp(-2 pi i f[k] t)``, by the
+    geometric series: ``exp(-2 pi i f a) (1 - r^K) / (1 - r)``, ``r = exp(-2 pi i f period)``,
+    ``K`` the number of such ``t`` (``K`` itself where ``r = 1``)."""
+    a = np.arange(period)
+    counts = (n - a + period - 1) // period  # (period,): how many t = a (mod period)
+    r = np.exp(-2j * np.pi * f * period)[:, None]  # (len f, 1)
+    one = np.isclose(r, 1.0)
+    ratio = np.where(one, 0.0, 1.0 - r)
+    series = np.where(one, counts[None, :].astype(np.complex128),
+                      (1.0 - r ** counts[None, :]) / np.where(one, 1.0, ratio))
+    return np.exp(-2j * np.pi * np.outer(f, a)) * series
 
 
 def periodic_part(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -179,13 +184,14 @@ def periodic_dft(d_shape: tuple[int, int], pattern: np.ndarray, fy: np.ndarray,
 
 
 def _line_mean(values: np.ndarray, radius: int) -> np.ndarray:
-    """Mean of the ``2 radius`` neighbours along a circular 1-D array (centre left out)."""
+    """Mean of the ``2 radius`` neighbours along the last axis, circularly (centre out)."""
+    from scipy.ndimage import uniform_filter1d
+
     n = values.shape[-1]
     radius = max(1, min(radius, (n - 1) // 2))
-    total = np.zeros_like(values)
-    for k in range(1, radius + 1):
-        total += np.roll(values, k, axis=-1) + np.roll(values, -k, axis=-1)
-    return total / (2 * radius)
+    size = 2 * radius + 1
+    total = uniform_filter1d(values, size=size, axis=-1, mode="wrap") * size
+    return (total - values) / (2 * radius)
 
 
 def _box_mean(values: np.ndarray, radius: int) -> np.ndarray:
@@ -348,9 +354,10 @@ def evidence_of_detail(d: np.ndarray, null: SpectralNull, *, max_period: int = M
     z = power / (np.maximum(count, 1.0) * density) * weight
     t = _class_sums(z, py, px, size)
     k = _class_sums(weight, py, px, size)
-    m = np.full((size, size), np.inf)
-    np.minimum.at(m, ((py - 1)[:, None].repeat(len(px), 1), (px - 1)[None, :].repeat(len(py), 0)),
-                  np.where(weight > 0, samples, np.inf))
+    m = np.full((size, size), np.inf)  # the fewest samples behind any member of a class
+    for value in np.unique(samples)[::-1]:  # two or three values: largest first, smallest wins
+        hit = _class_sums(((samples == value) & (weight > 0)).astype(float), py, px, size) > 0
+        m[hit] = value
     tested = k > 0
     classes = int(tested.sum())
     log10_p = np.zeros((size, size))
