@@ -390,10 +390,11 @@ def remove_periodic(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 #: Most rounds of peeling: each finds one more class of a grid's frequencies.
 MAX_ROUNDS = 8
-#: A round may multiply the grid's square period by at most this (one or two more
-#: stride-2 layers, or a stride-3 one): a class far beyond the grid found is the picture's
-#: own content.
-MAX_GROWTH = 4
+#: A round may multiply the grid's square period by at most this (one more stride-2
+#: layer): a class far beyond the grid found is the picture's own content (a blurry
+#: network output's spectrum has strong images of its content around the lattice; with 4,
+#: the shipped deconv3 at epoch 1 read 4 x 16 instead of 4 x 4).
+MAX_GROWTH = 2
 #: In a JPEG, the least share of the grid's power a class adding a factor 2 must carry.
 JPEG_SHARE = 0.1
 #: Significant classes tried a round, strongest first, for the lock to the lattice.
