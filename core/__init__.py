@@ -1,7 +1,7 @@
 """Checkerboard Lab core: a pure library (numpy/torch/pandas/plotly), never importing
 streamlit or the dashboard's ``ui`` package.
 
-Five wings, each a sub-package whose docstring says what it holds; each imports only the
+Six wings, each a sub-package whose docstring says what it holds; each imports only the
 wings listed before it (``tests/core/test_architecture.py`` reads the imports and keeps it
 so):
 
@@ -9,9 +9,11 @@ so):
    atomic writes, bounded CSV reading, the packaged photographs.
 2. :mod:`core.maths` - the article's maths: overlap maps, the matrix C, metrics, phase
    gains, strided-convolution gradients.
-3. :mod:`core.upsamplers` - the registry of upsampling layers, the fused resize-convolution,
+3. :mod:`core.diagnose` - a picture's grid found without the network: the lattice test,
+   JPEG blocks, the verdict of one picture and of a folder, the command line.
+4. :mod:`core.upsamplers` - the registry of upsampling layers, the fused resize-convolution,
    timers and the layer lab's inputs.
-4. :mod:`core.experiment` - the shipped experiment: the network, its training data,
+5. :mod:`core.experiment` - the shipped experiment: the network, its training data,
    training, evaluation, checkpoints, histories, stored outputs and the catalog.
-5. :mod:`core.audit` - the network audit, one stage a module.
+6. :mod:`core.audit` - the network audit, one stage a module.
 """

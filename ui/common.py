@@ -45,6 +45,8 @@ PAGES: tuple[PageSpec, ...] = (
              "The whole argument of the post as live steps, ready for a meeting."),
     PageSpec("pages/audit.py", "Audit your network", ":material/troubleshoot:", "audit",
              "Upload an ONNX model: where its checkerboard comes from, how strong, the fix."),
+    PageSpec("pages/diagnose.py", "Diagnose a picture", ":material/image_search:", "diagnose",
+             "No network at hand? Find the grid in pictures it made: period, strength, fix."),
 )
 
 

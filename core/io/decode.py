@@ -460,6 +460,7 @@ def load_image_bytes(
     min_size: int = DEFAULT_MIN_SIZE,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+    fit: str = "downscale",
 ) -> LoadedImage:
     """Decode untrusted bytes into a float32 (H, W, 3) image in [0, 1].
 
@@ -473,8 +474,13 @@ def load_image_bytes(
       not clipped), palette, RGBA/LA/PA (composited on white, or alpha dropped when
       fully opaque), CMYK and other modes; animated/multi-frame files (first frame);
       EXIF orientation applied (values 2-8; others are ignored, with a notice);
-      longer side above `max_side` downscaled (Lanczos).
+      longer side above `max_side` downscaled (Lanczos), or with ``fit="crop"`` its
+      centre cut out, at most `max_side` on each side, starting on a multiple of 32
+      pixels: no resampling, so a pattern locked to the pixels (a network's grid, a
+      JPEG's blocks) survives as it was (:mod:`core.diagnose` reads such patterns).
     """
+    if fit not in ("downscale", "crop"):
+        raise ValueError(f"fit must be 'downscale' or 'crop', got {fit!r}")
     if min_size < 1 or max_side < min_size or max_pixels < 1:
         raise ValueError(
             f"need 1 <= min_size <= max_side and max_pixels >= 1, got min_size={min_size}, "
@@ -524,7 +530,7 @@ def load_image_bytes(
                 img.seek(0)
                 kind = "animated " if getattr(img, "is_animated", False) else "multi-frame "
                 notices.append(f"first frame of an {kind}{fmt} ({n_frames} frames)")
-            if fmt == "JPEG" and max(original_size) > max_side:
+            if fmt == "JPEG" and max(original_size) > max_side and fit == "downscale":
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale directly (DCT scaling):
                 # far faster and lighter than decoding a 24 MP photo in full.
                 img.draft("RGB", (max_side, max_side))
@@ -562,8 +568,17 @@ def load_image_bytes(
             f"The image is {w}x{h} pixels: too small to process. It needs at least "
             f"{min_size} pixels on each side."
         )
-    resize_to, resize_note = None, None
-    if max(w, h) > max_side:
+    resize_to, resize_note, crop_box = None, None, None
+    if max(w, h) > max_side and fit == "crop":
+        cw, ch = min(w, max_side), min(h, max_side)
+        left, top = (w - cw) // 2 // 32 * 32, (h - ch) // 2 // 32 * 32
+        resize_note = (f"cropped from {w}x{h} to its centre, {cw}x{ch} from pixel "
+                       f"({left}, {top}) (at most {max_side} pixels a side, never resampled)")
+        if transpose in (5, 6, 7, 8):  # Pillow's box is before the transposition
+            crop_box = (top, left, top + ch, left + cw)
+        else:
+            crop_box = (left, top, left + cw, top + ch)
+    elif max(w, h) > max_side:
         resize_to = _fitted(w, h, max_side)
         if min(resize_to) < min_size:
             raise ImageLoadError(
@@ -583,6 +598,8 @@ def load_image_bytes(
         if img.mode == "I":  # of the full image: a downscaled one would hide it
             lo, hi = img.getextrema()
             clipped = lo < 0 or hi > 65535
+        if crop_box is not None:
+            img = img.crop(crop_box)
         pre_notes: list[str] = []
         if stored_size is not None and img.mode in ("P", "1"):
             # No Lanczos for these: expand once to what they are converted to anyway.

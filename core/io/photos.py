@@ -82,9 +82,11 @@ def sklearn_images_dir() -> Path:
     return Path(sklearn.__file__).parent / "datasets" / "images"
 
 
-def find_images(folder: str | Path, *, max_entries: int = MAX_FOLDER_ENTRIES) -> list[Path]:
+def find_images(folder: str | Path, *, max_entries: int = MAX_FOLDER_ENTRIES,
+                suffixes: tuple[str, ...] | None = IMAGE_EXTENSIONS) -> list[Path]:
     """All files under ``folder`` (recursively, links to folders not followed) whose suffix
-    is in IMAGE_EXTENSIONS, sorted.
+    is in ``suffixes`` (IMAGE_EXTENSIONS; None: every regular file, for a caller that
+    lets the content decide, as the diagnosis does), sorted.
 
     ``ValueError`` naming the place (:func:`core.io.text.safe_text`) when ``folder`` is
     not a folder, when a file or folder inside cannot be read (``/proc``: permission
@@ -113,7 +115,7 @@ def find_images(folder: str | Path, *, max_entries: int = MAX_FOLDER_ENTRIES) ->
                                          "unread (point --data at the images' own folder)")
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(Path(entry.path))
-                    elif (Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS
+                    elif ((suffixes is None or Path(entry.name).suffix.lower() in suffixes)
                           and entry.is_file()):
                         found.append(Path(entry.path))
         except FileNotFoundError:

@@ -474,3 +474,28 @@ def test_difference_gain_writes_a_clean_number_to_the_url(server, browser):
         assert page.get_by_text("× 16").count() + page.get_by_text("×16").count() >= 1
     finally:
         context.close()
+
+
+def test_diagnose_first_screen_holds_the_verdict_and_the_whole_pixel_picture(server, browser):
+    """Presenting at 1920x1080, a network's output opened by its link: the verdict sentence
+    and the fine detail x10, magnified by a whole number of screen pixels per image pixel,
+    are both on the first screen, above the fold."""
+    context, page = _look(browser, f"{server}/diagnose?example=deconv3-e10&present=true",
+                          "diagnose-first-screen", size=(1920, 1080))
+    try:
+        _assert_no_exception(page)
+        verdict = page.locator('[data-testid="stMain"] h3').first
+        assert "grid" in verdict.inner_text()
+        box = verdict.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 1080
+        picture = page.locator('[data-testid="stMain"] img[alt*="magnified"]').first
+        shown = picture.bounding_box()
+        assert shown is not None and shown["y"] + shown["height"] <= 1080, shown
+        natural = page.evaluate("(img) => [img.naturalWidth, img.width]",
+                                picture.element_handle())
+        assert natural[0] == natural[1]  # drawn at its own size: no browser rescaling
+        alt = picture.get_attribute("alt")
+        factor = int(alt.split("magnified ")[1].split("x")[0])
+        assert factor >= 4 and natural[0] % factor == 0
+    finally:
+        context.close()

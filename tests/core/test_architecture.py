@@ -2,7 +2,8 @@
 streamlit or ui, no module imports itself back, and no page view borrows another's.
 
 The order (core/__init__.py and the README's layout section say it in prose):
-io < maths < upsamplers < experiment < audit; ui sits on core; pages on ui.
+io < maths < diagnose < upsamplers < experiment < audit; ui sits on core; pages on ui.
+The diagnosis reads pictures only: it may import io and maths, nothing above them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-WINGS = ("io", "maths", "upsamplers", "experiment", "audit")
+WINGS = ("io", "maths", "diagnose", "upsamplers", "experiment", "audit")
 #: Shared ui modules a page view may import (everything else in ui/ is one page's view).
 SHARED_UI = ("ui.common", "ui.catalog", "ui.errors", "ui.uploads", "ui.plots", "ui.pixels",
              "ui.urlstate", "ui.figures")
@@ -54,7 +55,7 @@ CORE = _modules("core")
 UI = _modules("ui")
 
 
-def test_the_tree_has_the_five_wings_each_with_a_docstring():
+def test_the_tree_has_the_six_wings_each_with_a_docstring():
     for wing in WINGS:
         init = ROOT / "core" / wing / "__init__.py"
         assert init.is_file(), wing
@@ -77,6 +78,15 @@ def test_each_wing_imports_only_the_wings_below_it(name):
         wing = _wing(target)
         if wing is not None:
             assert WINGS.index(wing) <= own, f"{name} (wing {WINGS[own]}) imports {target}"
+
+
+def test_the_diagnosis_needs_no_network():
+    """``core.diagnose`` judges pictures alone: no layers, no experiment, no audit, no
+    torch (a folder of 10,000 outputs is diagnosed without loading a network)."""
+    for name in sorted(n for n in CORE if _wing(n) == "diagnose"):
+        for target in _imports(CORE[name]):
+            assert _wing(target) in (None, "io", "maths", "diagnose"), f"{name} imports {target}"
+            assert target.split(".")[0] != "torch", f"{name} imports torch"
 
 
 def _graph(modules: dict[str, Path]) -> dict[str, set[str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.audit import importing, limits, sandbox
+from core.diagnose import batch, cli, diagnosis
 from core.experiment import checkpoints, data, outputs, tables, train
 from core.io import decode, photos, text
 from core.maths import matrix_case
@@ -37,7 +38,9 @@ def stated() -> list[str]:
             f"{importing.MAX_INFLATE_RATIO}x", f"| {limits.MAX_RESAMPLING_LAYERS} |",
             f"{limits.MAX_TENSOR_ELEMENTS:,} elements",
             f"{_mib(outputs.MAX_FILE_BYTES)} | `core.experiment.outputs.MAX_FILE_BYTES`",
-            f"{outputs.MAX_OUTPUT_PIXELS:,} pixels"]
+            f"{outputs.MAX_OUTPUT_PIXELS:,} pixels",
+            f"| {diagnosis.MAX_SIDE} pixels |", f"at least {diagnosis.MIN_SIDE} pixels",
+            f"| {batch.MAX_ZIP_MEMBERS:,} entries |", f"| 1 to {cli.MAX_JOBS} |"]
     for name, (lo, hi) in train.TRAIN_BOUNDS.items():
         if name in ("warmup", "collapse_min_steps"):
             continue  # not limits a hostile value meets (any count of steps is cheap)
