@@ -11,6 +11,7 @@ go to ``onnx.load_from_string`` and ``onnxruntime.InferenceSession`` directly.
 from __future__ import annotations
 
 import hashlib
+import keyword
 from dataclasses import dataclass
 
 import numpy as np
@@ -308,6 +309,22 @@ def plain_verdict(layer: LayerAudit) -> str:
             + ("; and ".join(why) if why else layer.verdict) + ".")
 
 
+def attribute_target(path: str) -> str | None:
+    """``main.3.conv`` as Python that assigns to that submodule: ``self.main[3].conv``
+    (a number is an index into an ``nn.Sequential`` / ``nn.ModuleList``, which take item
+    assignment); None when a part is neither a name nor an index (the code then keeps
+    ``fix = ...``)."""
+    target = "self"
+    for part in path.split("."):
+        if part.isdecimal() and part.isascii():
+            target += f"[{int(part)}]"
+        elif part.isidentifier() and not keyword.iskeyword(part):
+            target += f".{part}"
+        else:
+            return None
+    return target
+
+
 def module_fix_code(layer: LayerAudit) -> str | None:
     """The fix as the line in the user's module: ``self.up1.deconv = ...`` in place of
     ``fix = ...``, when the layer's module path is known."""
@@ -315,8 +332,8 @@ def module_fix_code(layer: LayerAudit) -> str | None:
     if not code:
         return code
     path = layer.module_path or ".".join(p for p in layer.name.strip("/").split("/")[:-1])
-    if path and "\nfix = " in "\n" + code:
-        target = f"self.{path}"
+    target = attribute_target(path) if path else None
+    if target and "\nfix = " in "\n" + code:
         code = ("\n" + code).replace("\nfix = ", f"\n# in your module's __init__, replacing "
                                     f"the layer at {path}:\n{target} = ", 1)[1:]
     return code
