@@ -409,9 +409,11 @@ def step_controls() -> int:
                   shortcut="PageUp")
         st.button("Next step", key="story-pagedown", on_click=_move, args=(1,),
                   shortcut="PageDown")
+    if "step" not in st.session_state:  # the URL's step; Previous / Next write it later,
+        st.session_state["step"] = step  # so the control has no default (two would warn)
     with numbers:
         chosen = st.segmented_control(
-            "Step", list(range(1, len(STEPS) + 1)), default=1, required=True, key="step",
+            "Step", list(range(1, len(STEPS) + 1)), required=True, key="step",
             bind="query-params", label_visibility="collapsed", width="stretch",
             help="Jump to a step: " + "; ".join(f"{i}. {s.title}"
                                                 for i, s in enumerate(STEPS, start=1)))

@@ -103,3 +103,23 @@ def test_the_fixes_step_plots_sharpness_against_checkerboard_from_the_stored_dat
         assert any(words in m.value for m in at.markdown), which
     costs = at.dataframe[-1].value
     assert "deconv3" in costs.index and (costs["network parameters"] > 0).all()
+
+
+def test_next_logs_no_session_state_warning(monkeypatch):
+    """Next writes the step into Session State; a control created with a default too made
+    Streamlit log a warning with a stack trace on every server (issue 28, item 17). The
+    warning only fires with a runtime, so this test says there is one and records it."""
+    from streamlit.elements.lib import policies
+
+    seen = []
+    monkeypatch.setattr(policies.runtime, "exists", lambda: True)
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *a, **k: seen.append(msg % a))
+    at = open_page(STORY, {"step": "3"}, timeout=240)
+    assert at.segmented_control(key="step").value == 3
+    at.button(key="story-next").click().run()
+    assert at.segmented_control(key="step").value == 4
+    at.button(key="story-prev").click().run()
+    assert at.segmented_control(key="step").value == 3
+    assert_clean(at)
+    assert not seen, seen
