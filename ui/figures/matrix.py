@@ -25,6 +25,10 @@ from core.maths.matrix_case import (
 )
 from ui.common import explain, lazy_section
 from ui.plots import scale_for, show_plot, show_table
+from ui.urlstate import IntParam
+
+#: The kernel position a link may name (``?mx_pos=N``); past C's last row, the last row.
+POSITION_PARAM = IntParam(0, 255)
 
 #: Most cells of C that get their weight written in; larger matrices are hover-only.
 MAX_ANNOTATED_CELLS = 1600
@@ -260,6 +264,12 @@ def position_stepper(n_positions: int, *, key: str = "mx_pos") -> int:
         st.caption("The kernel has a single position here: C has one row.")
         return 0
     last = n_positions - 1
+    raw = st.query_params.get(key)
+    if key not in st.session_state and raw is not None and POSITION_PARAM.accepts(raw) \
+            and int(raw) > last:  # a link made for a larger C: its last row, said so
+        st.warning(f"C has rows 0 to {last} here; `{key}={raw}` shows the last one, row "
+                   f"{last}.", icon=":material/link_off:")
+        st.session_state[key] = last
     if int(st.session_state.get(key, 0)) > last:
         st.session_state[key] = last
 
