@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.audit.limits import IMBALANCE_TOLERANCE, AuditError
-from core.audit.onnx_graph import audit_onnx
+from core.audit.onnx_graph import audit_onnx, audit_onnx_files
+from core.audit.read import read_model_bytes
 from core.audit.report import AuditReport, LayerAudit
 from core.io.text import plain
 from core.maths.metrics import (
@@ -234,6 +235,16 @@ def _check_arguments(args: argparse.Namespace) -> None:
                          "vector)")
 
 
+def _is_zip(path: str | Path) -> bool:
+    """Does the regular file at ``path`` start as a zip archive does? (Anything else,
+    a missing file included, goes to :func:`audit_onnx`, which names the problem.)"""
+    p = Path(path)
+    if not p.is_file():
+        return False
+    with p.open("rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
 def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditReport:
     image = None
     if args.image:
@@ -241,6 +252,9 @@ def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditRep
 
         image = read_rgb(args.image)
     if args.module is None:
+        if _is_zip(args.model):  # the model and its data file in one zip, as the page takes
+            return audit_onnx_files(read_model_bytes(args.model), args.input_shape,
+                                    probes=not args.no_probes, image=image)
         return audit_onnx(args.model, args.input_shape, probes=not args.no_probes, image=image)
     from core.audit import importing
     from core.audit.live import audit_module
