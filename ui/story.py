@@ -359,7 +359,8 @@ STEPS: tuple[Step, ...] = (
          "Every trained upsampler at epochs 1, 10 and 40: up is sharper, left is cleaner. "
          "The sentences under each picture are computed from the stored measurements: which "
          "variants no other beats on both, and what the post's fix costs.",
-         step_fixes, "pages/layer_lab.py", "Layer lab"),
+         step_fixes, "pages/gallery.py", "Training gallery, What should I use?",
+         {"choose": "true"}),
 )
 
 

@@ -322,3 +322,16 @@ def test_magnifier_starts_where_deconv3_is_most_checkered(tiny):
     at.slider(key="region_top").set_value(hand).run()  # moved by hand: stays put
     at.selectbox(key="image").set_value("chelsea").run()
     assert at.slider(key="region_top").value == hand
+
+
+def test_what_should_i_use_is_its_own_section_and_presenting_has_no_empty_heading():
+    """"What should I use?" was a subheading inside the artifacts' life section, below a
+    "Downloads" heading that is empty when presenting (issue 28, item 10)."""
+    at = open_page(GALLERY, timeout=240)
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("What should I use?") for label in labels), labels
+    assert any(h.value == "Downloads" for h in at.subheader)
+    opened = open_page(GALLERY, {"choose": "true", "present": "true"}, timeout=240)
+    assert_clean(opened)
+    assert not any(h.value == "Downloads" for h in opened.subheader)
+    assert any("Sharpness vs checkerboard" in str(c.proto.spec) for c in opened.get("plotly_chart"))

@@ -123,3 +123,22 @@ def test_next_logs_no_session_state_warning(monkeypatch):
     assert at.segmented_control(key="step").value == 3
     assert_clean(at)
     assert not seen, seen
+
+
+def test_the_fixes_step_links_to_the_page_that_holds_its_chart():
+    """Step 8's "Open the full page" led to the Layer lab, which has no such chart; the
+    gallery's artifacts' life section (opened by the link) draws it."""
+    step = STEPS[-1]
+    at = open_page(STORY, {"step": str(len(STEPS))}, timeout=240)
+    titles = {d["layout"]["title"]["text"] for d in _figures(at)}
+    assert titles
+    full = open_page(step.page, step.page_params, timeout=300)
+    assert_clean(full)
+    assert titles & {d["layout"]["title"]["text"] for d in _figures(full)}
+
+
+def _figures(at) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+            if json.loads(c.proto.spec).get("layout", {}).get("title")]
