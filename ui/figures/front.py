@@ -17,6 +17,7 @@ import streamlit as st
 from core.experiment.catalog import PROJECT_ROOT, variant_order
 from core.experiment.front import answer, front_points, variant_costs
 from core.maths.metrics import SCORE_UNIT
+from core.upsamplers.timing import stored_cost_rows
 from ui.common import explain, lazy_section
 from ui.figures.regions import variant_colour
 from ui.plots import show_plot, show_table
@@ -120,11 +121,15 @@ def _front_picture(histories: pd.DataFrame, epochs: tuple[int, ...], name: str, 
 
 
 def _costs(histories: pd.DataFrame) -> None:
-    costs = variant_costs(variant_order(sorted(set(histories["variant"]))), stored_benchmark())
+    bench = stored_benchmark()
+    costs = variant_costs(variant_order(sorted(set(histories["variant"]))), bench)
     if not costs.empty:
+        _, about = stored_cost_rows(bench)
+        when = (f", {about['date']}, {about['cpu_count']} CPU cores, load "
+                f"{float(about['load'] or 0):.1f}" if about else "")
         st.markdown("**What each costs** (network parameters; the upsampler's multiply-adds "
                     "and stored forward time at 64 → 32 channels, 128 → 256 px, "
-                    "`benchmarks/upsampling.py`)")
+                    f"`benchmarks/upsampling.py`{when})")
         show_table(costs.style.format({"network parameters": "{:,}",
                                        "upsampler MACs (M)": "{:.0f}",
                                        "upsampler forward (ms)": "{:.2g}"}, na_rep="—"))
