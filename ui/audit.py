@@ -296,8 +296,8 @@ def plain_verdict(layer: LayerAudit) -> str:
         return f"{name} upsamples without a checkerboard of its own."
     why = []
     if layer.uneven and layer.interior_max is not None:
-        why.append(f"its kernel copies overlap unevenly (some output pixels are painted "
-                   f"{layer.interior_max} times, their neighbours {layer.interior_min})")
+        why.append(f"its kernel copies overlap unevenly (the most painted output pixels are "
+                   f"painted {layer.interior_max} times, the least {layer.interior_min})")
     if layer.phase_imbalance is not None and np.isfinite(layer.phase_imbalance) \
             and layer.phase_imbalance > 0:
         why.append(f"its {len(layer.gains[0, 0]) if layer.gains is not None else 's'}x"

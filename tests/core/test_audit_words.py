@@ -44,3 +44,15 @@ def test_report_names_the_every_layer_fix_as_such():
         every = text[text.index("Every offending layer fixed at once"):]
         assert "the network at init" in every and "every fix at init" in every
         assert "this layer at init" not in every
+
+
+def test_verdict_does_not_call_the_least_painted_pixels_neighbours():
+    """A 3x3/stride-2 layer's 4s have 2s beside them and 1s on their diagonals: the verdict
+    said "some output pixels are painted 4 times, their neighbours 1" (issue 28, item 8)."""
+    from ui.audit import plain_verdict
+
+    report, _ = audit_example("deconv3", probes=False)
+    layer = next(la for la in report.layers if la.offending)
+    verdict = plain_verdict(layer)
+    assert "the most painted output pixels are painted 4 times, the least 1" in verdict
+    assert "neighbours 1" not in verdict

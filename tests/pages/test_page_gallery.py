@@ -68,7 +68,7 @@ def test_default_view(tiny):
     assert len(film) == TINY_EPOCHS + 1
     assert any(c.startswith(f"▶ epoch {TINY_EPOCHS}") for c in film)
     # first look: the original, deconv3 and resize_nearest as fine detail, with grey levels
-    look = [c for c in captions if c.endswith("grey levels")]
+    look = [c for c in captions if c.endswith("grey levels amplified")]
     assert [c.split(":")[0] for c in look] == ["original", "deconv3", "resize_nearest"]
     # magnifier: the original and every variant, enlarged 7x (32 px region in a third of
     # the centred page), each with its fine detail; scores in the one unit

@@ -142,3 +142,17 @@ def _figures(at) -> list[dict]:
 
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")
             if json.loads(c.proto.spec).get("layout", {}).get("title")]
+
+
+def test_an_untrained_flat_frame_has_no_score_beside_it():
+    """Epoch 0's output is a near-black square; its score (0.47 ×10⁻³) read as if it were
+    as clean as the photograph (issue 28, item 11). Its frame now says it is flat."""
+    from ui.catalog import frame_caption
+
+    assert frame_caption(0, np.zeros((8, 8, 3)), 4.7e-4) == "epoch 0 · flat, no score"
+    ramp = np.linspace(0, 1, 64 * 3).reshape(8, 8, 3)
+    assert frame_caption(5, ramp, 2.1e-3, unit=False) == "epoch 5 · 2.10"
+    at = open_page(STORY, {"step": "5"}, timeout=240)
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert "epoch 0 · flat, no score" in captions, captions
+    assert any(c.startswith("epoch 1 · ") and "flat" not in c for c in captions), captions

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.maths.overlap import CoverageReport, Dim, contributors, coverage_report
-from ui.common import explain, presenting
+from ui.common import explain, lazy_section, presenting
 from ui.plots import colorscale, integer_colorbar, show_plot, show_table
 
 #: Largest side of the heatmap drawn; bigger maps show their top-left corner.
@@ -235,9 +235,12 @@ def output_formula(spec: CoverageSpec) -> str:
 
 
 def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
-                    height: int | None = None) -> CoverageReport | None:
+                    height: int | None = None, fold: str | None = None
+                    ) -> CoverageReport | None:
     """The full coverage view for ``spec``: heatmap, statistics, phases, formula, code.
     ``height``: the heatmap's, when a layout needs it smaller (the story, presenting).
+    ``fold``: the title of a section, opened on demand, that holds everything below the
+    heatmap (the story, presenting: one figure per screen).
 
     Shows an ``st.error`` naming the rule for configurations PyTorch refuses and returns
     None; otherwise returns the report.
@@ -255,6 +258,18 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
               height=height or (560 if spec.dims == 2 else 240))
     if spec.dims == 1:
         show_plot(painting_figure(spec), key=f"{key}-painting", height=420)
+    if fold is None:
+        _coverage_numbers(spec, report)
+        return report
+    numbers = lazy_section(fold, f"{key}-numbers")
+    with numbers:
+        if numbers.open:
+            _coverage_numbers(spec, report)
+    return report
+
+
+def _coverage_numbers(spec: CoverageSpec, report: CoverageReport) -> None:
+    """The statistics, the count per phase, the output-size formula and the code."""
     interior = report.interior_stats
     border = report.border_stats
     cols = st.columns(3)
@@ -286,4 +301,3 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
     st.latex(output_formula(spec))
     st.code(("import torch.nn as nn\n" + spec.torch_line()), language="python",
             wrap_lines=True)
-    return report

@@ -73,20 +73,22 @@ def plainness_sentence(look: LookPanel) -> str:
     how = ("too faint for a projector" if look.plain_levels < PLAIN_LEVELS
            else "visible even without amplification")
     return (f"In plain pixels {who}'s grid spans {look.plain_levels:.0f} grey levels here, "
-            f"{how}; amplified, {look.detail_levels:.0f}.")
+            f"{how}; amplified as shown, {look.detail_levels:.0f}.")
 
 
 def render_first_look(panels: Sequence[tuple[str, np.ndarray, str]], region: Region, *,
-                      where: str, epoch_note: str, key: str) -> list[LookPanel]:
+                      where: str, epoch_note: str, key: str,
+                      factor: int | None = None) -> list[LookPanel]:
     """The grid where the room sees it: fine detail of ``region`` of every panel in one row,
     with a line saying how it is amplified and, from the panels' own numbers, how faint
     the grid is in plain pixels. ``panels``: ``(label, pixels, cache key)``, the original
     first, the checkerboarded network second. ``where``: the image's name;
-    ``epoch_note``: which epoch is shown and why. Returns the panels drawn."""
+    ``epoch_note``: which epoch is shown and why; ``factor``: the magnification, when not
+    this mode's (:func:`look_factor`). Returns the panels drawn."""
     looks = look_panels(panels, region)
     if not looks:
         return looks
-    k = look_factor(region)
+    k = factor or look_factor(region)
     worst = looks[1] if len(looks) > 1 else looks[0]
     st.markdown(
         f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels of "
@@ -96,6 +98,6 @@ def render_first_look(panels: Sequence[tuple[str, np.ndarray, str]], region: Reg
     with pixelated_container(f"look-{key}"):
         for col, look in zip(st.columns(len(looks)), looks, strict=False):
             with col:
-                show_exact(look.view, f"{look.label}: {look.detail_levels:.0f} grey levels",
+                show_exact(look.view, f"{look.label}: {look.detail_levels:.0f} grey levels amplified",
                            key=f"{look.key}|look|{region}", factor=k)
     return looks

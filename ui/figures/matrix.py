@@ -431,6 +431,18 @@ def _transpose_constructions(case: MatrixCase, key: str) -> None:
                   "input; the rest are inserted zeros and padding (the post's '4 out of 36').")
 
 
+def difference_text(value: float) -> str:
+    """A difference as a person reads it: ``0`` is "0 (identical)"; ``4.4e-16`` is
+    "4.4 × 10⁻¹⁶ (floating-point rounding)" when tiny; else the number."""
+    if value == 0:
+        return "0 (identical)"
+    exponent = int(np.floor(np.log10(abs(value))))
+    if exponent > -6:
+        return f"{value:.3g}"
+    digits = str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{value / 10.0 ** exponent:.1f} × 10{digits} (floating-point rounding)"
+
+
 def _three_results(case: MatrixCase, key: str, *, fed_in: bool = False) -> DeconvComparison:
     """The three constructions' results side by side (after the array fed in, when
     ``fed_in``), their largest differences and the agreement line; then, unless ``fed_in``
@@ -453,14 +465,10 @@ def _three_results(case: MatrixCase, key: str, *, fed_in: bool = False) -> Decon
         with col:
             show_plot(output_figure(values, title), key=f"{key}-res-{name}",
                       height=_height(*values.shape, 180, hi=420))
-    diffs = cmp.max_abs_differences
-    cols = st.columns(3)
-    for col, short, (label, value) in zip(cols, ("max |1 − 2|", "max |1 − 3|", "max |2 − 3|"),
-                                          diffs.items(), strict=True):
-        col.metric(short, f"{value:.1e}", help=f"Largest absolute difference, {label}.")
     # Relative to the values' size: summed in other orders, large values round apart.
     if cmp.max_abs_difference < 1e-9 * max(1.0, float(np.abs(cmp.via_matrix).max())):
-        st.success("All three agree (differences are floating-point rounding at most).",
+        st.success("All three agree: the largest difference between any two results is "
+                   f"{difference_text(cmp.max_abs_difference)}.",
                    icon=":material/check_circle:")
     else:  # would be a bug in core.maths.matrix: say so rather than hide it
         st.error(f"The constructions disagree by {cmp.max_abs_difference:.3g}.")
