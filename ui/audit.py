@@ -211,6 +211,7 @@ def _references(root: str, stamp: tuple) -> dict[str, float]:
         epoch = catalog.default_epoch(variant) if variant in catalog.variants else None
         if epoch in xs:
             out[variant] = float(ys[xs.index(epoch)])
+            out[f"{variant} epoch"] = epoch
     return out
 
 
@@ -218,10 +219,12 @@ def score_reference() -> str:
     """A good and a bad score to read the audit's against, from our own data."""
     root = checkpoint_root()
     ref = _references(str(root), folder_signature(root))
-    parts = [f"the held-out photographs themselves {score_text(ref['photographs'])}"]
-    parts += [f"our {v} network {score_text(ref[v])} ({'clean' if v == 'resize_nearest' else 'a grid'})"
+    parts = [f"the photographs themselves {score_text(ref['photographs'])}"]
+    parts += [f"our {v} network at epoch {ref[f'{v} epoch']} {score_text(ref[v])}"
               for v in ("resize_nearest", "deconv3") if v in ref]
-    return "For scale, checkerboard scores: " + ", ".join(parts) + "."
+    return ("For scale, mean checkerboard scores on the held-out photographs: "
+            + ", ".join(parts) + ". A score is one output's; a trained network can hide "
+            "much of what its layers paint, so a low score and offending layers go together.")
 
 
 def render_summary(report: AuditReport) -> None:
@@ -423,10 +426,13 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
 def render_measured(measured: dict, *, together: bool = False) -> None:
     """The scores of a measured fix (live modules: our examples)."""
     which = "these layers" if together else "this layer"
+    # the two rows at initialisation first (the comparison of the designs), then the
+    # network as given: trained weights may hide what the layer paints at init
     rows = [{"network": label, "checkerboard": score_text(measured.get(k))}
-            for k, label in (("as_given", "as given (trained or initialised)"),
-                             ("original_at_init", f"{which} re-initialised"),
-                             ("fixed_at_init", f"{which} swapped for the fix, at init"))
+            for k, label in (("original_at_init", f"at init: {which} as designed"),
+                             ("fixed_at_init", f"at init: {which} swapped for the fix"),
+                             ("as_given", "as given (its own weights; not comparable with "
+                                          "the rows at init)"))
             if k in measured]
     st.markdown(f"**Measured** on the {measured.get('probe')} probe, period "
                 f"{measured.get('period')}: {measured.get('fix', '')}")
