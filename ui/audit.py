@@ -277,15 +277,25 @@ def _cell(value) -> str:
     return str(value) if value != "" else "—"
 
 
+#: The layer table's columns, in order: the verdict and the three numbers behind it first
+#: (the legend below explains them), the geometry after; kernel, stride and padding in
+#: one column, so the table fits a reading page without a sideways scroll.
+LAYER_COLUMNS = ("#", "name", "verdict", "overlap max/min", "uneven", "imbalance", "op",
+                 "k / s / pad", "channels", "size")
+
+
 def layer_table(report: AuditReport) -> pd.DataFrame:
-    """The layers, one row each, verdict first after the name (visible without a
-    sideways scroll), every cell as text: "—", "yes"/"no", two decimals."""
+    """The layers, one row each (:data:`LAYER_COLUMNS`), every cell as text: "—",
+    "yes"/"no", two decimals. A layer is named by its module path when the graph gives
+    one (``up1.deconv``, not the exporter's ``node_ConvTranspose_15``)."""
     df = pd.DataFrame(report.layer_rows())
     if df.empty:
         return df
-    first = [c for c in ("#", "name", "verdict") if c in df.columns]
-    df = df[first + [c for c in df.columns if c not in first]]
-    return df.map(_cell)
+    df["name"] = [la.module_path or la.name for la in report.layers]
+    df["k / s / pad"] = [" / ".join(str(v) if v != "" else "—" for v in row)
+                         for row in df[["kernel", "stride", "padding"]].itertuples(index=False)]
+    df["op"] = [f"{op} {d}" if d else op for op, d in zip(df["op"], df["dir"], strict=True)]
+    return df[[c for c in LAYER_COLUMNS if c in df.columns]].map(_cell)
 
 
 def plain_verdict(layer: LayerAudit) -> str:

@@ -63,8 +63,8 @@ CROP_SIZE = 32
 DECONV, EVEN, RESIZE = "deconv3", "deconv4", "resize_nearest"
 FILM_EPOCHS = (0, 1, 2, 5, 10)
 #: The coverage heatmap's height in steps 4 and 6: smaller when presenting, so the figure
-#: and its sentence fit a 1440x900 screen.
-POINT_HEIGHT = {False: 560, True: 370}
+#: and its sentence fit a 1280x720 screen.
+POINT_HEIGHT = {False: 560, True: 330}
 FILM_PRESENT_FACTOR = 5
 #: Presenting on a screen 800 px high or less (1280x720): the magnifications of the first
 #: look (steps 1 and 7) and of the film (step 5), so text and pictures fit the screen.

@@ -472,7 +472,8 @@ def _analyse(found: _Found) -> LayerAudit:
             parts.append("even overlap")
         if layer.phase_imbalance is not None:
             parts.append(f"phase imbalance {layer.phase_imbalance:.3f}"
-                         + (" > tolerance" if imbalanced else ""))
+                         + (f", over the {IMBALANCE_TOLERANCE:g} tolerated" if imbalanced
+                            else ""))
         if parts:
             layer.verdict = ("checkerboard: " if layer.offending else "clean: ") + ", ".join(parts)
         else:

@@ -207,28 +207,36 @@ def test_story_keys_as_a_clicker_sends_them(server, browser):  # noqa: F811
 
 
 #: The step's sentence (the first paragraph after its h1), its first figure (a chart or an
-#: image) and every figure not folded into a section: their bottom edges, in CSS pixels.
+#: image), every figure and every text (paragraphs, metrics, tables, messages) not folded
+#: into a section: their bottom edges, in CSS pixels. Only what is drawn counts: not the
+#: hidden chart preload, not the copy of a view meant for the other screen height.
 POINT_JS = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   const h1 = main.querySelector('h1');
   const after = e => h1.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING;
   const bottom = e => e.getBoundingClientRect().bottom;
+  const shown = e => !e.closest('[data-testid="stExpander"]') && e.getClientRects().length > 0;
   const sentence = [...main.querySelectorAll('[data-testid="stMarkdown"]')].filter(after)[0];
   const figures = [...main.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stImage"] img')]
-    .filter(after).filter(e => !e.closest('[data-testid="stExpander"]'))
-    .filter(e => e.getClientRects().length > 0);  // drawn (not the hidden chart preload)
+    .filter(after).filter(shown);
+  const texts = [...main.querySelectorAll('[data-testid="stMarkdown"], [data-testid="stMetric"], '
+    + '[data-testid="stTable"], [data-testid="stDataFrame"], [data-testid="stAlert"], '
+    + '[data-testid="stLatex"], [data-testid="stCaptionContainer"]')].filter(after).filter(shown);
   return {sentence: sentence ? [sentence.innerText.slice(0, 50), bottom(sentence)] : null,
-          figures: figures.map(bottom)};
+          figures: figures.map(bottom),
+          texts: texts.map(e => [e.innerText.slice(0, 40), Math.round(bottom(e))])};
 }"""
 
-ONE_SCREEN = [(n, size) for size in ((1920, 1080), (1440, 900)) for n in range(1, len(STEPS) + 1)]
+#: The sizes a meeting room may have: a projector at full HD, a laptop, a small projector.
+SCREENS = ((1920, 1080), (1440, 900), (1280, 720))
+ONE_SCREEN = [(n, size) for size in SCREENS for n in range(1, len(STEPS) + 1)]
 
 
 @pytest.mark.parametrize("number,size", ONE_SCREEN,
                          ids=[f"step{n}-{w}x{h}" for n, (w, h) in ONE_SCREEN])
 def test_each_story_step_fits_one_screen_when_presenting(server, browser, number, size):  # noqa: F811
-    """Presenting, a step's sentence and its figures (the first one, and every one not
-    folded into a section opened on demand) end within the first screen."""
+    """Presenting, a step's text and its figures (all but what is folded into a section
+    opened on demand) end within the first screen, at each of :data:`SCREENS`."""
     context, page = _open(browser, f"{server}/story?step={number}&present=true", size)
     try:
         _assert_no_exception(page)
@@ -237,6 +245,7 @@ def test_each_story_step_fits_one_screen_when_presenting(server, browser, number
         assert found["sentence"][1] <= size[1], found
         assert found["figures"][0] <= size[1], found
         assert max(found["figures"]) <= size[1], found
+        assert not [t for t in found["texts"] if t[1] > size[1]], found["texts"]
     finally:
         context.close()
 

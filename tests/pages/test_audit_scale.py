@@ -20,3 +20,27 @@ def test_scale_line_names_epochs_and_claims_no_verdict():
         assert rows[:2] == [f"at init: {which} as designed",
                             f"at init: {which} swapped for the fix"], rows
         assert rows[2].startswith("as given (its own weights; not comparable")
+
+
+def test_layer_table_leads_with_the_verdict_and_its_numbers_under_module_names():
+    """Issue 28, items 7 and 13: overlap, uneven and imbalance sat 300 px to the right of a
+    sideways scroll, and layers were named as the exporter names its nodes."""
+    from ui.audit import LAYER_COLUMNS
+
+    at = open_page("pages/audit.py", timeout=300)
+    table = next(d.value for d in at.dataframe if "verdict" in d.value)
+    assert tuple(table.columns) == LAYER_COLUMNS
+    assert list(table.columns[:6]) == ["#", "name", "verdict", "overlap max/min", "uneven",
+                                       "imbalance"]
+    names = list(table["name"])
+    assert "up1.deconv" in names and not [n for n in names if n.startswith(("/", "node_"))]
+
+
+def test_verdict_gives_the_tolerance_it_is_over():
+    from core.audit.examples import audit_example
+    from core.audit.limits import IMBALANCE_TOLERANCE
+
+    report, _ = audit_example("dcgan", probes=False)
+    verdicts = [la.verdict for la in report.layers if la.offending]
+    assert verdicts and all(f"over the {IMBALANCE_TOLERANCE:g} tolerated" in v for v in verdicts)
+    assert not [v for v in verdicts if "> tolerance" in v]

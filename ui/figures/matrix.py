@@ -155,6 +155,10 @@ def grid_figure(
     return fig
 
 
+#: The tallest chart of the compact matrix view (the story, presenting).
+COMPACT_HEIGHT = 240
+
+
 def _height(rows: int, cols: int, width: int = 640, lo: int = 220, hi: int = 720) -> int:
     """Figure height for a grid drawn with square cells in about ``width`` pixels."""
     cell = min(48.0, width / max(cols, 1))
@@ -301,15 +305,16 @@ def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "
     # compact: the output's column is narrow (a presenting screen's ninth), so the short title
     title = f"y = C x: {o[0]}x{o[1]}" if compact else f"Output y = C x: {o[0]}x{o[1]}"
     output_fig = output_figure(case.y, title, cell=pos)
-    if compact:
+    if compact:  # at most COMPACT_HEIGHT: the row's sentence below on a 1280x720 screen
         left, mid, right = st.columns([2, 6, 1.4])
         with left:
-            show_plot(input_fig, key=f"{key}-input", height=_height(*n_in, 260))
+            show_plot(input_fig, key=f"{key}-input",
+                      height=_height(*n_in, 260, hi=COMPACT_HEIGHT))
         with mid:
             show_plot(matrix_figure(case, row=pos), key=f"{key}-matrix",
-                      height=_height(*case.taps.shape, 720))
+                      height=_height(*case.taps.shape, 720, hi=COMPACT_HEIGHT))
         with right:
-            show_plot(output_fig, key=f"{key}-output", height=_height(*o, 160))
+            show_plot(output_fig, key=f"{key}-output", height=_height(*o, 160, hi=COMPACT_HEIGHT))
     else:
         left, mid, right = st.columns([5, 3, 3])
         with left:
