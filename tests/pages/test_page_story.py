@@ -156,3 +156,27 @@ def test_an_untrained_flat_frame_has_no_score_beside_it():
     captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
     assert "epoch 0 · flat, no score" in captions, captions
     assert any(c.startswith("epoch 1 · ") and "flat" not in c for c in captions), captions
+
+
+def test_the_fixes_chart_tells_variants_apart_and_spreads_its_labels():
+    """Issue 28, item 14: deconv3 (blue) and deconv_foh (cyan) looked alike from 4 m, and
+    the epoch-40 labels sat on top of each other. Every pair of variants on the chart
+    differs by a clear colour distance (RGB, no closer than blue and cyan were);
+    neighbouring variants put their labels on other sides."""
+    from ui.figures.regions import variant_colour
+
+    def rgb(c):
+        return np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+    at = open_page(STORY, {"step": str(len(STEPS))}, timeout=240)
+    traces = plotly_data(at, 0)
+    names = [t["name"] for t in traces]
+    assert {"deconv3", "deconv_foh"} <= set(names)
+    colours = {n: rgb(variant_colour(n)) for n in names}
+    for a in names:  # blue against cyan was 76 apart in RGB
+        for b in names:
+            if a < b:
+                assert np.linalg.norm(colours[a] - colours[b]) > 65, (a, b)
+    assert np.linalg.norm(colours["deconv3"] - colours["deconv_foh"]) > 150
+    sides = [t["textposition"] for t in traces]
+    assert all(x != y for x, y in zip(sides, sides[1:], strict=False)), sides

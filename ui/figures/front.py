@@ -25,18 +25,21 @@ from ui.plots import show_plot, show_table
 #: The stored upsampler benchmark (``python benchmarks/upsampling.py``).
 UPSAMPLING_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "upsampling.json"
 SYMBOLS = {1: "circle-open", 10: "circle", 40: "diamond"}
+#: Where each variant's epoch labels sit, in turn: variants that end close together (the
+#: epoch-40 points) put their labels on different sides instead of on top of each other.
+LABEL_SIDES = ("top center", "bottom center", "middle right", "middle left")
 
 
 def front_figure(points: pd.DataFrame, title: str) -> go.Figure:
     """PSNR (y, dB) against checkerboard (x, ×10⁻³, log axis): one marker per variant and
     epoch, a line joining each variant's epochs in order, front members ringed in black."""
     fig = go.Figure()
-    for variant in variant_order(sorted(set(points["variant"]))):
+    for i, variant in enumerate(variant_order(sorted(set(points["variant"])))):
         rows = points[points["variant"] == variant].sort_values("epoch")
         colour = variant_colour(variant)
         fig.add_trace(go.Scatter(
             x=rows["score"], y=rows["psnr"], mode="lines+markers+text", name=variant,
-            text=[f"{e}" for e in rows["epoch"]], textposition="top center",
+            text=[f"{e}" for e in rows["epoch"]], textposition=LABEL_SIDES[i % len(LABEL_SIDES)],
             textfont={"color": colour},
             line={"color": colour, "width": 1.5, "dash": "dot"},
             marker={"color": colour, "size": [16 if f else 10 for f in rows["on_front"]],
