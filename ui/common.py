@@ -137,7 +137,7 @@ _PRESENT_CSS = """
 @media (max-height: 800px) {
   [data-testid="stMainBlockContainer"] { padding-top: 3.2rem; }
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
-  [data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.15rem; }
+  [data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
   [data-testid="stMain"] h1 { font-size: 2.2rem !important; padding-top: 0.3rem;
     padding-bottom: 0.3rem; }
   [data-testid="stMain"] [data-testid="stMetricValue"],

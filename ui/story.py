@@ -65,10 +65,12 @@ FILM_EPOCHS = (0, 1, 2, 5, 10)
 #: The coverage heatmap's height in steps 4 and 6: smaller when presenting, so the figure
 #: and its sentence fit a 1280x720 screen.
 POINT_HEIGHT = {False: 560, True: 330}
-FILM_PRESENT_FACTOR = 5
-#: Presenting on a screen 800 px high or less (1280x720): the magnifications of the first
-#: look (steps 1 and 7) and of the film (step 5), so text and pictures fit the screen.
-SHORT_LOOK_FACTOR, SHORT_FILM_FACTOR = 8, 3
+FILM_PRESENT_FACTOR = 4
+#: Presenting, the first look's magnification (steps 1 and 7) on screens over 800 px high
+#: (1440x900: the pictures, their sentence and the step's sentence on one screen), and
+#: on shorter ones (1280x720) with the film's (step 5).
+TALL_LOOK_FACTOR = 10
+SHORT_LOOK_FACTOR, SHORT_FILM_FACTOR = 7, 3
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ def _first_look(panels, region: Region, *, where: str, epoch_note: str, key: str
         return
     tall, short = by_screen_height(key)
     with tall:
-        render_first_look(panels, region, where=where, epoch_note=epoch_note, key=key)
+        render_first_look(panels, region, where=where, epoch_note=epoch_note, key=key,
+                          factor=TALL_LOOK_FACTOR)
     with short:
         render_first_look(panels, region, where=where, epoch_note=epoch_note,
                           key=f"{key}-short", factor=SHORT_LOOK_FACTOR)
@@ -197,7 +200,7 @@ def step_first_epoch() -> None:
     name, image, digest = _photo()
     region = _crop(catalog, image, digest)
     variants = [v for v in (DECONV, RESIZE) if v in catalog.variants]
-    # presenting: x5 at most, so both rows of the film and the sentence fit 1440x900
+    # presenting: x4 at most, so both rows of the film and the sentence fit 1440x900
     factor = fit_factor(region.width, len(FILM_EPOCHS))
     frames = [(variant, epoch, out) for variant in variants
               for epoch in FILM_EPOCHS if epoch in catalog.epochs(variant)
@@ -454,7 +457,11 @@ def step_controls() -> int:
     # ?step=abc, 1.5 or 1_0: warned about above; the default is used
     raw = st.session_state.get("step", st.query_params.get("step"))
     step = int(raw) if raw is not None and rule.accepts(str(raw)) else 1
-    prev, numbers, nxt = st.columns([3, 4, 3], vertical_alignment="center")
+    if presenting():  # one row across the wide page
+        prev, numbers, nxt = st.columns([3, 4, 3], vertical_alignment="center")
+    else:  # the reading column is narrow: the buttons, then every step number below
+        prev, nxt = st.columns(2, vertical_alignment="center")
+        numbers = st.container()
     before = _step_label(step - 1) if step > 1 else "Previous"
     after = _step_label(step + 1) if step < len(STEPS) else "Next"
     # Right / Left as on a keyboard, PageDown / PageUp as a presentation clicker sends

@@ -377,10 +377,11 @@ def render_transpose_view(case: MatrixCase, *, key: str = "mx",
     """
     s = case.spec
     o = case.output_shape
-    st.markdown(
-        f"The transposed convolution goes the other way: an output-shaped array "
-        f"({o[0]}x{o[1]}) back to the input's shape ({s.in_h}x{s.in_w})."
-    )
+    if not compact:  # compact: the story's own sentence says this
+        st.markdown(
+            f"The transposed convolution goes the other way: an output-shaped array "
+            f"({o[0]}x{o[1]}) back to the input's shape ({s.in_h}x{s.in_w})."
+        )
     if not compact:
         _transpose_constructions(case, key)
         return _three_results(case, key)
@@ -464,12 +465,13 @@ def _three_results(case: MatrixCase, key: str, *, fed_in: bool = False) -> Decon
     if fed_in:
         with cols[0]:
             show_plot(output_figure(case.y_back, f"Fed in: {o[0]}x{o[1]}"), key=f"{key}-y",
-                      height=_height(*results[0][1].shape, 180, hi=420))
+                      height=_height(*results[0][1].shape, 180, hi=COMPACT_HEIGHT + 20))
         cols = cols[1:]
     for col, (title, values), name in zip(cols, results, ("ct", "zi", "torch"), strict=True):
         with col:
             show_plot(output_figure(values, title), key=f"{key}-res-{name}",
-                      height=_height(*values.shape, 180, hi=420))
+                      height=_height(*values.shape, 180,
+                                     hi=COMPACT_HEIGHT + 20 if fed_in else 420))
     # Relative to the values' size: summed in other orders, large values round apart.
     if cmp.max_abs_difference < 1e-9 * max(1.0, float(np.abs(cmp.via_matrix).max())):
         st.success("All three agree: the largest difference between any two results is "
