@@ -335,3 +335,13 @@ def test_what_should_i_use_is_its_own_section_and_presenting_has_no_empty_headin
     assert_clean(opened)
     assert not any(h.value == "Downloads" for h in opened.subheader)
     assert any("Sharpness vs checkerboard" in str(c.proto.spec) for c in opened.get("plotly_chart"))
+
+
+def test_presenting_the_first_look_sentence_has_no_parenthesis():
+    """Issue 28, item 9: presenting, the gallery's and Compare's first screen carried one
+    dense 50-word parenthetical; the room now reads a short sentence."""
+    for page in (GALLERY, "pages/comparison.py"):
+        at = open_page(page, {"present": "true"}, timeout=240)
+        assert_clean(at)
+        (line,) = [m.value for m in at.markdown if m.value.startswith("**Fine detail")]
+        assert "(" not in line and "each pixel" in line, line

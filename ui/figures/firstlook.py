@@ -90,11 +90,16 @@ def render_first_look(panels: Sequence[tuple[str, np.ndarray, str]], region: Reg
         return looks
     k = factor or look_factor(region)
     worst = looks[1] if len(looks) > 1 else looks[0]
-    st.markdown(
-        f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels of "
-        f"{where} (each pixel minus its local average, amplified {DETAIL_GAIN:g} times "
-        f"around grey; ×{k}: each image pixel is {k}x{k} screen pixels). {epoch_note} "
-        + plainness_sentence(worst))
+    if presenting():  # the room reads it at a glance: no parenthesis (issue 28)
+        st.markdown(f"**Fine detail ×{DETAIL_GAIN:g}** of a {region.height}x{region.width} "
+                    f"square of {where}, each pixel {k}x{k} on screen. {epoch_note} "
+                    + plainness_sentence(worst))
+    else:
+        st.markdown(
+            f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels of "
+            f"{where} (each pixel minus its local average, amplified {DETAIL_GAIN:g} times "
+            f"around grey; ×{k}: each image pixel is {k}x{k} screen pixels). {epoch_note} "
+            + plainness_sentence(worst))
     with pixelated_container(f"look-{key}"):
         for col, look in zip(st.columns(len(looks)), looks, strict=False):
             with col:
