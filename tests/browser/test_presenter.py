@@ -266,3 +266,31 @@ def test_a_step_without_charts_loads_the_chart_library(server, browser):  # noqa
         assert visible_charts.count() == 0
     finally:
         context.close()
+
+
+#: The coverage heatmap's plot area, its colour bar and its column-axis title, in CSS
+#: pixels of the window.
+COVERAGE_JS = """() => {
+  const gd = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
+    .find(g => ((g.layout.title || {}).text || '').includes('times each output cell'));
+  if (!gd) return null;
+  const box = e => e ? e.getBoundingClientRect() : null;
+  const plot = box(gd.querySelector('.nsewdrag')), bar = box(gd.querySelector('.colorbar'));
+  const xtitle = box(gd.querySelector('.xtitle'));
+  return {plot_right: plot.right, bar_left: bar.left, xtitle_bottom: xtitle.bottom};
+}"""
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1920, 1080)], ids=["1440x900", "1920x1080"])
+def test_coverage_colour_bar_beside_the_heatmap_and_axis_on_screen(server, browser, size):  # noqa: F811
+    """Issue 28, item 16: presenting, the colour bar floated about 400 px right of the
+    heatmap and the column axis was below the fold."""
+    context, page = _open(browser, f"{server}/coverage?present=true", size)
+    try:
+        _assert_no_exception(page)
+        found = page.evaluate(COVERAGE_JS)
+        assert found, "no coverage heatmap"
+        assert found["bar_left"] - found["plot_right"] <= 150, found
+        assert found["xtitle_bottom"] <= size[1], found
+    finally:
+        context.close()

@@ -234,6 +234,10 @@ def output_formula(spec: CoverageSpec) -> str:
     return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
+#: The coverage page's heatmap height when presenting.
+PRESENT_HEIGHT = 440
+
+
 def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
                     height: int | None = None, fold: str | None = None
                     ) -> CoverageReport | None:
@@ -254,8 +258,18 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
     title = f"{k}x{k} kernel, stride {s}: times each output cell is painted"
     if spec.layers > 1:
         title = f"{spec.layers} stacked {k}x{k}/stride {s} layers: paths to each output cell"
-    show_plot(coverage_heatmap(report.counts, title, spec=spec), key=f"{key}-heatmap",
-              height=height or (560 if spec.dims == 2 else 240))
+    figure = coverage_heatmap(report.counts, title, spec=spec)
+    if fold is None and presenting() and spec.dims == 2:
+        # the page, presenting: the heatmap in three fifths of the width (its colour bar
+        # beside it, not 400 px away), low enough for its column axis on the first
+        # screen, its numbers beside it
+        left, right = st.columns([3, 2])
+        with left:
+            show_plot(figure, key=f"{key}-heatmap", height=height or PRESENT_HEIGHT)
+        with right:
+            _coverage_numbers(spec, report)
+        return report
+    show_plot(figure, key=f"{key}-heatmap", height=height or (560 if spec.dims == 2 else 240))
     if spec.dims == 1:
         show_plot(painting_figure(spec), key=f"{key}-painting", height=420)
     if fold is None:
