@@ -280,21 +280,23 @@ def _cell(value) -> str:
 #: The layer table's columns, in order: the verdict and the three numbers behind it first
 #: (the legend below explains them), the geometry after; kernel, stride and padding in
 #: one column, so the table fits a reading page without a sideways scroll.
-LAYER_COLUMNS = ("#", "name", "verdict", "overlap max/min", "uneven", "imbalance", "op",
-                 "k / s / pad", "channels", "size")
+LAYER_COLUMNS = ("#", "name", "verdict", "overlap", "uneven", "imbalance", "op",
+                 "k/s/pad", "channels")
 
 
 def layer_table(report: AuditReport) -> pd.DataFrame:
-    """The layers, one row each (:data:`LAYER_COLUMNS`), every cell as text: "—",
-    "yes"/"no", two decimals. A layer is named by its module path when the graph gives
+    """The layers, one row each (:data:`LAYER_COLUMNS`; ↑ upsampling, ↓ downsampling; sizes
+    are in the chosen layer's view), every cell as text: "—", "yes"/"no", two decimals. A layer is named by its module path when the graph gives
     one (``up1.deconv``, not the exporter's ``node_ConvTranspose_15``)."""
     df = pd.DataFrame(report.layer_rows())
     if df.empty:
         return df
+    df = df.rename(columns={"overlap max/min": "overlap"})
     df["name"] = [la.module_path or la.name for la in report.layers]
-    df["k / s / pad"] = [" / ".join(str(v) if v != "" else "—" for v in row)
-                         for row in df[["kernel", "stride", "padding"]].itertuples(index=False)]
-    df["op"] = [f"{op} {d}" if d else op for op, d in zip(df["op"], df["dir"], strict=True)]
+    df["k/s/pad"] = ["/".join(str(v) if v != "" else "—" for v in row)
+                     for row in df[["kernel", "stride", "padding"]].itertuples(index=False)]
+    arrow = {"up": " ↑", "down": " ↓"}
+    df["op"] = [op + arrow.get(d, "") for op, d in zip(df["op"], df["dir"], strict=True)]
     return df[[c for c in LAYER_COLUMNS if c in df.columns]].map(_cell)
 
 
@@ -389,8 +391,11 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
     """One layer: verdict, coverage heatmap, phase gains, fix code, measured fix."""
     # A finding, not a failure of the page: warning (artifact), info (gradient only).
     box = {"artifact": st.warning, "gradient": st.info}.get(layer.severity, st.success)
+    size = (f", {'x'.join(map(str, layer.in_size))} → {'x'.join(map(str, layer.out_size))}"
+            if layer.in_size and layer.out_size else "")
     box(f"{plain_verdict(layer)}\n\n**{md_escape(layer.name)}** ({layer.op}"
-        f"{' ' + md_escape(layer.mode) if layer.mode else ''}): {md_escape(layer.verdict)}.",
+        f"{' ' + md_escape(layer.mode) if layer.mode else ''}{size}): "
+        f"{md_escape(layer.verdict)}.",
         icon={"artifact": ":material/grid_4x4:", "gradient": ":material/south_west:"}.get(
             layer.severity, ":material/check_circle:"))
     for note in layer.notes:
@@ -459,9 +464,10 @@ def render_layers(report: AuditReport) -> None:
         return
     show_table(layer_table(report), hide_index=True)
     explain("**verdict**: " + "; ".join(f"*{k}*: {v}" for k, v in VERDICT_WORDS.items())
-            + ". **overlap max/min**: how often the most and least painted output pixels "
+            + ". **overlap** (max/min): how often the most and least painted output pixels "
             "are painted. **imbalance**: how unequal the output phases are on a flat "
-            "input (0 is balanced).")
+            "input (0 is balanced). **op**: ↑ upsamples, ↓ downsamples; **k/s/pad**: "
+            "kernel, stride, padding.")
     n = len(report.layers)
     check_query_params({"layer": IntParam(0, n - 1)})
     default = next((i for i, la in enumerate(report.layers) if la.offending), 0)

@@ -294,3 +294,44 @@ def test_coverage_colour_bar_beside_the_heatmap_and_axis_on_screen(server, brows
         assert found["xtitle_bottom"] <= size[1], found
     finally:
         context.close()
+
+
+#: Reading mode, the story's controls: how far the step numbers run past their own box,
+#: and whether a button's label is cut (its text wider than its box).
+CONTROLS_JS = """() => {
+  const seg = document.querySelector('.st-key-step');
+  const buttons = [...seg.querySelectorAll('button')];
+  const box = seg.getBoundingClientRect();
+  const labels = [...document.querySelectorAll('.st-key-story-prev button p, .st-key-story-next button p')];
+  return {overrun: Math.max(...buttons.map(b => b.getBoundingClientRect().right)) - box.right,
+          cut: labels.filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.innerText)};
+}"""
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)], ids=["1280x720", "1920x1080"])
+def test_reading_mode_step_numbers_and_labels_fit(server, browser, size):  # noqa: F811
+    """Issue 28, item 4: reading, the step numbers ran about 50 px past their column ("8"
+    cut) and the Next label was cut."""
+    context, page = _open(browser, f"{server}/story?step=1", size)
+    try:
+        found = page.evaluate(CONTROLS_JS)
+        assert found["overrun"] <= 1 and not found["cut"], found
+    finally:
+        context.close()
+
+
+#: The audit's layer table (a data grid): how much wider its content is than its box.
+GRID_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')]
+  .map(d => { const s = d.querySelector('.dvn-scroller') || d;
+              return [s.scrollWidth - s.clientWidth, d.innerText.slice(0, 30)]; })"""
+
+
+def test_audit_layer_table_needs_no_sideways_scroll(server, browser):  # noqa: F811
+    """Issue 28, item 7: reading mode, the layer table scrolled 300 px sideways."""
+    context, page = _open(browser, f"{server}/audit", (1440, 900))
+    try:
+        grids = page.evaluate(GRID_JS)
+        assert grids, "no table"
+        assert grids[0][0] <= 2, grids
+    finally:
+        context.close()

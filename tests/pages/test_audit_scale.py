@@ -30,7 +30,7 @@ def test_layer_table_leads_with_the_verdict_and_its_numbers_under_module_names()
     at = open_page("pages/audit.py", timeout=300)
     table = next(d.value for d in at.dataframe if "verdict" in d.value)
     assert tuple(table.columns) == LAYER_COLUMNS
-    assert list(table.columns[:6]) == ["#", "name", "verdict", "overlap max/min", "uneven",
+    assert list(table.columns[:6]) == ["#", "name", "verdict", "overlap", "uneven",
                                        "imbalance"]
     names = list(table["name"])
     assert "up1.deconv" in names and not [n for n in names if n.startswith(("/", "node_"))]

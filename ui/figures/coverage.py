@@ -235,7 +235,7 @@ def output_formula(spec: CoverageSpec) -> str:
 
 
 #: The coverage page's heatmap height when presenting.
-PRESENT_HEIGHT = 440
+PRESENT_HEIGHT = 480
 
 
 def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
@@ -264,8 +264,11 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
         # beside it, not 400 px away), low enough for its column axis on the first
         # screen, its numbers beside it
         left, right = st.columns([3, 2])
+        rows, cols = np.shape(report.counts)[:2]
+        side = PRESENT_HEIGHT - 150  # the grid's height: less the title and the axis
         with left:
-            show_plot(figure, key=f"{key}-heatmap", height=height or PRESENT_HEIGHT)
+            show_plot(figure, key=f"{key}-heatmap", present_height=PRESENT_HEIGHT,
+                      width=int(side * cols / max(rows, 1)) + 230)
         with right:
             _coverage_numbers(spec, report)
         return report
