@@ -40,7 +40,7 @@ from ui.catalog import (
 from ui.common import by_screen_height, hidden_container, lazy_section, presenting
 from ui.figures.comparison import Side, render_comparison
 from ui.figures.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
-from ui.figures.firstlook import look_panels, render_first_look
+from ui.figures.firstlook import look_panels, render_first_look_for_screens
 from ui.figures.front import render_front
 from ui.figures.matrix import render_transpose_view, show_matrix_c
 from ui.figures.regions import artifact_region, curves_figure
@@ -67,10 +67,10 @@ FILM_EPOCHS = (0, 1, 2, 5, 10)
 POINT_HEIGHT = {False: 560, True: 330}
 FILM_PRESENT_FACTOR = 4
 #: Presenting, the first look's magnification (steps 1 and 7) on screens over 800 px high
-#: (1440x900: the pictures, their sentence and the step's sentence on one screen), and
-#: on shorter ones (1280x720) with the film's (step 5).
+#: (1440x900: the pictures, their sentence and the step's sentence on one screen; shorter
+#: ones: ui.figures.firstlook.SHORT_LOOK_FACTOR), and the film's (step 5) on short ones.
 TALL_LOOK_FACTOR = 10
-SHORT_LOOK_FACTOR, SHORT_FILM_FACTOR = 7, 3
+SHORT_FILM_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -129,18 +129,10 @@ def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, diges
 
 
 def _first_look(panels, region: Region, *, where: str, epoch_note: str, key: str) -> None:
-    """The first look; presenting, drawn twice: as usual for tall screens and at
-    :data:`SHORT_LOOK_FACTOR` for short ones (:func:`ui.common.by_screen_height`)."""
-    if not presenting():
-        render_first_look(panels, region, where=where, epoch_note=epoch_note, key=key)
-        return
-    tall, short = by_screen_height(key)
-    with tall:
-        render_first_look(panels, region, where=where, epoch_note=epoch_note, key=key,
-                          factor=TALL_LOOK_FACTOR)
-    with short:
-        render_first_look(panels, region, where=where, epoch_note=epoch_note,
-                          key=f"{key}-short", factor=SHORT_LOOK_FACTOR)
+    """The first look, at :data:`TALL_LOOK_FACTOR` when presenting on a tall screen (and
+    smaller on a short one: :func:`render_first_look_for_screens`)."""
+    render_first_look_for_screens(panels, region, where=where, epoch_note=epoch_note,
+                                  key=key, factor=TALL_LOOK_FACTOR if presenting() else None)
 
 
 def step_artifacts() -> None:

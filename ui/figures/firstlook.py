@@ -20,7 +20,7 @@ import streamlit as st
 from core.experiment.catalog import PERIOD
 from core.io.pixels import Region, crop_region
 from core.maths.metrics import grey_levels_at_period
-from ui.common import presenting
+from ui.common import by_screen_height, presenting
 from ui.figures.regions import PLAIN_LEVELS
 from ui.pixels import DETAIL_GAIN, cached_fine_detail, pixelated_container, show_exact
 
@@ -106,3 +106,28 @@ def render_first_look(panels: Sequence[tuple[str, np.ndarray, str]], region: Reg
                 show_exact(look.view, f"{look.label}: {look.detail_levels:.0f} grey levels amplified",
                            key=f"{look.key}|look|{region}", factor=k)
     return looks
+
+
+#: Presenting, the first look's magnification on screens 800 px high or less (1280x720):
+#: the pictures and their sentence on the first screen (:func:`ui.common.by_screen_height`).
+SHORT_LOOK_FACTOR = 7
+
+
+def render_first_look_for_screens(panels: Sequence[tuple[str, np.ndarray, str]],
+                                  region: Region, *, where: str, epoch_note: str, key: str,
+                                  factor: int | None = None) -> None:
+    """:func:`render_first_look`; presenting, drawn twice: at ``factor`` (or this mode's)
+    for screens over 800 px high and at :data:`SHORT_LOOK_FACTOR` for shorter ones (the
+    presentation CSS shows one)."""
+    if not presenting():
+        render_first_look(panels, region, where=where, epoch_note=epoch_note, key=key,
+                          factor=factor)
+        return
+    tall, short = by_screen_height(key)
+    with tall:
+        render_first_look(panels, region, where=where, epoch_note=epoch_note, key=key,
+                          factor=factor)
+    with short:
+        render_first_look(panels, region, where=where, epoch_note=epoch_note,
+                          key=f"{key}-short", factor=min(factor or SHORT_LOOK_FACTOR,
+                                                         SHORT_LOOK_FACTOR))
