@@ -338,3 +338,17 @@ def test_audit_layer_table_needs_no_sideways_scroll(server, browser):  # noqa: F
         assert grids[0][0] <= 2, grids
     finally:
         context.close()
+
+
+def test_layer_lab_outputs_on_the_first_screen_when_presenting(server, browser):  # noqa: F811
+    """Issue 28, item 9: presenting at 1280x720 the Layer lab's first screen held only its
+    controls. The input and the upsamplers' outputs now come first."""
+    context, page = _open(browser, f"{server}/layer_lab?present=true", (1280, 720))
+    try:
+        _assert_no_exception(page)
+        bottoms = page.evaluate("""() => [...document.querySelectorAll(
+          '[data-testid="stMain"] [data-testid="stImage"] img')]
+          .filter(i => i.getClientRects().length > 0).map(i => i.getBoundingClientRect().top)""")
+        assert sum(top < 720 for top in bottoms) >= 3, bottoms  # the input and two outputs
+    finally:
+        context.close()
