@@ -35,7 +35,7 @@ run: outputs
 	$(BIN)/streamlit run dashboard.py --server.port $(PORT)
 
 # The pages show stored outputs instead of running networks (core/outputs.py); only
-# missing or stale files are computed (a minute for the whole experiment, once).
+# missing or stale files are computed (about 4 minutes on 2 busy cores, once).
 outputs: $(STAMP)
 	$(BIN)/python -m core.outputs --root checkpoints
 

@@ -181,9 +181,11 @@ async def wait_idle(page, *, timeout: float = 300.0, settle: float = 0.3) -> flo
     raise TimeoutError("the page did not become idle")
 
 
-async def visit(browser, url: str) -> tuple[float, object, object]:
-    """Open ``url`` in a fresh context; seconds to idle, and the context and page."""
-    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+async def visit(browser, url: str, size: tuple[int, int] = (1440, 900)
+                ) -> tuple[float, object, object]:
+    """Open ``url`` in a fresh context with a ``size`` (width, height) window; seconds to
+    idle, and the context and page."""
+    context = await browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = await context.new_page()
     start = time.monotonic()
     await page.goto(url, wait_until="commit")

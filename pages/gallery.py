@@ -9,7 +9,7 @@ from ui.catalog import (
     load_catalog,
     show_catalog_problems,
 )
-from ui.common import explain, lazy_section, route_through_dashboard
+from ui.common import explain, lazy_section, presenting, route_through_dashboard
 from ui.gallery import (
     gallery_controls,
     gif_bytes,
@@ -21,7 +21,7 @@ from ui.gallery import (
     render_look,
     render_magnifier,
 )
-from ui.life import render_life
+from ui.life import render_choice, render_life
 from ui.pixels import show_pixels
 
 route_through_dashboard()
@@ -61,7 +61,14 @@ if settings.film:
     frames = render_filmstrip(catalog, settings.film, settings, image, digest)
 render_curves(catalog, settings)
 
-st.subheader("Downloads")  # built only when clicked (deferred)
+choice = lazy_section("What should I use? Sharpness against checkerboard, every variant",
+                      "choose", in_url=True)
+with choice:
+    if choice.open:  # charts on demand, as below
+        render_choice(checkpoint_root())
+
+if not presenting():  # presenting, the download buttons are hidden: no empty heading
+    st.subheader("Downloads")  # built only when clicked (deferred)
 left, right = st.columns(2)
 left.download_button(
     "Grid as PNG", data=lambda: grid_png(images, outputs), file_name=f"gallery-epoch{settings.epoch}.png",

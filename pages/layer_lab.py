@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.common import explain, route_through_dashboard
+from ui.common import explain, presenting, route_through_dashboard
 from ui.layers import (
     lab_controls,
     lab_image,
@@ -22,15 +22,19 @@ explain(
     "fixes do not. Each output is magnified with nearest neighbour (no smoothing) and "
     "scored by how much of its fine detail repeats with the period of the strides."
 )
+# presenting, the outputs on the first screen and the controls that choose them below
+# (at 1280x720 the controls alone filled it)
+view = st.container() if presenting() else None
 spec = lab_controls()
-image, label = lab_image(spec)
-show_pixels(image, factor=magnify_factor(image.shape[1], 96), width="content",
-            caption=f"Input: {label}, {image.shape[0]} x {image.shape[1]} px → "
-                   f"{image.shape[0] * spec.period} px after {spec.layers} layer(s) at "
-                   f"scale {spec.scale}.")
-results = lab_results(spec.names, image, scale=spec.scale, kernel_size=spec.kernel_size,
-                      layers=spec.layers, seed=spec.seed, activation=spec.activation)
-render_side_by_side(results)
+with view or st.container():
+    image, label = lab_image(spec)
+    show_pixels(image, factor=magnify_factor(image.shape[1], 96), width="content",
+                caption=f"Input: {label}, {image.shape[0]} x {image.shape[1]} px → "
+                       f"{image.shape[0] * spec.period} px after {spec.layers} layer(s) at "
+                       f"scale {spec.scale}.")
+    results = lab_results(spec.names, image, scale=spec.scale, kernel_size=spec.kernel_size,
+                          layers=spec.layers, seed=spec.seed, activation=spec.activation)
+    render_side_by_side(results)
 
 st.header("Artifacts in gradients")
 render_gradient_view()

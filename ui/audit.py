@@ -11,6 +11,7 @@ go to ``onnx.load_from_string`` and ``onnxruntime.InferenceSession`` directly.
 from __future__ import annotations
 
 import hashlib
+import keyword
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,6 +211,7 @@ def _references(root: str, stamp: tuple) -> dict[str, float]:
         epoch = catalog.default_epoch(variant) if variant in catalog.variants else None
         if epoch in xs:
             out[variant] = float(ys[xs.index(epoch)])
+            out[f"{variant} epoch"] = epoch
     return out
 
 
@@ -217,10 +219,12 @@ def score_reference() -> str:
     """A good and a bad score to read the audit's against, from our own data."""
     root = checkpoint_root()
     ref = _references(str(root), folder_signature(root))
-    parts = [f"the held-out photographs themselves {score_text(ref['photographs'])}"]
-    parts += [f"our {v} network {score_text(ref[v])} ({'clean' if v == 'resize_nearest' else 'a grid'})"
+    parts = [f"the photographs themselves {score_text(ref['photographs'])}"]
+    parts += [f"our {v} network at epoch {ref[f'{v} epoch']} {score_text(ref[v])}"
               for v in ("resize_nearest", "deconv3") if v in ref]
-    return "For scale, checkerboard scores: " + ", ".join(parts) + "."
+    return ("For scale, mean checkerboard scores on the held-out photographs: "
+            + ", ".join(parts) + ". A score is one output's; a trained network can hide "
+            "much of what its layers paint, so a low score and offending layers go together.")
 
 
 def render_summary(report: AuditReport) -> None:
@@ -283,15 +287,27 @@ def _cell(value) -> str:
     return str(value) if value != "" else "—"
 
 
+#: The layer table's columns, in order: the verdict and the three numbers behind it first
+#: (the legend below explains them), the geometry after; kernel, stride and padding in
+#: one column, so the table fits a reading page without a sideways scroll.
+LAYER_COLUMNS = ("#", "name", "verdict", "overlap", "uneven", "imbalance", "op",
+                 "k/s/pad", "channels")
+
+
 def layer_table(report: AuditReport) -> pd.DataFrame:
-    """The layers, one row each, verdict first after the name (visible without a
-    sideways scroll), every cell as text: "—", "yes"/"no", two decimals."""
+    """The layers, one row each (:data:`LAYER_COLUMNS`; ↑ upsampling, ↓ downsampling; sizes
+    are in the chosen layer's view), every cell as text: "—", "yes"/"no", two decimals. A layer is named by its module path when the graph gives
+    one (``up1.deconv``, not the exporter's ``node_ConvTranspose_15``)."""
     df = pd.DataFrame(report.layer_rows())
     if df.empty:
         return df
-    first = [c for c in ("#", "name", "verdict") if c in df.columns]
-    df = df[first + [c for c in df.columns if c not in first]]
-    return df.map(_cell)
+    df = df.rename(columns={"overlap max/min": "overlap"})
+    df["name"] = [la.module_path or la.name for la in report.layers]
+    df["k/s/pad"] = ["/".join(str(v) if v != "" else "—" for v in row)
+                     for row in df[["kernel", "stride", "padding"]].itertuples(index=False)]
+    arrow = {"up": " ↑", "down": " ↓"}
+    df["op"] = [op + arrow.get(d, "") for op, d in zip(df["op"], df["dir"], strict=True)]
+    return df[[c for c in LAYER_COLUMNS if c in df.columns]].map(_cell)
 
 
 def plain_verdict(layer: LayerAudit) -> str:
@@ -308,8 +324,8 @@ def plain_verdict(layer: LayerAudit) -> str:
         return f"{name} upsamples without a checkerboard of its own."
     why = []
     if layer.uneven and layer.interior_max is not None:
-        why.append(f"its kernel copies overlap unevenly (some output pixels are painted "
-                   f"{layer.interior_max} times, their neighbours {layer.interior_min})")
+        why.append(f"its kernel copies overlap unevenly (the most painted output pixels are "
+                   f"painted {layer.interior_max} times, the least {layer.interior_min})")
     if layer.phase_imbalance is not None and np.isfinite(layer.phase_imbalance) \
             and layer.phase_imbalance > 0:
         why.append(f"its {len(layer.gains[0, 0]) if layer.gains is not None else 's'}x"
@@ -321,6 +337,22 @@ def plain_verdict(layer: LayerAudit) -> str:
             + ("; and ".join(why) if why else layer.verdict) + ".")
 
 
+def attribute_target(path: str) -> str | None:
+    """``main.3.conv`` as Python that assigns to that submodule: ``self.main[3].conv``
+    (a number is an index into an ``nn.Sequential`` / ``nn.ModuleList``, which take item
+    assignment); None when a part is neither a name nor an index (the code then keeps
+    ``fix = ...``)."""
+    target = "self"
+    for part in path.split("."):
+        if part.isdecimal() and part.isascii():
+            target += f"[{int(part)}]"
+        elif part.isidentifier() and not keyword.iskeyword(part):
+            target += f".{part}"
+        else:
+            return None
+    return target
+
+
 def module_fix_code(layer: LayerAudit) -> str | None:
     """The fix as the line in the user's module: ``self.up1.deconv = ...`` in place of
     ``fix = ...``, when the layer's module path is known."""
@@ -328,8 +360,8 @@ def module_fix_code(layer: LayerAudit) -> str | None:
     if not code:
         return code
     path = layer.module_path or ".".join(p for p in layer.name.strip("/").split("/")[:-1])
-    if path and "\nfix = " in "\n" + code:
-        target = f"self.{path}"
+    target = attribute_target(path) if path else None
+    if target and "\nfix = " in "\n" + code:
         code = ("\n" + code).replace("\nfix = ", f"\n# in your module's __init__, replacing "
                                     f"the layer at {path}:\n{target} = ", 1)[1:]
     return code
@@ -373,9 +405,13 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
     # A finding, not a failure of the page: warning (artifact), info (gradient only).
     box = {"artifact": st.warning, "gradient": st.info,
            "not judged": st.warning}.get(layer.severity, st.success)
+    size = (f", {'x'.join(map(str, layer.in_size))} → {'x'.join(map(str, layer.out_size))}"
+            if layer.in_size and layer.out_size else "")
     box(f"{plain_verdict(layer)}\n\n**{md_escape(layer.name)}** ({layer.op}"
-        f"{' ' + md_escape(layer.mode) if layer.mode else ''}): {md_escape(layer.verdict)}.",
-        icon={"artifact": ":material/grid_4x4:", "gradient": ":material/south_west:"}.get(
+        f"{' ' + md_escape(layer.mode) if layer.mode else ''}{size}): "
+        f"{md_escape(layer.verdict)}.",
+        icon={"artifact": ":material/grid_4x4:", "gradient": ":material/south_west:",
+              "not judged": ":material/help:"}.get(
             layer.severity, ":material/check_circle:"))
     for note in layer.notes:
         st.caption(md_escape(note, 2000))
@@ -420,10 +456,13 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
 def render_measured(measured: dict, *, together: bool = False) -> None:
     """The scores of a measured fix (live modules: our examples)."""
     which = "these layers" if together else "this layer"
+    # the two rows at initialisation first (the comparison of the designs), then the
+    # network as given: trained weights may hide what the layer paints at init
     rows = [{"network": label, "checkerboard": score_text(measured.get(k))}
-            for k, label in (("as_given", "as given (trained or initialised)"),
-                             ("original_at_init", f"{which} re-initialised"),
-                             ("fixed_at_init", f"{which} swapped for the fix, at init"))
+            for k, label in (("original_at_init", f"at init: {which} as designed"),
+                             ("fixed_at_init", f"at init: {which} swapped for the fix"),
+                             ("as_given", "as given (its own weights; not comparable with "
+                                          "the rows at init)"))
             if k in measured]
     st.markdown(f"**Measured** on the {measured.get('probe')} probe, period "
                 f"{measured.get('period')}: {measured.get('fix', '')}")
@@ -440,9 +479,10 @@ def render_layers(report: AuditReport) -> None:
         return
     show_table(layer_table(report), hide_index=True)
     explain("**verdict**: " + "; ".join(f"*{k}*: {v}" for k, v in VERDICT_WORDS.items())
-            + ". **overlap max/min**: how often the most and least painted output pixels "
+            + ". **overlap** (max/min): how often the most and least painted output pixels "
             "are painted. **imbalance**: how unequal the output phases are on a flat "
-            "input (0 is balanced).")
+            "input (0 is balanced). **op**: ↑ upsamples, ↓ downsamples; **k/s/pad**: "
+            "kernel, stride, padding.")
     n = len(report.layers)
     check_query_params({"layer": IntParam(0, n - 1)})
     default = next((i for i, la in enumerate(report.layers) if la.offending), 0)

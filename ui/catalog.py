@@ -43,7 +43,7 @@ from core.experiment.history import read_histories
 from core.experiment.outputs import ModelOutput, compute_output, read_output
 from core.io.pixels import content_hash
 from core.io.text import md_code, md_escape
-from core.maths.metrics import checkerboard_score
+from core.maths.metrics import checkerboard_score, format_score
 from ui.common import ROOT
 
 #: Environment variable naming the checkpoint folder (tests point it elsewhere).
@@ -168,6 +168,20 @@ def model_output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray,
         return run_model(path, image, digest)
     except CheckpointError as err:
         return Unavailable("broken", f"cannot load `{shown_path(path)}`: {err.problem}")
+
+
+#: An output whose pixels spread less than this (standard deviation, 0..1 scale) is
+#: nearly one flat colour: the untrained networks at epoch 0 draw a near-black square.
+FLAT_STD = 0.02
+
+
+def frame_caption(epoch: int, pixels: np.ndarray, score: float, *, unit: bool = True) -> str:
+    """``"epoch 5 · 2.1 ×10⁻³"``; for a nearly flat output (std below :data:`FLAT_STD`)
+    ``"epoch 0 · flat, no score"``: the score of a near-black square is not comparable
+    with a photograph's (it read 0.47 ×10⁻³, as the clean photograph does)."""
+    if float(np.std(pixels)) < FLAT_STD:
+        return f"epoch {epoch} · flat, no score"
+    return f"epoch {epoch} · {format_score(score, unit=unit)}"
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

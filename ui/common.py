@@ -132,6 +132,24 @@ _PRESENT_CSS = """
 [data-testid="stMain"] [data-testid="stDownloadButton"] { display: none; }
 .st-key-present-exit { position: fixed; top: 0.55rem; right: 4.5rem; z-index: 999991;
   width: auto; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; }
+[data-testid="stMain"] h1 { padding-top: 0.6rem; padding-bottom: 0.6rem; }
+/* A short screen (1280x720, a laptop on a projector): smaller type, and of the views
+   drawn twice (ui.common.by_screen_height) the one for short screens. */
+@media (max-height: 800px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 3.2rem; }
+  [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+  [data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
+  [data-testid="stMain"] h1 { font-size: 2.2rem !important; padding-top: 0.3rem;
+    padding-bottom: 0.3rem; }
+  [data-testid="stMain"] [data-testid="stMetricValue"],
+  [data-testid="stMain"] [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p {
+    font-size: 2rem; }
+  [data-testid="stMain"] [class*="st-key-tall-screen-"] { display: none; }
+}
+@media (min-height: 801px) {
+  [data-testid="stMain"] [class*="st-key-short-screen-"] { display: none; }
+}
 </style>
 """
 
@@ -177,6 +195,15 @@ def explain(markdown: str) -> None:
     """Explanatory text: shown normally, folded away in presentation mode."""
     if not presenting():
         st.markdown(markdown)
+
+
+def by_screen_height(key: str) -> tuple[st.delta_generator.DeltaGenerator,
+                                          st.delta_generator.DeltaGenerator]:
+    """Two containers, presenting: the first shown on screens taller than 800 px, the
+    second on shorter ones (the presentation CSS hides the other). For pictures whose
+    whole-pixel magnification must be smaller on a 1280x720 screen: the server does not
+    know the screen, so such a view is drawn twice, once at each magnification."""
+    return st.container(key=f"tall-screen-{key}"), st.container(key=f"short-screen-{key}")
 
 
 def hidden_container(key: str) -> st.delta_generator.DeltaGenerator:

@@ -28,7 +28,7 @@ from core.experiment.catalog import (
 from core.experiment.outputs import ModelOutput
 from core.io.pixels import Region, tile_grid, to_gif_bytes, to_png_bytes
 from core.maths.metrics import SCORE_UNIT, format_score
-from ui.catalog import heldout_scores, model_output, opening_epoch_note
+from ui.catalog import frame_caption, heldout_scores, model_output, opening_epoch_note
 from ui.common import explain, lazy_section, presenting, secondary
 from ui.figures.firstlook import render_first_look
 from ui.figures.regions import artifact_region, curves_figure, outline_region, region_controls
@@ -269,7 +269,8 @@ def render_filmstrip(catalog: Catalog, variant: str, settings: GallerySettings,
                     continue
                 frames.append(result.pixels)
                 mark = "▶ " if epoch == settings.epoch else ""
-                show_pixels(result.pixels, f"{mark}epoch {epoch} · {format_score(result.score)}",
+                show_pixels(result.pixels,
+                            mark + frame_caption(epoch, result.pixels, result.score),
                             key=result.key, png=result.png)
     return frames
 

@@ -40,8 +40,9 @@ from core.maths.metrics import (
 from core.maths.phase_gains import phase_gains
 from core.upsamplers.lab_inputs import build_stack, lab_input, upsample_image
 from core.upsamplers.registry import UPSAMPLERS, upsampler_names
-from core.upsamplers.timing import cost_rows
+from core.upsamplers.timing import cost_rows, stored_cost_rows
 from ui.common import explain, presenting, secondary
+from ui.figures.front import stored_benchmark
 from ui.figures.panels import gains_panels_figure, panel_height, patterns_figure
 from ui.pixels import magnify_factor, show_pixels
 from ui.plots import colorscale, integer_colorbar, scale_for, show_plot, show_table
@@ -311,46 +312,96 @@ def render_side_by_side(results: Sequence[LabResult], *, details: bool = True,
 # --------------------------------------------------------------------------- cost
 
 
+#: Calls of each upsampler the live cost table times (in rotated rounds, after two
+#: warm-up rounds): with 5, three presses of "Measure again" at load 5 read 0.0x, 22x
+#: and 0.1x for one ratio; see ``cost_table`` for what 15 read.
+COST_REPEATS = 15
+REFERENCE = "resize_nearest"
+
+
+def ratio_text(middle: float, low: float, high: float) -> str:
+    """``"1.9x (1.7-2.2)"``: a time ratio and the middle half of the per-round ratios, two
+    significant figures each (a small ratio reads 0.042x, never 0.0x)."""
+    def fig(v: float) -> str:
+        return f"{v:.2g}" if np.isfinite(v) else "—"
+
+    return f"{fig(middle)}x ({fig(low)}–{fig(high)})"
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def cost_table(names: tuple[str, ...], in_channels: int, out_channels: int, size: int,
                scale: int, kernel_size: int, run: int = 0) -> pd.DataFrame:
-    """Parameters, multiply-adds and measured inference time (``run`` busts the cache)."""
+    """Parameters, multiply-adds and measured inference time (``run`` busts the cache):
+    the median of :data:`COST_REPEATS` calls and the middle half of them, and the time
+    against ``resize_nearest`` as the median of the per-round ratios with its middle
+    half (:func:`core.upsamplers.timing.cost_rows`)."""
     del run
     rows = cost_rows(names, in_channels, out_channels, size, size, scale=scale,
-                     kernel_size=kernel_size, repeats=5)
+                     kernel_size=kernel_size, repeats=COST_REPEATS, reference=REFERENCE)
     df = pd.DataFrame(rows).set_index("upsampler")
     df["multiply_adds"] = df["multiply_adds"] / 1e6
-    df = df.rename(columns={"parameters": "parameters", "multiply_adds": "multiply-adds (M)",
-                            "forward_ms": "forward (ms)"})
-    if "resize_nearest" in df.index:
-        df["time vs resize_nearest"] = df["forward (ms)"] / df.loc["resize_nearest",
-                                                                 "forward (ms)"]
-    return df
+    df["middle half (ms)"] = [f"{a:.2g}–{b:.2g}" for a, b in
+                              zip(df["forward_q1_ms"], df["forward_q3_ms"], strict=True)]
+    if "vs_reference" in df.columns:
+        df[f"time vs {REFERENCE} (middle half)"] = [
+            ratio_text(*v) for v in
+            df[["vs_reference", "vs_reference_q1", "vs_reference_q3"]].to_numpy()]
+    df = df.drop(columns=[c for c in df.columns if c.startswith(("forward_q", "vs_reference"))])
+    return df.rename(columns={"multiply_adds": "multiply-adds (M)", "forward_ms": "forward (ms)"})
+
+
+def render_stored_costs() -> None:
+    """The stored benchmark's forward times at its first shape, with what it ran on."""
+    rows, about = stored_cost_rows(stored_benchmark(), REFERENCE)
+    if not rows:
+        st.info("No stored benchmark: `python benchmarks/upsampling.py` writes one.")
+        return
+    shape = about["shape"] or {}
+    st.markdown(
+        f"**Stored benchmark** (`benchmarks/upsampling.py`, {about['date']}: "
+        f"{about['cpu_count']} CPU cores, torch {about['torch']}, {about['threads']} thread, "
+        f"load {float(about['load'] or 0):.1f}; {shape.get('N')} image, {shape.get('C_in')} → "
+        f"{shape.get('C_out')} channels, {shape.get('H')} → {2 * int(shape.get('H', 0))} px; "
+        f"median of {about['repeats']} rounds of {about['clock']}, fastest beside it)")
+    df = pd.DataFrame(rows).set_index("upsampler").rename(columns={
+        "forward_ms": "forward (ms)", "forward_min_ms": "fastest (ms)",
+        "vs_reference": f"time vs {REFERENCE}"})
+    show_table(df.style.format({"forward (ms)": "{:.2g}", "fastest (ms)": "{:.2g}",
+                                f"time vs {REFERENCE}": "{:.2g}x"}))
 
 
 def render_cost_table(names: Sequence[str] | None = None, *, scale: int = 2,
-                      kernel_size: int = 3, key: str = "lab-cost") -> pd.DataFrame:
-    """Controls for the size, then the cost of each upsampler, measured here and now."""
+                      kernel_size: int = 3, key: str = "lab-cost") -> pd.DataFrame | None:
+    """The stored benchmark, then controls for the size and, on request, the cost of
+    each upsampler measured here and now (None until asked)."""
     names = tuple(names) if names else tuple(upsampler_names())
+    render_stored_costs()
+    st.markdown("**Measured here and now** (any size; seconds on a busy machine)")
     cols = st.columns(3)
     c_in = cols[0].selectbox("Input channels", (8, 32, 64, 128), index=2, key=f"{key}-cin")
     c_out = cols[1].selectbox("Output channels", (3, 8, 32, 64), index=2, key=f"{key}-cout")
     size = cols[2].selectbox("Input size (pixels)", (16, 32, 64, 128), index=1,
                              key=f"{key}-size")
     run_key = f"{key}-run"
+    # a live timing only on request: it takes seconds on a busy machine
+    if not st.toggle("Measure here and now", key=f"{key}-live"):
+        return None
     st.session_state.setdefault(run_key, 0)
     if st.button("Measure again", key=f"{key}-again", icon=":material/timer:"):
         st.session_state[run_key] += 1
     with st.spinner("Timing each upsampler on this machine..."):
         df = cost_table(names, c_in, c_out, size, scale, kernel_size, st.session_state[run_key])
     # Two significant figures: a live timing on a shared machine varies by tens of percent.
-    show_table(df.style.format({"multiply-adds (M)": "{:.1f}", "forward (ms)": "{:.2g}",
-                                "time vs resize_nearest": "{:.1f}x"}))
+    show_table(df.style.format({"multiply-adds (M)": "{:.1f}", "forward (ms)": "{:.2g}"}))
+    st.markdown(f"Measured live on this shared machine: the median of {COST_REPEATS} forward "
+                "passes each, timed in turns; in brackets, the middle half of them. A busy "
+                "machine widens the brackets.")  # shown when presenting too
     explain(f"One image, {c_in} → {c_out} channels, {size} x {size} → {scale * size} x "
-            f"{scale * size}, {kernel_size} x {kernel_size} kernels; median of 5 forward "
-            "passes (timed in turns after two warm-up rounds) on this shared machine. `fused_resize` computes "
-            "exactly `resize_nearest` from the same weights without building the upsampled "
-            "tensor; see `benchmarks/upsampling.py` for the careful measurement.")
+            f"{scale * size}, {kernel_size} x {kernel_size} kernels; two warm-up rounds, then "
+            "each round calls every upsampler once, starting with a different one each "
+            "round; the ratio to `resize_nearest` is taken within each round. `fused_resize` "
+            "computes exactly `resize_nearest` from the same weights without building the "
+            "upsampled tensor; see `benchmarks/upsampling.py` for the careful measurement.")
     return df
 
 

@@ -126,6 +126,19 @@ def summary_text(full: pd.DataFrame, last_epoch: int, hist: pd.DataFrame) -> str
     return " ".join(parts)
 
 
+def render_choice(root: Path) -> None:
+    """The section "What should I use?": every trained variant's sharpness against its
+    checkerboard (the front), from the stored histories."""
+    hist = histories(root)
+    for problem in hist.attrs.get("problems", []):
+        st.warning(md_escape(problem))  # names of files and folders: text, not Markdown
+    explain("Each point is one stored epoch of one trained variant (epochs 1, 10 and the last; "
+            "the label is the epoch), measured on photographs it never saw; the dotted line "
+            "joins a variant's own points in epoch order. Up is sharper, left is cleaner; a "
+            "black ring marks the front: no other variant is both sharper and cleaner there.")
+    render_front(hist, key="life-front")
+
+
 def render_life(root: Path) -> None:
     """The section: ratio over every epoch (full-strength and small model), imbalance."""
     st.subheader("The artifacts' life")
@@ -155,12 +168,6 @@ def render_life(root: Path) -> None:
     )
     show_plot(ratio_figure(lines), key="life-ratio", height=420)
     st.markdown(summary_text(full, last, hist))
-    st.subheader("So what should I use? Sharpness against checkerboard")
-    explain("Each point is one stored epoch of one trained variant (epochs 1, 10 and the last; "
-            "the label is the epoch), measured on photographs it never saw; the dotted line "
-            "joins a variant's own points in epoch order. Up is sharper, left is cleaner; a "
-            "black ring marks the front: no other variant is both sharper and cleaner there.")
-    render_front(hist, key="life-front")
     frames = {}
     for variant in variant_order(sorted(set(hist["variant"]))):
         d = hist[hist["variant"] == variant]

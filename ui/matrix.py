@@ -17,6 +17,7 @@ from core.maths.matrix_case import (
     small_integer_input,
     small_integer_kernel,
 )
+from ui.figures.matrix import POSITION_PARAM
 from ui.urlstate import ChoiceParam, IntParam, Preset, check_query_params, preset_row
 
 # --------------------------------------------------------------------------- settings
@@ -43,7 +44,7 @@ URL_PARAMS = {
     "mx_values": ChoiceParam(VALUE_MODES),
     "mx_seed": IntParam(0, 9999),
     "mx_y": ChoiceParam(Y_MODES),
-    "mx_pos": IntParam(0, 255),
+    "mx_pos": POSITION_PARAM,
 }
 
 

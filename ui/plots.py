@@ -129,11 +129,13 @@ def present_fonts(fig: go.Figure) -> go.Figure:
 
 
 def show_plot(fig: go.Figure, *, key: str | None = None, height: int | None = None,
-              present_height: int | None = None) -> None:
+              present_height: int | None = None, width: int | None = None) -> None:
     """Render a plotly figure: toolbar PNG export, every text larger when presenting.
 
     ``height`` is scaled by 1.3 when presenting, unless ``present_height`` says exactly
-    (for panels whose height must match their width in the wide layout).
+    (for panels whose height must match their width in the wide layout). ``width``: the
+    figure's own width in pixels (at most its column's) instead of the column's, for a
+    square grid whose colour bar should sit beside it.
     """
     _safe_colours(fig)
     if presenting():
@@ -144,7 +146,10 @@ def show_plot(fig: go.Figure, *, key: str | None = None, height: int | None = No
             height = int(height * 1.3)
     if height:
         fig.update_layout(height=height)
-    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme="streamlit")
+    if width:
+        fig.update_layout(width=width)
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme="streamlit",
+                    width="content" if width else "stretch")
 
 
 def preload_charts(key: str) -> None:

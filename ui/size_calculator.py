@@ -50,8 +50,9 @@ def render_size_calculator(spec: MatrixSpec | None = None, *, key: str = "calc")
     for col, (name, label, lo, hi, _) in zip(cols, _CALC_FIELDS, strict=True):
         typed = col.number_input(
             label, lo, hi, value=None, key=f"{key}_{name}", bind="query-params",
-            placeholder=f"{defaults[name]}" + (" (as above)" if spec is not None else ""),
-            help="Empty: the value of the convolution above. Type a number to try another.")
+            placeholder=f"{defaults[name]}",
+            help="Empty: the value of the convolution above (shown greyed). Type a number "
+                 "to try another.")
         values.append(int(typed) if typed is not None else int(defaults[name]))
     n, k, s, p, d = values
     rep = size_report(n, k, s, p, d)
@@ -79,16 +80,24 @@ def render_size_calculator(spec: MatrixSpec | None = None, *, key: str = "calc")
                           "output size": list(rep.transpose_outs.values())}),
             hide_index=True,
         )
-        st.caption(f"Valid output_padding: 0 to {max(s, d) - 1} (PyTorch needs it smaller "
-                   "than the stride or the dilation).")
+        top = max(s, d) - 1
+        st.caption("output_padding must be 0 here: PyTorch needs it smaller than the stride "
+                   "or the dilation, both 1." if top == 0 else
+                   f"output_padding can be 0 to {top}: PyTorch needs it smaller than the "
+                   "stride or the dilation.")
     else:
         st.error("No transposed convolution: the padding crops away the whole output.",
                  icon=":material/block:")
     if rep.conv_out is not None:
-        same = ", ".join(str(v) for v in rep.same_output_inputs)
+        sizes = list(rep.same_output_inputs)
+        which = (f"only input size {sizes[0]}" if len(sizes) == 1 else
+                 f"input sizes {sizes[0]} and {sizes[1]} both" if len(sizes) == 2 else
+                 f"each input size {sizes[0]} through {sizes[-1]}"
+                 if sizes == list(range(sizes[0], sizes[-1] + 1)) else
+                 "input sizes " + ", ".join(map(str, sizes)) + " all")
+        forgets = ("" if len(sizes) == 1 else ": the floor forgets the difference")
         st.info(
-            f"A stride-{s} convolution maps every input size in **{{{same}}}** to "
-            f"{rep.conv_out}: the floor forgets the difference. Going back, "
+            f"A stride-{s} convolution maps {which} to {rep.conv_out}{forgets}. Going back, "
             f"`conv_transpose2d` of a {rep.conv_out}-long input returns "
             f"{n - rep.recovering_output_padding} + output_padding, so `output_padding = "
             f"{rep.recovering_output_padding}` recovers n = {n}.",

@@ -26,7 +26,9 @@ from core.io.pixels import Region
 from core.maths.matrix_case import MatrixSpec, build_case
 from core.maths.metrics import SCORE_UNIT, format_score
 from ui.catalog import (
+    FLAT_STD,
     checkpoint_root,
+    frame_caption,
     heldout,
     heldout_digests,
     heldout_scores,
@@ -35,10 +37,10 @@ from ui.catalog import (
     model_output,
     show_catalog_problems,
 )
-from ui.common import hidden_container, lazy_section, presenting
+from ui.common import by_screen_height, hidden_container, lazy_section, presenting
 from ui.figures.comparison import Side, render_comparison
 from ui.figures.coverage import FIGURE_4, FIGURE_6, CoverageSpec, render_coverage
-from ui.figures.firstlook import look_panels, render_first_look
+from ui.figures.firstlook import look_panels, render_first_look_for_screens
 from ui.figures.front import render_front
 from ui.figures.matrix import render_transpose_view, show_matrix_c
 from ui.figures.regions import artifact_region, curves_figure
@@ -61,9 +63,14 @@ CROP_SIZE = 32
 DECONV, EVEN, RESIZE = "deconv3", "deconv4", "resize_nearest"
 FILM_EPOCHS = (0, 1, 2, 5, 10)
 #: The coverage heatmap's height in steps 4 and 6: smaller when presenting, so the figure
-#: and its sentence fit a 1440x900 screen.
-POINT_HEIGHT = {False: 560, True: 370}
-FILM_PRESENT_FACTOR = 5
+#: and its sentence fit a 1280x720 screen.
+POINT_HEIGHT = {False: 560, True: 330}
+FILM_PRESENT_FACTOR = 4
+#: Presenting, the first look's magnification (steps 1 and 7) on screens over 800 px high
+#: (1440x900: the pictures, their sentence and the step's sentence on one screen; shorter
+#: ones: ui.figures.firstlook.SHORT_LOOK_FACTOR), and the film's (step 5) on short ones.
+TALL_LOOK_FACTOR = 10
+SHORT_FILM_FACTOR = 3
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,13 @@ def _output(catalog: Catalog, variant: str, epoch: int, image: np.ndarray, diges
 # --------------------------------------------------------------------------- the steps
 
 
+def _first_look(panels, region: Region, *, where: str, epoch_note: str, key: str) -> None:
+    """The first look, at :data:`TALL_LOOK_FACTOR` when presenting on a tall screen (and
+    smaller on a short one: :func:`render_first_look_for_screens`)."""
+    render_first_look_for_screens(panels, region, where=where, epoch_note=epoch_note,
+                                  key=key, factor=TALL_LOOK_FACTOR if presenting() else None)
+
+
 def step_artifacts() -> None:
     catalog = _catalog_or_warn()
     if catalog is None:
@@ -135,9 +149,9 @@ def step_artifacts() -> None:
         if out is not None:
             panels.append((f"{variant} · epoch {epoch}", out.pixels, out.key, out.score))
     epoch = catalog.default_epoch(DECONV) if DECONV in catalog.variants else None
-    render_first_look([(c, p, k) for c, p, k, _ in panels], region, where=name,
-                      epoch_note=f"Epoch {epoch}: the post's ten epochs of training."
-                      if epoch == POST_EPOCH else "", key="story-artifacts")
+    _first_look([(c, p, k) for c, p, k, _ in panels], region, where=name,
+                epoch_note=f"Epoch {epoch}: the post's ten epochs of training."
+                if epoch == POST_EPOCH else "", key="story-artifacts")
     more = lazy_section("The plain pixels and the checkerboard scores", "story-more-1")
     with more:
         if not more.open:
@@ -162,8 +176,13 @@ def step_transpose() -> None:
     render_transpose_view(case, key="story_mxt", compact=presenting())
 
 
+#: Presenting, steps 4 and 6 show the heatmap; its numbers open on demand.
+COVERAGE_FOLD = "The numbers of this figure: counts per phase, output size, the layer's code"
+
+
 def step_uneven() -> None:
-    render_coverage(figure_spec(FIGURE_4), key="story-fig4", height=POINT_HEIGHT[presenting()])
+    render_coverage(figure_spec(FIGURE_4), key="story-fig4", height=POINT_HEIGHT[presenting()],
+                    fold=COVERAGE_FOLD if presenting() else None)
 
 
 def step_first_epoch() -> None:
@@ -173,27 +192,22 @@ def step_first_epoch() -> None:
     name, image, digest = _photo()
     region = _crop(catalog, image, digest)
     variants = [v for v in (DECONV, RESIZE) if v in catalog.variants]
-    # presenting: x5 at most, so both rows of the film and the sentence fit 1440x900
+    # presenting: x4 at most, so both rows of the film and the sentence fit 1440x900
     factor = fit_factor(region.width, len(FILM_EPOCHS))
-    factor = min(factor, FILM_PRESENT_FACTOR) if presenting() else factor
-    rows = " and ".join(f"`{v}` {where}" for v, where in zip(variants, ("above", "below"),
-                                                                strict=False))
-    st.markdown(f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels "
-                f"of {name} (each pixel minus its local average, amplified), epoch by epoch, "
-                f"{rows}; {scale_label(factor)}.")
-    with pixelated_container("story-film"):
-        for variant in variants:
-            epochs = [e for e in FILM_EPOCHS if e in catalog.epochs(variant)]
-            cols = st.columns(len(FILM_EPOCHS))
-            for col, epoch in zip(cols, epochs, strict=False):
-                out = _output(catalog, variant, epoch, image, digest)
-                if out is not None:
-                    look = look_panels([(variant, out.pixels, out.key)], region)[0]
-                    with col:
-                        show_exact(look.view, f"epoch {epoch} · "
-                                   f"{format_score(out.score, unit=False)}",
-                                   key=f"{out.key}|look|{region}", factor=factor)
-    st.markdown(first_epoch_sentence(catalog.series))
+    frames = [(variant, epoch, out) for variant in variants
+              for epoch in FILM_EPOCHS if epoch in catalog.epochs(variant)
+              for out in [_output(catalog, variant, epoch, image, digest)] if out is not None]
+    if not presenting():
+        _film(frames, variants, region, name, factor, "story-film")
+    else:
+        tall, short = by_screen_height("story-film")
+        with tall:
+            _film(frames, variants, region, name, min(factor, FILM_PRESENT_FACTOR), "story-film")
+        with short:
+            _film(frames, variants, region, name, SHORT_FILM_FACTOR, "story-film-short")
+    shown = {v: {e: out.score for v2, e, out in frames
+                 if v2 == v and float(np.std(out.pixels)) >= FLAT_STD} for v in variants}
+    st.markdown(first_epoch_sentence(catalog.series, shown=shown, photo=name))
     more = lazy_section("Training curves: loss, PSNR, SSIM and checkerboard score", "story-more-5")
     with more:
         if more.open:
@@ -201,21 +215,56 @@ def step_first_epoch() -> None:
                       height=520)
 
 
-def first_epoch_sentence(series, first: int = 1, last: int = POST_EPOCH) -> str:
+def _film(frames, variants: list[str], region: Region, name: str, factor: int,
+          key: str) -> None:
+    """Step 5's two rows of fine detail, one per variant, at ``factor``."""
+    rows = " and ".join(f"`{v}` {where}" for v, where in zip(variants, ("above", "below"),
+                                                                strict=False))
+    st.markdown(f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels "
+                f"of {name} (each pixel minus its local average, amplified), epoch by epoch, "
+                f"{rows}; {scale_label(factor)}.")
+    with pixelated_container(key):
+        for variant in variants:
+            cols = st.columns(len(FILM_EPOCHS))
+            mine = [(epoch, out) for v, epoch, out in frames if v == variant]
+            for col, (epoch, out) in zip(cols, mine, strict=False):
+                look = look_panels([(variant, out.pixels, out.key)], region)[0]
+                with col:
+                    show_exact(look.view, frame_caption(epoch, out.pixels, out.score,
+                                                        unit=False),
+                               key=f"{out.key}|look|{region}", factor=factor)
+
+
+def _ratios(curves: list[dict[int, float]], first: int, last: int) -> list[float]:
+    return [curves[0][e] / curves[1][e] for e in range(first, last + 1)
+            if e in curves[0] and e in curves[1] and curves[1][e] > 0]
+
+
+def first_epoch_sentence(series, first: int = 1, last: int = POST_EPOCH, *,
+                         shown: dict[str, dict[int, float]] | None = None,
+                         photo: str = "") -> str:
     """How ``deconv3``'s checkerboard score compares with ``resize_nearest``'s from epoch
-    ``first`` to ``last``, computed from the stored curves step 5 shows (``catalog.series``:
-    held-out photographs): the smallest and largest ratio, and "well above" (every
-    ratio at least 2), "above" (at least 1) or "not always above" from them."""
+    ``first`` to ``last``: on the photograph in the frames on screen (``shown``: variant
+    -> {epoch: score}), then over the stored curves of every held-out photograph
+    (``catalog.series``, in the training curves below), each said to be about which.
+    The smallest and largest ratio, and "well above" (every ratio at least 2), "above"
+    (at least 1) or "not always above" from them."""
     curves = [dict(zip(*series.get(v, {}).get("checkerboard", ([], [])), strict=True))
               for v in (DECONV, RESIZE)]
-    ratios = [curves[0][e] / curves[1][e] for e in range(first, last + 1)
-              if e in curves[0] and e in curves[1] and curves[1][e] > 0]
+    ratios = _ratios(curves, first, last)
     if not ratios:
         return ""
     lo, hi = min(ratios), max(ratios)
     verdict = "well above" if lo >= 2 else "above" if lo >= 1 else "not always above"
+    held = (f"`{RESIZE}`'s: {lo:.1f}x to {hi:.1f}x it over all the held-out photographs "
+            "(the training curves)")
+    here = _ratios([(shown or {}).get(v, {}) for v in (DECONV, RESIZE)], first, last)
+    if not here:
+        return (f"From epoch {first} to {last}, `{DECONV}`'s checkerboard score stays {verdict} "
+                f"{held}.")
     return (f"From epoch {first} to {last}, `{DECONV}`'s checkerboard score stays {verdict} "
-            f"`{RESIZE}`'s: {lo:.1f}x to {hi:.1f}x it on the held-out photographs.")
+            f"{held}; in the frames above, on {photo or 'this photograph'}, "
+            f"{min(here):.1f}x to {max(here):.1f}x.")
 
 
 def _final_table(catalog: Catalog, variants: list[str],
@@ -240,7 +289,9 @@ def step_even() -> None:
     # presenting: the coverage beside what the trained networks did (one screen)
     figure, numbers = st.columns(2) if presenting() else (st.container(), st.container())
     with figure:
-        render_coverage(figure_spec(FIGURE_6), key="story-fig6", height=POINT_HEIGHT[presenting()])
+        render_coverage(figure_spec(FIGURE_6), key="story-fig6",
+                        height=POINT_HEIGHT[presenting()],
+                        fold=COVERAGE_FOLD if presenting() else None)
     catalog = _catalog_or_warn()
     if catalog is None:
         return
@@ -284,7 +335,7 @@ def step_side_by_side() -> None:
         if out is not None:
             panels.append((side.label, out.pixels, out.key))
             scores[f"`{side.variant}`"] = out.score
-    render_first_look(panels, region, where=name, epoch_note="", key="story-compare")
+    _first_look(panels, region, where=name, epoch_note="", key="story-compare")
     st.markdown(scores_sentence(scores))
     more = lazy_section("The full comparison: differences, phase patterns, spectra, measures",
                  "story-more-7")
@@ -332,8 +383,8 @@ STEPS: tuple[Step, ...] = (
          step_transpose, "pages/matrix.py", "Convolution as a matrix"),
     Step("Uneven overlap: 3x3 at stride 2",
          "Each input cell paints a copy of the kernel two cells apart, so the copies overlap "
-         "unevenly: some output cells are painted four times, their neighbours once (Figure "
-         "4). That fixed 2-pixel pattern is the checkerboard, before any training.",
+         "unevenly: some output cells are painted four times, the cells beside them twice and "
+         "those on their diagonals once (Figure 4). That fixed 2-pixel pattern is the checkerboard, before any training.",
          step_uneven, "pages/coverage.py", "Kernel coverage",
          {k: str(v) for k, v in FIGURE_4.items()}),
     Step("Artifacts from the first epoch",
@@ -359,7 +410,8 @@ STEPS: tuple[Step, ...] = (
          "Every trained upsampler at epochs 1, 10 and 40: up is sharper, left is cleaner. "
          "The sentences under each picture are computed from the stored measurements: which "
          "variants no other beats on both, and what the post's fix costs.",
-         step_fixes, "pages/layer_lab.py", "Layer lab"),
+         step_fixes, "pages/gallery.py", "Training gallery, What should I use?",
+         {"choose": "true"}),
 )
 
 
@@ -397,7 +449,11 @@ def step_controls() -> int:
     # ?step=abc, 1.5 or 1_0: warned about above; the default is used
     raw = st.session_state.get("step", st.query_params.get("step"))
     step = int(raw) if raw is not None and rule.accepts(str(raw)) else 1
-    prev, numbers, nxt = st.columns([3, 4, 3], vertical_alignment="center")
+    if presenting():  # one row across the wide page
+        prev, numbers, nxt = st.columns([3, 4, 3], vertical_alignment="center")
+    else:  # the reading column is narrow: the buttons, then every step number below
+        prev, nxt = st.columns(2, vertical_alignment="center")
+        numbers = st.container()
     before = _step_label(step - 1) if step > 1 else "Previous"
     after = _step_label(step + 1) if step < len(STEPS) else "Next"
     # Right / Left as on a keyboard, PageDown / PageUp as a presentation clicker sends
@@ -409,9 +465,11 @@ def step_controls() -> int:
                   shortcut="PageUp")
         st.button("Next step", key="story-pagedown", on_click=_move, args=(1,),
                   shortcut="PageDown")
+    if "step" not in st.session_state:  # the URL's step; Previous / Next write it later,
+        st.session_state["step"] = step  # so the control has no default (two would warn)
     with numbers:
         chosen = st.segmented_control(
-            "Step", list(range(1, len(STEPS) + 1)), default=1, required=True, key="step",
+            "Step", list(range(1, len(STEPS) + 1)), required=True, key="step",
             bind="query-params", label_visibility="collapsed", width="stretch",
             help="Jump to a step: " + "; ".join(f"{i}. {s.title}"
                                                 for i, s in enumerate(STEPS, start=1)))
@@ -428,16 +486,19 @@ def render_step(number: int) -> Step:
     # presenting, the step's heading is the page's title (its h1): one line less
     (st.title if presenting() else st.header)(f"Step {number} of {len(STEPS)}: {step.title}")
     point, _, rest = step.text.partition(". ")
-    if presenting() and rest:  # one sentence above the figure, the rest below it
-        st.markdown(point + ".")
+    link = {"page": step.page, "label": f"Open the full page: {step.page_label}",
+            "icon": ":material/open_in_new:", "query_params": step.page_params}
+    if presenting():  # one sentence above the figure; the rest and the link folded below
+        st.markdown(point + ("." if rest else ""))
         step.render()
         with st.expander("More on this step"):
-            st.markdown(rest)
+            if rest:
+                st.markdown(rest)
+            st.page_link(**link)
     else:
         st.markdown(step.text)
         step.render()
-    st.page_link(step.page, label=f"Open the full page: {step.page_label}",
-                 icon=":material/open_in_new:", query_params=step.page_params)
+        st.page_link(**link)
     if not step.charts:
         preload_charts("story-chart-preload")
     return step

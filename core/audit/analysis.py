@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.limits import DOWN_OPS, MIN_IMAGE_SIDE, UP_OPS, AuditError
+from core.audit.limits import DOWN_OPS, IMBALANCE_TOLERANCE, MIN_IMAGE_SIDE, UP_OPS, AuditError
 from core.audit.report import Chain, LayerAudit, format_pair
 from core.audit.verdict import ARTIFACT, GRADIENT, NOT_JUDGED, OK, imbalanced, layer_offends
 from core.maths.metrics import (
@@ -604,7 +604,7 @@ def analyse_layer(found: Found) -> LayerAudit:
             parts.append("even overlap")
         if layer.phase_imbalance is not None:
             parts.append(f"phase imbalance {layer.phase_imbalance:.3f}"
-                         + (" > tolerance" if over else ""))
+                         + (f", over the {IMBALANCE_TOLERANCE:g} tolerated" if over else ""))
         if layer.severity == NOT_JUDGED:
             what = ("no overlap model for this layer (scale "
                     f"{format_pair(layer.scale) or '?'})" if layer.uneven is None else

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.audit.limits import IMBALANCE_TOLERANCE, AuditError
-from core.audit.onnx_graph import audit_onnx
+from core.audit.onnx_graph import audit_onnx, audit_onnx_files
 from core.audit.paths import check_output_paths, imported_files
-from core.audit.read import folder_reader
+from core.audit.read import folder_reader, read_model_bytes
 from core.audit.report import AuditReport, LayerAudit
 from core.audit.verdict import FAIL_ON, failing, grid_periods, layer_offends
 from core.io.text import plain
@@ -247,6 +247,16 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise AuditError("--allow-unjudged is for --fail-on artifact or imbalance")
 
 
+def _is_zip(path: str | Path) -> bool:
+    """Does the regular file at ``path`` start as a zip archive does? (Anything else,
+    a missing file included, goes to :func:`audit_onnx`, which names the problem.)"""
+    p = Path(path)
+    if not p.is_file():
+        return False
+    with p.open("rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
 def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditReport:
     image = None
     if args.image:
@@ -254,6 +264,9 @@ def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditRep
 
         image = read_rgb(args.image)
     if args.module is None:
+        if _is_zip(args.model):  # the model and its data file in one zip, as the page takes
+            return audit_onnx_files(read_model_bytes(args.model), args.input_shape,
+                                    probes=not args.no_probes, image=image, output=args.output)
         return audit_onnx(args.model, args.input_shape, probes=not args.no_probes, image=image,
                           output=args.output, external=args.external)
     from core.audit import importing

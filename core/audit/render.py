@@ -161,13 +161,17 @@ def _layer_tables(layer: LayerAudit) -> list[tuple[str, list[list[str]]]]:
     return out
 
 
-def _fix_lines(measured: dict | None) -> list[str]:
+def _fix_lines(measured: dict | None, *, every_layer: bool = False) -> list[str]:
+    """One layer's measured fix, or with ``every_layer`` the report's ``fix_all`` (every
+    offending layer fixed at once): the rows then say so."""
     if not measured:
         return []
     lines = [f"Fix measured ({measured.get('fix', '')}, {measured.get('probe')} probe, "
              f"period {measured.get('period')}):"]
-    for key, label in (("as_given", "as given"), ("original_at_init", "this layer at init"),
-                       ("fixed_at_init", "the fix at init")):
+    original, fixed = (("the network at init", "every fix at init") if every_layer
+                       else ("this layer at init", "the fix at init"))
+    for key, label in (("as_given", "as given"), ("original_at_init", original),
+                       ("fixed_at_init", fixed)):
         if key in measured:
             lines.append(f"{label}: {score_text(measured[key])}")
     return lines
@@ -258,7 +262,8 @@ def to_html(report: AuditReport) -> str:
             parts.append(f"<p>The fix:</p><pre>{esc(layer.fix_code)}</pre>")
     if report.fix_all:
         parts.append("<h3>Every offending layer fixed at once</h3>")
-        parts.extend(f"<p>{esc(line)}</p>" for line in _fix_lines(report.fix_all))
+        parts.extend(f"<p>{esc(line)}</p>"
+                     for line in _fix_lines(report.fix_all, every_layer=True))
     if report.probes is not None and report.probes.results:
         probes = report.probes
         parts.append("<h2>Probes</h2><div>")
@@ -347,7 +352,7 @@ def to_markdown(report: AuditReport, *, images: bool = True) -> str:
             out += ["", f"{fence}python", layer.fix_code, fence, ""]
     if report.fix_all:
         out += ["### Every offending layer fixed at once", ""]
-        out += [_md(line) + "  " for line in _fix_lines(report.fix_all)]
+        out += [_md(line) + "  " for line in _fix_lines(report.fix_all, every_layer=True)]
     probes = report.probes
     if probes is not None and probes.results:
         out += ["", "## Probes", "",

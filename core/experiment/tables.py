@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.io.files import read_csv_file
@@ -26,7 +27,10 @@ VARIANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def show_value(value: Any) -> str:
-    """A short repr of an untrusted value for a message."""
+    """A short repr of an untrusted value for a message (a numpy number as the number:
+    ``-1``, not ``np.int64(-1)``)."""
+    if isinstance(value, np.generic):
+        value = value.item()
     return clip(repr(value), 40)
 
 

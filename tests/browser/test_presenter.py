@@ -53,7 +53,8 @@ def _levels(pixels: np.ndarray, period: int, block: int = 1) -> float:
 
 
 FIRST_LOOKS = [("gallery", (1440, 900), True), ("gallery", (1920, 1080), False),
-               ("comparison", (1440, 900), False), ("comparison", (1920, 1080), True)]
+               ("comparison", (1440, 900), False), ("comparison", (1920, 1080), True),
+               ("gallery", (1280, 720), True), ("comparison", (1280, 720), True)]
 
 
 @pytest.mark.parametrize("path,size,present", FIRST_LOOKS,
@@ -66,7 +67,8 @@ def test_the_grid_is_plain_on_the_first_screen(server, browser, path, size, pres
     context, page = _open(browser, url, size)
     try:
         _assert_no_exception(page)
-        looks = page.locator('[class*="st-key-pixels-look"] img')
+        # presenting, a copy for the other screen height is drawn and hidden
+        looks = page.locator('[class*="st-key-pixels-look"] img:visible')
         assert looks.count() == 3
         boxes = [looks.nth(i).bounding_box() for i in range(3)]
         assert all(b["y"] >= 0 and b["y"] + b["height"] <= size[1] for b in boxes), boxes
@@ -80,6 +82,7 @@ def test_the_grid_is_plain_on_the_first_screen(server, browser, path, size, pres
 
 
 MAGNIFIED_JS = """() => [...document.querySelectorAll('[class*="st-key-pixels"] img[alt*="magnified"]')]
+  .filter(i => i.getClientRects().length > 0)
   .map(i => { const k = +/magnified (\\d+)x/.exec(i.alt)[1];
               return [k, i.naturalWidth / k, i.getBoundingClientRect().width, window.devicePixelRatio]; })"""
 
@@ -207,28 +210,36 @@ def test_story_keys_as_a_clicker_sends_them(server, browser):  # noqa: F811
 
 
 #: The step's sentence (the first paragraph after its h1), its first figure (a chart or an
-#: image) and every figure not folded into a section: their bottom edges, in CSS pixels.
+#: image), every figure and every text (paragraphs, metrics, tables, messages) not folded
+#: into a section: their bottom edges, in CSS pixels. Only what is drawn counts: not the
+#: hidden chart preload, not the copy of a view meant for the other screen height.
 POINT_JS = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   const h1 = main.querySelector('h1');
   const after = e => h1.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING;
   const bottom = e => e.getBoundingClientRect().bottom;
+  const shown = e => !e.closest('[data-testid="stExpander"]') && e.getClientRects().length > 0;
   const sentence = [...main.querySelectorAll('[data-testid="stMarkdown"]')].filter(after)[0];
   const figures = [...main.querySelectorAll('[data-testid="stPlotlyChart"], [data-testid="stImage"] img')]
-    .filter(after).filter(e => !e.closest('[data-testid="stExpander"]'))
-    .filter(e => e.getClientRects().length > 0);  // drawn (not the hidden chart preload)
+    .filter(after).filter(shown);
+  const texts = [...main.querySelectorAll('[data-testid="stMarkdown"], [data-testid="stMetric"], '
+    + '[data-testid="stTable"], [data-testid="stDataFrame"], [data-testid="stAlert"], '
+    + '[data-testid="stLatex"], [data-testid="stCaptionContainer"]')].filter(after).filter(shown);
   return {sentence: sentence ? [sentence.innerText.slice(0, 50), bottom(sentence)] : null,
-          figures: figures.map(bottom)};
+          figures: figures.map(bottom),
+          texts: texts.map(e => [e.innerText.slice(0, 40), Math.round(bottom(e))])};
 }"""
 
-ONE_SCREEN = [(n, size) for size in ((1920, 1080), (1440, 900)) for n in range(1, len(STEPS) + 1)]
+#: The sizes a meeting room may have: a projector at full HD, a laptop, a small projector.
+SCREENS = ((1920, 1080), (1440, 900), (1280, 720))
+ONE_SCREEN = [(n, size) for size in SCREENS for n in range(1, len(STEPS) + 1)]
 
 
 @pytest.mark.parametrize("number,size", ONE_SCREEN,
                          ids=[f"step{n}-{w}x{h}" for n, (w, h) in ONE_SCREEN])
 def test_each_story_step_fits_one_screen_when_presenting(server, browser, number, size):  # noqa: F811
-    """Presenting, a step's sentence and its figures (the first one, and every one not
-    folded into a section opened on demand) end within the first screen."""
+    """Presenting, a step's text and its figures (all but what is folded into a section
+    opened on demand) end within the first screen, at each of :data:`SCREENS`."""
     context, page = _open(browser, f"{server}/story?step={number}&present=true", size)
     try:
         _assert_no_exception(page)
@@ -237,6 +248,7 @@ def test_each_story_step_fits_one_screen_when_presenting(server, browser, number
         assert found["sentence"][1] <= size[1], found
         assert found["figures"][0] <= size[1], found
         assert max(found["figures"]) <= size[1], found
+        assert not [t for t in found["texts"] if t[1] > size[1]], found["texts"]
     finally:
         context.close()
 
@@ -255,5 +267,88 @@ def test_a_step_without_charts_loads_the_chart_library(server, browser):  # noqa
         assert not preload.is_visible()
         visible_charts = page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]:visible')
         assert visible_charts.count() == 0
+    finally:
+        context.close()
+
+
+#: The coverage heatmap's plot area, its colour bar and its column-axis title, in CSS
+#: pixels of the window.
+COVERAGE_JS = """() => {
+  const gd = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
+    .find(g => ((g.layout.title || {}).text || '').includes('times each output cell'));
+  if (!gd) return null;
+  const box = e => e ? e.getBoundingClientRect() : null;
+  const plot = box(gd.querySelector('.nsewdrag')), bar = box(gd.querySelector('.colorbar'));
+  const xtitle = box(gd.querySelector('.xtitle'));
+  return {plot_right: plot.right, bar_left: bar.left, xtitle_bottom: xtitle.bottom};
+}"""
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1920, 1080)], ids=["1440x900", "1920x1080"])
+def test_coverage_colour_bar_beside_the_heatmap_and_axis_on_screen(server, browser, size):  # noqa: F811
+    """Issue 28, item 16: presenting, the colour bar floated about 400 px right of the
+    heatmap and the column axis was below the fold."""
+    context, page = _open(browser, f"{server}/coverage?present=true", size)
+    try:
+        _assert_no_exception(page)
+        found = page.evaluate(COVERAGE_JS)
+        assert found, "no coverage heatmap"
+        assert found["bar_left"] - found["plot_right"] <= 150, found
+        assert found["xtitle_bottom"] <= size[1], found
+    finally:
+        context.close()
+
+
+#: Reading mode, the story's controls: how far the step numbers run past their own box,
+#: and whether a button's label is cut (its text wider than its box).
+CONTROLS_JS = """() => {
+  const seg = document.querySelector('.st-key-step');
+  const buttons = [...seg.querySelectorAll('button')];
+  const box = seg.getBoundingClientRect();
+  const labels = [...document.querySelectorAll('.st-key-story-prev button p, .st-key-story-next button p')];
+  return {overrun: Math.max(...buttons.map(b => b.getBoundingClientRect().right)) - box.right,
+          cut: labels.filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.innerText)};
+}"""
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)], ids=["1280x720", "1920x1080"])
+def test_reading_mode_step_numbers_and_labels_fit(server, browser, size):  # noqa: F811
+    """Issue 28, item 4: reading, the step numbers ran about 50 px past their column ("8"
+    cut) and the Next label was cut."""
+    context, page = _open(browser, f"{server}/story?step=1", size)
+    try:
+        found = page.evaluate(CONTROLS_JS)
+        assert found["overrun"] <= 1 and not found["cut"], found
+    finally:
+        context.close()
+
+
+#: The audit's layer table (a data grid): how much wider its content is than its box.
+GRID_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')]
+  .map(d => { const s = d.querySelector('.dvn-scroller') || d;
+              return [s.scrollWidth - s.clientWidth, d.innerText.slice(0, 30)]; })"""
+
+
+def test_audit_layer_table_needs_no_sideways_scroll(server, browser):  # noqa: F811
+    """Issue 28, item 7: reading mode, the layer table scrolled 300 px sideways."""
+    context, page = _open(browser, f"{server}/audit", (1440, 900))
+    try:
+        grids = page.evaluate(GRID_JS)
+        assert grids, "no table"
+        assert grids[0][0] <= 2, grids
+    finally:
+        context.close()
+
+
+def test_layer_lab_outputs_on_the_first_screen_when_presenting(server, browser):  # noqa: F811
+    """Issue 28, item 9: presenting at 1280x720 the Layer lab's first screen held only its
+    controls. The input and the upsamplers' outputs now come first."""
+    context, page = _open(browser, f"{server}/layer_lab?present=true", (1280, 720))
+    try:
+        _assert_no_exception(page)
+        bottoms = page.evaluate("""() => [...document.querySelectorAll(
+          '[data-testid="stMain"] [data-testid="stImage"] img')]
+          .filter(i => i.getClientRects().length > 0).map(i => i.getBoundingClientRect().top)""")
+        assert sum(top < 720 for top in bottoms) >= 3, bottoms  # the input and two outputs
     finally:
         context.close()

@@ -401,8 +401,8 @@ def test_presenting_table_is_presenter_json():
     assert_stated(
         "benchmarks/results/presenter.json",
         f"### Presenting ({command(r)})",
-        "the story in presentation mode",
-        f"chart library in a hidden empty chart; it now takes {nexts['2']:.2f} s.",
+        f"the story in presentation mode, one headless Chromium at {r['window']}.",
+        f"chart library in a hidden empty chart; in this run it took {nexts['2']:.2f} s.",
         f"Measured {day(r['date'])}, "
         f"{load(r['load_average_before'][0], r['load_average_after'][0])}.",
         table)

@@ -65,3 +65,39 @@ def test_round_robin_times_with_a_given_clock():
     times = round_robin_times([lambda: None, lambda: None], repeats=3, warmup=1,
                               clock=lambda: float(next(ticks)))
     assert times == [[1.0] * 3, [1.0] * 3]  # each call spans one tick of the fake clock
+
+
+def test_rotated_rounds_start_with_each_call_in_turn():
+    """Each round starts with the next call, so none always runs right after the same one
+    (issue 28: the call after resize_nearest ran up to 2x slower); times keep fns' order."""
+    calls = []
+    fns = [lambda name=name: calls.append(name) for name in "abc"]
+    times = round_robin_times(fns, repeats=3, warmup=0, rotate=True)
+    assert calls == list("abc" "bca" "cab") and [len(t) for t in times] == [3, 3, 3]
+
+
+def test_cost_rows_give_the_middle_half_and_paired_ratios():
+    rows = cost_rows(["resize_nearest", "deconv"], 4, 2, 8, 8, repeats=7, warmup=1,
+                     reference="resize_nearest")
+    by = {r["upsampler"]: r for r in rows}
+    for r in rows:
+        assert 0 < r["forward_q1_ms"] <= r["forward_ms"] <= r["forward_q3_ms"]
+    assert by["resize_nearest"]["vs_reference"] == 1.0  # its own rounds, exactly
+    assert by["deconv"]["vs_reference_q1"] <= by["deconv"]["vs_reference"] \
+        <= by["deconv"]["vs_reference_q3"]
+
+
+def test_stored_cost_rows_say_where_and_when():
+    import json
+    from pathlib import Path
+
+    from core.upsamplers.timing import stored_cost_rows
+
+    bench = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+                        / "upsampling.json").read_text())
+    rows, about = stored_cost_rows(bench)
+    by = {r["upsampler"]: r for r in rows}
+    assert by["resize_nearest"]["vs_reference"] == 1.0
+    assert all(r["forward_min_ms"] <= r["forward_ms"] for r in rows)
+    assert about["date"] == bench["date"][:10] and about["cpu_count"] == 2
+    assert stored_cost_rows(None) == ([], {})

@@ -58,3 +58,14 @@ def test_step_5_sentence_is_computed_from_the_curves():
             RESIZE: {"checkerboard": ([1, 2], [0.5, 2.0])}}
     assert "not always above" in first_epoch_sentence(fake, 1, 2)
     assert "0.5x to 2.0x" in first_epoch_sentence(fake, 1, 2)
+
+
+def test_step_5_sentence_says_which_photographs_each_ratio_is_about():
+    """The curves' ratios are over every held-out photograph; the frames on screen are one
+    photograph: the sentence gives both and names each (issue 28, item 8)."""
+    fake = {DECONV: {"checkerboard": ([1, 2], [3.0, 3.0])},
+            RESIZE: {"checkerboard": ([1, 2], [1.0, 1.0])}}
+    shown = {DECONV: {1: 2.0, 2: 8.0}, RESIZE: {1: 1.0, 2: 1.0}}
+    sentence = first_epoch_sentence(fake, 1, 2, shown=shown, photo="coffee")
+    assert "3.0x to 3.0x it over all the held-out photographs" in sentence
+    assert "in the frames above, on coffee, 2.0x to 8.0x" in sentence

@@ -68,7 +68,7 @@ def test_default_view(tiny):
     assert len(film) == TINY_EPOCHS + 1
     assert any(c.startswith(f"▶ epoch {TINY_EPOCHS}") for c in film)
     # first look: the original, deconv3 and resize_nearest as fine detail, with grey levels
-    look = [c for c in captions if c.endswith("grey levels")]
+    look = [c for c in captions if c.endswith("grey levels amplified")]
     assert [c.split(":")[0] for c in look] == ["original", "deconv3", "resize_nearest"]
     # magnifier: the original and every variant, enlarged 7x (32 px region in a third of
     # the centred page), each with its fine detail; scores in the one unit
@@ -322,3 +322,26 @@ def test_magnifier_starts_where_deconv3_is_most_checkered(tiny):
     at.slider(key="region_top").set_value(hand).run()  # moved by hand: stays put
     at.selectbox(key="image").set_value("chelsea").run()
     assert at.slider(key="region_top").value == hand
+
+
+def test_what_should_i_use_is_its_own_section_and_presenting_has_no_empty_heading():
+    """"What should I use?" was a subheading inside the artifacts' life section, below a
+    "Downloads" heading that is empty when presenting (issue 28, item 10)."""
+    at = open_page(GALLERY, timeout=240)
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("What should I use?") for label in labels), labels
+    assert any(h.value == "Downloads" for h in at.subheader)
+    opened = open_page(GALLERY, {"choose": "true", "present": "true"}, timeout=240)
+    assert_clean(opened)
+    assert not any(h.value == "Downloads" for h in opened.subheader)
+    assert any("Sharpness vs checkerboard" in str(c.proto.spec) for c in opened.get("plotly_chart"))
+
+
+def test_presenting_the_first_look_sentence_has_no_parenthesis():
+    """Issue 28, item 9: presenting, the gallery's and Compare's first screen carried one
+    dense 50-word parenthetical; the room now reads a short sentence."""
+    for page in (GALLERY, "pages/comparison.py"):
+        at = open_page(page, {"present": "true"}, timeout=240)
+        assert_clean(at)
+        (line,) = [m.value for m in at.markdown if m.value.startswith("**Fine detail")]
+        assert "(" not in line and "each pixel" in line, line

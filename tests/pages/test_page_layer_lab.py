@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from core.io.pixels import to_png_bytes
@@ -46,7 +48,10 @@ def test_default_view_shows_four_upsamplers_with_scores_and_costs():
     assert gains[0] > 0.1 and gains[2] > 0.1 and gains[1] == 0 and gains[3] == 0
     # phase patterns, spectra and gains: one figure each (one colour scale), the gradient
     assert len(at.get("plotly_chart")) == 4
-    cost = at.dataframe[0].value
+    stored = at.dataframe[0].value  # the stored benchmark; live timing on request
+    assert "resize_nearest" in stored.index and (stored["forward (ms)"] > 0).all()
+    at.toggle(key="lab-cost-live").set_value(True).run()
+    cost = at.dataframe[1].value
     assert len(cost) == len(UPSAMPLERS) and (cost["forward (ms)"] > 0).all()
     assert cost.loc["fused_resize", "parameters"] == cost.loc["resize_nearest", "parameters"]
     assert cost.loc["fused_resize", "multiply-adds (M)"] < cost.loc["resize_nearest",
@@ -133,3 +138,26 @@ def test_phase_patterns_share_one_colour_scale_with_a_colour_bar():
     assert axis["cmax"] == strongest  # the strongest panel sets the one limit
     # resize_nearest's pattern is tiny on that common scale
     assert float(np.abs(traces[1]["z"]).max()) < 0.1 * strongest
+
+
+def test_cost_ratios_come_with_their_spread_and_never_read_zero():
+    """Issue 28, item 2: "Measure again" read 0.0x, 22.2x and 0.1x for one ratio, and the
+    caveat was hidden when presenting. Every ratio now has two significant figures and
+    the middle half of its rounds; the sentence saying so is shown when presenting."""
+    from ui.layers import COST_REPEATS, ratio_text
+
+    assert ratio_text(0.042, 0.031, 0.05) == "0.042x (0.031–0.05)"
+    assert COST_REPEATS >= 15
+    reading = open_page(LAB, timeout=240)
+    reading.toggle(key="lab-cost-live").set_value(True).run()
+    assert_clean(reading)
+    cost = reading.dataframe[1].value
+    ratios = cost["time vs resize_nearest (middle half)"]
+    assert ratios["resize_nearest"] == "1x (1–1)"
+    assert all(re.fullmatch(r"[0-9.e+-]+x \([0-9.e+-]+–[0-9.e+-]+\)", r) for r in ratios), ratios
+    assert not any(r.startswith("0.0x") for r in ratios)
+    at = open_page(LAB, {"present": "true"}, timeout=240)
+    stored = " ".join(m.value for m in at.markdown if "Stored benchmark" in m.value)
+    assert "CPU cores" in stored and re.search(r"20\d\d-\d\d-\d\d", stored), stored
+    at.toggle(key="lab-cost-live").set_value(True).run()
+    assert any(f"median of {COST_REPEATS} forward passes" in m.value for m in at.markdown)

@@ -103,3 +103,80 @@ def test_the_fixes_step_plots_sharpness_against_checkerboard_from_the_stored_dat
         assert any(words in m.value for m in at.markdown), which
     costs = at.dataframe[-1].value
     assert "deconv3" in costs.index and (costs["network parameters"] > 0).all()
+
+
+def test_next_logs_no_session_state_warning(monkeypatch):
+    """Next writes the step into Session State; a control created with a default too made
+    Streamlit log a warning with a stack trace on every server (issue 28, item 17). The
+    warning only fires with a runtime, so this test says there is one and records it."""
+    from streamlit.elements.lib import policies
+
+    seen = []
+    monkeypatch.setattr(policies.runtime, "exists", lambda: True)
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *a, **k: seen.append(msg % a))
+    at = open_page(STORY, {"step": "3"}, timeout=240)
+    assert at.segmented_control(key="step").value == 3
+    at.button(key="story-next").click().run()
+    assert at.segmented_control(key="step").value == 4
+    at.button(key="story-prev").click().run()
+    assert at.segmented_control(key="step").value == 3
+    assert_clean(at)
+    assert not seen, seen
+
+
+def test_the_fixes_step_links_to_the_page_that_holds_its_chart():
+    """Step 8's "Open the full page" led to the Layer lab, which has no such chart; the
+    gallery's artifacts' life section (opened by the link) draws it."""
+    step = STEPS[-1]
+    at = open_page(STORY, {"step": str(len(STEPS))}, timeout=240)
+    titles = {d["layout"]["title"]["text"] for d in _figures(at)}
+    assert titles
+    full = open_page(step.page, step.page_params, timeout=300)
+    assert_clean(full)
+    assert titles & {d["layout"]["title"]["text"] for d in _figures(full)}
+
+
+def _figures(at) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+            if json.loads(c.proto.spec).get("layout", {}).get("title")]
+
+
+def test_an_untrained_flat_frame_has_no_score_beside_it():
+    """Epoch 0's output is a near-black square; its score (0.47 ×10⁻³) read as if it were
+    as clean as the photograph (issue 28, item 11). Its frame now says it is flat."""
+    from ui.catalog import frame_caption
+
+    assert frame_caption(0, np.zeros((8, 8, 3)), 4.7e-4) == "epoch 0 · flat, no score"
+    ramp = np.linspace(0, 1, 64 * 3).reshape(8, 8, 3)
+    assert frame_caption(5, ramp, 2.1e-3, unit=False) == "epoch 5 · 2.10"
+    at = open_page(STORY, {"step": "5"}, timeout=240)
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert "epoch 0 · flat, no score" in captions, captions
+    assert any(c.startswith("epoch 1 · ") and "flat" not in c for c in captions), captions
+
+
+def test_the_fixes_chart_tells_variants_apart_and_spreads_its_labels():
+    """Issue 28, item 14: deconv3 (blue) and deconv_foh (cyan) looked alike from 4 m, and
+    the epoch-40 labels sat on top of each other. Every pair of variants on the chart
+    differs by a clear colour distance (RGB, no closer than blue and cyan were);
+    neighbouring variants put their labels on other sides."""
+    from ui.figures.regions import variant_colour
+
+    def rgb(c):
+        return np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+    at = open_page(STORY, {"step": str(len(STEPS))}, timeout=240)
+    traces = plotly_data(at, 0)
+    names = [t["name"] for t in traces]
+    assert {"deconv3", "deconv_foh"} <= set(names)
+    colours = {n: rgb(variant_colour(n)) for n in names}
+    for a in names:  # blue against cyan was 76 apart in RGB
+        for b in names:
+            if a < b:
+                assert np.linalg.norm(colours[a] - colours[b]) > 65, (a, b)
+    assert np.linalg.norm(colours["deconv3"] - colours["deconv_foh"]) > 150
+    sides = [t["textposition"] for t in traces]
+    assert all(x != y for x, y in zip(sides, sides[1:], strict=False)), sides

@@ -37,12 +37,19 @@ def _step(title_start: str):
     return next(s for s in STEPS if s.title.startswith(title_start))
 
 
-def test_step_4_four_times_and_once():
-    """"some output cells are painted four times, their neighbours once": the step's own
-    configuration (FIGURE_4)."""
-    assert "four times, their neighbours once" in _step("Uneven overlap").text
+def test_step_4_four_times_twice_and_once():
+    """"some output cells are painted four times, the cells beside them twice and those on
+    their diagonals once": the heatmap beside it (FIGURE_4), read at an interior 4. It
+    said "their neighbours once", but a 4's direct neighbours are 2s (issue 28)."""
+    assert ("four times, the cells beside them twice and those on their diagonals once"
+            in _step("Uneven overlap").text)
     report = figure_spec(FIGURE_4).report()
-    assert report.interior_stats.max == 4 and report.interior_stats.min == 1
+    counts = np.asarray(report.counts)
+    r, c = next((r, c) for r, c in zip(*np.nonzero(counts == 4), strict=True)
+                if 0 < r < counts.shape[0] - 1 and 0 < c < counts.shape[1] - 1)
+    assert {counts[r - 1, c], counts[r + 1, c], counts[r, c - 1], counts[r, c + 1]} == {2}
+    assert {counts[r - 1, c - 1], counts[r - 1, c + 1], counts[r + 1, c - 1],
+            counts[r + 1, c + 1]} == {1}
 
 
 def test_step_6_even_interior_uneven_borders_unequal_learnt_phases():

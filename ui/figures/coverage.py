@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.maths.overlap import CoverageReport, Dim, contributors, coverage_report
-from ui.common import explain, presenting
+from ui.common import explain, lazy_section, presenting
 from ui.plots import colorscale, integer_colorbar, show_plot, show_table
 
 #: Largest side of the heatmap drawn; bigger maps show their top-left corner.
@@ -234,10 +234,17 @@ def output_formula(spec: CoverageSpec) -> str:
     return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
 
 
+#: The coverage page's heatmap height when presenting.
+PRESENT_HEIGHT = 480
+
+
 def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
-                    height: int | None = None) -> CoverageReport | None:
+                    height: int | None = None, fold: str | None = None
+                    ) -> CoverageReport | None:
     """The full coverage view for ``spec``: heatmap, statistics, phases, formula, code.
     ``height``: the heatmap's, when a layout needs it smaller (the story, presenting).
+    ``fold``: the title of a section, opened on demand, that holds everything below the
+    heatmap (the story, presenting: one figure per screen).
 
     Shows an ``st.error`` naming the rule for configurations PyTorch refuses and returns
     None; otherwise returns the report.
@@ -251,10 +258,35 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
     title = f"{k}x{k} kernel, stride {s}: times each output cell is painted"
     if spec.layers > 1:
         title = f"{spec.layers} stacked {k}x{k}/stride {s} layers: paths to each output cell"
-    show_plot(coverage_heatmap(report.counts, title, spec=spec), key=f"{key}-heatmap",
-              height=height or (560 if spec.dims == 2 else 240))
+    figure = coverage_heatmap(report.counts, title, spec=spec)
+    if fold is None and presenting() and spec.dims == 2:
+        # the page, presenting: the heatmap in three fifths of the width (its colour bar
+        # beside it, not 400 px away), low enough for its column axis on the first
+        # screen, its numbers beside it
+        left, right = st.columns([3, 2])
+        rows, cols = np.shape(report.counts)[:2]
+        side = PRESENT_HEIGHT - 150  # the grid's height: less the title and the axis
+        with left:
+            show_plot(figure, key=f"{key}-heatmap", present_height=PRESENT_HEIGHT,
+                      width=int(side * cols / max(rows, 1)) + 230)
+        with right:
+            _coverage_numbers(spec, report)
+        return report
+    show_plot(figure, key=f"{key}-heatmap", height=height or (560 if spec.dims == 2 else 240))
     if spec.dims == 1:
         show_plot(painting_figure(spec), key=f"{key}-painting", height=420)
+    if fold is None:
+        _coverage_numbers(spec, report)
+        return report
+    numbers = lazy_section(fold, f"{key}-numbers")
+    with numbers:
+        if numbers.open:
+            _coverage_numbers(spec, report)
+    return report
+
+
+def _coverage_numbers(spec: CoverageSpec, report: CoverageReport) -> None:
+    """The statistics, the count per phase, the output-size formula and the code."""
     interior = report.interior_stats
     border = report.border_stats
     cols = st.columns(3)
@@ -286,4 +318,3 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
     st.latex(output_formula(spec))
     st.code(("import torch.nn as nn\n" + spec.torch_line()), language="python",
             wrap_lines=True)
-    return report

@@ -20,7 +20,7 @@ import streamlit as st
 from core.experiment.catalog import PERIOD
 from core.io.pixels import Region, crop_region
 from core.maths.metrics import grey_levels_at_period
-from ui.common import presenting
+from ui.common import by_screen_height, presenting
 from ui.figures.regions import PLAIN_LEVELS
 from ui.pixels import DETAIL_GAIN, cached_fine_detail, pixelated_container, show_exact
 
@@ -73,29 +73,61 @@ def plainness_sentence(look: LookPanel) -> str:
     how = ("too faint for a projector" if look.plain_levels < PLAIN_LEVELS
            else "visible even without amplification")
     return (f"In plain pixels {who}'s grid spans {look.plain_levels:.0f} grey levels here, "
-            f"{how}; amplified, {look.detail_levels:.0f}.")
+            f"{how}; amplified as shown, {look.detail_levels:.0f}.")
 
 
 def render_first_look(panels: Sequence[tuple[str, np.ndarray, str]], region: Region, *,
-                      where: str, epoch_note: str, key: str) -> list[LookPanel]:
+                      where: str, epoch_note: str, key: str,
+                      factor: int | None = None) -> list[LookPanel]:
     """The grid where the room sees it: fine detail of ``region`` of every panel in one row,
     with a line saying how it is amplified and, from the panels' own numbers, how faint
     the grid is in plain pixels. ``panels``: ``(label, pixels, cache key)``, the original
     first, the checkerboarded network second. ``where``: the image's name;
-    ``epoch_note``: which epoch is shown and why. Returns the panels drawn."""
+    ``epoch_note``: which epoch is shown and why; ``factor``: the magnification, when not
+    this mode's (:func:`look_factor`). Returns the panels drawn."""
     looks = look_panels(panels, region)
     if not looks:
         return looks
-    k = look_factor(region)
+    k = factor or look_factor(region)
     worst = looks[1] if len(looks) > 1 else looks[0]
-    st.markdown(
-        f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels of "
-        f"{where} (each pixel minus its local average, amplified {DETAIL_GAIN:g} times "
-        f"around grey; ×{k}: each image pixel is {k}x{k} screen pixels). {epoch_note} "
-        + plainness_sentence(worst))
+    if presenting():  # the room reads it at a glance: no parenthesis (issue 28)
+        st.markdown(f"**Fine detail ×{DETAIL_GAIN:g}** of a {region.height}x{region.width} "
+                    f"square of {where}, each pixel {k}x{k} on screen. {epoch_note} "
+                    + plainness_sentence(worst))
+    else:
+        st.markdown(
+            f"**Fine detail ×{DETAIL_GAIN:g}** of {region.height}x{region.width} pixels of "
+            f"{where} (each pixel minus its local average, amplified {DETAIL_GAIN:g} times "
+            f"around grey; ×{k}: each image pixel is {k}x{k} screen pixels). {epoch_note} "
+            + plainness_sentence(worst))
     with pixelated_container(f"look-{key}"):
         for col, look in zip(st.columns(len(looks)), looks, strict=False):
             with col:
-                show_exact(look.view, f"{look.label}: {look.detail_levels:.0f} grey levels",
+                show_exact(look.view, f"{look.label}: {look.detail_levels:.0f} grey levels amplified",
                            key=f"{look.key}|look|{region}", factor=k)
     return looks
+
+
+#: Presenting, the first look's magnification on screens 800 px high or less (1280x720):
+#: the pictures and their sentence on the first screen (:func:`ui.common.by_screen_height`).
+SHORT_LOOK_FACTOR = 7
+
+
+def render_first_look_for_screens(panels: Sequence[tuple[str, np.ndarray, str]],
+                                  region: Region, *, where: str, epoch_note: str, key: str,
+                                  factor: int | None = None) -> None:
+    """:func:`render_first_look`; presenting, drawn twice: at ``factor`` (or this mode's)
+    for screens over 800 px high and at :data:`SHORT_LOOK_FACTOR` for shorter ones (the
+    presentation CSS shows one)."""
+    if not presenting():
+        render_first_look(panels, region, where=where, epoch_note=epoch_note, key=key,
+                          factor=factor)
+        return
+    tall, short = by_screen_height(key)
+    with tall:
+        render_first_look(panels, region, where=where, epoch_note=epoch_note, key=key,
+                          factor=factor)
+    with short:
+        render_first_look(panels, region, where=where, epoch_note=epoch_note,
+                          key=f"{key}-short", factor=min(factor or SHORT_LOOK_FACTOR,
+                                                         SHORT_LOOK_FACTOR))

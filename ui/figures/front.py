@@ -18,6 +18,7 @@ from core.experiment.catalog import PROJECT_ROOT, variant_order
 from core.experiment.front import answer, front_points, variant_costs
 from core.io.text import escape
 from core.maths.metrics import SCORE_UNIT
+from core.upsamplers.timing import stored_cost_rows
 from ui.common import explain, lazy_section
 from ui.figures.regions import variant_colour
 from ui.plots import show_plot, show_table
@@ -25,19 +26,22 @@ from ui.plots import show_plot, show_table
 #: The stored upsampler benchmark (``python benchmarks/upsampling.py``).
 UPSAMPLING_RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "upsampling.json"
 SYMBOLS = {1: "circle-open", 10: "circle", 40: "diamond"}
+#: Where each variant's epoch labels sit, in turn: variants that end close together (the
+#: epoch-40 points) put their labels on different sides instead of on top of each other.
+LABEL_SIDES = ("top center", "bottom center", "middle right", "middle left")
 
 
 def front_figure(points: pd.DataFrame, title: str) -> go.Figure:
     """PSNR (y, dB) against checkerboard (x, ×10⁻³, log axis): one marker per variant and
     epoch, a line joining each variant's epochs in order, front members ringed in black."""
     fig = go.Figure()
-    for raw in variant_order(sorted(set(points["variant"]))):
+    for i, raw in enumerate(variant_order(sorted(set(points["variant"])))):
         rows = points[points["variant"] == raw].sort_values("epoch")
         colour = variant_colour(raw)
         variant = escape(raw, "plotly")  # a folder name is never live markup
         fig.add_trace(go.Scatter(
             x=rows["score"], y=rows["psnr"], mode="lines+markers+text", name=variant,
-            text=[f"{e}" for e in rows["epoch"]], textposition="top center",
+            text=[f"{e}" for e in rows["epoch"]], textposition=LABEL_SIDES[i % len(LABEL_SIDES)],
             textfont={"color": colour},
             line={"color": colour, "width": 1.5, "dash": "dot"},
             marker={"color": colour, "size": [16 if f else 10 for f in rows["on_front"]],
@@ -122,11 +126,15 @@ def _front_picture(histories: pd.DataFrame, epochs: tuple[int, ...], name: str, 
 
 
 def _costs(histories: pd.DataFrame) -> None:
-    costs = variant_costs(variant_order(sorted(set(histories["variant"]))), stored_benchmark())
+    bench = stored_benchmark()
+    costs = variant_costs(variant_order(sorted(set(histories["variant"]))), bench)
     if not costs.empty:
+        _, about = stored_cost_rows(bench)
+        when = (f", {about['date']}, {about['cpu_count']} CPU cores, load "
+                f"{float(about['load'] or 0):.1f}" if about else "")
         st.markdown("**What each costs** (network parameters; the upsampler's multiply-adds "
                     "and stored forward time at 64 → 32 channels, 128 → 256 px, "
-                    "`benchmarks/upsampling.py`)")
+                    f"`benchmarks/upsampling.py`{when})")
         show_table(costs.style.format({"network parameters": "{:,}",
                                        "upsampler MACs (M)": "{:.0f}",
                                        "upsampler forward (ms)": "{:.2g}"}, na_rep="—"))

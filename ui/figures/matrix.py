@@ -25,6 +25,10 @@ from core.maths.matrix_case import (
 )
 from ui.common import explain, lazy_section
 from ui.plots import scale_for, show_plot, show_table
+from ui.urlstate import IntParam
+
+#: The kernel position a link may name (``?mx_pos=N``); past C's last row, the last row.
+POSITION_PARAM = IntParam(0, 255)
 
 #: Most cells of C that get their weight written in; larger matrices are hover-only.
 MAX_ANNOTATED_CELLS = 1600
@@ -151,6 +155,10 @@ def grid_figure(
     return fig
 
 
+#: The tallest chart of the compact matrix view (the story, presenting).
+COMPACT_HEIGHT = 240
+
+
 def _height(rows: int, cols: int, width: int = 640, lo: int = 220, hi: int = 720) -> int:
     """Figure height for a grid drawn with square cells in about ``width`` pixels."""
     cell = min(48.0, width / max(cols, 1))
@@ -260,6 +268,12 @@ def position_stepper(n_positions: int, *, key: str = "mx_pos") -> int:
         st.caption("The kernel has a single position here: C has one row.")
         return 0
     last = n_positions - 1
+    raw = st.query_params.get(key)
+    if key not in st.session_state and raw is not None and POSITION_PARAM.accepts(raw) \
+            and int(raw) > last:  # a link made for a larger C: its last row, said so
+        st.warning(f"C has rows 0 to {last} here; `{key}={raw}` shows the last one, row "
+                   f"{last}.", icon=":material/link_off:")
+        st.session_state[key] = last
     if int(st.session_state.get(key, 0)) > last:
         st.session_state[key] = last
 
@@ -291,15 +305,16 @@ def render_matrix_view(case: MatrixCase, *, pos: int | None = None, key: str = "
     # compact: the output's column is narrow (a presenting screen's ninth), so the short title
     title = f"y = C x: {o[0]}x{o[1]}" if compact else f"Output y = C x: {o[0]}x{o[1]}"
     output_fig = output_figure(case.y, title, cell=pos)
-    if compact:
+    if compact:  # at most COMPACT_HEIGHT: the row's sentence below on a 1280x720 screen
         left, mid, right = st.columns([2, 6, 1.4])
         with left:
-            show_plot(input_fig, key=f"{key}-input", height=_height(*n_in, 260))
+            show_plot(input_fig, key=f"{key}-input",
+                      height=_height(*n_in, 260, hi=COMPACT_HEIGHT))
         with mid:
             show_plot(matrix_figure(case, row=pos), key=f"{key}-matrix",
-                      height=_height(*case.taps.shape, 720))
+                      height=_height(*case.taps.shape, 720, hi=COMPACT_HEIGHT))
         with right:
-            show_plot(output_fig, key=f"{key}-output", height=_height(*o, 160))
+            show_plot(output_fig, key=f"{key}-output", height=_height(*o, 160, hi=COMPACT_HEIGHT))
     else:
         left, mid, right = st.columns([5, 3, 3])
         with left:
@@ -362,10 +377,11 @@ def render_transpose_view(case: MatrixCase, *, key: str = "mx",
     """
     s = case.spec
     o = case.output_shape
-    st.markdown(
-        f"The transposed convolution goes the other way: an output-shaped array "
-        f"({o[0]}x{o[1]}) back to the input's shape ({s.in_h}x{s.in_w})."
-    )
+    if not compact:  # compact: the story's own sentence says this
+        st.markdown(
+            f"The transposed convolution goes the other way: an output-shaped array "
+            f"({o[0]}x{o[1]}) back to the input's shape ({s.in_h}x{s.in_w})."
+        )
     if not compact:
         _transpose_constructions(case, key)
         return _three_results(case, key)
@@ -421,6 +437,18 @@ def _transpose_constructions(case: MatrixCase, key: str) -> None:
                   "input; the rest are inserted zeros and padding (the post's '4 out of 36').")
 
 
+def difference_text(value: float) -> str:
+    """A difference as a person reads it: ``0`` is "0 (identical)"; ``4.4e-16`` is
+    "4.4 × 10⁻¹⁶ (floating-point rounding)" when tiny; else the number."""
+    if value == 0:
+        return "0 (identical)"
+    exponent = int(np.floor(np.log10(abs(value))))
+    if exponent > -6:
+        return f"{value:.3g}"
+    digits = str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{value / 10.0 ** exponent:.1f} × 10{digits} (floating-point rounding)"
+
+
 def _three_results(case: MatrixCase, key: str, *, fed_in: bool = False) -> DeconvComparison:
     """The three constructions' results side by side (after the array fed in, when
     ``fed_in``), their largest differences and the agreement line; then, unless ``fed_in``
@@ -437,20 +465,17 @@ def _three_results(case: MatrixCase, key: str, *, fed_in: bool = False) -> Decon
     if fed_in:
         with cols[0]:
             show_plot(output_figure(case.y_back, f"Fed in: {o[0]}x{o[1]}"), key=f"{key}-y",
-                      height=_height(*results[0][1].shape, 180, hi=420))
+                      height=_height(*results[0][1].shape, 180, hi=COMPACT_HEIGHT + 20))
         cols = cols[1:]
     for col, (title, values), name in zip(cols, results, ("ct", "zi", "torch"), strict=True):
         with col:
             show_plot(output_figure(values, title), key=f"{key}-res-{name}",
-                      height=_height(*values.shape, 180, hi=420))
-    diffs = cmp.max_abs_differences
-    cols = st.columns(3)
-    for col, short, (label, value) in zip(cols, ("max |1 − 2|", "max |1 − 3|", "max |2 − 3|"),
-                                          diffs.items(), strict=True):
-        col.metric(short, f"{value:.1e}", help=f"Largest absolute difference, {label}.")
+                      height=_height(*values.shape, 180,
+                                     hi=COMPACT_HEIGHT + 20 if fed_in else 420))
     # Relative to the values' size: summed in other orders, large values round apart.
     if cmp.max_abs_difference < 1e-9 * max(1.0, float(np.abs(cmp.via_matrix).max())):
-        st.success("All three agree (differences are floating-point rounding at most).",
+        st.success("All three agree: the largest difference between any two results is "
+                   f"{difference_text(cmp.max_abs_difference)}.",
                    icon=":material/check_circle:")
     else:  # would be a bug in core.maths.matrix: say so rather than hide it
         st.error(f"The constructions disagree by {cmp.max_abs_difference:.3g}.")

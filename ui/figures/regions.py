@@ -36,8 +36,10 @@ REGION_VARIANT = "deconv3"
 
 
 #: One colour per variant, in the registry's order (the same on every plot).
+#: No cyan: beside deconv3's blue it could not be told apart from across a meeting room
+#: (deconv_foh is olive, deconv3_small_last black).
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-           "#17becf", "#7f7f7f", "#bcbd22")
+           "#bcbd22", "#7f7f7f", "#000000")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
