@@ -142,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 csv_writer.writerow(csv_row(record))
 
         try:
+            stack.enter_context(_one_blas_thread())
             verdict = diagnose_all(args.paths, jobs=args.jobs, on_result=on_result)
         except InputError as err:
             for w in writers:
@@ -167,6 +168,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for w in writers:
             w.finish()
     return 1 if args.fail_on == "grid" and state["grid"] else 0
+
+
+def _one_blas_thread():
+    """One BLAS thread while diagnosing (``python -m core.diagnose`` sets it before numpy
+    loads; a console script entering :func:`main` directly gets it here, through
+    threadpoolctl, which scikit-learn brings): many small products, which threads only slow
+    down on a shared machine; ``--jobs N`` runs N processes instead."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _err(line: str) -> None:
