@@ -42,6 +42,7 @@ from ui.figures.firstlook import look_panels, render_first_look
 from ui.figures.front import render_front
 from ui.figures.matrix import render_transpose_view, show_matrix_c
 from ui.figures.regions import artifact_region, curves_figure
+from ui.figures.sound import render_sound_step
 from ui.pixels import (
     DETAIL_GAIN,
     fit_factor,
@@ -360,6 +361,12 @@ STEPS: tuple[Step, ...] = (
          "The sentences under each picture are computed from the stored measurements: which "
          "variants no other beats on both, and what the post's fix costs.",
          step_fixes, "pages/layer_lab.py", "Layer lab"),
+    Step("The same in sound",
+         "A vocoder's 1-D transposed convolutions overlap unevenly too, and a pattern that "
+         "repeats every 8 samples of a sound at 16 kHz is a chord of tones at 2, 4, 6 and 8 "
+         "kHz: play both, and see the dashed lines in the transposed convolution's "
+         "spectrogram only. Three layers at stride 2 at initialisation, on a vowel-like sound.",
+         render_sound_step, "pages/hear_it.py", "Hear it"),
 )
 
 
