@@ -15,7 +15,7 @@ explain(
     "(P the product of the strides), and a pattern repeating every P samples of a sound "
     "at R samples per second is a chord of tones at k × R / P hertz (Pons et al. 2021, "
     "\"Upsampling artifacts in neural audio synthesis\"). Pick an upsampler, feed it a "
-    "sound, look for the dashed lines and listen. The layers are random as at "
+    "sound, look for bright lines at the red ticks and listen. The layers are random as at "
     "initialisation (or with unequal phases, as after training); the tones need a constant "
     "part in what a layer receives, which the bias of the layer before gives: one layer "
     "alone on a sound with no constant part makes images of it, not tones."

@@ -364,8 +364,9 @@ STEPS: tuple[Step, ...] = (
     Step("The same in sound",
          "A vocoder's 1-D transposed convolutions overlap unevenly too, and a pattern that "
          "repeats every 8 samples of a sound at 16 kHz is a chord of tones at 2, 4, 6 and 8 "
-         "kHz: play both, and see the dashed lines in the transposed convolution's "
-         "spectrogram only. Three layers at stride 2 at initialisation, on a vowel-like sound.",
+         "kHz: play both, and see bright lines at the red ticks in the transposed "
+         "convolution's spectrogram only. Three layers at stride 2 at initialisation, on a "
+         "vowel-like sound.",
          render_sound_step, "pages/hear_it.py", "Hear it"),
 )
 

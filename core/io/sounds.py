@@ -16,7 +16,7 @@ import wave
 
 import numpy as np
 
-__all__ = ["MAX_SAMPLES", "SOUND_KINDS", "make_sound", "wav_bytes"]
+__all__ = ["MAX_SAMPLES", "PLAYABLE_RATE", "SOUND_KINDS", "make_sound", "playable", "wav_bytes"]
 
 #: What :func:`make_sound` makes.
 SOUND_KINDS = ("tone", "chord", "noise", "harmonics", "speech")
@@ -24,6 +24,9 @@ SOUND_KINDS = ("tone", "chord", "noise", "harmonics", "speech")
 MAX_SAMPLES = 480_000
 #: Sample rates accepted, in Hz (telephone to studio).
 MIN_RATE, MAX_RATE = 250, 48_000
+#: Lowest WAV sample rate browsers play: Chromium refuses a 1,000 or 2,000 Hz file
+#: (MEDIA_ERR_SRC_NOT_SUPPORTED; its audio pipeline starts at 3,000 Hz).
+PLAYABLE_RATE = 3_000
 
 
 def _check(rate, seconds) -> int:
@@ -124,3 +127,19 @@ def wav_bytes(signal, rate: int) -> bytes:
         out.setframerate(int(rate))
         out.writeframes(pcm.tobytes())
     return buffer.getvalue()
+
+
+def playable(signal, rate: int) -> tuple[np.ndarray, int]:
+    """``(signal, rate)`` as a browser can play it: unchanged from :data:`PLAYABLE_RATE`
+    up; below, upsampled by the smallest whole factor that reaches it, band-limited (the
+    spectrum zero-padded: the same sound, nothing added above the old Nyquist)."""
+    x = np.asarray(signal, dtype=np.float64)
+    if rate >= PLAYABLE_RATE or x.size < 2:
+        return x, int(rate)
+    factor = -(-PLAYABLE_RATE // int(rate))
+    spectrum = np.fft.rfft(x)
+    if x.size % 2 == 0:
+        spectrum[-1] *= 0.5  # the Nyquist bin is shared by +/- frequencies once padded
+    padded = np.zeros(x.size * factor // 2 + 1, dtype=complex)
+    padded[:spectrum.size] = spectrum
+    return np.fft.irfft(padded * factor, n=x.size * factor), int(rate) * factor

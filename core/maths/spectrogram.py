@@ -40,8 +40,9 @@ def artifact_tones(rate: float, period: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Spectrogram:
-    """``db[f, t]``: power in decibels (relative to the loudest cell) of frequency
-    ``freqs[f]`` (Hz) around time ``times[t]`` (s)."""
+    """``db[f, t]``: the level in decibels of frequency ``freqs[f]`` (Hz) around time
+    ``times[t]`` (s); 0 dB is a full-scale sine (amplitude 1), whatever the window, so
+    spectrograms of different sounds and rates share one scale."""
 
     times: np.ndarray
     freqs: np.ndarray
@@ -49,10 +50,11 @@ class Spectrogram:
     rate: float
 
 
-def spectrogram(signal, rate: float, *, window: int = 512, floor_db: float = -100.0) -> Spectrogram:
+def spectrogram(signal, rate: float, *, window: int = 512, floor_db: float = -120.0) -> Spectrogram:
     """Short-time power spectrum of a ``(L,)`` sound: Hann windows of ``window`` samples
-    (shortened to the sound), hop chosen so at most :data:`MAX_FRAMES` frames, power in dB
-    relative to the loudest cell, clipped at ``floor_db``."""
+    (shortened to the sound), hop chosen so at most :data:`MAX_FRAMES` frames, in dB of a
+    full-scale sine (a sine of amplitude ``A`` reads ``20 log10 A`` at its bin:
+    ``|X|^2 * 4 / (sum of the window)^2``), clipped at ``floor_db``."""
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim != 1 or x.size < 2:
         raise ValueError(f"signal must be (L,) with L >= 2, got shape {x.shape}")
@@ -66,7 +68,7 @@ def spectrogram(signal, rate: float, *, window: int = 512, floor_db: float = -10
     frames = np.lib.stride_tricks.sliding_window_view(x, n)[starts]  # (T, n)
     hann = np.hanning(n) if n > 2 else np.ones(n)
     power = np.abs(np.fft.rfft((frames - frames.mean(axis=1, keepdims=True)) * hann, axis=1)) ** 2
-    db = 10 * np.log10(power.T + 1e-20)  # (F, T)
-    db = np.maximum(db - db.max(), floor_db)
+    db = 10 * np.log10(4 * power.T / hann.sum() ** 2 + 1e-20)  # (F, T)
+    db = np.maximum(db, floor_db)
     return Spectrogram(times=(starts + n / 2) / rate, freqs=np.fft.rfftfreq(n, 1 / rate),
                        db=db.astype(np.float32), rate=float(rate))

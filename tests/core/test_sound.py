@@ -90,7 +90,8 @@ def test_artifact_tones_by_hand():
 def test_spectrogram_finds_a_tone_at_its_frequency():
     rate = 16000
     spec = spectrogram(make_sound("tone", rate, 0.5, freq=1000.0), rate, window=512)
-    assert spec.db.shape == (257, spec.times.size) and spec.db.max() == 0.0
+    assert spec.db.shape == (257, spec.times.size)
+    assert spec.db.max() == pytest.approx(20 * np.log10(0.9), abs=0.05)  # 0 dB: full scale
     assert spec.freqs[np.argmax(spec.db[:, spec.times.size // 2])] == 1000.0
     assert spec.times.size <= 400
     assert spectrogram(np.zeros(8) + 1.0, rate).db.shape[0] == 5  # window shortened
@@ -173,3 +174,17 @@ def test_upsampled_sounds_ring_at_the_period_only_for_the_free_phases():
     trained = checkerboard_score(to_unit_range(
         upsample_sound("subpixel_icnr", x, layers=2, trained=0.5)), 4, dims=1)
     assert trained > 10 * scores["subpixel_icnr"]
+
+
+def test_playable_keeps_the_sound_band_limited_at_a_rate_browsers_play():
+    from core.io.sounds import PLAYABLE_RATE, playable
+
+    x = make_sound("tone", 1000, 1.0, freq=100.0)
+    y, rate = playable(x, 1000)
+    assert rate == 3000 and y.size == 3000
+    np.testing.assert_allclose(y[::3], x, atol=1e-6)  # the old samples kept
+    t = np.arange(3000) / 3000
+    amplitude = 0.9 / np.sin(0.4 * np.pi)  # the samples' peak (sin 72 deg) was made 0.9
+    np.testing.assert_allclose(y, amplitude * np.sin(2 * np.pi * 100 * t), atol=1e-5)
+    assert playable(x, PLAYABLE_RATE)[1] == PLAYABLE_RATE
+    assert playable(np.zeros(10), 2000)[1] == 4000

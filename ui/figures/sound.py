@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.io.sounds import wav_bytes
+from core.io.sounds import playable, wav_bytes
 from core.maths.metrics import checkerboard_score, format_score, gain_imbalance, to_unit_range
 from core.maths.phase_gains import phase_gains
 from core.maths.spectrogram import Spectrogram, artifact_tones, spectrogram
@@ -130,10 +130,12 @@ def waveform_figure(result: SoundResult, *, periods: int = 6) -> go.Figure:
         x=t_in, y=result.sound[start // spec.period:start // spec.period + n_in],
         mode="markers", name=f"input ({spec.rate_in:,} Hz)",
         marker={"size": 10, "symbol": "circle-open", "line": {"width": 2}},
+        marker_color="rgb(230, 120, 20)",
         hovertemplate="input sample<br>%{x:.3f} ms: %{y:.3f}<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=t_out, y=result.output[start:start + n_out], mode="lines+markers",
         name=f"output ({spec.rate_out:,} Hz)", marker={"size": 4},
+        line={"color": "rgb(40, 90, 200)"},
         hovertemplate="output sample<br>%{x:.3f} ms: %{y:.3f}<extra></extra>"))
     fig.update_layout(
         title={"text": f"Waveform: {periods} periods of {spec.period} output samples"},
@@ -142,40 +144,48 @@ def waveform_figure(result: SoundResult, *, periods: int = 6) -> go.Figure:
     return fig
 
 
-def _tone_lines(fig: go.Figure, tones: np.ndarray, x_range: tuple[float, float], period: int,
-                rate: int, *, row: int, col: int) -> None:
-    """Dashed lines at the artifact tones, each with its formula in the hover text."""
-    for k, f in enumerate(tones[:MAX_TONES], start=1):
-        fig.add_trace(go.Scatter(
-            x=list(x_range), y=[f, f], mode="lines", showlegend=k == 1,
-            name=f"artifact tones k·{rate:,}/{period} Hz", legendgroup="tones",
-            line={"color": "rgb(255, 60, 60)", "width": 1.5, "dash": "dash"},
-            hovertemplate=f"artifact tone {k}·{rate:,}/{period} = {f:,.0f} Hz<extra></extra>"),
-            row=row, col=col)
+def _tone_ticks(fig: go.Figure, tones: np.ndarray, x: float, period: int, rate: int, *,
+                col: int, legend: bool) -> None:
+    """The artifact tones as red ticks just right of a panel (the spectrogram under them
+    stays visible), each with its formula in the hover text."""
+    shown = tones[:MAX_TONES]
+    fig.add_trace(go.Scatter(
+        x=[x] * shown.size, y=shown, mode="markers", showlegend=legend,
+        name=f"artifact tones k·{rate:,}/{period} Hz", legendgroup="tones",
+        marker={"symbol": "triangle-left", "size": 11, "color": "rgb(230, 30, 30)"},
+        customdata=np.arange(1, shown.size + 1),
+        hovertemplate=f"artifact tone %{{customdata}}·{rate:,}/{period} = %{{y:,.0f}} Hz"
+                      "<extra></extra>"), row=1, col=col)
 
 
 def spectrogram_figure(panels: list[tuple[str, Spectrogram]], tones: np.ndarray, period: int,
                        rate_out: int) -> go.Figure:
     """Spectrograms side by side on one frequency axis (0 to the output's Nyquist) and one
-    dB scale, the artifact tones dashed across the panels that can hold them."""
+    dB scale (0 dB: a full-scale sine), the artifact tones ticked at each panel's right
+    edge where its Nyquist reaches them."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=len(panels), shared_yaxes=True,
-                        subplot_titles=[title for title, _ in panels], horizontal_spacing=0.03)
+                        subplot_titles=[title for title, _ in panels], horizontal_spacing=0.05)
+    legend = True
     for i, (title, sg) in enumerate(panels, start=1):
         fig.add_trace(go.Heatmap(
             x=sg.times, y=sg.freqs, z=sg.db, coloraxis="coloraxis", name=title,
             hovertemplate=f"{title}<br>%{{x:.2f}} s, %{{y:,.0f}} Hz<br>%{{z:.0f}} dB"
                           "<extra></extra>"), row=1, col=i)
-        if sg.rate > 1.5 * rate_out / period:  # its Nyquist reaches the first tone
-            span = (float(sg.times[0]), float(sg.times[-1]))
-            _tone_lines(fig, tones[tones <= sg.rate / 2], span, period, rate_out, row=1, col=i)
-        fig.update_xaxes(title_text="time (s)", row=1, col=i)
-    fig.update_yaxes(title_text="frequency (Hz)", range=[0, rate_out / 2], row=1, col=1)
+        end = float(sg.times[-1]) + 0.04 * float(sg.times[-1] - sg.times[0] or 1.0)
+        reachable = tones[tones <= sg.rate / 2]
+        if reachable.size:
+            _tone_ticks(fig, reachable, end, period, rate_out, col=i, legend=legend)
+            legend = False
+        fig.update_xaxes(title_text="time (s)", range=[0.0, end + 0.03], row=1, col=i)
+    fig.update_yaxes(title_text="frequency (Hz)", range=[0, rate_out / 2 * 1.02], row=1, col=1)
     fig.update_layout(
         coloraxis={"colorscale": colorscale(), "cmin": -90, "cmax": 0,
                    "colorbar": {"title": {"text": "dB"}}},
-        legend={"orientation": "h", "y": -0.22}, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+        title={"text": "Spectrograms, artifact tones ◀ at k × rate / P"},
+        legend={"orientation": "h", "y": 1.16, "x": 1.0, "xanchor": "right", "yanchor": "bottom"},
+        margin={"l": 10, "r": 10, "t": 80, "b": 10})
     return fig
 
 
@@ -183,9 +193,13 @@ def spectrogram_figure(panels: list[tuple[str, Spectrogram]], tones: np.ndarray,
 
 
 def play(label: str, signal: np.ndarray, rate: int) -> None:
-    """A labelled player of ``signal`` at ``rate`` Hz (a 16-bit WAV), the rate stated."""
-    st.markdown(f"**{label}** · {rate:,} samples per second")
-    st.audio(wav_bytes(signal, rate), format="audio/wav", alt=f"{label}, {rate} Hz")
+    """A labelled player of ``signal`` at ``rate`` Hz (a 16-bit WAV), the rate stated;
+    below the rate browsers play, upsampled band-limited for the player, and said so."""
+    sound, played = playable(signal, rate)
+    note = "" if played == rate else f", played at {played:,} (band-limited: the same sound)"
+    st.markdown(f"**{label}** · {rate:,} samples per second{note}")
+    st.audio(wav_bytes(np.clip(sound, -1.0, 1.0), played), format="audio/wav",
+             alt=f"{label}, {rate} Hz")
 
 
 def tones_sentence(result: SoundResult) -> str:
