@@ -534,6 +534,27 @@ def onnx_ranked_layers(model, sizes: dict[str, list[int | None]], dims: int) -> 
     return found
 
 
+_RESAMPLING = ("ConvTranspose", "Conv", "MaxPool", "AveragePool", "Resize", "Upsample")
+
+
+def _sizes_by_running(model, input_name: str, shape: list[int], names: list[str], seed: int,
+                      threads: int | None) -> dict[str, list[int]]:
+    """The shapes of ``names``, measured by running the model once on the first probe."""
+    import onnx
+
+    from core.audit.ranked_probes import onnx_runner, probe_input
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    present = {o.name for o in copy.graph.output}
+    for name in names:
+        if name not in present:
+            copy.graph.output.append(onnx.ValueInfoProto(name=name))
+    runs = onnx_runner(copy.SerializeToString(), input_name, names, shape, threads)
+    return {name: list(np.shape(value)) for name, value in
+            zip(names, runs(probe_input(shape, seed)), strict=True)}
+
+
 def audit_ranked_onnx(model, data: bytes, input_shape: Sequence[int] | None, *, name: str,
                       probes: bool = True, seed: int = 0, threads: int | None = None,
                       t0: float | None = None) -> AuditReport:
@@ -554,12 +575,17 @@ def audit_ranked_onnx(model, data: bytes, input_shape: Sequence[int] | None, *, 
     except Exception as err:  # noqa: BLE001 - shape inference is best effort
         notes.append(f"shape inference failed ({' '.join(str(err).split())[:120]})")
     sizes[input_name] = list(shape)
+    output_name = model.graph.output[0].name
+    wanted = [output_name] + [t for node in model.graph.node if node.op_type in _RESAMPLING
+                              for t in (node.input[0], node.output[0])]
+    missing = [t for t in dict.fromkeys(wanted) if sizes.get(t) is None or None in sizes[t]]
+    if missing:  # computed pads (F.pad exported as graph arithmetic) hide the sizes: run once
+        sizes.update(_sizes_by_running(model, input_name, shape, missing, seed, threads))
     for tensor, d in sizes.items():
         if None not in d and math.prod(d) > MAX_TENSOR_ELEMENTS:
             raise AuditError(f"tensor {tensor!r} would hold {math.prod(d):,} elements at input "
                              f"shape {shape_text(shape)}, above the audit's limit")
     found = onnx_ranked_layers(model, sizes, dims)
-    output_name = model.graph.output[0].name
     out_dims = sizes.get(output_name)
     out_shape = list(out_dims) if out_dims and None not in out_dims else None
     warnings = []
@@ -670,11 +696,14 @@ def trace_ranked(module, x) -> tuple[Any, list[RankedFound]]:
             f.dilation = _tuple(bound.get("dilation"), d, 1)
         found.append(f)
 
+    def leave(*_) -> None:  # a forward hook returning a value would replace the output
+        stack.pop()
+
     handles = []
     for path, sub in module.named_modules():
         handles.append(sub.register_forward_pre_hook(
             lambda _m, _a, path=path, sub=sub: stack.append((path, sub))))
-        handles.append(sub.register_forward_hook(lambda *_: stack.pop()))
+        handles.append(sub.register_forward_hook(leave))
     try:
         with torch.no_grad(), Mode():
             y = module(x)
@@ -691,6 +720,7 @@ def audit_ranked_module(module, shape: list[int], *, probes: bool = True, measur
     swapped for its fix at initialisation and the probes' score measured."""
     import torch
 
+    from core.audit.measured import ALL_LAYERS
     from core.audit.ranked_probes import measure_ranked_fixes, probe_input, run_ranked_probes
     from core.audit.torch_trace import eval_copy
 
@@ -723,8 +753,19 @@ def audit_ranked_module(module, shape: list[int], *, probes: bool = True, measur
         if measure and report.probes.checkerboard_score is not None:
             t2 = time.perf_counter()
             measured = measure_ranked_fixes(module, shape, found, report, seed=seed)
+            report.fix_all = measured.pop(ALL_LAYERS, None)
             for layer in report.layers:
                 if layer.name in measured:
                     layer.fix_measured = measured[layer.name]
             report.seconds["fixes"] = time.perf_counter() - t2
     return report
+
+
+def ranked_input(model, input_shape: Sequence[int] | None) -> bool:
+    """Whether a model's one input (or the given ``input_shape``) is a sound or a volume."""
+    if input_shape is not None:
+        return len(input_shape) in RANKS
+    inits = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    dims = _dims_of(inputs[0]) if len(inputs) == 1 else None
+    return dims is not None and len(dims) in RANKS

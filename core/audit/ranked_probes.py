@@ -130,11 +130,13 @@ def run_ranked_probes(run: Callable[[np.ndarray], np.ndarray], shape: Sequence[i
                        shift_note="the shift test runs on images only", notes=notes, grid=grid)
 
 
-def onnx_runner(data: bytes, input_name: str, output_name: str, shape: Sequence[int],
-                threads: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    """``run(batch)`` through an onnxruntime session of the model."""
+def onnx_runner(data: bytes, input_name: str, output_name: str | list[str],
+                shape: Sequence[int], threads: int | None = None) -> Callable:
+    """``run(batch)`` through an onnxruntime session of the model: the output named, or the
+    list of outputs for a list of names."""
     import onnxruntime as ort
 
+    names = output_name if isinstance(output_name, list) else [output_name]
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if threads:
@@ -146,7 +148,8 @@ def onnx_runner(data: bytes, input_name: str, output_name: str, shape: Sequence[
 
     def run(x: np.ndarray) -> np.ndarray:
         try:
-            return session.run([output_name], {input_name: x.astype(np.float32)})[0]
+            outs = session.run(names, {input_name: x.astype(np.float32)})
+            return outs if isinstance(output_name, list) else outs[0]
         except Exception as err:  # noqa: BLE001
             raise AuditError(f"onnxruntime cannot run the model at input shape "
                              f"{','.join(map(str, shape))} ({short_error(err)})") from err
@@ -215,6 +218,8 @@ def measure_ranked_fixes(module, shape: Sequence[int], found: Sequence, report: 
     import torch
     from torch import nn
 
+    from core.audit.measured import ALL_LAYERS  # the key the 2-D audit uses too
+
     probes = report.probes
     name = probes.scored_on
     x = probes.results[name].input
@@ -254,4 +259,24 @@ def measure_ranked_fixes(module, shape: Sequence[int], found: Sequence, report: 
         except Exception as err:  # noqa: BLE001 - the user's forward may raise anything
             entry["fix"] = f"the swapped network does not run ({short_error(err, 160)})"
         out[layer.name] = json_safe(entry)
+    swappable = [(layer, by_name[layer.name]) for layer in report.layers
+                 if layer.name in out and "fixed_at_init" in out[layer.name]]
+    if len(swappable) > 1:
+        original, fixed = copy.deepcopy(module), copy.deepcopy(module)
+        for i, (_, f) in enumerate(swappable):
+            torch.manual_seed(seed + i)
+            fresh = copy.deepcopy(f.module)
+            for p in fresh.parameters():
+                if p.dim() > 1:
+                    nn.init.kaiming_uniform_(p, a=5 ** 0.5)
+            _set_module(original, f.module_path, fresh)
+            _set_module(fixed, f.module_path, resize_conv_fix(f.module, seed + i))
+        try:
+            out[ALL_LAYERS] = json_safe({"as_given": probes.checkerboard_score, "probe": name,
+                                         "period": period,
+                                         "original_at_init": score_of(original),
+                                         "fixed_at_init": score_of(fixed),
+                                         "fix": f"{len(swappable)} layers fixed together"})
+        except Exception as err:  # noqa: BLE001
+            out[ALL_LAYERS] = {"fix": f"the swapped network does not run ({short_error(err, 160)})"}
     return out

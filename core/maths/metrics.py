@@ -71,6 +71,7 @@ __all__ = [
     "phase_pattern",
     "polyphase_gains",
     "spectra_figure",
+    "sound_spectrum_figure",
     "spectrum_figure",
     "to_unit_range",
 ]
@@ -467,10 +468,47 @@ def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *, per_row: int | No
     return fig
 
 
+def sound_spectrum_figure(spectrum: Spectrum, title: str | None = None, *,
+                          rate: float | None = None):
+    """A 1-D log power spectrum (a sound's) as a line over the positive frequencies, the
+    artifact frequencies ``k / P`` dashed (``k * rate / P`` Hz when ``rate`` is given)."""
+    import plotly.graph_objects as go
+
+    f = spectrum.fx
+    keep = np.flatnonzero((f >= 0) | (f == -0.5))  # the Nyquist bin sits at -1/2 once shifted
+    keep = keep[np.argsort(np.abs(f[keep]))]
+    unit, scale = ("Hz", float(rate)) if rate else ("cycles/sample", 1.0)
+    fig = go.Figure(go.Scatter(
+        x=np.abs(f[keep]) * scale, y=spectrum.log_power[keep], mode="lines", name="log10 power",
+        hovertemplate=f"%{{x:.4g}} {unit}<br>log10 power %{{y:.2f}}<extra></extra>"))
+    tones = np.unique(np.abs(spectrum.markers[:, 0]))
+    if spectrum.period <= 64:
+        for k, tone in enumerate(tones, start=1):
+            fig.add_vline(x=tone * scale, line={"color": "red", "dash": "dash", "width": 1})
+        fig.add_trace(go.Scatter(
+            x=tones * scale, y=[float(np.max(spectrum.log_power))] * tones.size, mode="markers",
+            marker={"symbol": "triangle-down", "color": "red", "size": 10},
+            name=f"artifact frequencies k/{spectrum.period}",
+            hovertemplate=f"artifact frequency %{{x:.4g}} {unit} (k/{spectrum.period})"
+                          "<extra></extra>"))
+    fig.update_layout(title={"text": title or ""}, xaxis_title=f"frequency ({unit})",
+                      yaxis_title="log10 power", showlegend=False,
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    return fig
+
+
 def spectrum_figure(spectrum: Spectrum, title: str | None = None, *,
                     colorscale: str | list = "Viridis"):
     """One log power spectrum with the artifact frequencies circled: the one-panel case of
-    :func:`spectra_figure`."""
+    :func:`spectra_figure` (a 1-D spectrum: :func:`sound_spectrum_figure`; a 3-D one: its
+    central slice along the first axis)."""
+    if len(spectrum.freqs) == 1:
+        return sound_spectrum_figure(spectrum, title)
+    if len(spectrum.freqs) == 3:
+        centre = spectrum.log_power.shape[0] // 2
+        markers = spectrum.markers[spectrum.markers[:, 0] == 0][:, 1:]
+        spectrum = Spectrum(freqs=spectrum.freqs[1:], log_power=spectrum.log_power[centre],
+                            markers=markers, period=spectrum.period)
     fig = spectra_figure([(title or "", spectrum)], colorscale=colorscale)
     if not title:
         fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10})

@@ -178,3 +178,18 @@ def test_measured_phase_gains_match_the_weights_at_every_rank(dims):
     assert from_response.shape == (2, 3) + (2,) * dims
     fixed = make_upsampler("resize_nearest", 2, 3, scale=2, kernel_size=3, dims=dims).double()
     assert gain_imbalance(phase_gains(fixed, 2, 2, dims=dims), dims=dims) < 1e-12
+
+
+def test_spectrum_figures_at_every_rank():
+    from core.maths.metrics import spectrum_figure
+
+    n = 256
+    sign = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    one = spectrum_figure(log_power_spectrum(0.5 + 0.1 * sign, 4, dims=1), "sound")
+    line, marks = one.data
+    assert line.type == "scatter" and min(line.x) == 0.0 and max(line.x) == 0.5
+    assert sorted(marks.x) == [0.25, 0.5]  # k/4 for k = 1, 2 (the positive half)
+    z, y, x = np.indices((16, 16, 16))
+    three = spectrum_figure(log_power_spectrum(np.where((z + y + x) % 2, 1.0, -1.0), 2, dims=3))
+    assert three.data[0].type == "heatmap" and np.shape(three.data[0].z) == (16, 16)
+    assert len(three.data[1].x) == 3  # the (0, fy, fx) artifact points of the central slice
