@@ -483,7 +483,7 @@ def sound_spectrum_figure(spectrum: Spectrum, title: str | None = None, *,
         hovertemplate=f"%{{x:.4g}} {unit}<br>log10 power %{{y:.2f}}<extra></extra>"))
     tones = np.unique(np.abs(spectrum.markers[:, 0]))
     if spectrum.period <= 64:
-        for k, tone in enumerate(tones, start=1):
+        for tone in tones:
             fig.add_vline(x=tone * scale, line={"color": "red", "dash": "dash", "width": 1})
         fig.add_trace(go.Scatter(
             x=tones * scale, y=[float(np.max(spectrum.log_power))] * tones.size, mode="markers",
