@@ -16,8 +16,9 @@ layer is judged alone; a blur after it is not credited) - such a network reads "
 judged" or "artifact", never a clean verdict it has not earned.
 
 A free length is audited at a stated default: one second of audio at
-:data:`DEFAULT_AUDIO_RATE` Hz, i.e. ``ceil(rate / upsampling)`` frames, the upsampling read
-from the strides; a free volume side at :data:`DEFAULT_VOLUME_SIDE`.
+:data:`~core.audit.limits.DEFAULT_AUDIO_RATE` Hz, i.e. ``ceil(rate / upsampling)`` frames,
+the upsampling read from the strides; a free volume side at
+:data:`~core.audit.limits.DEFAULT_VOLUME_SIDE`.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from core.audit.analysis import layer_coverage
 from core.audit.limits import (
+    DEFAULT_AUDIO_RATE,
+    DEFAULT_VOLUME_SIDE,
     MAX_GAIN_ELEMENTS,
     MAX_KERNEL_EXTENT,
+    MAX_LENGTH,
     MAX_RESAMPLING_LAYERS,
     MAX_STRIDE,
     MAX_TENSOR_ELEMENTS,
@@ -42,17 +47,10 @@ from core.audit.limits import (
 from core.audit.report import AuditReport, Chain, LayerAudit
 from core.audit.verdict import ARTIFACT, GRADIENT, NOT_JUDGED, OK, imbalanced, layer_offends
 from core.maths.metrics import gain_imbalance, polyphase_gains
-from core.maths.overlap import coverage_report
 
 #: Input ranks this module audits, and the spatial axes of each.
 RANKS = {3: 1, 5: 3}
 AXES = {1: ("L",), 3: ("D", "H", "W")}
-#: A free audio length is audited as one second at this rate (HiFi-GAN V1 and MelGAN's).
-DEFAULT_AUDIO_RATE = 22050
-#: A free volume side is audited at this many voxels.
-DEFAULT_VOLUME_SIDE = 32
-#: Longest input length audited (10 minutes of frames at 100 frames/s).
-MAX_LENGTH = 60_000
 
 
 def input_rank(shape: Sequence[int | None] | None) -> int | None:
@@ -242,16 +240,8 @@ def analyse_ranked(f: RankedFound) -> LayerAudit:
     )
     layer.notes.append(f"a {d}-D layer ({', '.join(AXES[d])}): judged along every axis; "
                        "fixed filters after it are not credited")
-    if layer.overlap is not None:
-        try:
-            report = coverage_report(layer.overlap["kernel_size"], layer.overlap["stride"],
-                                     (6,) * d if d > 1 else 6,
-                                     padding=layer.overlap["padding"],
-                                     dilation=layer.overlap["dilation"],
-                                     output_padding=layer.overlap["output_padding"])
-        except ValueError:  # padding too large for a small map: the interior is the same
-            report = coverage_report(layer.overlap["kernel_size"], layer.overlap["stride"],
-                                     (6,) * d if d > 1 else 6, dilation=layer.overlap["dilation"])
+    report = layer_coverage(layer)  # the image audit's, at every rank
+    if report is not None:
         layer.interior_min = report.interior_stats.min
         layer.interior_max = report.interior_stats.max
         layer.uneven = report.interior_stats.max > report.interior_stats.min

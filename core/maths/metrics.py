@@ -482,9 +482,10 @@ def sound_spectrum_figure(spectrum: Spectrum, title: str | None = None, *,
         x=np.abs(f[keep]) * scale, y=spectrum.log_power[keep], mode="lines", name="log10 power",
         hovertemplate=f"%{{x:.4g}} {unit}<br>log10 power %{{y:.2f}}<extra></extra>"))
     tones = np.unique(np.abs(spectrum.markers[:, 0]))
-    if spectrum.period <= 64:
+    if tones.size <= 16:  # beyond, dashed lines would hide the spectrum: the marks stay
         for tone in tones:
             fig.add_vline(x=tone * scale, line={"color": "red", "dash": "dash", "width": 1})
+    if tones.size:
         fig.add_trace(go.Scatter(
             x=tones * scale, y=[float(np.max(spectrum.log_power))] * tones.size, mode="markers",
             marker={"symbol": "triangle-down", "color": "red", "size": 10},
