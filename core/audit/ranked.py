@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from core.audit.analysis import layer_coverage
+from core.audit.guard import check_probe_budget
 from core.audit.limits import (
     DEFAULT_AUDIO_RATE,
     DEFAULT_VOLUME_SIDE,
@@ -588,6 +589,7 @@ def audit_ranked_onnx(model, data: bytes, input_shape: Sequence[int] | None, *, 
     if probes:
         from core.audit.ranked_probes import onnx_runner, run_ranked_probes
 
+        check_probe_budget(shape, out_shape)
         t1 = time.perf_counter()
         run = onnx_runner(data if model.ByteSize() == len(data) else model.SerializeToString(),
                           input_name, output_name, shape, threads)
@@ -732,6 +734,7 @@ def audit_ranked_module(module, shape: list[int], *, probes: bool = True, measur
     report = report_ranked(name or type(module).__name__, "torch", "input", list(shape),
                            list(y.shape), found, notes, [], t0)
     if probes:
+        check_probe_budget(shape, list(y.shape))
         t1 = time.perf_counter()
 
         def run(v: np.ndarray) -> np.ndarray:
