@@ -484,6 +484,8 @@ def onnx_ranked_layers(model, sizes: dict[str, list[int | None]], dims: int) -> 
     """The resampling nodes of a 1-D or 3-D graph, with their sizes and folded weights."""
     from onnx import numpy_helper
 
+    from core.audit.onnx_lookup import node_module_path
+
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     producer = {o: n for n in model.graph.node for o in n.output}
     found = []
@@ -498,7 +500,8 @@ def onnx_ranked_layers(model, sizes: dict[str, list[int | None]], dims: int) -> 
                         in_size=tuple(din[2:]) if din and None not in din[2:] else None,
                         out_size=tuple(dout[2:]) if dout and None not in dout[2:] else None,
                         in_channels=din[1] if din else None,
-                        out_channels=dout[1] if dout else None)
+                        out_channels=dout[1] if dout else None,
+                        module_path=node_module_path(node))
         if op == "Resize":
             f.mode = str(_attr(node, "mode", b"nearest"), "utf-8") \
                 if isinstance(_attr(node, "mode", b"nearest"), bytes) else _attr(node, "mode", "nearest")

@@ -280,3 +280,34 @@ def measure_ranked_fixes(module, shape: Sequence[int], found: Sequence, report: 
         except Exception as err:  # noqa: BLE001
             out[ALL_LAYERS] = {"fix": f"the swapped network does not run ({short_error(err, 160)})"}
     return out
+
+
+def attach_ranked_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditReport:
+    """:func:`core.audit.measured.attach_fixes` for a sound or volume network: the live
+    ``module``'s measured fixes added to ``report`` (an audit of its ONNX export), matched
+    by module path and op. Returns ``report``."""
+    import torch
+
+    from core.audit.measured import ALL_LAYERS
+    from core.audit.ranked import report_ranked, trace_ranked
+    from core.audit.torch_trace import eval_copy
+
+    if not (report.probes and report.probes.scored_on and report.offending):
+        return report
+    module, _ = eval_copy(module)
+    shape = report.input_shape
+    param = next(module.parameters(), None)
+    x = torch.from_numpy(probe_input(shape, seed)).to(param.dtype if param is not None
+                                                        else torch.float32)
+    y, found = trace_ranked(module, x)
+    live = report_ranked("live", "torch", "input", list(shape), list(y.shape), found, [], [],
+                         0.0)
+    live.probes = report.probes
+    measured = measure_ranked_fixes(module, shape, found, live, seed=seed)
+    report.fix_all = measured.pop(ALL_LAYERS, None)
+    by_path = {(la.module_path, la.op): measured[la.name] for la in live.layers
+               if la.name in measured}
+    for layer in report.layers:
+        if (layer.module_path, layer.op) in by_path:
+            layer.fix_measured = by_path[layer.module_path, layer.op]
+    return report

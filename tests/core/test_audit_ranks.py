@@ -175,3 +175,15 @@ def test_wrong_ranks_are_refused_in_one_line(files):
     with pytest.raises(AuditError, match="forward pass fails"):
         audit_module(build("hifigan_v1"), (1, 3, 8))
 
+
+
+@pytest.mark.parametrize("route", ("torchscript", "dynamo"))
+def test_exports_name_the_modules_and_take_the_live_modules_fixes(audits, route):
+    from core.audit import attach_fixes
+
+    report = audits["hifigan_v1", route]
+    assert [la.module_path for la in report.layers] == \
+        [t.path for t in AUDIO_ZOO["hifigan_v1"].layers]
+    attach_fixes(report, build("hifigan_v1"))
+    assert all(la.fix_measured["fixed_at_init"] is not None for la in report.layers)
+    assert report.fix_all["fixed_at_init"] * 100 < report.fix_all["original_at_init"]
