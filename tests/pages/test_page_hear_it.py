@@ -122,3 +122,17 @@ def test_story_step_the_same_in_sound():
     labels = [m.value for m in at.markdown if "score" in m.value and "samples per second" in m.value]
     scores = [float(v.split("score ")[1].split()[0]) for v in labels]
     assert len(scores) == 2 and scores[0] > 1000 * scores[1]  # deconv rings, the fix does not
+
+
+def test_the_step_s_words_match_its_sounds():
+    """Step 9 says "every 8 samples of a sound at 16 kHz ... tones at 2, 4, 6 and 8 kHz":
+    the period, rate and tones of the pair it plays (ui.figures.sound.STORY_PAIR)."""
+    from core.maths.spectrogram import artifact_tones
+    from ui.figures.sound import STORY_PAIR
+
+    text = next(s.text for s in STEPS if s.title == "The same in sound")
+    spec = STORY_PAIR[0]
+    assert f"every {spec.period} samples" in text and f"at {spec.rate_out // 1000} kHz" in text
+    khz = [f"{t / 1000:g}" for t in artifact_tones(spec.rate_out, spec.period)]
+    assert f"{', '.join(khz[:-1])} and {khz[-1]} kHz" in text
+    assert (spec.scale, spec.layers, spec.trained) == (2, 3, False)  # "three layers at stride 2"
