@@ -211,14 +211,13 @@ def _set_module(root, path: str, new) -> None:
 
 
 def measure_ranked_fixes(module, shape: Sequence[int], found: Sequence, report: AuditReport,
-                         *, seed: int = 0) -> dict[str, dict]:
+                         *, seed: int = 0) -> tuple[dict[str, dict], dict | None]:
     """For each offending transposed convolution with an ``nn`` layer: the probe's score of
     the network as given, with that layer re-initialised, and with it swapped for
-    :func:`resize_conv_fix` (at initialisation); the same format as the 2-D audit's."""
+    :func:`resize_conv_fix` (at initialisation); the same format as the 2-D audit's.
+    Returns ``(by layer name, every swappable layer fixed together or None)``."""
     import torch
     from torch import nn
-
-    from core.audit.measured import ALL_LAYERS  # the key the 2-D audit uses too
 
     probes = report.probes
     name = probes.scored_on
@@ -261,6 +260,7 @@ def measure_ranked_fixes(module, shape: Sequence[int], found: Sequence, report: 
         out[layer.name] = json_safe(entry)
     swappable = [(layer, by_name[layer.name]) for layer in report.layers
                  if layer.name in out and "fixed_at_init" in out[layer.name]]
+    together = None
     if len(swappable) > 1:
         original, fixed = copy.deepcopy(module), copy.deepcopy(module)
         for i, (_, f) in enumerate(swappable):
@@ -272,42 +272,12 @@ def measure_ranked_fixes(module, shape: Sequence[int], found: Sequence, report: 
             _set_module(original, f.module_path, fresh)
             _set_module(fixed, f.module_path, resize_conv_fix(f.module, seed + i))
         try:
-            out[ALL_LAYERS] = json_safe({"as_given": probes.checkerboard_score, "probe": name,
+            together = json_safe({"as_given": probes.checkerboard_score, "probe": name,
                                          "period": period,
                                          "original_at_init": score_of(original),
                                          "fixed_at_init": score_of(fixed),
                                          "fix": f"{len(swappable)} layers fixed together"})
         except Exception as err:  # noqa: BLE001
-            out[ALL_LAYERS] = {"fix": f"the swapped network does not run ({short_error(err, 160)})"}
-    return out
+            together = {"fix": f"the swapped network does not run ({short_error(err, 160)})"}
+    return out, together
 
-
-def attach_ranked_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditReport:
-    """:func:`core.audit.measured.attach_fixes` for a sound or volume network: the live
-    ``module``'s measured fixes added to ``report`` (an audit of its ONNX export), matched
-    by module path and op. Returns ``report``."""
-    import torch
-
-    from core.audit.measured import ALL_LAYERS
-    from core.audit.ranked import report_ranked, trace_ranked
-    from core.audit.torch_trace import eval_copy
-
-    if not (report.probes and report.probes.scored_on and report.offending):
-        return report
-    module, _ = eval_copy(module)
-    shape = report.input_shape
-    param = next(module.parameters(), None)
-    x = torch.from_numpy(probe_input(shape, seed)).to(param.dtype if param is not None
-                                                        else torch.float32)
-    y, found = trace_ranked(module, x)
-    live = report_ranked("live", "torch", "input", list(shape), list(y.shape), found, [], [],
-                         0.0)
-    live.probes = report.probes
-    measured = measure_ranked_fixes(module, shape, found, live, seed=seed)
-    report.fix_all = measured.pop(ALL_LAYERS, None)
-    by_path = {(la.module_path, la.op): measured[la.name] for la in live.layers
-               if la.name in measured}
-    for layer in report.layers:
-        if (layer.module_path, layer.op) in by_path:
-            layer.fix_measured = by_path[layer.module_path, layer.op]
-    return report
