@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks._common import print_table, write_results  # noqa: E402
@@ -103,15 +104,17 @@ def _export(module, shape, dynamo: bool, folder: Path) -> Path:
 
 
 def bench_zoo(repeats: int) -> list[dict]:
-    """Each zoo network on every route it has: analysis only (no probes), median s."""
+    """Each zoo network, both shelves (issue 19's and issue 27's), on every route it has:
+    analysis only (no probes), median s."""
     import tempfile
 
     from core.audit.live import audit_module
     from tests.core.audit_zoo import ZOO
+    from tests.core.audit_zoo.shelf2 import SHELF2
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, net in ZOO.items():
+        for name, net in {**ZOO, **SHELF2}.items():
             torch.manual_seed(0)
             module = net.build().eval()
             routes = {"torch": lambda m=module, s=net.input_shape: audit_module(m, s,
@@ -143,43 +146,143 @@ def bench_zoo(repeats: int) -> list[dict]:
     return rows
 
 
-def bench_cold_cli(repeats: int) -> dict:
-    """``python -m core.audit MODEL.onnx --no-probes`` in a fresh process, wall time."""
+def _zoo_exports(folder: Path) -> dict[str, Path]:
+    """The TorchScript export of every zoo network (both shelves) that exports."""
+    from tests.core.audit_zoo import ZOO
+    from tests.core.audit_zoo.shelf2 import SHELF2
+
+    paths = {}
+    for name, net in {**ZOO, **SHELF2}.items():
+        if not net.torchscript:
+            continue
+        torch.manual_seed(0)
+        sub = folder / name
+        sub.mkdir()
+        try:
+            paths[name] = _export(net.build().eval(), net.input_shape, False, sub)
+        except Exception:  # noqa: BLE001 - an exporter's limit: that network is not timed
+            continue
+    return paths
+
+
+def bench_cold_cli(repeats: int) -> list[dict]:
+    """``python -m core.audit MODEL.onnx --no-probes`` in a fresh process, wall time, on the
+    zoo's largest networks (the most ONNX nodes, and the largest file, of both shelves),
+    side by side with a bare ``python -c pass`` in the same rounds (the order rotated each
+    round; the first round warms the disk cache and is dropped). Median of ``repeats``."""
     import subprocess
     import tempfile
 
-    from tests.core.audit_zoo import ZOO
+    import onnx
 
-    torch.manual_seed(0)
-    net = ZOO["cyclegan_resnet"]
+    code = ("import runpy, sys; sys.argv = ['core.audit', sys.argv[1], '--no-probes', "
+            "'--json', sys.argv[2]]; "
+            "rc = 0\ntry:\n    runpy.run_module('core.audit', run_name='__main__')\n"
+            "except SystemExit as e:\n    rc = e.code or 0\n"
+            "print(int('torch' in sys.modules), rc)")
     with tempfile.TemporaryDirectory() as tmp:
-        path = _export(net.build().eval(), net.input_shape, False, Path(tmp))
-        code = ("import runpy, sys; sys.argv = ['core.audit', sys.argv[1], '--no-probes', "
-                "'--json', sys.argv[2]]; "
-                "rc = 0\ntry:\n    runpy.run_module('core.audit', run_name='__main__')\n"
-                "except SystemExit as e:\n    rc = e.code or 0\n"
-                "print(int('torch' in sys.modules), rc)")
-        times, torch_seen = [], None
-        for _ in range(repeats + 1):
-            start = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", code, str(path),
-                                  str(Path(tmp) / "out.json")], cwd=ROOT, capture_output=True,
-                                 text=True, check=True)
-            times.append(time.perf_counter() - start)
-            torch_seen = out.stdout.split()[-2] == "1"
-        seconds = statistics.median(times[1:])  # the first warms the disk cache
-    return {"what": "cold CLI, no probes", "model": "CycleGAN ResNet generator (zoo)",
-            "route": "torchscript", "median_s": round(seconds, 3),
-            "goal_s": GOAL_COLD_CLI_S, "meets_goal": seconds < GOAL_COLD_CLI_S,
-            "imports_torch": torch_seen}
+        paths = _zoo_exports(Path(tmp))
+        nodes = {n: len(onnx.load(str(p), load_external_data=False).graph.node)
+                 for n, p in paths.items()}
+        kbytes = {n: round(p.stat().st_size / 1e3) for n, p in paths.items()}
+        picks = dict.fromkeys([max(nodes, key=nodes.get),
+                               max(paths, key=kbytes.get)])
+        jobs = {"python -c pass": [sys.executable, "-c", "pass"]}
+        for name in picks:
+            jobs[name] = [sys.executable, "-c", code, str(paths[name]),
+                          str(Path(tmp) / f"{name}.json")]
+        times: dict[str, list[float]] = {k: [] for k in jobs}
+        torch_seen: dict[str, bool] = {}
+        order = list(jobs)
+        for i in range(repeats + 1):
+            for key in order[i % len(order):] + order[:i % len(order)]:
+                start = time.perf_counter()
+                out = subprocess.run(jobs[key], cwd=ROOT, capture_output=True, text=True,
+                                     check=True)
+                if i:
+                    times[key].append(time.perf_counter() - start)
+                if key != "python -c pass":
+                    torch_seen[key] = out.stdout.split()[-2] == "1"
+    bare = statistics.median(times["python -c pass"])
+    rows = [{"what": "cold start, bare", "model": "python -c pass", "route": None,
+             "median_s": round(bare, 3)}]
+    for name in picks:
+        seconds = statistics.median(times[name])
+        rows.append({"what": "cold CLI, no probes", "model": name, "route": "torchscript",
+                     "onnx_nodes": nodes[name], "onnx_kB": kbytes[name],
+                     "median_s": round(seconds, 3), "bare_python_s": round(bare, 3),
+                     "goal_s": GOAL_COLD_CLI_S, "meets_goal": seconds < GOAL_COLD_CLI_S,
+                     "imports_torch": torch_seen[name]})
+    return rows
+
+
+def bench_grid() -> dict:
+    """The data behind the grid check's threshold (core.audit.limits.GRID_RATIO, GRID_Z):
+    every zoo network (both shelves) probed on the live module at its input shape (image
+    inputs at 64x64), its strongest period by ratio to the photograph's own and by z,
+    next to its structural verdict; and the photographs' own z at periods 2-8."""
+    from core.audit.live import audit_module
+    from core.audit.probes import grid_significance
+    from core.io.photos import read_rgb, resize_center_crop, skimage_data_dir
+    from tests.core.audit_zoo import ZOO
+    from tests.core.audit_zoo.shelf2 import SHELF2
+
+    rows = []
+    for name, net in {**ZOO, **SHELF2}.items():
+        torch.manual_seed(0)
+        shape = list(net.input_shape)
+        if shape[2] >= 16:
+            shape[2] = shape[3] = 64
+        report = audit_module(net.build().eval(), shape, measure=False)
+        grid = report.probes.grid if report.probes else {}
+        if not grid:
+            continue
+        by_ratio = max(grid, key=lambda p: grid[p]["ratio"])
+        by_z = max(grid, key=lambda p: grid[p]["z"])
+        rows.append({"model": name, "offending_layers": len(report.offending),
+                     "probe": report.probes.scored_on, "verdict": report.verdict,
+                     "max_ratio": grid[by_ratio]["ratio"], "at_period": by_ratio,
+                     "max_z": grid[by_z]["z"], "z_at_period": by_z})
+    photos = []
+    folder = skimage_data_dir()
+    for file in ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg",
+                 "ihc.png", "motorcycle_left.png", "retina.jpg", "rocket.jpg", "brick.png",
+                 "camera.png", "coins.png", "grass.png", "gravel.png", "moon.png", "page.png",
+                 "text.png"):
+        image = resize_center_crop(read_rgb(folder / file), 256).astype(np.float64) / 255
+        photos.append({"photograph": file, "max_z": round(max(
+            grid_significance(image, p) for p in range(2, 9)), 3)})
+    return {"networks": rows, "photographs": photos}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--zoo", action="store_true", help="only the issue-19 rows")
+    parser.add_argument("--zoo", action="store_true",
+                        help="only the zoo rows (issues 19 and 27)")
+    parser.add_argument("--cold", action="store_true",
+                        help="only the cold command line beside a bare python (issue 27; "
+                             "median of --repeats, use 5)")
+    parser.add_argument("--grid", action="store_true",
+                        help="only the grid check's threshold data (issue 27)")
     args = parser.parse_args()
-    zoo_rows = [*bench_zoo(args.repeats), bench_cold_cli(args.repeats)]
+    if args.grid:
+        data = bench_grid()
+        print_table(data["networks"], ["model", "offending_layers", "probe", "verdict",
+                                       "max_ratio", "at_period", "max_z", "z_at_period"])
+        print_table(data["photographs"], ["photograph", "max_z"])
+        path = write_results("audit_grid", data["networks"], photographs=data["photographs"])
+        print(f"\nwrote {path.relative_to(ROOT)}")
+        return
+    if args.cold:
+        rows = bench_cold_cli(args.repeats)
+        print_table(rows, ["what", "model", "onnx_nodes", "onnx_kB", "median_s",
+                           "bare_python_s", "goal_s", "meets_goal", "imports_torch"])
+        path = write_results("audit_cold", rows, goals={"cold_cli_s": GOAL_COLD_CLI_S},
+                             repeats=args.repeats)
+        print(f"\nwrote {path.relative_to(ROOT)}")
+        return
+    zoo_rows = [*bench_zoo(args.repeats), *bench_cold_cli(args.repeats)]
     print_table(zoo_rows, ["what", "model", "route", "layers", "offending", "blurred",
                            "period", "median_s", "export_s", "goal_s", "meets_goal",
                            "imports_torch", "note"])

@@ -241,6 +241,11 @@ def render_summary(report: AuditReport) -> None:
     reference = score_reference()
     if reference:
         st.caption(reference)
+    verdict = report.verdict  # never "clean" without evidence (core.audit.verdict)
+    {"clean": st.success, "artifact": st.warning}.get(verdict, st.error)(
+        f"**Verdict: {verdict}.** {VERDICT_WORDS.get(verdict, '')}",
+        icon={"clean": ":material/check_circle:", "artifact": ":material/grid_4x4:"}.get(
+            verdict, ":material/help:"))
     for layer in report.offending:  # a plain sentence per offending layer
         st.markdown(f"- {plain_verdict(layer)}")
     st.caption(f"{md_escape(report.source)}: input {tuple(report.input_shape)} → output "
@@ -259,6 +264,11 @@ VERDICT_WORDS = {
     "gradient": "downsamples with uneven overlap: no pattern in the output, but its "
                 "gradients in training carry one (some input pixels are read more often)",
     "ok": "no checkerboard of its own",
+    "not judged": "found, but the audit has no evidence either way (weights it cannot read "
+                  "as constants, a part it does not support): it is not called clean",
+    "unexplained grid": "no layer offends, yet the probes' output carries a grid well above "
+                        "the photograph's own: something the layers do not explain paints it",
+    "clean": "every layer judged, none offends, and the probes agree",
 }
 
 
@@ -291,6 +301,9 @@ def plain_verdict(layer: LayerAudit) -> str:
         return (f"{name} downsamples with uneven overlap: the output is not checkered, but "
                 "in training its gradient reaches some input pixels more often than their "
                 "neighbours, which can teach the layers before it a grid.")
+    if layer.severity == "not judged":
+        return (f"{name} was found but not judged: "
+                f"{md_escape(layer.verdict.removeprefix('not judged: '), 300)}.")
     if layer.severity != "artifact":
         return f"{name} upsamples without a checkerboard of its own."
     why = []
@@ -358,7 +371,8 @@ def _coverage_link(spec: CoverageSpec) -> None:
 def render_layer(layer: LayerAudit, *, key: str) -> None:
     """One layer: verdict, coverage heatmap, phase gains, fix code, measured fix."""
     # A finding, not a failure of the page: warning (artifact), info (gradient only).
-    box = {"artifact": st.warning, "gradient": st.info}.get(layer.severity, st.success)
+    box = {"artifact": st.warning, "gradient": st.info,
+           "not judged": st.warning}.get(layer.severity, st.success)
     box(f"{plain_verdict(layer)}\n\n**{md_escape(layer.name)}** ({layer.op}"
         f"{' ' + md_escape(layer.mode) if layer.mode else ''}): {md_escape(layer.verdict)}.",
         icon={"artifact": ":material/grid_4x4:", "gradient": ":material/south_west:"}.get(

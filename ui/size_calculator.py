@@ -11,6 +11,7 @@ from core.maths.matrix import (
 from core.maths.matrix_case import (
     MatrixSpec,
 )
+from core.maths.overlap import conv_transpose_output_size
 from ui.plots import show_table
 from ui.urlstate import IntParam, check_query_params
 
@@ -66,7 +67,7 @@ def render_size_calculator(spec: MatrixSpec | None = None, *, key: str = "calc")
             rf" \right\rfloor + 1 = {rep.conv_out}\end{{aligned}}"
         )
     st.markdown(f"**Transposed convolution** of an n = {n} input (`F.conv_transpose2d`, one axis)")
-    base = (n - 1) * s - 2 * p + d * (k - 1) + 1
+    base = conv_transpose_output_size(n, k, s, p, d, validate=False)  # output_padding 0
     st.latex(
         r"\begin{aligned}\text{out} &= (n-1)\,s - 2p + d\,(k-1) + \text{output\_padding} + 1"
         rf" \\ &= ({n}-1)\cdot{s} - 2\cdot{p} + {d}\cdot({k}-1) + \text{{output\_padding}} + 1"

@@ -2,12 +2,17 @@
 checkerboard, and say what to change.
 
 One stage a module, each importing only the stages before it: the limits and the error
-type (:mod:`~core.audit.limits`); reading untrusted ONNX files safely
-(:mod:`~core.audit.read`); the report's dataclasses and JSON (:mod:`~core.audit.report`);
-per-layer analysis (:mod:`~core.audit.analysis`); probes (:mod:`~core.audit.probes`); the
-torch trace (:mod:`~core.audit.torch_trace`); measured fixes (:mod:`~core.audit.measured`);
-the two routes (:mod:`~core.audit.onnx_graph` for ONNX files, :mod:`~core.audit.live` for
-live modules); rendering as HTML and Markdown (:mod:`~core.audit.render`); the examples
+type (:mod:`~core.audit.limits`); the verdicts, one rule each (:mod:`~core.audit.verdict`:
+whether a layer offends, the network's verdict; the audit never says "clean" without
+evidence); reading untrusted ONNX files safely (:mod:`~core.audit.read`); the report's
+dataclasses and JSON (:mod:`~core.audit.report`); per-layer analysis and the chain of
+factors (:mod:`~core.audit.analysis`); probes and the grid check
+(:mod:`~core.audit.probes`); the torch trace (:mod:`~core.audit.torch_trace`) and its view
+of resolution along the graph (:mod:`~core.audit.torch_flow`); measured fixes
+(:mod:`~core.audit.measured`); lookups and constant folding over an ONNX graph
+(:mod:`~core.audit.onnx_lookup`) and its resolution along the graph
+(:mod:`~core.audit.onnx_flow`); the two routes (:mod:`~core.audit.onnx_graph` for ONNX
+files, :mod:`~core.audit.live` for live modules); rendering as HTML and Markdown (:mod:`~core.audit.render`); the examples
 (:mod:`~core.audit.examples`); the command line (:mod:`~core.audit.cli`,
 ``python -m core.audit``) and its ``--module`` loader (:mod:`~core.audit.importing`: a
 user's own module imported by path, built and given its weights, for the command line
@@ -25,9 +30,11 @@ from core.audit.onnx_graph import audit_onnx, audit_onnx_files
 from core.audit.probes import azimuthal_average
 from core.audit.read import load_onnx
 from core.audit.report import AuditReport, Chain, LayerAudit, ProbeReport
+from core.audit.verdict import NETWORK_VERDICTS, layer_offends, network_verdict
 
 __all__ = [
     "ALL_LAYERS",
+    "NETWORK_VERDICTS",
     "DEFAULT_SIDE",
     "IMBALANCE_TOLERANCE",
     "MAX_BYTES",
@@ -42,8 +49,10 @@ __all__ = [
     "audit_onnx_files",
     "azimuthal_average",
     "layer_coverage",
+    "layer_offends",
     "load_onnx",
     "main",
     "measure_fixes",
+    "network_verdict",
     "parse_input_shape",
 ]

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.limits import DOWN_OPS, IMBALANCE_TOLERANCE, UP_OPS
-from core.audit.report import Chain, LayerAudit, _fmt_pair
+from core.audit.limits import DOWN_OPS, MIN_IMAGE_SIDE, UP_OPS, AuditError
+from core.audit.report import Chain, LayerAudit, format_pair
+from core.audit.verdict import ARTIFACT, GRADIENT, NOT_JUDGED, OK, imbalanced, layer_offends
 from core.maths.metrics import (
     gain_imbalance,
     polyphase_gains,
@@ -24,7 +25,7 @@ from core.maths.overlap import CoverageReport, coverage_report
 
 
 @dataclass(eq=False)
-class _Found:
+class Found:
     """A candidate layer as found in a graph or a forward pass, before the verdicts."""
 
     name: str
@@ -50,6 +51,9 @@ class _Found:
     src: str | None = None  # ONNX: the tensor the layer reads
     tail: str | None = None  # ONNX: the tensor the layer (with its filters) writes
     source_channels: int | None = None  # in-channels of the conv feeding a pixel shuffle
+    #: Resolution of the input relative to the network's input, from the strides along
+    #: the graph (set by the routes; None: unknown or global context).
+    level: float | None = None
     #: Fixed linear filters after the layer, before the next nonlinearity, in order
     #: (:class:`Filter`): the network outputs the layer composed with them.
     filters: list[Filter] = field(default_factory=list)
@@ -89,18 +93,19 @@ def box_filter(kh: int, kw: int, name: str) -> Filter:
     return Filter(f"{kh}x{kw} {name}", taps=np.full((1, kh, kw), 1.0 / (kh * kw)))
 
 
-def _integer(x: float) -> int | None:
+def integer_factor(x: float) -> int | None:
+    """``x`` as a positive integer when it is one (to 1e-6), else None."""
     r = round(x)
     return int(r) if r >= 1 and abs(x - r) < 1e-6 else None
 
 
-def _scale(found: _Found) -> tuple[float, float] | None:
+def _scale(found: Found) -> tuple[float, float] | None:
     if found.in_size is None or found.out_size is None:
         return None
     return (found.out_size[0] / found.in_size[0], found.out_size[1] / found.in_size[1])
 
 
-def _direction(found: _Found) -> str:
+def _direction(found: Found) -> str:
     if found.op in ("Resize", "Upsample"):  # the sizes decide: a resize by 0.5 shrinks
         scale = _scale(found)
         return "down" if scale is not None and max(scale) < 1 else "up"
@@ -109,7 +114,98 @@ def _direction(found: _Found) -> str:
     return "down"
 
 
-def _overlap_args(found: _Found) -> dict[str, tuple[int, int]] | None:
+def near_integer(x: float, tolerance: float = 0.1) -> float:
+    """``x`` rounded to the nearest integer (or ``1/x`` to its nearest, for ``x < 1``)
+    when within ``tolerance`` of it: a resize from 2n-1 to 2n pixels is a factor of 1,
+    15 to 32 is 2 (odd sizes round)."""
+    if x <= 0 or not math.isfinite(x):
+        return x
+    if x < 1:
+        return 1.0 / near_integer(1.0 / x, tolerance)
+    r = round(x)
+    return float(r) if abs(x - r) <= tolerance * x else x
+
+
+def same_level(ratio: float) -> bool:
+    """Whether a size ratio between two images keeps the resolution: a chain of reshapes,
+    pads and fixed filters whose output is within 2/3 to 3/2 of its input's size (a FIR
+    filter's pads and crops: 9x9 to 8x8) did not resample; resampling by reshapes is at
+    least x2 or /2."""
+    return 2 / 3 < ratio < 3 / 2
+
+
+def size_fixup(in_size: Sequence[int] | None, out_size: Sequence[int] | None) -> bool:
+    """Whether a resize only fixes the size up by at most one pixel per side (2n-1 to 2n
+    after a k3/s2/p1 transposed convolution, 7 to 8) or keeps it: not resampling, on both
+    routes (a 1 -> 2 or 2 -> 3 resize still is)."""
+    if in_size is None or out_size is None:
+        return False
+    return all(abs(int(o) - int(i)) <= 1 and int(i) >= 3 for i, o in zip(in_size, out_size,
+                                                                         strict=True)) \
+        or tuple(in_size) == tuple(out_size)
+
+
+def level_factor(found: Found) -> float | None:
+    """How much the layer multiplies the resolution along the graph: its stride for an
+    upsampler, one over its stride for a downsampler, a resize its size ratio (nearest
+    integer within 10 %). The factors, not the sizes, give the totals and the period
+    (pads and crops change sizes, not resolution)."""
+    if found.op in ("Resize", "Upsample"):
+        if size_fixup(found.in_size, found.out_size):
+            return 1.0
+        scale = _scale(found)
+        return near_integer(scale[0]) if scale is not None else None
+    s = found.stride[0] if found.stride else found.block
+    if not s:
+        return None
+    return float(s) if _direction(found) == "up" else 1.0 / s
+
+
+#: Calls (torch names) and operators (ONNX names) that rearrange pixels: a chain of
+#: reshapes holding one of these between two images may have resampled them.
+RESHAPE_OPS = frozenset({"view", "reshape", "permute", "transpose", "expand", "expand_as",
+                         "repeat", "repeat_interleave", "flatten", "unflatten", "movedim",
+                         "tile", "Reshape", "Transpose", "Expand", "Tile", "Flatten"})
+#: Of those, the ones that copy pixels (nearest upsampling written as reshapes).
+_COPY_OPS = frozenset({"expand", "expand_as", "repeat", "repeat_interleave", "tile", "Expand",
+                       "Tile"})
+
+
+def reshape_resampling(in_size: tuple[int, int], out_size: tuple[int, int],
+                       in_channels: int | None, out_channels: int, chain: Sequence[str],
+                       filters: Sequence[Filter], level: float | None) -> Found | None:
+    """The resampling layer a chain of reshapes wrote between two images, from the sizes,
+    channels and the ops of the chain (torch call names or ONNX operators): pixel
+    unshuffle (C r^2 channels at 1/r: SpaceToDepth), pixel shuffle (C / r^2 at r:
+    DepthToSpace), zero insertion (a pad at r, same channels, with the fixed ``filters``
+    met on the chain) or nearest upsampling (an expand or tile at r); None when none fits
+    (the caller says it was not judged)."""
+    rh, rw = out_size[0] / in_size[0], out_size[1] / in_size[1]
+    if abs(rh - rw) > 1e-9 or in_channels is None:
+        return None
+    base = dict(name="", in_size=tuple(in_size), out_size=tuple(out_size),
+                in_channels=in_channels, out_channels=out_channels, level=level)
+    if rh < 1:
+        r = round(1 / rh)
+        if abs(1 / rh - r) > 1e-6 or r < 2 or out_channels != in_channels * r * r:
+            return None
+        return Found(**base, op="SpaceToDepth", block=r, stride=(r, r))
+    r = round(rh)
+    if abs(rh - r) > 1e-6 or r < 2:
+        return None
+    if in_channels == out_channels * r * r:
+        return Found(**base, op="DepthToSpace", block=r, stride=(r, r), d2s_mode="CRD")
+    if in_channels != out_channels:
+        return None
+    if any(op in ("pad", "Pad") for op in chain):
+        return Found(**base, op="ZeroInsertion", block=r, stride=(r, r), kernel=(1, 1),
+                     pads=(0, 0, 0, 0), filters=list(filters))
+    if any(op in _COPY_OPS for op in chain):
+        return Found(**base, op="Resize", mode="nearest")
+    return None
+
+
+def _overlap_args(found: Found) -> dict[str, tuple[int, int]] | None:
     """The transposed convolution whose coverage stands for this layer (see module doc)."""
     op = found.op
     if op == "ConvTranspose" and found.kernel and found.stride:
@@ -137,12 +233,12 @@ def _overlap_args(found: _Found) -> dict[str, tuple[int, int]] | None:
         if length is None:
             return None
         if max(scale) < 1:  # a downsizing resize samples every s-th pixel (s = 1/scale)
-            s = tuple(_integer(1 / v) if v > 0 else None for v in scale)
+            s = tuple(integer_factor(1 / v) if v > 0 else None for v in scale)
             if None in s:
                 return None
             return {"kernel_size": (length, length), "stride": s, "padding": (0, 0),
                     "dilation": (1, 1), "output_padding": (0, 0)}
-        s = tuple(_integer(v) for v in scale)
+        s = tuple(integer_factor(v) for v in scale)
         if None in s:
             return None
         k = tuple(max(1, length * v) for v in s)
@@ -201,11 +297,11 @@ def _subpixel_gains(weight: np.ndarray, block: int, mode: str) -> np.ndarray:
     return g.transpose(3, 0, 1, 2)
 
 
-def _gains(found: _Found) -> tuple[np.ndarray | None, str | None]:
+def _gains(found: Found) -> tuple[np.ndarray | None, str | None]:
     """Per-phase DC gains of an upsampler from its weights, or (None, why not)."""
-    if found.op in ("Resize", "Upsample", "MaxUnpool"):
+    if found.op in ("Resize", "Upsample"):
         return None, None
-    if found.op == "ZeroInsertion":
+    if found.op in ("ZeroInsertion", "MaxUnpool"):
         return _zero_insertion_gains(found), None
     if found.weight is None:
         if found.op == "DepthToSpace":
@@ -216,6 +312,11 @@ def _gains(found: _Found) -> tuple[np.ndarray | None, str | None]:
     if weight is None:
         return None, "weights are not constants of the graph"
     weight = np.asarray(weight, dtype=np.float64)
+    if not np.all(np.isfinite(weight)):
+        bad = int(weight.size - np.count_nonzero(np.isfinite(weight)))
+        raise AuditError(f"layer {found.name!r} ({found.op}) has {bad:,} non-finite weight(s) "
+                         f"(NaN or infinity) of {weight.size:,}: its phase gains are not "
+                         "numbers, refused")
     if found.op == "ConvTranspose":
         sh, sw = found.stride or (1, 1)
         if sh != sw:
@@ -228,9 +329,12 @@ def _gains(found: _Found) -> tuple[np.ndarray | None, str | None]:
     return None, None
 
 
-def _zero_insertion_gains(found: _Found) -> np.ndarray:
-    """``(1, C, s, s)``: zero insertion keeps phase (0, 0) of every channel, zeros the rest."""
-    s = found.block
+def _zero_insertion_gains(found: Found) -> np.ndarray:
+    """``(1, C, s, s)``: zero insertion keeps phase (0, 0) of every channel, zeros the rest.
+
+    Max-unpooling gets the same gains: on a flat input every window's maximum is its
+    first element (ties go to the first index), so every value lands on one phase."""
+    s = found.block or (found.stride[0] if found.stride else 1)
     g = np.zeros((1, found.out_channels or 1, s, s))
     g[..., 0, 0] = 1.0
     return g
@@ -264,7 +368,24 @@ def _apply_filters(gains: np.ndarray, filters: Sequence[Filter], s: int) -> np.n
     return g
 
 
-def _evidence() -> list[str]:
+def folds_evenly(filters: Sequence[Filter], s: int, tolerance: float = 1e-9) -> bool:
+    """Whether the spatial filters after a stride-``s`` layer fold to equal sums on every
+    phase (a [1, 3, 3, 1] blur at stride 2: 1+3 = 3+1): then every output phase gets the
+    same gain **whatever the layer's weights** (:func:`_apply_filters` with equal folded
+    taps), so a layer with weights computed at run time is still judged."""
+    spatial = [f for f in filters if f.spatial]
+    if not spatial or s < 2:
+        return False
+    for f in spatial:
+        folded = polyphase_gains(np.asarray(f.taps, np.float64)[:, None], s)[:, 0]
+        flat = folded.reshape(folded.shape[0], -1)  # (C or 1, s*s)
+        spread = flat.max(axis=1) - flat.min(axis=1)
+        if np.all(spread <= tolerance * np.maximum(np.abs(flat).max(axis=1), 1e-300)):
+            return True  # one evenly folding filter evens out everything before it
+    return False
+
+
+def remedy_evidence() -> list[str]:
     """What the lab's own trained networks measured for the fixes (comment lines computed
     from the shipped histories, :func:`core.experiment.front.remedy_lines`; none when the
     checkpoints are not beside the code). Imported late: only a fix suggestion needs it."""
@@ -317,7 +438,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
                 f"#   nn.ConvTranspose2d({c_in}, {c_out}, kernel_size={even_k}, stride={s}, "
                 f"padding={(even_k - s) // 2})",
             ]
-        return "\n".join(lines + _evidence())
+        return "\n".join(lines + remedy_evidence())
     if layer.op == "DepthToSpace":
         r = layer.stride[0] if layer.stride else "scale"
         c_src = layer.source_channels if layer.source_channels is not None else "in_channels"
@@ -345,7 +466,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
             "# Or keep it and blur after the shuffle (fixed s x s box, Sugawara et al. 2018):",
             f"#   core.upsamplers.registry.make_upsampler(\"subpixel_icnr_blur\", {c_src}, "
             f"{c_out}, scale={r})",
-            *_evidence(),
+            *remedy_evidence(),
         ])
     if layer.op in ("Resize", "Upsample") and layer.direction == "down":
         s = layer.overlap["stride"][0] if layer.overlap else 2
@@ -389,7 +510,7 @@ def _fix_code(layer: LayerAudit) -> str | None:
     return None
 
 
-def _analyse(found: _Found) -> LayerAudit:
+def analyse_layer(found: Found) -> LayerAudit:
     """Verdicts on one layer: overlap, phase gains, severity, fix code."""
     scale = _scale(found)
     direction = _direction(found)
@@ -414,6 +535,7 @@ def _analyse(found: _Found) -> LayerAudit:
         align_corners=found.align_corners, source_channels=found.source_channels,
         filters=[f.name for f in found.filters] or None,
         blur=any(f.spatial for f in found.filters) if direction == "up" else None,
+        level=found.level,
     )
     if layer.blur and layer.overlap is not None:
         # The network outputs the layer convolved with the blurs: a kernel longer by
@@ -461,8 +583,18 @@ def _analyse(found: _Found) -> LayerAudit:
             layer.worst_pair = (int(i), int(o))
         elif found.op in ("Resize", "Upsample") and layer.overlap is not None:
             layer.phase_imbalance = 0.0  # a fixed interpolation: every phase sums to one
-        imbalanced = (layer.phase_imbalance or 0.0) > IMBALANCE_TOLERANCE
-        layer.severity = "artifact" if (layer.uneven or imbalanced) else "ok"
+        elif layer.stride and layer.stride[0] == layer.stride[1] and \
+                folds_evenly(found.filters, int(layer.stride[0])):
+            layer.phase_imbalance = 0.0
+            layer.notes.append("a filter after it folds to equal sums on every phase: the "
+                               "phase gains are equal whatever the layer's weights")
+        over = imbalanced(layer.phase_imbalance)
+        if layer_offends(layer):
+            layer.severity = ARTIFACT
+        elif layer.uneven is None or layer.phase_imbalance is None:
+            layer.severity = NOT_JUDGED  # no evidence either way: never "clean"
+        else:
+            layer.severity = OK
         parts = []
         if layer.uneven:
             parts.append(f"uneven overlap (interior max/min {layer.interior_max}/"
@@ -472,60 +604,82 @@ def _analyse(found: _Found) -> LayerAudit:
             parts.append("even overlap")
         if layer.phase_imbalance is not None:
             parts.append(f"phase imbalance {layer.phase_imbalance:.3f}"
-                         + (" > tolerance" if imbalanced else ""))
-        if parts:
-            layer.verdict = ("checkerboard: " if layer.offending else "clean: ") + ", ".join(parts)
+                         + (" > tolerance" if over else ""))
+        if layer.severity == NOT_JUDGED:
+            what = ("no overlap model for this layer (scale "
+                    f"{format_pair(layer.scale) or '?'})" if layer.uneven is None else
+                    why or "its phase gains are unknown")
+            layer.verdict = f"not judged: {what}" + (f" ({', '.join(parts)})" if parts else "")
         else:
-            layer.verdict = ("not judged: no overlap model or weights for this layer "
-                             f"(scale {_fmt_pair(layer.scale) or '?'})")
+            layer.verdict = ("checkerboard: " if layer.offending else "clean: ") + ", ".join(parts)
     else:
-        layer.severity = "gradient" if layer.uneven else "ok"
+        layer.severity = GRADIENT if layer.uneven else OK
         layer.verdict = (
             f"windows overlap unevenly (input read {layer.interior_min} to "
             f"{layer.interior_max} times): checkerboard in the gradient, not the output"
             if layer.uneven and layer.interior_min is not None else
             "input pixels are read unequally: checkerboard in the gradient, not the output"
             if layer.uneven else "every input pixel read equally often")
-    if layer.severity != "ok":
+    if layer.severity in (ARTIFACT, GRADIENT):
         layer.fix_code = _fix_code(layer)
     return layer
 
 
-def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
-           out_size: tuple[int, int] | None) -> Chain:
-    """Factors and predicted period; sets each upsampling layer's ``period``.
+def layer_factor(layer: LayerAudit) -> float | None:
+    """:func:`level_factor` of an analysed layer: its stride (or one over it), or a
+    resize's size ratio rounded to the nearest integer within 10 %."""
+    if layer.op in ("Resize", "Upsample"):
+        return near_integer(layer.scale[0]) if layer.scale else None
+    s = layer.stride[0] if layer.stride else None
+    if not s:
+        return None
+    return float(s) if layer.direction == "up" else 1.0 / s
 
-    The factors are read along the graph, not multiplied over all layers (parallel
-    branches would count twice): each downsampling layer reaches the level
-    ``network input / its output size`` (to the nearest integer when within 10 %: odd
-    sizes round), and the total downsampling is the deepest level reached; the total upsampling is the largest upsampled output over
-    the smallest upsampled input. For a plain chain both are the products.
+
+def _levels(layer: LayerAudit, in_size: tuple[int, int] | None) -> tuple[float, float] | None:
+    """A layer's (input, output) resolution relative to the network input: from the
+    strides along the graph when the route traced them (``layer.level``), else from its
+    input size over the network's (rounded as :func:`near_integer`)."""
+    factor = layer_factor(layer)
+    start = layer.level
+    if start is None and in_size and layer.in_size:
+        start = near_integer(layer.in_size[0] / in_size[0])
+    if start is None or factor is None:
+        return None
+    return start, start * factor
+
+
+def chain_of(layers: list[LayerAudit], in_size: tuple[int, int] | None,
+             out_size: tuple[int, int] | None, out_level: float | None = None) -> Chain:
+    """Factors and predicted period, read from the strides along the graph; sets each
+    upsampling layer's ``period``.
+
+    Each layer knows the resolution its input has relative to the network's input
+    (``level``: the product of the strides before it on its path, set by the route), so
+    pads and crops, which change sizes but not resolution, do not fool the totals (FCN-8s
+    pads its input by 100 and crops its output: x32 down and x32 up, not x7 and x50.7).
+    The total downsampling is the deepest level a downsampling layer reaches (at least
+    1: no factor below 1); the total upsampling is the highest level an upsampler
+    writes over the lowest it reads. A layer's period is its factor times the
+    upsampling after it (``out_level`` / its output level): the product of the strides.
+    Without traced levels the sizes stand in. For a plain chain both are the products.
     """
-    up_layers = [la for la in layers if la.direction == "up" and la.in_size and la.out_size]
-    down_layers = [la for la in layers if la.direction == "down" and la.in_size
-                   and la.out_size]
+    up_levels = [(la, lv) for la in layers if la.direction == "up"
+                 for lv in [_levels(la, in_size)] if lv is not None]
+    down_levels = [lv for la in layers if la.direction == "down"
+                   for lv in [_levels(la, in_size)] if lv is not None]
     up = 1.0
-    if up_layers:
-        up = max(la.out_size[0] for la in up_layers) / min(la.in_size[0] for la in up_layers)
-    down = 1.0
-    if down_layers and in_size:
-        levels = []
-        for la in down_layers:
-            level = in_size[0] / la.out_size[0]
-            near = round(level)
-            levels.append(near if near and abs(level - near) < 0.1 * level else level)
-        down = max(levels)
+    if up_levels:
+        up = max(1.0, max(lv[1] for _, lv in up_levels) / min(lv[0] for _, lv in up_levels))
+    down = max([1.0] + [1.0 / lv[1] for lv in down_levels if lv[1] > 0])
+    if out_level is None and in_size and out_size:
+        out_level = near_integer(out_size[0] / in_size[0])
     periods = []
-    for layer in up_layers:
-        if out_size is None:
+    for layer, (start, end) in up_levels:
+        s = integer_factor(end / start) if start > 0 else None
+        if not s or s < 2 or out_level is None:
             continue
-        s = layer.stride[0] if layer.stride else None
-        if layer.op in ("Resize", "Upsample"):
-            s = _integer(layer.scale[0]) if layer.scale else None
-        if not s or s < 2:
-            continue
-        stretch = out_size[0] / layer.out_size[0]
-        period = _integer(s * stretch)
+        period = integer_factor(s * out_level / end)
         if period and period >= 2:
             layer.period = period
             periods.append(period)
@@ -534,3 +688,25 @@ def _chain(layers: list[LayerAudit], in_size: tuple[int, int] | None,
                  net_scale=round(net, 6), period=math.lcm(*periods),
                  upsampling_layers=len([la for la in layers if la.direction == "up"]),
                  offending_layers=sum(1 for la in layers if la.offending))
+
+
+def resolution_warning(in_size: tuple[int, int] | None, out_size: tuple[int, int] | None,
+                       out_level: float | None, layers: Sequence[LayerAudit]) -> list[str]:
+    """A warning when the output's resolution is not the one the judged layers give it:
+    the output is ``x r`` the input's size (``r`` an integer or its inverse, to 10 %), but
+    the strides along the graph reach ``out_level``: something resamples that the audit
+    does not see (a custom op, a round trip through numpy), so its verdicts are not a
+    verdict on this network. Nothing when the sizes give no integer factor (pads, crops),
+    nor for a latent input (a stride-1 projection from 1x1 grows the size, not the
+    resolution; the probes' grid check still runs)."""
+    if not in_size or not out_size or min(in_size) < MIN_IMAGE_SIDE:
+        return []
+    ratio = near_integer(out_size[0] / in_size[0])
+    whole = integer_factor(ratio) or integer_factor(1 / ratio if ratio > 0 else 0)
+    if not whole or (out_level is not None and abs(out_level - ratio) <= 1e-6 * ratio):
+        return []
+    judged = "none" if out_level is None else f"x{out_level:g}"
+    return [f"the output is x{ratio:g} the input's resolution ({in_size[0]}x{in_size[1]} -> "
+            f"{out_size[0]}x{out_size[1]} px), but the {len(layers)} layer(s) found explain "
+            f"{judged}: something resamples that the audit does not see, so 'no checkerboard "
+            "layer' is not a verdict on this network"]

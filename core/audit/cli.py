@@ -16,6 +16,7 @@ from pathlib import Path
 from core.audit.limits import IMBALANCE_TOLERANCE, AuditError
 from core.audit.onnx_graph import audit_onnx
 from core.audit.report import AuditReport, LayerAudit
+from core.audit.verdict import FAIL_ON, failing, grid_periods, layer_offends
 from core.io.text import plain
 from core.maths.metrics import (
     format_score,
@@ -54,7 +55,8 @@ def summary_lines(report: AuditReport) -> list[str]:
              f"{tuple(report.output_shape) if report.output_shape else '?'}; "
              f"{len(report.layers)} resampling layer(s), {len(report.offending)} offending; "
              f"total upsampling x{report.chain.total_upsampling:g}, predicted period "
-             f"{report.chain.period}"]
+             f"{report.chain.period}; verdict {report.verdict}"
+             + (f" (output {plain(report.output_name)!r})" if report.output_name else "")]
     for layer in report.layers:
         lines.append(plain(f"  [{layer.severity:8s}] {plain(layer.name)} {layer.op}"
                            f"{' ' + layer.mode if layer.mode else ''}: {layer.verdict}",
@@ -69,49 +71,54 @@ def summary_lines(report: AuditReport) -> list[str]:
 
 #: Longest ``--markdown`` output: a GitHub pull-request comment holds 65,536 characters.
 MARKDOWN_LIMIT = 65_000
-#: What ``--fail-on`` may select (see :func:`failing_layers`).
-FAIL_ON = ("artifact", "imbalance", "never")
 
 
 def failing_layers(report: AuditReport, fail_on: str) -> list[LayerAudit]:
-    """The layers that make ``--fail-on fail_on`` exit 1.
-
-    ``artifact``: every offending layer (``severity == "artifact"``): an upsampling layer
-    whose overlap is uneven (``uneven``) or whose phase gains differ by more than
-    ``IMBALANCE_TOLERANCE`` (``phase_imbalance``): the layout or the weights can draw a
-    checkerboard. ``imbalance``: only upsampling layers whose weights, as given, have
-    ``phase_imbalance > IMBALANCE_TOLERANCE`` (a constant input comes out checkered); an
-    uneven layout whose weights balance the phases passes. ``never``: none. Downsampling
-    layers (``severity == "gradient"``) never fail.
-    """
-    if fail_on == "artifact":
-        return report.offending
-    if fail_on == "imbalance":
-        return [la for la in report.layers if la.direction == "up"
-                and (la.phase_imbalance or 0.0) > IMBALANCE_TOLERANCE]
-    if fail_on == "never":
-        return []
-    raise ValueError(f"fail_on must be one of {FAIL_ON}, got {fail_on!r}")
+    """The layers that make ``--fail-on fail_on`` exit 1 (:func:`core.audit.verdict.layer_offends`:
+    the one rule). The network can fail without one: see :func:`verdict_line`."""
+    return [la for la in report.layers if layer_offends(la, fail_on)]
 
 
-def verdict_line(report: AuditReport, fail_on: str) -> tuple[int, str]:
-    """The exit status (0 or 1) and the one-line summary for stderr."""
-    failing = failing_layers(report, fail_on)
+def verdict_line(report: AuditReport, fail_on: str,
+                 allow_unjudged: bool = False) -> tuple[int, str]:
+    """The exit status (0 or 1) and the one-line summary for stderr.
+
+    ``--fail-on artifact`` fails on offending layers, on an unexplained grid and, unless
+    ``allow_unjudged``, on whatever was not judged; ``imbalance`` on imbalanced layers and
+    (unless allowed) what was not judged (:func:`core.audit.verdict.failing`)."""
+    layers = failing_layers(report, fail_on)
+    unjudged = report.unjudged
     n = len(report.layers)
-    where = (f"{plain(report.source)}: {n} resampling layer(s), predicted period "
-             f"{report.chain.period}" + (f", {len(report.warnings)} warning(s)"
-                                         if report.warnings else ""))
+    where = (f"{plain(report.source)}: verdict {report.verdict}, {n} resampling layer(s), "
+             f"predicted period {report.chain.period}"
+             + (f", output {plain(report.output_name)!r}" if report.output_name else "")
+             + (f", {len(report.warnings)} warning(s)" if report.warnings else ""))
     if fail_on == "never":
         return 0, (f"core.audit: done: {where}, {len(report.offending)} offending "
                    f"(--fail-on never)")
     what = {"artifact": "with a checkerboard verdict",
             "imbalance": f"with phase imbalance > {IMBALANCE_TOLERANCE:g}"}[fail_on]
-    if not failing:
-        return 0, f"core.audit: pass: no layer {what} (--fail-on {fail_on}); {where}"
-    names = ", ".join(f"{plain(la.name)} {la.op}" for la in failing[:5])
-    more = f" (+{len(failing) - 5} more)" if len(failing) > 5 else ""
-    return 1, (f"core.audit: fail: {len(failing)} layer(s) {what} (--fail-on {fail_on}): "
-               f"{names}{more}; {where}")
+    if not failing(report, fail_on, allow_unjudged):
+        allowed = (f"; {len(unjudged)} thing(s) not judged, allowed by --allow-unjudged"
+                   if unjudged else "")
+        return 0, f"core.audit: pass: no layer {what} (--fail-on {fail_on}){allowed}; {where}"
+    parts = []
+    if layers:
+        names = ", ".join(f"{plain(la.name)} {la.op}" for la in layers[:5])
+        more = f" (+{len(layers) - 5} more)" if len(layers) > 5 else ""
+        parts.append(f"{len(layers)} layer(s) {what} (--fail-on {fail_on}): {names}{more}")
+    periods = grid_periods(report.probes)
+    if fail_on == "artifact" and periods and not layers:
+        worst = max(periods, key=lambda p: report.probes.grid[p]["ratio"])
+        g = report.probes.grid[worst]
+        parts.append(f"unexplained grid: the probes' output scores {format_score(g['score'])} "
+                     f"at period {worst}, {g['ratio']:.1f}x the photograph's own, with no "
+                     "offending layer to explain it")
+    if unjudged and not allow_unjudged:
+        parts.append(f"{len(unjudged)} thing(s) not judged ({plain(unjudged[0], 160)}"
+                     + (" ..." if len(unjudged) > 1 else "")
+                     + "; --allow-unjudged accepts them)")
+    return 1, f"core.audit: fail: {'; '.join(parts)}; {where}"
 
 
 def markdown_comment(report: AuditReport, limit: int = MARKDOWN_LIMIT) -> str:
@@ -143,20 +150,35 @@ page never offers this. --pythonpath DIR puts your project first on the import p
 --weights reads .safetensors, or .pt/.pth state dicts with torch.load(weights_only=True):
 a pickle with code in it is refused, never run; keys and shapes must match the module.
 
---fail-on (exit status 1 when a layer is selected):
+The audit never says "clean" without evidence. The report's verdict is "artifact" (a
+layer offends), "unexplained grid" (no layer offends, yet the probes' output has a grid
+well above the photograph's own), "not judged" (a layer or part it cannot judge: weights
+it cannot fold, subgraph bodies, 1-D/3-D layers, an output its layers do not explain) or
+"clean".
+
+--fail-on (exit status 1):
   artifact   every offending layer (severity "artifact"): an upsampling layer with
              uneven overlap ("uneven") or with phase gains unequal by more than
              {IMBALANCE_TOLERANCE:g} ("phase_imbalance"): its layout or its weights draw a
-             checkerboard
-  imbalance  only upsampling layers whose weights, as given, have phase_imbalance
-             > {IMBALANCE_TOLERANCE:g} (a constant input comes out checkered); an uneven
-             layout whose weights balance the phases passes
+             checkerboard; an unexplained grid; and anything not judged
+  imbalance  upsampling layers whose weights, as given, have phase_imbalance
+             > {IMBALANCE_TOLERANCE:g} (a constant input comes out checkered; an uneven
+             layout whose weights balance the phases passes), and anything not judged
   never      (default) report only
+--allow-unjudged lets "not judged" pass (the stderr line still counts it).
 Downsampling layers (severity "gradient") never fail.
 
-Exit status: 0 audited (and nothing selected by --fail-on), 1 a layer selected by
---fail-on, 2 refused or failed input (bad path, module, weights, arguments). Each prints a
-one-line summary on stderr.
+--output NAME_OR_INDEX picks the output of a model with several (a graph output's name or
+index; a tuple/list index or dict key of the forward's result); by default the largest
+image-like one, and the report says which.
+
+Your code's own output goes to stderr (stdout holds the report), and it cannot choose the
+exit status: a SystemExit or KeyboardInterrupt raised in the import, the constructor or a
+forward pass is exit status 2 with one line saying where.
+
+Exit status: 0 audited (and nothing selected by --fail-on), 1 selected by --fail-on, 2
+refused or failed input (bad path, module, weights, arguments, your code exiting). Each
+prints a one-line summary on stderr.
 """
 
 
@@ -185,6 +207,11 @@ def _parser() -> argparse.ArgumentParser:
                              "model leaves it free)")
     parser.add_argument("--fail-on", choices=FAIL_ON, default="never",
                         help="exit 1 when such a layer is found (see below; default never)")
+    parser.add_argument("--allow-unjudged", action="store_true",
+                        help="with --fail-on: let a 'not judged' verdict pass (exit 0)")
+    parser.add_argument("--output", default=None, metavar="NAME_OR_INDEX",
+                        help="the output to audit when the model has several (default: the "
+                             "largest image-like one)")
     parser.add_argument("--json", dest="json_out", default=None, metavar="FILE",
                         help="write the report here (default: print it)")
     parser.add_argument("--html", default=None, metavar="FILE", help="also write a self-contained HTML report")
@@ -232,6 +259,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
     elif args.input_shape is None:
         raise AuditError("--module needs --input-shape N,C,H,W (e.g. 1,100,1,1 for a latent "
                          "vector)")
+    if args.allow_unjudged and args.fail_on == "never":
+        raise AuditError("--allow-unjudged is for --fail-on artifact or imbalance")
 
 
 def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditReport:
@@ -241,7 +270,8 @@ def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditRep
 
         image = read_rgb(args.image)
     if args.module is None:
-        return audit_onnx(args.model, args.input_shape, probes=not args.no_probes, image=image)
+        return audit_onnx(args.model, args.input_shape, probes=not args.no_probes, image=image,
+                          output=args.output)
     from core.audit import importing
     from core.audit.live import audit_module
 
@@ -252,12 +282,14 @@ def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditRep
         importing.check_weights_path(args.weights)
     importing.add_pythonpath(args.pythonpath)
     state = importing.read_state_dict(args.weights) if args.weights else None
-    module = importing.build_module(args.module, kwargs)
+    with importing.user_code(f"constructing {args.module}"):  # (the import says its own)
+        module = importing.build_module(args.module, kwargs)
     _check_outputs(outputs, {"module's source": importing.source_file(args.module)})
     if state is not None:
         importing.load_weights(module, state, args.weights, args.module)
-    return audit_module(module, args.input_shape, probes=not args.no_probes, image=image,
-                        name=args.module)
+    with importing.user_code(f"the forward pass of {args.module}"):
+        return audit_module(module, args.input_shape, probes=not args.no_probes, image=image,
+                            name=args.module, output=args.output)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -287,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - a failed input is one line and status 2
         print(f"core.audit: error: {type(err).__name__}: {plain(err, 300)}", file=sys.stderr)
         return 2
-    status, line = verdict_line(report, args.fail_on)
+    status, line = verdict_line(report, args.fail_on, args.allow_unjudged)
     try:
         print("\n".join(summary_lines(report)) if args.json_out else text)
         sys.stdout.flush()

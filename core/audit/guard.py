@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.audit.analysis import _Found
+from core.audit.analysis import Found
 from core.audit.limits import (
     DEFAULT_SIDE,
     DOWN_OPS,
@@ -27,7 +27,7 @@ from core.audit.limits import (
     UP_OPS,
     AuditError,
 )
-from core.audit.read import _walk_graphs
+from core.audit.read import walk_graphs
 
 __all__ = ["check_blind_run", "check_graph", "check_layer", "check_probe_budget", "probe_side",
            "scale_warning", "subgraph_warnings"]
@@ -56,7 +56,7 @@ def check_graph(model) -> None:
 def subgraph_warnings(model) -> list[str]:
     """Warnings for resampling nodes the graph walk does not reach: inside ``If``/``Loop``/
     ``Scan`` bodies or local functions."""
-    hidden = [n for graph in list(_walk_graphs(model.graph))[1:] for n in graph.node
+    hidden = [n for graph in list(walk_graphs(model.graph))[1:] for n in graph.node
               if n.op_type in RESAMPLING_OPS]
     for function in model.functions:
         hidden += [n for n in function.node if n.op_type in RESAMPLING_OPS]
@@ -84,7 +84,7 @@ def _positive(values: Sequence[int], what: str, node) -> None:
         raise AuditError(f"node {_label(node)}: {what} {list(values)} must be positive")
 
 
-def check_layer(node, f: _Found, array: Callable[[str], np.ndarray | None],
+def check_layer(node, f: Found, array: Callable[[str], np.ndarray | None],
                 sizes: dict[str, list[int | None]]) -> None:
     """Refuse a layer whose geometry would make the analysis (or the model) explode: a
     stride, block or resize factor over :data:`MAX_STRIDE`, a kernel extent over
@@ -117,18 +117,22 @@ def check_layer(node, f: _Found, array: Callable[[str], np.ndarray | None],
                              f"{MAX_STRIDE} the audit allows: refused")
 
 
-def check_blind_run(candidates: Sequence[tuple[object, _Found]],
+def check_blind_run(candidates: Sequence[tuple[object, Found]],
                     array: Callable[[str], np.ndarray | None],
-                    sizes: dict[str, list[int | None]]) -> None:
+                    sizes: dict[str, list[int | None]], producer: dict | None = None) -> None:
     """Before the model is run once to measure the sizes shape inference left unknown:
     refuse when a Resize/Upsample whose output size is unknown has a factor computed at
-    run time (no constant scales or sizes): its output cannot be bounded beforehand."""
+    run time (no constant scales or sizes) from anything but other tensors' shapes
+    (:func:`sized_from_shapes`): its output cannot be bounded beforehand."""
     for node, f in candidates:
         if f.op not in ("Resize", "Upsample") or not node.output:
             continue
         dims = sizes.get(node.output[0])
         if dims and all(d is not None for d in dims):
             continue
+        target = node.input[3] if len(node.input) > 3 and node.input[3] else None
+        if target and producer is not None and sized_from_shapes(target, producer, array):
+            continue  # e.g. F.interpolate(x, size=skip.shape[2:]): as large as a tensor is
         if _resize_factor(node, array, sizes) is None:
             raise AuditError(
                 f"node {_label(node)} ({f.op}) resizes by a factor computed at run time, and "
@@ -198,3 +202,43 @@ def scale_warning(in_size: tuple[int, int] | None, out_size: tuple[int, int] | N
                 "judged: the resampling is done by layers the audit does not recognise, so "
                 "'no checkerboard layer' is not a verdict on this network"]
     return []
+
+
+#: Operators that carry sizes taken from shapes without growing them.
+_SIZE_OPS = frozenset({"Shape", "Gather", "Slice", "Concat", "Cast", "Unsqueeze", "Squeeze",
+                       "Identity", "Reshape", "Floor", "Ceil", "Constant"})
+
+
+def sized_from_shapes(name: str, producer: dict, array: Callable[[str], np.ndarray | None],
+                      depth: int = 0) -> bool:
+    """Whether the tensor ``name`` (a Resize's ``sizes``) is computed only from other
+    tensors' shapes, with constant offsets and multipliers of at most
+    :data:`MAX_STRIDE` (the TorchScript exporter writes ``size=skip.shape[2:]`` and
+    computed pads so): the resized output is then at most ``MAX_STRIDE`` times a tensor
+    that exists, and running the model once to measure it is bounded."""
+    if array(name) is not None:
+        return True
+    node = producer.get(name)
+    if node is None or depth > 24:
+        return False
+    if node.op_type == "Shape":
+        return True
+    if node.op_type in ("Mul", "Add", "Sub", "Div"):
+        values = [array(n) for n in node.input]
+        consts = [v for v in values if v is not None]
+        if len(consts) != 1 or not np.size(consts[0]):
+            return False
+        c = float(np.max(np.abs(np.asarray(consts[0], np.float64))))
+        if node.op_type == "Mul" and c > MAX_STRIDE:
+            return False
+        if node.op_type == "Div" and values[1] is None:
+            return False  # a constant over a size can grow without bound
+        if node.op_type in ("Add", "Sub") and c > MAX_KERNEL_EXTENT:
+            return False
+        data = [n for n, v in zip(node.input, values, strict=True) if v is None]
+        return sized_from_shapes(data[0], producer, array, depth + 1)
+    if node.op_type not in _SIZE_OPS:
+        return False
+    inputs = node.input[:1] if node.op_type in ("Gather", "Slice", "Reshape", "Unsqueeze",
+                                                  "Squeeze") else node.input
+    return all(sized_from_shapes(n, producer, array, depth + 1) for n in inputs if n)

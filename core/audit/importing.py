@@ -15,6 +15,7 @@ Every refusal is an :class:`~core.audit.limits.AuditError` with a one-line messa
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import json
@@ -67,6 +68,28 @@ def add_pythonpath(folders: Sequence[str | Path]) -> list[Path]:
     return resolved
 
 
+@contextlib.contextmanager
+def user_code(where: str):
+    """Run the user's code (its import, constructor or forward passes) with its prints sent
+    to stderr (stdout holds the JSON report), and without letting it choose the exit
+    status: a ``SystemExit`` or ``KeyboardInterrupt`` it raises becomes an
+    :class:`AuditError` naming ``where`` (exit status 2, one line)."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except (SystemExit, KeyboardInterrupt) as err:
+        raise AuditError(f"{where}: your code raised {_exit_text(err)}; the audit's exit "
+                         "status is its own") from err
+
+
+def _exit_text(err: BaseException) -> str:
+    """``SystemExit(0)``, ``SystemExit('config file not found')``, ``KeyboardInterrupt``."""
+    if isinstance(err, SystemExit):
+        return f"SystemExit({str(err.code)[:120]!r})" if isinstance(err.code, str) else \
+            f"SystemExit({err.code})"
+    return type(err).__name__
+
+
 def _import(module_name: str):
     try:
         return importlib.import_module(module_name)
@@ -76,8 +99,11 @@ def _import(module_name: str):
             raise AuditError(f"cannot import {module_name}: no module named {missing} on the "
                              f"import path (add your project with --pythonpath DIR)") from err
         raise AuditError(f"importing {module_name} failed: {short_error(err)}") from err
-    except (Exception, SystemExit) as err:  # noqa: BLE001 - the user's module may raise anything
+    except Exception as err:  # noqa: BLE001 - the user's module may raise anything
         raise AuditError(f"importing {module_name} failed: {short_error(err)}") from err
+    except (SystemExit, KeyboardInterrupt) as err:
+        raise AuditError(f"importing {module_name}: your code raised {_exit_text(err)}; the "
+                         "audit's exit status is its own") from err
 
 
 def resolve(spec: str):

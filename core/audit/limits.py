@@ -28,7 +28,7 @@ MAX_KERNEL_EXTENT = 256
 #: Largest phase-gain table of one layer, C_in x C_out x stride^2 (128 MiB of float64).
 MAX_GAIN_ELEMENTS = 2 ** 24
 #: Peak memory of the probes per element of the input plus the output (batch included).
-#: Measured with tracemalloc on ``_run_probes`` (about 70-85 bytes per element of input
+#: Measured with tracemalloc on ``run_probes`` (about 70-85 bytes per element of input
 #: plus output, beyond a fixed ~30 MB for the photograph), doubled for onnxruntime's own
 #: buffers; ``tests/hostile/test_hostile_audit.py`` measures it again.
 PROBE_BYTES_PER_ELEMENT = 160
@@ -36,6 +36,18 @@ PROBE_BYTES_PER_ELEMENT = 160
 MAX_PROBE_BYTES = 2 ** 30
 #: Most input plus output elements the probes run on: the budget over the cost per element.
 MAX_PROBE_ELEMENTS = MAX_PROBE_BYTES // PROBE_BYTES_PER_ELEMENT
+#: The grid check (:func:`core.audit.probes.grid_evidence`): the probes' output has a grid
+#: at period p when its checkerboard score there is over GRID_RATIO times the photograph's
+#: own (the probe photograph at the output's size) AND over GRID_Z standard errors of a
+#: non-periodic image's score. Set from data (``benchmarks/audit.py --grid``,
+#: benchmarks/results/audit_grid.json): the 12 structurally clean zoo networks (both
+#: shelves) read ratio <= 1.3 and z <= 2.6 at every period, 16 packaged photographs z <= 3.8
+#: (page.png, a text page), and each of the 9 with an offending upsampler ratio >= 4.9 and
+#: z >= 11.5 at its strongest period.
+GRID_RATIO = 3.0
+GRID_Z = 5.0
+#: The small periods the grid check reads, besides the network's own.
+GRID_PERIODS = (2, 3, 4, 5, 6, 7, 8)
 #: Cap of the shift test's PSNR (an exact match would be infinite).
 MAX_PSNR = 100.0
 

@@ -9,14 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import _analyse, _Found, fix_kernel
+from core.audit.analysis import Found, analyse_layer, fix_kernel
 from core.audit.limits import short_error
-from core.audit.report import AuditReport, LayerAudit, ProbeReport, _clean
-from core.audit.torch_trace import _eval_copy, _torch_runner, _trace_module
+from core.audit.probes import trace_input
+from core.audit.report import AuditReport, LayerAudit, ProbeReport, json_safe
+from core.audit.torch_trace import eval_copy, torch_runner, trace_module
 from core.maths.metrics import (
     checkerboard_score,
     to_unit_range,
 )
+from core.maths.overlap import conv_transpose_output_size
 
 # ---------------------------------------------------------------------------------------
 # Measured fixes (live modules)
@@ -49,8 +51,9 @@ def _resize_conv_module():
             if output_size is not None:
                 return [int(v) for v in list(output_size)[-2:]]
             stride, padding, kernel, dilation, out_pad = self.size_args
-            return [(size[a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (kernel[a] - 1)
-                    + out_pad[a] + 1 for a in (0, 1)]
+            return [conv_transpose_output_size(int(size[a]), kernel[a], stride[a], padding[a],
+                                               dilation[a], out_pad[a], validate=False)
+                    for a in (0, 1)]
 
         def forward(self, x, output_size=None, *args, **kwargs):  # (N, C, H, W)
             out = self.target(x.shape[2:], output_size)
@@ -90,7 +93,7 @@ def _find_path(root, target) -> str | None:
 ALL_LAYERS = "(all offending layers)"
 
 
-def _fix_target(layer: LayerAudit, found: _Found, module) -> tuple[str | None, Any]:
+def _fix_target(layer: LayerAudit, found: Found, module) -> tuple[str | None, Any]:
     """The module path to change for ``layer``'s fix, and that module (or None)."""
     from torch import nn
 
@@ -133,8 +136,8 @@ def _reinit(model, path: str, seed: int) -> None:
 
 
 def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudit],
-                  probe_report: ProbeReport, *, calls: Sequence[_Found] | None = None,
-                  seed: int = 0) -> dict[str, dict]:
+                  probe_report: ProbeReport, *, calls: Sequence[Found] | None = None,
+                  seed: int = 0, output: str | None = None) -> dict[str, dict]:
     """Measured effect of the fixes on a live module, on the scored probe.
 
     For each offending layer: the score of the module as given (``as_given``), with
@@ -144,10 +147,11 @@ def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudi
     sub-pixel layer). The last two compare the designs at the same point; the entry
     :data:`ALL_LAYERS` does the same with every fixable offending layer at once (one
     layer alone says little while others still paint their own pattern). Scores are
-    raw :func:`core.maths.metrics.checkerboard_score` values.
+    raw :func:`core.maths.metrics.checkerboard_score` values. ``output`` picks the output
+    of a forward that returns several (:func:`core.audit.torch_trace.select_output`).
     """
     if calls is None:
-        calls, _ = _trace_module(module, _zeros(input_shape))
+        calls, _ = trace_module(module, _trace_tensor(input_shape))
     by_name = {c.name: c for c in calls}
     probe_name = probe_report.scored_on
     probe = probe_report.results[probe_name].input
@@ -156,7 +160,7 @@ def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudi
     period = probe_report.period
 
     def score_of(model) -> float | None:
-        y = _torch_runner(model)(batch)[0].astype(np.float64).transpose(1, 2, 0)
+        y = torch_runner(model, output)(batch)[0].astype(np.float64).transpose(1, 2, 0)
         scored = to_unit_range(y)  # the probes' SCALING_RULE
         if min(scored.shape[:2]) < 4 * period:
             return None
@@ -185,13 +189,13 @@ def measure_fixes(module, input_shape: Sequence[int], layers: Sequence[LayerAudi
             except Exception as err:  # noqa: BLE001 - the user's forward may raise anything
                 entry["fix"] = (f"{what}: the swapped network does not run "
                                 f"({short_error(err, 160)})")
-        out[layer.name] = _clean(entry)
+        out[layer.name] = json_safe(entry)
     if len(fixable) > 1:
         original, fixed = copy.deepcopy(module), copy.deepcopy(module)
         for i, (path, layer) in enumerate(fixable):
             _reinit(original, path, seed + i)
             _apply_fix(fixed, path, layer, seed + i)
-        out[ALL_LAYERS] = _clean({**base, "original_at_init": score_of(original),
+        out[ALL_LAYERS] = json_safe({**base, "original_at_init": score_of(original),
                                   "fixed_at_init": score_of(fixed),
                                   "fix": f"{len(fixable)} layers fixed together"})
     return out
@@ -203,10 +207,10 @@ def attach_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditReport:
     ``up1.deconv``) and op type. Returns ``report`` (changed in place)."""
     if not (report.probes and report.probes.scored_on and report.offending):
         return report
-    module, _ = _eval_copy(module)
+    module, _ = eval_copy(module)
     shape = report.input_shape
-    calls, _ = _trace_module(module, _zeros(shape))
-    live = [_analyse(c) for c in calls]
+    calls, _ = trace_module(module, _trace_tensor(shape))
+    live = [analyse_layer(c) for c in calls]
     measured = measure_fixes(module, shape, live, report.probes, calls=calls, seed=seed)
     report.fix_all = measured.pop(ALL_LAYERS, None)
     by_path: dict[tuple, dict] = {}
@@ -220,9 +224,10 @@ def attach_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditReport:
     return report
 
 
-def _zeros(shape):
+def _trace_tensor(shape):
+    """The input a live module is traced on (:func:`core.audit.probes.trace_input`)."""
     import torch
 
-    return torch.zeros([int(v) for v in shape])
+    return torch.from_numpy(trace_input(shape))
 
 

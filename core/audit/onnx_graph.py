@@ -12,7 +12,16 @@ from typing import Any
 import numpy as np
 
 from core.audit import guard
-from core.audit.analysis import Filter, _analyse, _chain, _Found, box_filter, depthwise_filter
+from core.audit.analysis import (
+    Filter,
+    Found,
+    analyse_layer,
+    box_filter,
+    chain_of,
+    depthwise_filter,
+    resolution_warning,
+    size_fixup,
+)
 from core.audit.limits import (
     DOWN_OPS,
     MAX_BYTES,
@@ -20,178 +29,28 @@ from core.audit.limits import (
     UP_OPS,
     AuditError,
 )
-from core.audit.probes import _run_probes
+from core.audit.onnx_flow import trace_levels
+from core.audit.onnx_lookup import (
+    OnnxGraph,
+    attrs,
+    bn_scale,
+    dims_of,
+    fold_shape_inputs,
+    has_name_scopes,
+    known,
+    node_module_path,
+    unfold_shape_inputs,
+    weight_module_path,
+    weight_shape,
+)
+from core.audit.probes import run_probes, trace_input
 from core.audit.read import folder_reader, load_onnx, read_model_bytes, read_upload
 from core.audit.report import AuditReport
+from core.maths.overlap import conv_transpose_output_size
 
 # ---------------------------------------------------------------------------------------
 # ONNX: finding the layers
 # ---------------------------------------------------------------------------------------
-
-
-def _attrs(node) -> dict[str, Any]:
-    import onnx
-
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-
-
-def _bn_scale(g, node) -> np.ndarray | None:
-    """An eval-mode BatchNormalization's per-channel scale ``gamma / sqrt(var + eps)``,
-    None when gamma or the variance is not a constant of the graph."""
-    gamma, var = g.array(node.input[1]), g.array(node.input[4])
-    if gamma is None or var is None:
-        return None
-    eps = float(_attrs(node).get("epsilon", 1e-5))
-    return np.asarray(gamma, np.float64) / np.sqrt(var + eps)
-
-
-def _dims(value_info) -> list[int | None] | None:
-    """Dimensions of a ValueInfoProto (None for symbolic or unknown), None if no shape."""
-    t = value_info.type.tensor_type
-    if not t.HasField("shape"):
-        return None
-    return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-            for d in t.shape.dim]
-
-
-def _module_path(node_name: str) -> str | None:
-    """``/up1/deconv/ConvTranspose`` (a TorchScript-exporter name) -> ``up1.deconv``.
-
-    Each part names a module relative to its parent, except the children of a
-    Sequential or ModuleList, which carry their parent's part as a prefix
-    (``/decoder4/tp_conv/tp_conv.0/ConvTranspose`` is ``decoder4.tp_conv.0``).
-    """
-    if not node_name.startswith("/"):
-        return None
-    parts = node_name.strip("/").split("/")[:-1]
-    path, previous = "", None
-    for part in parts:
-        if previous is not None and part.startswith(previous + "."):
-            path = f"{path}.{part[len(previous) + 1:]}" if path else part
-        else:
-            path = f"{path}.{part}" if path else part
-        previous = part
-    return path or None
-
-
-def _node_module_path(node) -> str | None:
-    """The module a node comes from: the name scopes the dynamo exporter writes into the
-    node's metadata (``pkg.torch.onnx.name_scopes``: ``['', 'up1', 'up1.deconv', 'conv']``),
-    else the TorchScript exporter's node name."""
-    import ast
-
-    for prop in node.metadata_props:
-        if prop.key == "pkg.torch.onnx.name_scopes":
-            try:
-                scopes = ast.literal_eval(prop.value)
-            except (ValueError, SyntaxError):
-                break
-            if isinstance(scopes, list) and len(scopes) >= 2:
-                return str(scopes[-2]) or None
-            break
-    return _module_path(node.name)
-
-
-def _weight_module_path(g: _Graph, node) -> str | None:
-    """``decoder4.tp_conv.0`` from a Conv/ConvTranspose weight initializer named
-    ``decoder4.tp_conv.0.weight`` (both exporters keep parameter names), else None."""
-    if len(node.input) > 1 and node.input[1] in g.initializers \
-            and node.input[1].endswith(".weight"):
-        return node.input[1][: -len(".weight")]
-    return None
-
-
-class _Graph:
-    """Lookups over a parsed model: constants by name, producers, tensor sizes."""
-
-    def __init__(self, model) -> None:
-        from onnx import numpy_helper
-
-        self.model = model
-        self._numpy = numpy_helper.to_array
-        graph = model.graph
-        self.initializers = {t.name: t for t in graph.initializer}
-        self.constants = {}
-        self.producer = {}
-        for node in graph.node:
-            for out in node.output:
-                self.producer[out] = node
-            if node.op_type == "Constant" and node.output:
-                attrs = {a.name: a for a in node.attribute}
-                if "value" in attrs:
-                    self.constants[node.output[0]] = attrs["value"].t
-        self.sizes: dict[str, list[int | None]] = {}
-        self.consumers: dict[str, list] = {}
-        for node in graph.node:
-            for name in node.input:
-                self.consumers.setdefault(name, []).append(node)
-        self.outputs = {o.name for o in graph.output}
-
-    def array(self, name: str, depth: int = 0) -> np.ndarray | None:
-        """A constant tensor's value, also through the shape-only ops exporters put on
-        parameters (Transpose, Reshape, Unsqueeze, Identity, Cast)."""
-        tensor = self.initializers.get(name) or self.constants.get(name)
-        if tensor is not None:
-            return self._numpy(tensor)
-        node = self.producer.get(name)
-        if node is None or depth > 8 or not node.input:
-            return None
-        src = self.array(node.input[0], depth + 1)
-        if src is None:
-            return None
-        a = _attrs(node)
-        if node.op_type in ("Identity", "Cast"):
-            return src
-        if node.op_type == "DequantizeLinear" and len(node.input) > 1:
-            return _dequantize(src, self.array(node.input[1], depth + 1),
-                               self.array(node.input[2], depth + 1)
-                               if len(node.input) > 2 and node.input[2] else None,
-                               int(a.get("axis", 1)))
-        if node.op_type == "Transpose":
-            return np.transpose(src, a.get("perm"))
-        if node.op_type in ("Reshape", "Unsqueeze"):
-            shape = self.sizes.get(name)
-            if shape and all(d is not None for d in shape) and \
-                    int(np.prod(shape)) == src.size:
-                return src.reshape(shape)
-            if node.op_type == "Reshape" and len(node.input) > 1:
-                target = self.array(node.input[1], depth + 1)
-                if target is not None and -1 not in target.tolist() and 0 not in target.tolist():
-                    return src.reshape(target.astype(int))
-        return None
-
-    def shape_of(self, name: str) -> tuple[int, ...] | None:
-        tensor = self.initializers.get(name) or self.constants.get(name)
-        return tuple(tensor.dims) if tensor is not None else None
-
-
-def _dequantize(q: np.ndarray, scale: np.ndarray | None, zero: np.ndarray | None,
-                axis: int) -> np.ndarray | None:
-    """``(q - zero) * scale``, per tensor or per ``axis`` (ONNX's DequantizeLinear)."""
-    if scale is None:
-        return None
-    q = np.asarray(q, np.float64)
-    scale = np.asarray(scale, np.float64)
-    zero = np.zeros_like(scale) if zero is None else np.asarray(zero, np.float64)
-    if scale.size > 1:
-        if scale.ndim != 1 or not -q.ndim <= axis < q.ndim or q.shape[axis] != scale.size:
-            return None
-        shape = [1] * q.ndim
-        shape[axis] = scale.size
-        scale, zero = scale.reshape(shape), zero.reshape(shape)
-    return (q - zero) * scale
-
-
-def _weight_shape(g: _Graph, name: str) -> tuple[int, ...] | None:
-    """A weight's shape: stored, inferred, or from its value behind Identity/Dequantize."""
-    shape = g.shape_of(name)
-    if shape is not None:
-        return shape
-    dims = g.sizes.get(name)
-    if _known(dims):
-        return tuple(int(d) for d in dims)
-    value = g.array(name)
-    return None if value is None else tuple(value.shape)
 
 
 def _pairs(values, default: int) -> tuple[int, int]:
@@ -201,7 +60,7 @@ def _pairs(values, default: int) -> tuple[int, int]:
     return (default, default)
 
 
-def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, _Found]]:
+def _onnx_candidates(g: OnnxGraph, skipped: list | None = None) -> list[tuple[Any, Found]]:
     """The resampling nodes of the main graph, with what the attributes say; those found
     but not judgeable go to ``skipped`` as ``(node, why)``."""
     found = []
@@ -215,13 +74,18 @@ def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, 
             continue
         if op not in UP_OPS + DOWN_OPS:
             continue
-        a = _attrs(node)
+        a = attrs(node)
         name = node.name or f"{op}_{len(found)}"
-        f = _Found(name=name, op=op, module_path=_node_module_path(node))
-        if op in ("Conv", "ConvTranspose"):
-            f.module_path = _weight_module_path(g, node) or f.module_path
+        f = Found(name=name, op=op, module_path=node_module_path(node))
+        shared = len(node.input) > 1 and len(g.consumers.get(node.input[1], [])) > 1
+        if op in ("Conv", "ConvTranspose") and not (shared and has_name_scopes(node)):
+            # the weight's name (the scopes of a node the exporter fused with a BatchNorm
+            # are the BatchNorm's), unless several nodes share the weight: the dynamo
+            # exporter keeps one initializer for equal weights (FCN-8s's two bilinear
+            # kernels), and each node's own scope names its module
+            f.module_path = weight_module_path(g, node) or f.module_path
         if op in ("ConvTranspose", "Conv"):
-            wshape = _weight_shape(g, node.input[1]) if len(node.input) > 1 else None
+            wshape = weight_shape(g, node.input[1]) if len(node.input) > 1 else None
             strides = a.get("strides") or []
             if wshape is not None and len(wshape) != 4:
                 if max(strides, default=1) >= 2:  # a 1-D or 3-D resampling convolution
@@ -240,6 +104,8 @@ def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, 
             pads = a.get("pads")
             f.pads = tuple(int(v) for v in pads) if pads and len(pads) == 4 else (0, 0, 0, 0)
             f.groups = int(a.get("group", 1))
+            if op == "Conv":
+                _fold_zero_pad(g, node, f)
             auto = a.get("auto_pad", b"NOTSET")
             auto = auto.decode() if isinstance(auto, bytes) else str(auto)
             if auto not in ("NOTSET", ""):
@@ -307,34 +173,50 @@ def _onnx_candidates(g: _Graph, skipped: list | None = None) -> list[tuple[Any, 
     return found
 
 
-def _only_consumer(g: _Graph, name: str):
+def _fold_zero_pad(g: OnnxGraph, node, f: Found) -> None:
+    """A constant zero Pad whose only consumer is this convolution is its padding
+    (Xception's ``fixed_padding``: ``F.pad(x, (1, 1, 1, 1))`` then a conv with
+    ``padding=0``): add it to ``f.pads`` and read the layer from the Pad's input, as the
+    dynamo exporter's folded file and the live route do."""
+    pad = g.producer.get(node.input[0])
+    if pad is None or pad.op_type != "Pad" or _only_consumer(g, pad.output[0]) is not node:
+        return
+    mode = attrs(pad).get("mode", b"constant")
+    value = g.array(pad.input[2]) if len(pad.input) > 2 and pad.input[2] else None
+    pads = _const_pads(g, pad)
+    if mode not in (b"constant", "constant") or (value is not None and np.any(value)) or \
+            pads is None or len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or \
+            min(pads) < 0 or f.pads is None:
+        return
+    top, left, bottom, right = pads[2], pads[3], pads[6], pads[7]
+    f.pads = (f.pads[0] + top, f.pads[1] + left, f.pads[2] + bottom, f.pads[3] + right)
+    f.src = pad.input[0]
+
+
+def _only_consumer(g: OnnxGraph, name: str):
     users = g.consumers.get(name, [])
     if len(users) != 1 or name in g.outputs:
         return None
     return users[0]
 
 
-def _known(dims) -> bool:
-    return dims is not None and all(d is not None for d in dims)
-
-
-def _const_pads(g: _Graph, node) -> list[int] | None:
+def _const_pads(g: OnnxGraph, node) -> list[int] | None:
     if len(node.input) < 2 or not node.input[1]:
-        pads = _attrs(node).get("pads")
+        pads = attrs(node).get("pads")
         return list(pads) if pads is not None else None
     value = g.array(node.input[1])
     return None if value is None else [int(v) for v in np.ravel(value)]
 
 
-def _zero_insertion(g: _Graph, pad) -> _Found | None:
+def _zero_insertion(g: OnnxGraph, pad) -> Found | None:
     """Zero insertion written as reshape / pad / reshape (``upfirdn2d``'s reference:
     ``(N, C, H, 1, W, 1)`` padded to ``(N, C, H, u, W, u)``, reshaped to
     ``(N, C, uH, uW)``): an upsampling by ``u`` with a 1x1 kernel."""
     dims = g.sizes.get(pad.input[0])
-    if not _known(dims) or len(dims) != 6 or dims[3] != 1 or dims[5] != 1:
+    if not known(dims) or len(dims) != 6 or dims[3] != 1 or dims[5] != 1:
         return None
     pads = _const_pads(g, pad)
-    mode = _attrs(pad).get("mode", b"constant")
+    mode = attrs(pad).get("mode", b"constant")
     if pads is None or len(pads) != 12 or (mode not in (b"constant", "constant")):
         return None
     begin, end = pads[:6], pads[6:]
@@ -348,14 +230,14 @@ def _zero_insertion(g: _Graph, pad) -> _Found | None:
     if src is None:
         return None
     u = end[3] + 1
-    f = _Found(name=pad.name or f"ZeroInsertion_{pad.output[0]}", op="ZeroInsertion",
-               module_path=_node_module_path(pad), block=u, stride=(u, u), kernel=(1, 1),
-               pads=(0, 0, 0, 0), in_channels=dims[1], out_channels=dims[1])
+    f = Found(name=pad.name or f"ZeroInsertion_{pad.output[0]}", op="ZeroInsertion",
+              module_path=node_module_path(pad), block=u, stride=(u, u), kernel=(1, 1),
+              pads=(0, 0, 0, 0), in_channels=dims[1], out_channels=dims[1])
     f.src, f.tail = src, reshape.output[0]
     return f
 
 
-def _unpool_scatter(g: _Graph, scatter) -> _Found | None:
+def _unpool_scatter(g: OnnxGraph, scatter) -> Found | None:
     """``max_unpool2d`` as the dynamo exporter writes it: a ScatterND of the pooled
     values (reshaped flat) into zeros, reshaped to the larger map."""
     if len(scatter.input) < 3:
@@ -369,13 +251,13 @@ def _unpool_scatter(g: _Graph, scatter) -> _Found | None:
     if a is None or b is None or b[0] % a[0] or b[1] % a[1] or b[0] // a[0] < 2:
         return None
     s = (b[0] // a[0], b[1] // a[1])
-    f = _Found(name=scatter.name or "MaxUnpool", op="MaxUnpool", kernel=s, stride=s,
-               pads=(0, 0, 0, 0), module_path=_node_module_path(scatter))
+    f = Found(name=scatter.name or "MaxUnpool", op="MaxUnpool", kernel=s, stride=s,
+              pads=(0, 0, 0, 0), module_path=node_module_path(scatter))
     f.src, f.tail = src, out.output[0]
     return f
 
 
-def _channel_scale(g: _Graph, node, tensor: str) -> np.ndarray | None | bool:
+def _channel_scale(g: OnnxGraph, node, tensor: str) -> np.ndarray | None | bool:
     """For Mul/Div/Add/Sub of ``tensor`` by a constant that is a scalar or per channel
     ``(1, C, 1, 1)``: the scale (Mul/Div), True (Add/Sub: no phase change), else None."""
     others = [n for n in node.input if n != tensor]
@@ -400,7 +282,7 @@ def _channel_scale(g: _Graph, node, tensor: str) -> np.ndarray | None | bool:
     return value
 
 
-def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
+def _following_filters(g: OnnxGraph, tensor: str) -> tuple[list[Filter], str]:
     """The fixed linear filters after ``tensor`` before the next nonlinearity (see
     :class:`core.audit.analysis.Filter`), and the tensor they write."""
     filters: list[Filter] = []
@@ -416,11 +298,11 @@ def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
         if op in ("Identity", "Cast") or (op == "Slice" and first):
             pass
         elif op == "Pad" and first:
-            mode = _attrs(node).get("mode", b"constant")
+            mode = attrs(node).get("mode", b"constant")
             if mode not in (b"constant", "constant"):
                 break
-        elif op == "Reshape" and first and _known(dims_in) and len(dims_in) == 4 \
-                and _known(dims_out) and len(dims_out) == 6 and dims_out[3] == dims_out[5] == 1:
+        elif op == "Reshape" and first and known(dims_in) and len(dims_in) == 4 \
+                and known(dims_out) and len(dims_out) == 6 and dims_out[3] == dims_out[5] == 1:
             # upfirdn2d with up=1: (N, C, H, 1, W, 1), a zero-size pad, back to 4-D
             pad = _only_consumer(g, node.output[0])
             back = _only_consumer(g, pad.output[0]) if pad is not None else None
@@ -429,7 +311,7 @@ def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
                     or g.sizes.get(back.output[0]) != dims_in:
                 break
             node = back
-        elif op == "Reshape" and first and _known(dims_in) and dims_in == dims_out:
+        elif op == "Reshape" and first and known(dims_in) and dims_in == dims_out:
             pass
         elif op in ("Mul", "Div", "Add", "Sub"):
             value = _channel_scale(g, node, tensor)
@@ -438,14 +320,15 @@ def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
             if value is not True:
                 filters.append(Filter(f"{op} {node.name}", scale=value))
         elif op == "BatchNormalization" and first and len(node.input) >= 5:
-            bn = _bn_scale(g, node)
+            bn = bn_scale(g, node)
             if bn is None:
                 break
             filters.append(Filter(f"BatchNormalization {node.name}", scale=bn))
         elif op == "Conv" and first and len(node.input) > 1:
-            a = _attrs(node)
+            a = attrs(node)
             w = g.array(node.input[1])
-            c = dims_in[1] if dims_in and len(dims_in) == 4 else None
+            c = dims_in[1] if dims_in and len(dims_in) == 4 and dims_in[1] else \
+                int(attrs(node).get("group", 1))  # unsized yet: depthwise if groups == C_w
             if w is None or w.ndim != 4 or w.shape[1] != 1 or max(_pairs(a.get("strides"), 1)) > 1 \
                     or max(_pairs(a.get("dilations"), 1)) > 1:
                 break
@@ -454,7 +337,7 @@ def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
                 break
             filters.append(blur)
         elif op == "AveragePool" and first:
-            a = _attrs(node)
+            a = attrs(node)
             k = a.get("kernel_shape")
             if k is None or len(k) != 2 or max(_pairs(a.get("strides"), 1)) > 1:
                 break
@@ -467,7 +350,7 @@ def _following_filters(g: _Graph, tensor: str) -> tuple[list[Filter], str]:
     return filters, last
 
 
-def _feed_subpixel(g: _Graph, node, f: _Found) -> None:
+def _feed_subpixel(g: OnnxGraph, node, f: Found) -> None:
     """The convolution feeding a DepthToSpace, through per-channel affine ops (an
     eval-mode BatchNorm, a scale, a bias): its weights, scaled, give the phase gains."""
     scale = None
@@ -476,7 +359,7 @@ def _feed_subpixel(g: _Graph, node, f: _Found) -> None:
         if feeder.op_type == "Identity":
             pass
         elif feeder.op_type == "BatchNormalization" and len(feeder.input) >= 5:
-            k = _bn_scale(g, feeder)
+            k = bn_scale(g, feeder)
             if k is None:
                 return
             scale = k if scale is None else scale * k
@@ -499,7 +382,7 @@ def _feed_subpixel(g: _Graph, node, f: _Found) -> None:
         return
     wname = feeder.input[1]
     shape = g.shape_of(wname)
-    group = int(_attrs(feeder).get("group", 1))
+    group = int(attrs(feeder).get("group", 1))
     if shape is not None and len(shape) == 4:
         f.source_channels = int(shape[1]) * group
 
@@ -520,7 +403,8 @@ def _fix_input(model, input_shape: Sequence[int] | None) -> tuple[str, list[int]
     """
     import onnx
 
-    inits = {t.name for t in model.graph.initializer}
+    inits = {t.name for t in model.graph.initializer} | {
+        s.values.name for s in model.graph.sparse_initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     if len(inputs) != 1:
         names = ", ".join(repr(i.name) for i in inputs) or "none"
@@ -531,7 +415,7 @@ def _fix_input(model, input_shape: Sequence[int] | None) -> tuple[str, list[int]
     if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
         raise AuditError(f"input {vi.name!r} is {onnx.TensorProto.DataType.Name(elem)}, not a "
                          "float image tensor")
-    dims = _dims(vi)
+    dims = dims_of(vi)
     notes = []
     if input_shape is not None:
         shape = [int(v) for v in input_shape]
@@ -598,7 +482,8 @@ def _spatial(dims: list[int | None] | None) -> tuple[int, int] | None:
 def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = None, *,
                probes: bool = True, image: np.ndarray | None = None,
                name: str | None = None, max_bytes: int = MAX_BYTES, seed: int = 0,
-               threads: int | None = None, external=None) -> AuditReport:
+               threads: int | None = None, external=None,
+               output: str | int | None = None) -> AuditReport:
     """Audit an ONNX model (bytes or a path); see the module docstring.
 
     ``input_shape`` fixes ``(N, C, H, W)``; without it, a free batch becomes 1 and free
@@ -609,6 +494,8 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     External data (the dynamo exporter's ``model.onnx.data``) is read when ``source`` is
     a path and every location stays inside the model's folder, or through ``external``
     (a reader of :mod:`core.audit.read`; :func:`audit_onnx_files` for uploads).
+    ``output`` names the graph output to audit (its name or index); by default the
+    largest image-like one, and the report says which (``output_name``).
     """
     import onnx
 
@@ -623,40 +510,47 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     if model.ByteSize() != len(data):  # external data was copied in
         data = model.SerializeToString()
     input_name, shape, notes = _fix_input(model, input_shape)
-    g = _Graph(model)
+    g = OnnxGraph(model)
+    folded = fold_shape_inputs(model, g)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
         for vi in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-            dims = _dims(vi)
+            dims = dims_of(vi)
             if dims is not None:
                 g.sizes[vi.name] = dims
     except Exception as err:  # noqa: BLE001 - shape inference is best effort
         notes.append(f"shape inference failed ({' '.join(str(err).split())[:120]}); sizes "
                      "measured by running the model")
+    finally:
+        unfold_shape_inputs(model, folded)
     g.sizes[input_name] = list(shape)
     _check_tensor_sizes(g.sizes)
     skipped: list = []
     candidates = _onnx_candidates(g, skipped)
+    order = {id(node): i for i, node in enumerate(model.graph.node)}
     for node, f in candidates:  # before anything runs
         guard.check_layer(node, f, g.array, g.sizes)
     warnings = guard.subgraph_warnings(model) + guard.skipped_warning(skipped)
-    output_name = model.graph.output[0].name
-    wanted = [output_name]
+    names = [o.name for o in model.graph.output]
+    wanted = list(names)
     for _, f in candidates:
         wanted += [f.src, f.tail]
+    unsized = unsized_tensors(model.graph.node, g.sizes)
     missing = [n for n in dict.fromkeys(wanted) if _spatial(g.sizes.get(n)) is None]
+    listed = set(missing)
+    missing += [n for n in unsized if n not in listed]
     session = None
     dtype = {onnx.TensorProto.FLOAT16: np.float16, onnx.TensorProto.DOUBLE: np.float64}.get(
         model.graph.input[[i.name for i in model.graph.input].index(input_name)]
         .type.tensor_type.elem_type, np.float32)
     if missing:
-        guard.check_blind_run(candidates, g.array, g.sizes)
+        guard.check_blind_run(candidates, g.array, g.sizes, g.producer)
         extra = [n for n in missing if n not in g.outputs]
         for n in extra:
             model.graph.output.append(onnx.ValueInfoProto(name=n))
         try:
             session = _session(model.SerializeToString(), threads)
-            outs = session.run(missing, {input_name: np.zeros(shape, dtype)})
+            outs = session.run(missing, {input_name: trace_input(shape, seed).astype(dtype)})
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
             raise _ort_error(err, shape) from err
         finally:
@@ -664,7 +558,8 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         for n, value in zip(missing, outs, strict=True):
             g.sizes[n] = list(np.shape(value))
         _check_tensor_sizes(g.sizes)
-    layers = []
+    output_name, note = choose_output(names, g.sizes, output)
+    notes += [note] if note else []
     for _, f in candidates:
         in_dims, out_dims = g.sizes.get(f.src), g.sizes.get(f.tail)
         f.in_size, f.out_size = _spatial(in_dims), _spatial(out_dims)
@@ -674,10 +569,20 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
             f.out_channels = out_dims[1]
         if f.pads is None and f.kernel and f.in_size and f.out_size:
             f.pads = _auto_pads(f)
-        layers.append(_analyse(f))
+    levels = trace_levels(model.graph.node, g.sizes, input_name, candidates, g.array,
+                          lambda n: n.name or n.op_type, node_module_path)
+    for _, f in levels.found:  # resampling written as reshapes: the filters after it
+        if f.op in ("DepthToSpace", "Resize", "ZeroInsertion"):
+            more, f.tail = _following_filters(g, f.tail)
+            f.filters += more
+    candidates = sorted(candidates + levels.found, key=lambda nf: order[id(nf[0])])
+    warnings += guard.skipped_warning(levels.unrecognised)
+    layers = [analyse_layer(f) for _, f in candidates if resamples(f)]
     out_dims = g.sizes.get(output_name)
-    chain = _chain(layers, (shape[2], shape[3]), _spatial(out_dims))
-    warnings += guard.scale_warning((shape[2], shape[3]), _spatial(out_dims), layers)
+    out_level = levels.level.get(output_name)
+    chain = chain_of(layers, (shape[2], shape[3]), _spatial(out_dims), out_level)
+    warnings += guard.scale_warning((shape[2], shape[3]), _spatial(out_dims), layers) or \
+        resolution_warning((shape[2], shape[3]), _spatial(out_dims), out_level, layers)
     seconds = {"analysis": time.perf_counter() - t0}
     probe_report = None
     if probes:
@@ -694,11 +599,65 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
             except Exception as err:  # noqa: BLE001
                 raise _ort_error(err, shape) from err
 
-        probe_report = _run_probes(run, shape, chain.period, image=image, seed=seed)
+        probe_report = run_probes(run, shape, chain.period, image=image, seed=seed)
         seconds["probes"] = time.perf_counter() - t1
     return AuditReport(name, "onnx", input_name, list(shape),
                        list(out_dims) if out_dims else None, layers, chain, probe_report,
-                       notes, seconds, warnings=warnings)
+                       notes, seconds, warnings=warnings,
+                       output_name=output_name if len(names) > 1 else None)
+
+
+#: Most tensors of unknown size measured by running the model once (beyond these, only
+#: the resampling layers' inputs and outputs are).
+MAX_MEASURED_TENSORS = 2000
+
+
+def unsized_tensors(nodes, sizes: dict[str, list[int | None]]) -> list[str]:
+    """The node outputs whose size shape inference left unknown (sizes computed in the
+    graph, as the TorchScript exporter writes ``F.pad`` of a computed size): the model is
+    run once at the chosen input size to measure them, so levels and reshapes along the
+    graph are read from real sizes. Empty when there are more than
+    :data:`MAX_MEASURED_TENSORS`."""
+    out = [name for node in nodes if node.op_type not in ("Shape", "Size", "Constant")
+           for name in node.output if name and not known(sizes.get(name))]
+    return out if len(out) <= MAX_MEASURED_TENSORS else []
+
+
+def resamples(f: Found) -> bool:
+    """False for a resize that does not resample: to the same size, or a 1x1 map of
+    global context broadcast back to a feature map (no level of its own)."""
+    if f.op not in ("Resize", "Upsample") or f.in_size is None:
+        return True
+    if size_fixup(f.in_size, f.out_size):
+        return False  # a same-size resize (or a 2n-1 -> 2n fix-up) is not resampling
+    return not (f.in_size == (1, 1) and f.level is None)
+
+
+def choose_output(names: Sequence[str], sizes: dict[str, list[int | None]],
+                  wanted: str | int | None) -> tuple[str, str | None]:
+    """The graph output to audit: ``wanted`` (a name, or an index as int or digits), by
+    default the largest image-like (4-D) one, the first on a tie; and a note when the
+    model has several outputs and the choice was the default's."""
+    if wanted is not None:
+        if str(wanted) in names:
+            return str(wanted), None
+        if str(wanted).isdigit() and int(wanted) < len(names):
+            return names[int(wanted)], None
+        raise AuditError(f"--output {str(wanted)[:100]!r} names no output of the model (it has "
+                         f"{', '.join(repr(n) for n in names[:10])})")
+    if len(names) == 1:
+        return names[0], None
+
+    def size(name: str) -> int:
+        dims = sizes.get(name)
+        if not dims or len(dims) != 4 or any(d is None for d in dims):
+            return -1
+        return math.prod(dims)
+
+    best = max(names, key=size)  # max keeps the first of equals
+    others = ", ".join(repr(n) for n in names if n != best)
+    return best, (f"the model has {len(names)} outputs: audited {best!r}, the largest "
+                  f"image-like one (others: {others}; choose with --output)")
 
 
 def _check_tensor_sizes(sizes: dict[str, list[int | None]]) -> None:
@@ -715,7 +674,7 @@ def _check_tensor_sizes(sizes: dict[str, list[int | None]]) -> None:
                     "give a smaller --input-shape")
 
 
-def _auto_pads(f: _Found) -> tuple[int, int, int, int]:
+def _auto_pads(f: Found) -> tuple[int, int, int, int]:
     """Pads of an ``auto_pad`` layer, from its sizes (SAME_UPPER puts the odd one last)."""
     pads = []
     for axis in (0, 1):
@@ -724,7 +683,8 @@ def _auto_pads(f: _Found) -> tuple[int, int, int, int]:
         if f.mode == "VALID":
             total = 0
         elif f.op == "ConvTranspose":
-            total = max(0, s * (n - 1) + f.output_padding[axis] + (k - 1) * d + 1 - m)
+            total = max(0, conv_transpose_output_size(n, k, s, 0, d, f.output_padding[axis],
+                                                      validate=False) - m)
         else:
             total = max(0, (m - 1) * s + (k - 1) * d + 1 - n)
         first = total // 2 if f.mode != "SAME_LOWER" else total - total // 2

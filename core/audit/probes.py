@@ -8,12 +8,20 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.audit.analysis import _integer
-from core.audit.limits import MAX_PSNR, MIN_IMAGE_SIDE, AuditError
+from core.audit.analysis import integer_factor
+from core.audit.limits import (
+    GRID_PERIODS,
+    GRID_RATIO,
+    GRID_Z,
+    MAX_PSNR,
+    MIN_IMAGE_SIDE,
+    AuditError,
+)
 from core.audit.report import ProbeReport, ProbeResult
 from core.maths.metrics import (
     Spectrum,
     checkerboard_score,
+    high_pass,
     log_power_spectrum,
     to_unit_range,
 )
@@ -99,6 +107,18 @@ def _probe_inputs(input_shape: Sequence[int], image: np.ndarray | None,
     return probes, image_like
 
 
+def trace_input(input_shape: Sequence[int], seed: int = 0) -> np.ndarray:
+    """The ``(N, C, H, W)`` float32 input a live module is traced on: the smooth noise
+    probe for an image, a seeded standard normal latent otherwise. Not zeros: a forward
+    that takes another path on an all-zero input would hide its layers from the trace."""
+    n, c, h, w = (int(v) for v in input_shape)
+    if min(h, w) >= MIN_IMAGE_SIDE:
+        x = _smooth_noise((h, w, c), seed)
+    else:
+        x = np.random.default_rng(seed).standard_normal((h, w, c))
+    return np.repeat(x.transpose(2, 0, 1)[None], n, axis=0).astype(np.float32)
+
+
 #: The one scaling rule of every probe output and every measured fix, stated in reports.
 SCALING_RULE = ("every output (each probe, and each network of a measured fix) is rescaled "
                 "by its own minimum and maximum to [0, 1] before it is scored, so the score "
@@ -155,11 +175,43 @@ def _finite(y: np.ndarray, probe: str) -> np.ndarray:
     return y
 
 
+def grid_significance(image: np.ndarray, period: int) -> float:
+    """The checkerboard score at ``period`` in standard errors of a non-periodic image's:
+    ``score / (RMS(high-pass residual) / sqrt(number of P x P tiles))``. Detail that does
+    not repeat averages out over the tiles like noise (about 1 here, whatever the image's
+    size or texture); a grid adds up coherently (tens)."""
+    residual, _, _ = high_pass(image, period)
+    tiles = (residual.shape[0] // period) * (residual.shape[1] // period)
+    noise = float(np.sqrt(np.mean(residual ** 2))) / math.sqrt(max(tiles, 1))
+    return checkerboard_score(image, period) / noise if noise > 0 else 0.0
+
+
+def grid_evidence(output: np.ndarray, photograph: np.ndarray,
+                  network_period: int) -> dict[int, dict]:
+    """Whether the probes' ``output`` (H, W, C in [0, 1]) carries a grid: at each period of
+    :data:`GRID_PERIODS` and the network's own (where the output holds 4 periods), its
+    score, the ``photograph``'s own score at the output's size, their ratio, the score in
+    standard errors (:func:`grid_significance`), and ``grid``: ratio over
+    :data:`GRID_RATIO` and z over :data:`GRID_Z`."""
+    periods = sorted({*GRID_PERIODS, *([network_period] if network_period >= 2 else [])})
+    out = {}
+    for p in periods:
+        if min(output.shape[:2]) < 4 * p:
+            continue
+        score = checkerboard_score(output, p)
+        own = checkerboard_score(photograph, p)
+        ratio = score / own if own > 0 else math.inf
+        z = grid_significance(output, p)
+        out[p] = {"score": score, "photograph": own, "ratio": round(ratio, 3),
+                  "z": round(z, 3), "grid": bool(ratio > GRID_RATIO and z > GRID_Z)}
+    return out
+
+
 #: Most shifts the shift test runs (a long period is sampled evenly).
 MAX_SHIFTS = 15
 
 
-def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[int],
+def run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[int],
                 period: int, *, image: np.ndarray | None = None, seed: int = 0) -> ProbeReport:
     """Feed the probes through ``run`` ((N, C, H, W) float32 -> (N, C', H', W')).
 
@@ -198,6 +250,11 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
     scored_on = next((k for k in ("photograph", "your image", "smooth noise", "random latent")
                       if k in results and results[k].score is not None), None)
     score = results[scored_on].score if scored_on else None
+    grid = {}
+    if scored_on:
+        scored = results[scored_on].output
+        photo = _photograph(scored.shape, image)  # the photograph's own, at the output size
+        grid = grid_evidence(scored, photo, period)
     # The shift test: f(shift(x)) against shift(f(x)) on the band-limited noise.
     shift_psnr: dict[int, float] = {}
     reference = None
@@ -208,7 +265,7 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
     else:
         h_in = int(input_shape[2])
         net = out0.shape[0] / h_in
-        if net <= 0 or (_integer(net) is None and _integer(1 / net) is None):
+        if net <= 0 or (integer_factor(net) is None and integer_factor(1 / net) is None):
             shift_note = f"net scale {net:.3g} is not an integer or its inverse: no shift test"
         elif min(out0.shape[:2]) < 4 * max(2, period):
             shift_note = (f"the output ({out0.shape[0]}x{out0.shape[1]} px) is smaller than 4 "
@@ -240,6 +297,6 @@ def _run_probes(run: Callable[[np.ndarray], np.ndarray], input_shape: Sequence[i
             shift_note = (f"diagonal shifts of d output pixels (d/{net:g} input pixels, "
                           "Fourier-shifted band-limited noise); PSNR on the central part")
     return ProbeReport(p_used, results, scored_on, score, shift_psnr, reference, shift_note,
-                       notes)
+                       notes, grid=grid)
 
 

@@ -65,7 +65,7 @@ def read_model_bytes(source: bytes | bytearray | memoryview | str | Path,
     return path.read_bytes()
 
 
-def _walk_graphs(graph) -> Any:
+def walk_graphs(graph) -> Any:
     """``graph`` and every subgraph inside its nodes' attributes (If/Loop/Scan bodies)."""
     import onnx
 
@@ -73,10 +73,10 @@ def _walk_graphs(graph) -> Any:
     for node in graph.node:
         for attr in node.attribute:
             if attr.type == onnx.AttributeProto.GRAPH:
-                yield from _walk_graphs(attr.g)
+                yield from walk_graphs(attr.g)
             elif attr.type == onnx.AttributeProto.GRAPHS:
                 for g in attr.graphs:
-                    yield from _walk_graphs(g)
+                    yield from walk_graphs(g)
 
 
 def _tensors(model) -> Any:
@@ -84,7 +84,7 @@ def _tensors(model) -> Any:
     import onnx
 
     nodes = []
-    for graph in _walk_graphs(model.graph):
+    for graph in walk_graphs(model.graph):
         yield from graph.initializer
         for sparse in graph.sparse_initializer:
             yield sparse.values
@@ -281,7 +281,7 @@ def _check_node_count(model, limit: int = MAX_NODES) -> None:
     stopping at the first graph past it: 20,000 nodes are refused in milliseconds, before
     any walk over their attributes."""
     count = sum(len(f.node) for f in model.functions)
-    for graph in _walk_graphs(model.graph):
+    for graph in walk_graphs(model.graph):
         count += len(graph.node)
         if count > limit:
             break
@@ -294,7 +294,7 @@ def _check_operators(model) -> None:
     import onnx
 
     local = {(f.domain, f.name) for f in model.functions}
-    nodes = [n for g in _walk_graphs(model.graph) for n in g.node]
+    nodes = [n for g in walk_graphs(model.graph) for n in g.node]
     nodes += [n for f in model.functions for n in f.node]
     for node in nodes:
         domain = node.domain or ""

@@ -228,6 +228,8 @@ def to_html(report: AuditReport) -> str:
         f"Total upsampling ×{chain.total_upsampling:g}, downsampling ×"
         f"{chain.total_downsampling:g}, net scale ×{chain.net_scale:g}; predicted artifact "
         f"period <b>{chain.period}</b> output pixels.</p>",
+        f"<p>Verdict: <b>{esc(report.verdict)}</b>"
+        + (f" (output {esc(report.output_name)})" if report.output_name else "") + ".</p>",
     ]
     if report.probes is not None:
         parts.append(f"<p>Checkerboard score on the {esc(str(report.probes.scored_on))}: "
@@ -319,7 +321,10 @@ def to_markdown(report: AuditReport, *, images: bool = True) -> str:
            f"`{tuple(report.output_shape) if report.output_shape else '?'}`. "
            f"{len(report.layers)} resampling layer(s), **{len(report.offending)} offending**. "
            f"Total upsampling ×{chain.total_upsampling:g}, net scale ×{chain.net_scale:g}; "
-           f"predicted artifact period **{chain.period}** output pixels.", ""]
+           f"predicted artifact period **{chain.period}** output pixels.", "",
+           f"**Verdict: {_md(report.verdict)}**"
+           + (f" (output {_md(report.output_name)})" if report.output_name else "") + ".",
+           ""]
     if report.probes is not None:
         out += [f"Checkerboard score on the {_md(report.probes.scored_on)}: "
                 f"**{score_text(report.probes.checkerboard_score)}** (period "

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from core.audit.verdict import NOT_JUDGED, network_verdict, unjudged_lines
 from core.maths.metrics import (
     Spectrum,
     format_score,
@@ -53,7 +54,9 @@ class LayerAudit:
     phase_imbalance: float | None = None
     worst_pair: tuple[int, int] | None = None
     period: int | None = None  # of this layer's pattern, in output pixels
-    severity: str = "ok"  # "artifact" (offending), "gradient" (downsampling), "ok"
+    #: "artifact" (offending), "gradient" (downsampling), "ok", "not judged" (found, but no
+    #: evidence either way: :mod:`core.audit.verdict`)
+    severity: str = "ok"
     verdict: str = ""
     fix_code: str | None = None
     module_path: str | None = None
@@ -63,10 +66,18 @@ class LayerAudit:
     filters: list[str] | None = None  # fixed filters after it, judged with it
     blur: bool | None = None  # a spatial filter after it is credited (up layers)
     notes: list[str] = field(default_factory=list)
+    #: Resolution of the layer's input relative to the network's input, from the strides
+    #: along the graph (1: the input's, 0.5 after one stride-2 layer); None when unknown.
+    level: float | None = None
 
     @property
     def offending(self) -> bool:
         return self.severity == "artifact"
+
+    @property
+    def judged(self) -> bool:
+        """False when the audit found the layer but has no evidence either way."""
+        return self.severity != NOT_JUDGED
 
     def to_json(self) -> dict[str, Any]:
         gains = None
@@ -77,7 +88,7 @@ class LayerAudit:
                 i, o = self.worst_pair
                 worst = {"in_channel": i, "out_channel": o,
                          "gains": _round(self.gains[i, o].tolist())}
-        return _clean({
+        return json_safe({
             "name": self.name, "op": self.op, "direction": self.direction, "mode": self.mode,
             "kernel": self.kernel, "stride": self.stride, "padding": self.padding,
             "dilation": self.dilation, "output_padding": self.output_padding,
@@ -91,7 +102,7 @@ class LayerAudit:
             "verdict": self.verdict, "fix_code": self.fix_code,
             "module_path": self.module_path, "fix_measured": self.fix_measured,
             "align_corners": self.align_corners, "filters": self.filters, "blur": self.blur,
-            "notes": self.notes,
+            "level": self.level, "notes": self.notes,
         })
 
 
@@ -107,7 +118,7 @@ class Chain:
     offending_layers: int
 
     def to_json(self) -> dict[str, Any]:
-        return _clean(self.__dict__.copy())
+        return json_safe(self.__dict__.copy())
 
 
 @dataclass(eq=False)
@@ -135,6 +146,9 @@ class ProbeReport:
     shift_reference: tuple[int, float] | None  # (one full period, its PSNR)
     shift_note: str | None
     notes: list[str] = field(default_factory=list)
+    #: The grid check (:func:`core.audit.probes.grid_evidence`): period -> ``{"score",
+    #: "photograph", "ratio", "z", "grid"}`` on the scored probe's output.
+    grid: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         display = None
@@ -149,7 +163,7 @@ class ProbeReport:
                 entry["radial_spectrum"] = {"frequency": _round(r.radial[0].tolist()),
                                             "log10_power": _round(r.radial[1].tolist())}
             results[name] = entry
-        return _clean({
+        return json_safe({
             "period": self.period, "checkerboard_score": self.checkerboard_score,
             "checkerboard_score_display": display,
             "checkerboard_score_unit": "core.maths.metrics.checkerboard_score (raw); shown ×10⁻³",
@@ -162,6 +176,7 @@ class ProbeReport:
                            "reference_psnr_db": self.shift_reference[1]
                            if self.shift_reference else None,
                            "note": self.shift_note},
+            "grid": {str(p): g for p, g in self.grid.items()},
             "notes": self.notes,
         })
 
@@ -182,19 +197,35 @@ class AuditReport:
     seconds: dict[str, float] = field(default_factory=dict)
     fix_all: dict[str, Any] | None = None  # every offending layer fixed at once (live)
     #: What the audit could not judge or trust (layers it cannot read, an output the
-    #: judged layers do not explain): shown as warnings, never as a clean verdict.
+    #: judged layers do not explain): shown as warnings, never as a clean verdict (each
+    #: makes the network's verdict at best "not judged").
     warnings: list[str] = field(default_factory=list)
+    #: Which output was audited when the model has several (a graph output's name, a
+    #: tuple index or a dict key); None for a single output.
+    output_name: str | None = None
 
     @property
     def offending(self) -> list[LayerAudit]:
         return [layer for layer in self.layers if layer.offending]
 
+    @property
+    def verdict(self) -> str:
+        """"artifact", "unexplained grid", "not judged" or "clean"
+        (:func:`core.audit.verdict.network_verdict`)."""
+        return network_verdict(self)
+
+    @property
+    def unjudged(self) -> list[str]:
+        """One line per thing not judged (:func:`core.audit.verdict.unjudged_lines`)."""
+        return unjudged_lines(self)
+
     def to_json(self) -> dict[str, Any]:
-        return _clean({
-            "schema": 1, "tool": "Checkerboard Lab audit (core.audit)",
-            "source": self.source, "kind": self.kind,
+        return json_safe({
+            "schema": 2, "tool": "Checkerboard Lab audit (core.audit)",
+            "source": self.source, "kind": self.kind, "verdict": self.verdict,
+            "unjudged": self.unjudged,
             "input": {"name": self.input_name, "shape": self.input_shape},
-            "output": {"shape": self.output_shape},
+            "output": {"name": self.output_name, "shape": self.output_shape},
             "layers": [layer.to_json() for layer in self.layers],
             "chain": self.chain.to_json(),
             "probes": self.probes.to_json() if self.probes else None,
@@ -214,12 +245,12 @@ class AuditReport:
             rows.append({
                 "#": i, "name": layer.name, "op": layer.op + _mode_text(layer),
                 "dir": layer.direction,
-                "kernel": _fmt_pair(layer.kernel), "stride": _fmt_pair(layer.stride),
+                "kernel": format_pair(layer.kernel), "stride": format_pair(layer.stride),
                 "padding": "" if layer.padding is None else ",".join(map(str, layer.padding)),
                 "channels": "" if layer.in_channels is None else
                 f"{layer.in_channels}→{layer.out_channels}",
                 "size": "" if layer.in_size is None or layer.out_size is None else
-                f"{_fmt_pair(layer.in_size)}→{_fmt_pair(layer.out_size)}",
+                f"{format_pair(layer.in_size)}→{format_pair(layer.out_size)}",
                 "overlap max/min": "" if layer.interior_min is None else
                 f"{layer.interior_max}/{layer.interior_min}",
                 "uneven": layer.uneven,
@@ -240,7 +271,7 @@ def _mode_text(layer: LayerAudit) -> str:
     return text
 
 
-def _fmt_pair(values) -> str:
+def format_pair(values) -> str:
     if values is None:
         return ""
     values = [int(v) if float(v).is_integer() else round(float(v), 3) for v in values]
@@ -255,14 +286,14 @@ def _round(value, digits: int = 6):
     return value
 
 
-def _clean(value):
+def json_safe(value):
     """JSON-safe: numpy scalars to Python, non-finite floats to None, tuples to lists."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

@@ -49,6 +49,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.maths.overlap import conv_transpose_output_size
+
 __all__ = [
     "MAX_DENSE_INPUT",
     "DeconvComparison",
@@ -176,34 +178,6 @@ def valid_output_paddings(stride: int, dilation: int = 1) -> list[int]:
     return list(range(max(int(stride), int(dilation))))
 
 
-def conv_transpose_output_size(
-    n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1, output_padding: int = 0
-) -> int:
-    """Output length of a transposed convolution along one axis.
-
-    ``out = (n - 1)*s - 2p + d*(k-1) + output_padding + 1``; ``output_padding`` must be in
-    ``range(max(s, d))`` (PyTorch's rule) and ``out`` at least 1 (padding crops the full
-    output ``(n-1)*s + d*(k-1) + 1`` by ``p`` on each side, it cannot crop it all).
-    """
-    for value, name, lo in ((n, "input size", 1), (k, "kernel size", 1), (stride, "stride", 1),
-                            (padding, "padding", 0), (dilation, "dilation", 1),
-                            (output_padding, "output_padding", 0)):
-        if int(value) != value or value < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    if output_padding >= max(stride, dilation):
-        raise ValueError(
-            f"output_padding must be smaller than max(stride, dilation) = {max(stride, dilation)}"
-            f", got {output_padding}"
-        )
-    out = (n - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
-    if out < 1:
-        raise ValueError(
-            f"transposed convolution output (n-1)*s - 2p + d*(k-1) + output_padding + 1 = {out}"
-            f" < 1: padding {padding} crops away the whole output"
-        )
-    return out
-
-
 def conv_transpose_output_shape(
     input_shape: Any, kernel_shape: Any, *, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
     output_padding: Any = 0,
@@ -298,7 +272,7 @@ def size_report(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int
             outs[op] = conv_transpose_output_size(n, k, stride, padding, dilation, op)
         except ValueError:
             pass
-    base = (n - 1) * stride - 2 * padding + dilation * (k - 1) + 1
+    base = conv_transpose_output_size(n, k, stride, padding, dilation, validate=False)
     transpose_formula = f"({n}-1)*{stride} - 2*{padding} + {dilation}*({k}-1) + op + 1 = {base} + op"
     return SizeReport(
         n=n, k=k, stride=stride, padding=padding, dilation=dilation, conv_out=conv_out,

@@ -68,6 +68,40 @@ def _pair(value: int | tuple[int, ...] | list[int], name: str, dims: int) -> tup
     raise ValueError(f"{name} must be an int or a sequence of {dims} ints, got {value!r}")
 
 
+def conv_transpose_output_size(
+    n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1, output_padding: int = 0,
+    *, validate: bool = True,
+) -> int:
+    """Output length of a transposed convolution along one axis: the one place this
+    formula lives (the overlap maps, the matrices, the audit and the size calculator call it).
+
+    ``out = (n - 1)*s - 2p + d*(k-1) + output_padding + 1``. With ``validate`` (the
+    default), ``output_padding`` must be in ``range(max(s, d))`` (PyTorch's rule) and
+    ``out`` at least 1 (padding crops the full output ``(n-1)*s + d*(k-1) + 1`` by ``p``
+    on each side, it cannot crop it all); ``validate=False`` returns the formula's value
+    as is (possibly < 1), for callers that check it themselves.
+    """
+    out = (n - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
+    if not validate:
+        return int(out)
+    for value, name, lo in ((n, "input size", 1), (k, "kernel size", 1), (stride, "stride", 1),
+                            (padding, "padding", 0), (dilation, "dilation", 1),
+                            (output_padding, "output_padding", 0)):
+        if int(value) != value or value < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    if output_padding >= max(stride, dilation):
+        raise ValueError(
+            f"output_padding must be smaller than max(stride, dilation) = {max(stride, dilation)}"
+            f", got {output_padding}"
+        )
+    if out < 1:
+        raise ValueError(
+            f"transposed convolution output (n-1)*s - 2p + d*(k-1) + output_padding + 1 = {out}"
+            f" < 1: padding {padding} crops away the whole output"
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class Dim:
     """The arguments of one spatial dimension of a transposed convolution."""
@@ -87,7 +121,8 @@ class Dim:
     @property
     def out_size(self) -> int:
         """PyTorch's output size: (n - 1) s - 2p + d (k - 1) + output_padding + 1."""
-        return self.full_size - 2 * self.p + self.op
+        return conv_transpose_output_size(self.n, self.k, self.s, self.p, self.d, self.op,
+                                          validate=False)
 
     def validate(self, axis: str = "") -> None:
         """Refuse what ``torch.nn.ConvTranspose`` refuses, naming the rule."""

@@ -231,9 +231,12 @@ def test_help_says_the_module_is_your_code_run_here():
     for phrase in ("imports YOUR code and runs it in THIS process", "never offers this",
                    "torch.load(weights_only=True)", "--pythonpath DIR", "--kwargs JSON",
                    "artifact every offending layer (severity \"artifact\")",
-                   "imbalance only upsampling layers whose weights, as given, have "
+                   "imbalance upsampling layers whose weights, as given, have "
                    "phase_imbalance > 0.05", "never (default) report only",
-                   "Exit status: 0", "1 a layer selected by --fail-on",
+                   # issue 27: the verdicts, and what fails on them
+                   "never says \"clean\" without evidence", "an unexplained grid",
+                   "--allow-unjudged lets \"not judged\" pass", "--output NAME_OR_INDEX",
+                   "Exit status: 0", "1 selected by --fail-on",
                    "2 refused or failed input", "cut at 65,000 characters"):
         assert phrase in text, phrase
 

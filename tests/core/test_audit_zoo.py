@@ -23,7 +23,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from core.audit import AuditError, attach_fixes, audit_module, audit_onnx
-from core.audit.onnx_graph import _module_path, audit_onnx_files
+from core.audit.onnx_graph import audit_onnx_files
+from core.audit.onnx_lookup import module_path_from_name
 from tests.core.audit_zoo import ZOO, Truth, quiet_export
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,11 +227,11 @@ def test_defect3_a_blur_that_does_not_fold_evenly_is_not_credited_as_a_fix():
 
 
 def test_defect4_sequential_and_modulelist_children_are_named_right():
-    assert _module_path("/decoder4/tp_conv/tp_conv.0/ConvTranspose") == "decoder4.tp_conv.0"
-    assert _module_path("/model/model.1/model.1.1/model.1.1.0/Conv") == "model.1.1.0"
-    assert _module_path("/down1/maxpool_conv/maxpool_conv.0/MaxPool") == "down1.maxpool_conv.0"
-    assert _module_path("/blocks.0/lst.0/lst.0.0/Conv") == "blocks.0.lst.0.0"
-    assert _module_path("/model/model/Conv") == "model.model"
+    assert module_path_from_name("/decoder4/tp_conv/tp_conv.0/ConvTranspose") == "decoder4.tp_conv.0"
+    assert module_path_from_name("/model/model.1/model.1.1/model.1.1.0/Conv") == "model.1.1.0"
+    assert module_path_from_name("/down1/maxpool_conv/maxpool_conv.0/MaxPool") == "down1.maxpool_conv.0"
+    assert module_path_from_name("/blocks.0/lst.0/lst.0.0/Conv") == "blocks.0.lst.0.0"
+    assert module_path_from_name("/model/model/Conv") == "model.model"
 
 
 def test_defect4_measured_fixes_attach_to_every_offending_linknet_layer():

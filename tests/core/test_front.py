@@ -86,12 +86,12 @@ def test_the_audit_quotes_the_shipped_measurements_and_the_favoured_remedy(tmp_p
     """The fix suggestion of a transposed convolution carries the shipped experiment's
     figures, computed from its histories (the same numbers as the front), and nothing when
     the histories are absent."""
-    from core.audit.analysis import _evidence
+    from core.audit.analysis import remedy_evidence
     from core.experiment.front import SHIPPED, remedy_lines
     from core.experiment.history import read_histories
 
     lines = remedy_lines()
-    assert lines and _evidence()[1:] == list(lines)
+    assert lines and remedy_evidence()[1:] == list(lines)
     hist = read_histories(SHIPPED)
     last = int(hist["epoch"].max())
     points = front_points(hist[hist["variant"].isin(

@@ -22,6 +22,8 @@ class Truth:
     ``blur``: a fixed filter after it is credited. ``offending``: the verdict when it is
     fixed by the design (None: it depends on the random weights). ``path``: the module a
     fix must attach to (None when it is a functional call with no nn layer to swap).
+    ``severity``: the layer's expected severity word where the design fixes it
+    (``"artifact"``, ``"ok"``, ``"gradient"``, ``"not judged"``; None: not stated).
     """
 
     op: str
@@ -32,6 +34,7 @@ class Truth:
     blur: bool = False
     offending: bool | None = None
     path: str | None = None
+    severity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class ZooNet:
     #: nn.Module container is indexed without being called: its scope is lost).
     torchscript_paths: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The network's expected verdict ("clean", "artifact", "not judged", "unexplained grid")
+    #: where the design fixes it, and the output a multi-output network is audited on by
+    #: default (None: a single tensor or not stated).
+    verdict: str | None = None
+    output: str | None = None
 
 
 def _up(op, k, s, p, even, **kw) -> Truth:
