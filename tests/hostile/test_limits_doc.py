@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.audit import limits as audit_limits
 from core.experiment import checkpoints, data, tables, train
-from core.io import decode, photos, text
+from core.io import decode, photos, sounds, text
 from core.maths import matrix_case
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "limits.md"
@@ -25,7 +26,15 @@ def stated() -> list[str]:
            _mib(checkpoints.MAX_FILE_BYTES), _mib(checkpoints.MAX_HEADER_BYTES),
            f"0 to {tables.MAX_EPOCH:,}", f"| {checkpoints.MAX_PARAMETERS:,} |",
            f"| {checkpoints.MAX_PROBLEM_CHARS} |", _mib(tables.MAX_CSV_BYTES),
-           f"| {text.MAX_SHOWN_CHARS} |", f"| {matrix_case.MAX_TYPED_ABS:g} |"]
+           f"| {text.MAX_SHOWN_CHARS} |", f"| {matrix_case.MAX_TYPED_ABS:g} |",
+           f"{audit_limits.DEFAULT_AUDIO_RATE:,} Hz", f"{audit_limits.DEFAULT_VOLUME_SIDE} voxels",
+           f"{audit_limits.MAX_LENGTH:,} samples", f"{sounds.MAX_SAMPLES:,} samples",
+           f"{sounds.MIN_RATE} to {sounds.MAX_RATE:,} Hz",
+           f"strides up to {audit_limits.MAX_STRIDE}",
+           f"up to {audit_limits.MAX_KERNEL_EXTENT} samples per axis",
+           f"{audit_limits.MAX_GAIN_ELEMENTS:,} entries",
+           f"{audit_limits.MAX_RESAMPLING_LAYERS} resampling layers",
+           f"{audit_limits.MAX_TENSOR_ELEMENTS:,} elements"]
     for name, (lo, hi) in train.TRAIN_BOUNDS.items():
         if name in ("warmup", "collapse_min_steps"):
             continue  # not limits a hostile value meets (any count of steps is cheap)
