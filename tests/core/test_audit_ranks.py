@@ -187,3 +187,22 @@ def test_exports_name_the_modules_and_take_the_live_modules_fixes(audits, route)
     attach_fixes(report, build("hifigan_v1"))
     assert all(la.fix_measured["fixed_at_init"] is not None for la in report.layers)
     assert report.fix_all["fixed_at_init"] * 100 < report.fix_all["original_at_init"]
+
+
+def test_the_readme_quotes_the_cold_command_line_as_measured():
+    """The README's sentence on the cold command line is benchmarks/results/audit_ranks.json
+    (rerun benchmarks/audit_ranks.py, then write the figures it prints)."""
+    data = json.loads((ROOT / "benchmarks" / "results" / "audit_ranks.json").read_text())
+    rows = {r["command"]: r for r in data["rows"]}
+    text = " ".join((ROOT / "README.md").read_text().split())
+    expected = (f"{rows['audit dynamo --no-probes']['median_s']:.2f} s with `--no-probes` on the "
+                f"dynamo export and {rows['audit torchscript --no-probes']['median_s']:.2f} s on "
+                f"the TorchScript one ({rows['audit dynamo']['median_s']:.2f} s and "
+                f"{rows['audit torchscript']['median_s']:.2f} s with the probes), beside "
+                f"{rows['python -c pass']['median_s']:.3f} s for a bare `python -c pass`, at load "
+                f"average {data['load_average_before']:.1f}")
+    assert expected in text, expected
+    met = all(r["meets_goal"] for r in rows.values() if r["goal_s"])
+    assert ("the 2 s goal is **not met at that load**" in text) == (not met)
+    cpu = sorted(r["cpu_s"] for r in rows.values() if r["goal_s"])
+    assert f"Each run's own CPU time is {cpu[0]:.2f} to {cpu[-1]:.2f} s" in text
