@@ -266,6 +266,13 @@ def test_class09_a_module_returning_a_tuple_is_audited():
     with pytest.raises(AuditError, match="names no output"):
         audit_module(TwoScales(), (1, 1, 16, 16), probes=False, output="image")
 
+    class Named(nn.Module):
+        def forward(self, x):
+            return {"mask": x[:, :1], "image": F.interpolate(x, scale_factor=2)}
+
+    named = audit_module(Named(), (1, 3, 16, 16), probes=False)
+    assert named.output_name == "image" and named.chain.period == 2
+
 
 class Modulated(nn.Module):
     """StyleGAN2's modulated transposed convolution in small: the weights are computed
@@ -505,6 +512,17 @@ def test_class16_a_model_with_several_outputs_is_probed_on_the_largest_image():
     mask = audit_onnx(two_outputs_file(), probes=False, output="mask")
     assert mask.output_name == "mask" and mask.output_shape == [1, 1, 16, 16]
     assert audit_onnx(two_outputs_file(), probes=False, output=0).output_name == "mask"
+
+
+def test_class16_the_command_line_names_the_output(tmp_path, capsys):
+    path = tmp_path / "two.onnx"
+    path.write_bytes(two_outputs_file())
+    assert main([str(path), "--no-probes", "--output", "mask"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["output"] == {"name": "mask", "shape": [1, 1, 16, 16]}
+    assert "output 'mask'" in captured.err
+    assert main([str(path), "--no-probes", "--output", "nope"]) == 2
+    assert "names no output" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- the verdicts
