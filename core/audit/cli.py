@@ -153,8 +153,9 @@ a pickle with code in it is refused, never run; keys and shapes must match the m
 The audit never says "clean" without evidence. The report's verdict is "artifact" (a
 layer offends), "unexplained grid" (no layer offends, yet the probes' output has a grid
 well above the photograph's own), "not judged" (a layer or part it cannot judge: weights
-it cannot fold, subgraph bodies, 1-D/3-D layers, an output its layers do not explain) or
-"clean".
+it cannot fold, subgraph bodies, 1-D/3-D layers inside an image network, an output its
+layers do not explain) or "clean". A network fed sounds (--input-shape N,C,L) or volumes
+(N,C,D,H,W) is audited along every axis of its input.
 
 --fail-on (exit status 1):
   artifact   every offending layer (severity "artifact"): an upsampling layer with

@@ -24,6 +24,7 @@ import numpy as np
 from core.audit.limits import GRID_RATIO, AuditError, short_error
 from core.audit.report import AuditReport, ProbeReport, ProbeResult, json_safe
 from core.maths.metrics import checkerboard_score, log_power_spectrum, to_unit_range
+from core.maths.overlap import conv_transpose_output_size
 
 #: The sample rate a sound probe is made at (its length is the input's).
 PROBE_RATE = 8000
@@ -187,7 +188,8 @@ def resize_conv_fix(conv_t, seed: int = 0):
 
         def forward(self, x, *args, **kwargs):  # (N, C, *spatial)
             stride, padding, kernel, dilation, out_pad = self.size_args
-            target = [(n - 1) * s - 2 * p + dl * (k - 1) + op + 1 for n, s, p, k, dl, op in
+            target = [conv_transpose_output_size(int(n), k, s, p, dl, op, validate=False)
+                      for n, s, p, k, dl, op in
                       zip(x.shape[2:], stride, padding, kernel, dilation, out_pad, strict=True)]
             y = self.conv(self.upsample(x))
             pads = []
