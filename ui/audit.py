@@ -24,7 +24,9 @@ from core.audit.examples import EXAMPLES, audit_example
 from core.audit.limits import MAX_BYTES, AuditError
 from core.audit.onnx_graph import audit_onnx, audit_onnx_files
 from core.audit.render import (
+    has_radial,
     output_crop,
+    probe_picture,
     probe_spectrum_figure,
     radial_figure,
     score_text,
@@ -373,8 +375,8 @@ def module_fix_code(layer: LayerAudit) -> str | None:
 def _coverage_spec(layer: LayerAudit) -> CoverageSpec | None:
     """The coverage page's spec of a square, symmetric upsampling layer (else None)."""
     args = layer.overlap
-    if args is None or layer.direction != "up":
-        return None
+    if args is None or layer.direction != "up" or len(args["kernel_size"]) != 2:
+        return None  # the coverage page draws images; a sound's or a volume's layer: no link
     pairs = [args[k] for k in ("kernel_size", "stride", "padding", "dilation",
                                "output_padding")]
     if any(a[0] != a[1] for a in pairs):
@@ -418,25 +420,31 @@ def render_layer(layer: LayerAudit, *, key: str) -> None:
     cov = layer_coverage(layer)
     spec = _coverage_spec(layer)
     if cov is not None:
+        counts = as_grid(cov.counts)  # a sound's counts as one row, a volume's middle slice
         if layer.direction == "up":
             k = layer.overlap["kernel_size"]
             s = layer.overlap["stride"]
-            title = f"Times each output cell is painted ({k[0]}x{k[1]}, stride {s[0]}, 6x6 input)"
+            title = (f"Times each output cell is painted ({'x'.join(map(str, k))}, stride "
+                     f"{s[0]}, {'x'.join(['6'] * len(k))} input"
+                     + (", middle slice)" if cov.counts.ndim == 3 else ")"))
         else:
             title = "Times each input pixel is read (the gradient's overlap)"
-        show_plot(coverage_heatmap(cov.counts, title, spec=spec), key=f"{key}-coverage",
-                  height=440)
+        show_plot(coverage_heatmap(counts, title, spec=spec), key=f"{key}-coverage",
+                  height=440 if counts.shape[0] > 1 else 200)
         if spec is not None:
             _coverage_link(spec)
     if layer.gains is not None:
+        gains = layer.gains
+        if gains.ndim != 4:  # (C_in, C_out, s) of a sound, (C_in, C_out, s, s, s) of a volume
+            gains = gains.reshape(*gains.shape[:2], -1, gains.shape[-1])
         cols = st.columns(2)
         with cols[0]:
-            show_plot(gains_figure(layer.gains, "Phase gains, channels 0→0"),
+            show_plot(gains_figure(gains, "Phase gains, channels 0→0"),
                       key=f"{key}-gains", height=320)
         if layer.worst_pair is not None:
             i, o = layer.worst_pair
             with cols[1]:
-                show_plot(gains_figure(layer.gains[i:i + 1, o:o + 1],
+                show_plot(gains_figure(gains[i:i + 1, o:o + 1],
                                        f"Most unequal pair, channels {i}→{o}"),
                           key=f"{key}-gains-worst", height=320)
         explain("On a constant input, each output phase of this layer is the input times "
@@ -499,6 +507,37 @@ def render_layers(report: AuditReport) -> None:
 # --------------------------------------------------------------------------- probes
 
 
+def _probe_pictures(name: str, result, picture: np.ndarray) -> None:
+    """A probe's input and output side by side, magnified (a volume's middle slice)."""
+    crop = output_crop(picture)
+    factor = magnify_factor(crop.shape[0])
+    cols = st.columns(2)
+    with pixelated_container("audit-probe"):
+        with cols[0]:
+            x = probe_picture(result.input) if result.input.ndim != 3 else result.input
+            shown = output_crop(np.clip(x, 0, 1)) if x is not None and x.shape[0] >= 16 \
+                else None
+            if shown is not None:
+                show_pixels(shown, f"{name}: input, centre ×{magnify_factor(shown.shape[0])}",
+                            factor=magnify_factor(shown.shape[0]), width="content")
+            else:
+                st.caption(f"{name}: a latent of shape {tuple(result.input.shape)} (not an "
+                           "image)")
+        with cols[1]:
+            show_pixels(crop, f"{name}: output, centre ×{factor} ({result.scaling})",
+                        factor=factor, width="content")
+
+
+def as_grid(counts: np.ndarray) -> np.ndarray:
+    """A coverage map as a 2-D grid to draw: a sound's ``(L,)`` as one row, a volume's
+    ``(D, H, W)`` as its middle slice along depth, an image's as it is."""
+    if counts.ndim == 1:
+        return counts[None, :]
+    if counts.ndim == 3:
+        return counts[counts.shape[0] // 2]
+    return counts
+
+
 def render_probes(report: AuditReport) -> None:
     """Probe inputs and outputs, the spectra and the shift test."""
     probes = report.probes
@@ -521,24 +560,16 @@ def render_probes(report: AuditReport) -> None:
     name = st.segmented_control("Probe", names, default=default, key="probe",
                                 bind="query-params") or default
     result = probes.results[name]
-    crop = output_crop(result.output)
-    factor = magnify_factor(crop.shape[0])
-    cols = st.columns(2)
-    with pixelated_container("audit-probe"):
-        with cols[0]:
-            x = result.input
-            shown = output_crop(np.clip(x, 0, 1)) if x.shape[0] >= 16 else None
-            if shown is not None:
-                show_pixels(shown, f"{name}: input, centre ×{magnify_factor(shown.shape[0])}",
-                            factor=magnify_factor(shown.shape[0]), width="content")
-            else:
-                st.caption(f"{name}: a latent of shape {tuple(x.shape)} (not an image)")
-        with cols[1]:
-            show_pixels(crop, f"{name}: output, centre ×{factor} ({result.scaling})",
-                        factor=factor, width="content")
+    picture = probe_picture(result.output)
+    if picture is None:  # a sound: no picture; its spectrum below, the tones marked
+        st.caption(f"{name}: a sound of {result.output.shape[0]:,} samples in "
+                   f"{result.output.shape[1]} channel(s); its spectrum is below.")
+    else:
+        _probe_pictures(name, result, picture)
     st.metric(f"Checkerboard of the {name} output", score_text(result.score),
               help="core.maths.metrics.checkerboard_score at the predicted period, ×10⁻³.")
-    show_plot(radial_figure(probes), key="audit-radial", height=420)
+    if has_radial(probes):
+        show_plot(radial_figure(probes), key="audit-radial", height=420)
     fig = probe_spectrum_figure(probes, name, colorscale=colorscale())
     if fig is not None:
         show_plot(fig, key="audit-spectrum", height=520)

@@ -37,6 +37,8 @@ PAGES: tuple[PageSpec, ...] = (
              "C, its transpose, and the three equal ways to deconvolve (Figures 2 and 3)."),
     PageSpec("pages/layer_lab.py", "Layer lab", ":material/layers:", "layer_lab",
              "Every upsampler side by side at initialisation, with an artifact score and costs."),
+    PageSpec("pages/hear_it.py", "Hear it", ":material/graphic_eq:", "hear_it",
+             "The checkerboard in sound: a 1-D upsampler's tones, played and drawn."),
     PageSpec("pages/gallery.py", "Training gallery", ":material/photo_library:", "gallery",
              "Watch artifacts appear epoch by epoch in the stored checkpoints (Figure 5)."),
     PageSpec("pages/comparison.py", "Compare models", ":material/compare:", "comparison",

@@ -44,6 +44,7 @@ from ui.figures.firstlook import look_panels, render_first_look_for_screens
 from ui.figures.front import render_front
 from ui.figures.matrix import render_transpose_view, show_matrix_c
 from ui.figures.regions import artifact_region, curves_figure
+from ui.figures.sound import render_sound_step
 from ui.pixels import (
     DETAIL_GAIN,
     fit_factor,
@@ -412,6 +413,13 @@ STEPS: tuple[Step, ...] = (
          "variants no other beats on both, and what the post's fix costs.",
          step_fixes, "pages/gallery.py", "Training gallery, What should I use?",
          {"choose": "true"}),
+    Step("The same in sound",
+         "A vocoder's 1-D transposed convolutions overlap unevenly too, and a pattern that "
+         "repeats every 8 samples of a sound at 16 kHz is a chord of tones at 2, 4, 6 and 8 "
+         "kHz: play both, and see bright lines at the red ticks in the transposed "
+         "convolution's spectrogram only. Three layers at stride 2 at initialisation, on a "
+         "vowel-like sound.",
+         render_sound_step, "pages/hear_it.py", "Hear it"),
 )
 
 

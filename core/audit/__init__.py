@@ -11,7 +11,11 @@ factors (:mod:`~core.audit.analysis`); probes and the grid check
 of resolution along the graph (:mod:`~core.audit.torch_flow`); measured fixes
 (:mod:`~core.audit.measured`); lookups and constant folding over an ONNX graph
 (:mod:`~core.audit.onnx_lookup`) and its resolution along the graph
-(:mod:`~core.audit.onnx_flow`); the two routes (:mod:`~core.audit.onnx_graph` for ONNX
+(:mod:`~core.audit.onnx_flow`); the audit of sounds ``(N, C, L)`` and volumes
+``(N, C, D, H, W)``, one path for both ranks and both routes (:mod:`~core.audit.ranked`: one
+layer, the chain, the report; :mod:`~core.audit.ranked_onnx` and
+:mod:`~core.audit.ranked_live`, its routes; :mod:`~core.audit.ranked_probes`, its probes and
+measured fixes); the two routes (:mod:`~core.audit.onnx_graph` for ONNX
 files, :mod:`~core.audit.live` for live modules); rendering as HTML and Markdown (:mod:`~core.audit.render`); the examples
 (:mod:`~core.audit.examples`); the command line (:mod:`~core.audit.cli`,
 ``python -m core.audit``) and its ``--module`` loader (:mod:`~core.audit.importing`: a

@@ -262,12 +262,13 @@ def layer_coverage(layer: LayerAudit, size: int = 6) -> CoverageReport | None:
     args = layer.overlap
     if args is None:
         return None
+    shape = (size,) * len(args["kernel_size"])  # a sound's (size,), a volume's (size,) * 3
     try:
-        return coverage_report(args["kernel_size"], args["stride"], (size, size),
+        return coverage_report(args["kernel_size"], args["stride"], shape,
                                padding=args["padding"], dilation=args["dilation"],
                                output_padding=args["output_padding"])
     except ValueError:  # padding too large for a small map: the interior is the same
-        return coverage_report(args["kernel_size"], args["stride"], (size, size),
+        return coverage_report(args["kernel_size"], args["stride"], shape,
                                dilation=args["dilation"])
 
 

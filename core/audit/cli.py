@@ -30,15 +30,15 @@ from core.maths.metrics import (
 
 
 def parse_input_shape(text: str) -> list[int]:
-    """``"1,3,256,256"`` (or ``1x3x256x256``) -> ``[1, 3, 256, 256]``; AuditError if not
-    four positive integers."""
+    """``"1,3,256,256"`` (or ``1x3x256x256``) -> ``[1, 3, 256, 256]``; a sound ``N,C,L``
+    and a volume ``N,C,D,H,W`` too. AuditError if not 3, 4 or 5 positive integers."""
     try:
         shape = [int(v) for v in str(text).replace("x", ",").split(",")]
     except ValueError:
         shape = []
-    if len(shape) != 4 or min(shape) < 1:
-        raise AuditError(f"the input shape must be four positive integers N,C,H,W, got "
-                         f"{text!r}")
+    if len(shape) not in (3, 4, 5) or min(shape) < 1:
+        raise AuditError(f"the input shape must be positive integers N,C,H,W (an image), "
+                         f"N,C,L (a sound) or N,C,D,H,W (a volume), got {text!r}")
     return shape
 
 
@@ -158,8 +158,9 @@ a pickle with code in it is refused, never run; keys and shapes must match the m
 The audit never says "clean" without evidence. The report's verdict is "artifact" (a
 layer offends), "unexplained grid" (no layer offends, yet the probes' output has a grid
 well above the photograph's own), "not judged" (a layer or part it cannot judge: weights
-it cannot fold, subgraph bodies, 1-D/3-D layers, an output its layers do not explain) or
-"clean".
+it cannot fold, subgraph bodies, 1-D/3-D layers inside an image network, an output its
+layers do not explain) or "clean". A network fed sounds (--input-shape N,C,L) or volumes
+(N,C,D,H,W) is audited along every axis of its input.
 
 --fail-on (exit status 1):
   artifact   every offending layer (severity "artifact"): an upsampling layer with
@@ -207,9 +208,11 @@ def _parser() -> argparse.ArgumentParser:
                              "(torch.load weights_only=True)")
     parser.add_argument("--pythonpath", action="append", default=[], metavar="DIR",
                         help="put DIR first on the import path for --module (repeatable)")
-    parser.add_argument("--input-shape", type=_parse_shape, default=None, metavar="N,C,H,W",
-                        help="N,C,H,W of the input (needed with --module, and when the ONNX "
-                             "model leaves it free)")
+    parser.add_argument("--input-shape", type=_parse_shape, default=None, metavar="SHAPE",
+                        help="the input's shape: N,C,H,W (an image), N,C,L (a sound) or "
+                             "N,C,D,H,W (a volume); needed with --module, and when the ONNX "
+                             "model leaves a size free (a free audio length is audited as one "
+                             "second of 22,050 Hz audio, a free volume side at 32)")
     parser.add_argument("--fail-on", choices=FAIL_ON, default="never",
                         help="exit 1 when such a layer is found (see below; default never)")
     parser.add_argument("--allow-unjudged", action="store_true",
@@ -242,7 +245,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
                 raise AuditError(f"{flag} is for --module, not an ONNX file")
     elif args.input_shape is None:
         raise AuditError("--module needs --input-shape N,C,H,W (e.g. 1,100,1,1 for a latent "
-                         "vector)")
+                         "vector), N,C,L for a sound or N,C,D,H,W for a volume")
     if args.allow_unjudged and args.fail_on == "never":
         raise AuditError("--allow-unjudged is for --fail-on artifact or imbalance")
 

@@ -61,6 +61,14 @@ GRID_PERIODS = (2, 3, 4, 5, 6, 7, 8)
 #: Cap of the shift test's PSNR (an exact match would be infinite).
 MAX_PSNR = 100.0
 
+#: Sounds and volumes (:mod:`core.audit.ranked`): a free audio length is audited as one
+#: second at this rate (HiFi-GAN V1's and MelGAN's 22,050 Hz) over the strides' upsampling.
+DEFAULT_AUDIO_RATE = 22050
+#: A free volume side (D, H or W) is audited at this many voxels.
+DEFAULT_VOLUME_SIDE = 32
+#: Longest input length or side of a sound or volume audited (10 minutes of 100 frames/s).
+MAX_LENGTH = 60_000
+
 UP_OPS = ("ConvTranspose", "Resize", "Upsample", "DepthToSpace", "MaxUnpool", "ZeroInsertion")
 DOWN_OPS = ("Conv", "MaxPool", "AveragePool", "LpPool", "SpaceToDepth")
 

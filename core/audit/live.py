@@ -14,6 +14,8 @@ from core.audit.analysis import analyse_layer, chain_of, resolution_warning
 from core.audit.limits import AuditError, short_error
 from core.audit.measured import ALL_LAYERS, measure_fixes
 from core.audit.probes import run_probes, trace_input
+from core.audit.ranked import RANKS
+from core.audit.ranked_live import audit_ranked_module
 from core.audit.report import AuditReport
 from core.audit.torch_trace import eval_copy, output_candidates, select_output, torch_runner, trace
 
@@ -21,7 +23,8 @@ from core.audit.torch_trace import eval_copy, output_candidates, select_output, 
 def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
                  image: np.ndarray | None = None, measure: bool = True, seed: int = 0,
                  name: str | None = None, output: str | int | None = None) -> AuditReport:
-    """Audit a live ``torch.nn.Module`` fed ``(N, C, H, W)`` tensors of ``input_shape``.
+    """Audit a live ``torch.nn.Module`` fed ``(N, C, H, W)`` tensors of ``input_shape``
+    (``(N, C, L)`` sounds and ``(N, C, D, H, W)`` volumes go to :mod:`core.audit.ranked`).
 
     The same analysis as :func:`audit_onnx`, found by one recorded forward pass on the
     probes' smooth noise (not zeros: a forward may branch on its input); with ``measure``
@@ -34,6 +37,9 @@ def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
     import torch
 
     shape = [int(v) for v in input_shape]
+    if len(shape) in RANKS:  # a sound (N, C, L) or a volume (N, C, D, H, W)
+        return audit_ranked_module(module, shape, probes=probes, measure=measure, seed=seed,
+                                   name=name)
     if len(shape) != 4 or min(shape) < 1:
         raise AuditError(f"input_shape must be four positive integers (N, C, H, W), got "
                          f"{input_shape}")

@@ -207,6 +207,10 @@ def attach_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditReport:
     ``up1.deconv``) and op type. Returns ``report`` (changed in place)."""
     if not (report.probes and report.probes.scored_on and report.offending):
         return report
+    if len(report.input_shape) != 4:  # a sound or a volume: core.audit.ranked_probes
+        from core.audit.ranked_live import attach_ranked_fixes
+
+        return attach_ranked_fixes(report, module, seed=seed)
     module, _ = eval_copy(module)
     shape = report.input_shape
     calls, _ = trace_module(module, _trace_tensor(shape))

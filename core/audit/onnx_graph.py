@@ -44,6 +44,7 @@ from core.audit.onnx_lookup import (
     weight_shape,
 )
 from core.audit.probes import run_probes, trace_input
+from core.audit.ranked_onnx import audit_ranked_onnx, ranked_input
 from core.audit.read import folder_reader, load_onnx, read_model_bytes, read_upload
 from core.audit.report import AuditReport
 from core.maths.overlap import conv_transpose_output_size
@@ -437,7 +438,8 @@ def _fix_input(model, input_shape: Sequence[int] | None) -> tuple[str, list[int]
         if dims is None or len(dims) != 4:
             what = "no declared shape" if dims is None else f"shape {_shape_text(dims)}"
             raise AuditError(f"input {vi.name!r} has {what}, and its spatial size cannot be "
-                             "fixed: give --input-shape N,C,H,W")
+                             "fixed: give --input-shape N,C,H,W (an image), N,C,L (a sound) "
+                             "or N,C,D,H,W (a volume)")
         if dims[1] is None:
             raise AuditError(f"input {vi.name!r} has shape {_shape_text(dims)} with no fixed "
                              "channel count: give --input-shape N,C,H,W")
@@ -508,6 +510,9 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     guard.check_graph(model)
     if model.ByteSize() != len(data):  # external data was copied in
         data = model.SerializeToString()
+    if ranked_input(model, input_shape):  # a sound (N, C, L) or a volume (N, C, D, H, W)
+        return audit_ranked_onnx(model, data, input_shape, name=name, probes=probes, seed=seed,
+                                 threads=threads, t0=t0)
     input_name, shape, notes = _fix_input(model, input_shape)
     g = OnnxGraph(model)
     folded = fold_shape_inputs(model, g)

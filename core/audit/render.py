@@ -141,7 +141,24 @@ _COLUMNS = ("#", "name", "op", "dir", "kernel", "stride", "padding", "channels",
 
 
 def _grid_rows(grid: np.ndarray, fmt: str) -> list[list[str]]:
-    return [[format(v, fmt) for v in row] for row in np.atleast_2d(grid)]
+    grid = np.atleast_2d(grid)
+    grid = grid.reshape(-1, grid.shape[-1])  # a volume's (s, s, s): one row per (a, b)
+    return [[format(v, fmt) for v in row] for row in grid]
+
+
+def probe_picture(output: np.ndarray) -> np.ndarray | None:
+    """What of a probe output is a picture: an image ``(H, W, C)`` as it is, a volume
+    ``(D, H, W, C)`` its middle slice along depth, a sound ``(L, C)`` nothing."""
+    if output.ndim == 3:
+        return output
+    if output.ndim == 4:
+        return output[output.shape[0] // 2]
+    return None
+
+
+def has_radial(probes: ProbeReport) -> bool:
+    """Whether any probe output has an azimuthal spectrum (images only)."""
+    return any(r.radial is not None for r in probes.results.values())
 
 
 def _layer_tables(layer: LayerAudit) -> list[tuple[str, list[list[str]]]]:
@@ -268,7 +285,10 @@ def to_html(report: AuditReport) -> str:
         probes = report.probes
         parts.append("<h2>Probes</h2><div>")
         for name, result in probes.results.items():
-            crop = output_crop(result.output)
+            picture = probe_picture(result.output)
+            if picture is None:
+                continue
+            crop = output_crop(picture)
             factor = max(1, 256 // crop.shape[0])
             parts.append(
                 f"<figure><img class='px' src='{_png_uri(crop, factor)}' "
@@ -279,7 +299,8 @@ def to_html(report: AuditReport) -> str:
         parts.append("</div>")
         for note in probes.notes:
             parts.append(f"<p><i>{esc(note)}</i></p>")
-        parts.append(_figure_html(radial_figure(probes), first))
+        if has_radial(probes):
+            parts.append(_figure_html(radial_figure(probes), first))
         parts.append(_figure_html(probe_spectrum_figure(probes), first))
         if probes.shift_psnr:
             parts.append(_figure_html(shift_figure(probes), first))
@@ -360,7 +381,9 @@ def to_markdown(report: AuditReport, *, images: bool = True) -> str:
                           [[name, score_text(r.score), r.scaling]
                            for name, r in probes.results.items()]), ""]
         for name, result in probes.results.items() if images else ():
-            crop = output_crop(result.output)
+            if probe_picture(result.output) is None:
+                continue
+            crop = output_crop(probe_picture(result.output))
             factor = max(1, 192 // crop.shape[0])
             out.append(f"![{_md(name)} output, centre ×{factor}]({_png_uri(crop, factor)})")
         if not images:

@@ -52,9 +52,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.io.pixels import Region
+from core.maths.overlap import outer_product
 
 __all__ = [
     "SCORE_SCALE",
+    "RANKS",
     "SCORE_UNIT",
     "Spectrum",
     "artifact_frequencies",
@@ -69,6 +71,7 @@ __all__ = [
     "phase_pattern",
     "polyphase_gains",
     "spectra_figure",
+    "sound_spectrum_figure",
     "spectrum_figure",
     "to_unit_range",
 ]
@@ -79,25 +82,46 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 
 
-def _as_image(image, period: int, min_side: int | None = None) -> np.ndarray:
-    """Validate and return ``image`` as float64 ``(H, W, C)``, at least ``min_side``
-    (default ``4 * period``) pixels on each side."""
+def _check_period(period) -> None:
     if isinstance(period, bool) or not isinstance(period, int | np.integer) or period < 2:
         raise ValueError(f"period must be an integer >= 2, got {period!r}")
+
+
+def _check_dims(dims) -> int:
+    if isinstance(dims, bool) or not isinstance(dims, int | np.integer) or dims not in RANKS:
+        raise ValueError(f"dims (the number of spatial axes) must be 1, 2 or 3, got {dims!r}")
+    return int(dims)
+
+
+#: The signal ranks the metrics accept: 1 (a sound, ``(L,)`` or ``(L, C)``), 2 (an image,
+#: ``(H, W)`` or ``(H, W, C)``) and 3 (a volume, ``(D, H, W)`` or ``(D, H, W, C)``).
+RANKS = (1, 2, 3)
+_RANK_NAMES = {1: "(L) or (L, C)", 2: "(H, W) or (H, W, C)", 3: "(D, H, W) or (D, H, W, C)"}
+
+
+def _as_image(image, period: int, min_side: int | None = None, dims: int = 2) -> np.ndarray:
+    """Validate and return ``image`` as float64 ``(*spatial, C)`` with ``dims`` spatial
+    axes, at least ``min_side`` (default ``4 * period``) samples along each of them."""
+    _check_period(period)
+    dims = _check_dims(dims)
     arr = np.asarray(image, dtype=np.float64)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3:
-        raise ValueError(f"image must be (H, W) or (H, W, C), got shape {arr.shape}")
+    if arr.ndim == dims:
+        arr = arr[..., None]
+    if arr.ndim != dims + 1:
+        raise ValueError(f"{'image' if dims == 2 else 'signal'} must be {_RANK_NAMES[dims]}, "
+                         f"got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError("image must contain only finite values")
-    h, w = arr.shape[:2]
+        raise ValueError(f"{'image' if dims == 2 else 'signal'} must contain only finite values")
+    sides = arr.shape[:dims]
+    size = "x".join(map(str, sides))
+    what = "pixels on each side" if dims == 2 else "samples along each axis"
     if min_side is None:
-        if min(h, w) < 4 * period:
-            raise ValueError(f"image must be at least 4*period = {4 * period} pixels on each "
-                             f"side for period {period}, got {h}x{w}")
-    elif min(h, w) < min_side:
-        raise ValueError(f"image must be at least {min_side} pixels on each side, got {h}x{w}")
+        if min(sides) < 4 * period:
+            raise ValueError(f"{'image' if dims == 2 else 'signal'} must be at least "
+                             f"4*period = {4 * period} {what} for period {period}, got {size}")
+    elif min(sides) < min_side:
+        raise ValueError(f"{'image' if dims == 2 else 'signal'} must be at least {min_side} "
+                         f"{what}, got {size}")
     return arr
 
 
@@ -128,31 +152,33 @@ def _box_valid(arr: np.ndarray, length: int, axis: int) -> np.ndarray:
     return np.moveaxis((upper - lower) / length, 0, axis)
 
 
-def high_pass(image, period: int) -> tuple[np.ndarray, int, int]:
+def high_pass(image, period: int, *, dims: int = 2) -> tuple:
     """Residual ``x - T_P * x`` on the interior, cropped to whole periods.
 
-    Returns ``(residual, y0, x0)``: ``residual`` is ``(h, w, C)`` with ``h`` and ``w``
-    multiples of ``period``, and ``residual[i, j]`` belongs to image pixel
-    ``(y0 + i, x0 + j)``; ``y0`` and ``x0`` are multiples of ``period`` so phase
-    ``(i mod P, j mod P)`` is the image's own phase.
+    ``dims`` is the number of spatial axes (1 for a sound, 2 for an image, 3 for a
+    volume); the triangle filter runs along each of them, the same code for every rank.
+    Returns ``(residual, *origins)``: for an image ``(residual, y0, x0)``, ``residual``
+    ``(h, w, C)`` with ``h`` and ``w`` multiples of ``period``, and ``residual[i, j]``
+    belongs to image pixel ``(y0 + i, x0 + j)``; a sound gives ``(residual, x0)``, a
+    volume ``(residual, z0, y0, x0)``. The origins are multiples of ``period`` so phase
+    ``(i mod P, j mod P)`` is the signal's own phase.
     """
-    x = _as_image(image, period)
+    x = _as_image(image, period, dims=dims)
     p = period
     # Triangle filter = P-box twice (length 2P - 1, centred). The valid output index j
-    # is centred on image index j + P - 1.
+    # is centred on signal index j + P - 1.
     low = x
-    for axis in (0, 1):
+    for axis in range(dims):
         low = _box_valid(_box_valid(low, p, axis), p, axis)
-    h, w = x.shape[:2]
-    # Interior: image rows P-1 .. H-P have a low-pass value. Keep whole periods that
-    # start on a multiple of P.
-    y0 = x0 = p  # first multiple of P that is >= P - 1
-    h_keep = ((h - p + 1) - y0) // p * p
-    w_keep = ((w - p + 1) - x0) // p * p
-    shift = p - 1  # image index -> index into `low`
-    residual = (x[y0:y0 + h_keep, x0:x0 + w_keep]
-                - low[y0 - shift:y0 - shift + h_keep, x0 - shift:x0 - shift + w_keep])
-    return residual, y0, x0
+    # Interior: indices P-1 .. n-P have a low-pass value. Keep whole periods that start
+    # on a multiple of P (the first one >= P - 1 is P itself).
+    origin = p
+    shift = p - 1  # signal index -> index into `low`
+    keeps = [((n - p + 1) - origin) // p * p for n in x.shape[:dims]]
+    kept = tuple(slice(origin, origin + k) for k in keeps)
+    lowed = tuple(slice(origin - shift, origin - shift + k) for k in keeps)
+    residual = x[kept] - low[lowed]
+    return (residual, *([origin] * dims))
 
 
 # ---------------------------------------------------------------------------------------
@@ -160,34 +186,37 @@ def high_pass(image, period: int) -> tuple[np.ndarray, int, int]:
 # ---------------------------------------------------------------------------------------
 
 
-def phase_pattern(image, period: int) -> np.ndarray:
+def phase_pattern(image, period: int, *, dims: int = 2) -> np.ndarray:
     """The ``period x period`` pattern behind :func:`checkerboard_score`.
 
     ``q[a, b]`` is the mean high-pass residual over all pixels with ``y mod P == a`` and
     ``x mod P == b``, minus the mean over the ``P*P`` phases. Shape ``(P, P)`` for an
-    ``(H, W)`` image, ``(P, P, C)`` for an ``(H, W, C)`` one.
+    ``(H, W)`` image, ``(P, P, C)`` for an ``(H, W, C)`` one. Any rank alike (``dims``):
+    a sound gives ``(P,)`` (``(P, C)``), a volume ``(P, P, P)`` (``(P, P, P, C)``).
     """
-    residual, _, _ = high_pass(image, period)
-    h, w, c = residual.shape
+    residual = high_pass(image, period, dims=dims)[0]  # (*spatial, C)
     p = period
-    tiles = residual.reshape(h // p, p, w // p, p, c)  # (tile_y, a, tile_x, b, C)
-    q = tiles.mean(axis=(0, 2))  # (P, P, C)
-    q = q - q.mean(axis=(0, 1), keepdims=True)
-    if np.ndim(image) == 2:
-        return q[:, :, 0]
+    spatial, c = residual.shape[:-1], residual.shape[-1]
+    split = [n for side in spatial for n in (side // p, p)]
+    tiles = residual.reshape(*split, c)  # (tile_0, a_0, tile_1, a_1, ..., C)
+    q = tiles.mean(axis=tuple(range(0, 2 * dims, 2)))  # (P, ..., P, C)
+    q = q - q.mean(axis=tuple(range(dims)), keepdims=True)
+    if np.ndim(image) == dims:
+        return q[..., 0]
     return q
 
 
-def checkerboard_score(image, period: int) -> float:
+def checkerboard_score(image, period: int, *, dims: int = 2) -> float:
     """RMS amplitude of the part of the image's fine detail that repeats with ``period``.
 
     ``score = sqrt(mean(phase_pattern(image, period) ** 2))``; see the module docstring
     for the formula and why it isolates the artifact. ``image`` is ``(H, W)`` or
     ``(H, W, C)``, float, intended in ``[0, 1]`` (the score is then in the same units:
     a +/- 0.05 checkerboard added to a photograph scores about 0.05). ``period`` is the
-    product of the network's upsampling strides.
+    product of the network's upsampling strides. ``dims=1`` scores a sound ``(L,)`` /
+    ``(L, C)`` (its tones at multiples of rate/P), ``dims=3`` a volume.
     """
-    q = phase_pattern(image, period)
+    q = phase_pattern(image, period, dims=dims)
     return float(np.sqrt(np.mean(q ** 2)))
 
 
@@ -337,17 +366,19 @@ def most_artifacted_region(images, period: int, size: int) -> Region:
 # ---------------------------------------------------------------------------------------
 
 
-def artifact_frequencies(period: int) -> np.ndarray:
+def artifact_frequencies(period: int, *, dims: int = 2) -> np.ndarray:
     """The non-zero frequencies ``(fy, fx)`` (cycles/pixel, in ``[-0.5, 0.5)``) at which
     a ``period``-periodic pattern has energy: all ``(i/P, j/P)`` except ``(0, 0)``.
 
-    Returns an ``(P*P - 1, 2)`` array.
+    Returns an ``(P*P - 1, 2)`` array; for ``dims`` spatial axes in general
+    ``(P**dims - 1, dims)`` (a sound: the ``P - 1`` frequencies ``i/P``; a volume: the
+    ``(i/P, j/P, l/P)``).
     """
-    if isinstance(period, bool) or not isinstance(period, int | np.integer) or period < 2:
-        raise ValueError(f"period must be an integer >= 2, got {period!r}")
+    _check_period(period)
+    dims = _check_dims(dims)
     f = (np.arange(period) - period // 2) / period  # i/P folded into [-0.5, 0.5)
-    fy, fx = np.meshgrid(f, f, indexing="ij")
-    pts = np.stack([fy.ravel(), fx.ravel()], axis=1)
+    grids = np.meshgrid(*([f] * dims), indexing="ij")
+    pts = np.stack([g.ravel() for g in grids], axis=1)  # (P**dims, dims)
     return pts[np.any(pts != 0, axis=1)]
 
 
@@ -355,36 +386,46 @@ def artifact_frequencies(period: int) -> np.ndarray:
 class Spectrum:
     """A centred log power spectrum with the artifact frequencies of one period.
 
-    ``log_power[i, j]`` is ``log10(power)`` at frequency ``(fy[i], fx[j])`` in
-    cycles/pixel (``0`` at the centre, ``-0.5`` at the first row/column);
-    ``markers`` holds the ``(fy, fx)`` of :func:`artifact_frequencies`.
+    ``freqs`` holds one frequency axis per spatial axis, in cycles/sample (``0`` at the
+    centre, ``-0.5`` at the first entry); ``log_power[i, j]`` is ``log10(power)`` at
+    ``(freqs[0][i], freqs[1][j])`` (an image: ``fy``, ``fx``); ``markers`` holds the
+    points of :func:`artifact_frequencies`, one column per axis.
     """
 
-    fy: np.ndarray
-    fx: np.ndarray
+    freqs: tuple[np.ndarray, ...]
     log_power: np.ndarray
     markers: np.ndarray
     period: int
 
+    @property
+    def fy(self) -> np.ndarray:
+        """Vertical frequencies of an image (the second-last axis)."""
+        return self.freqs[-2]
 
-def log_power_spectrum(image, period: int) -> Spectrum:
+    @property
+    def fx(self) -> np.ndarray:
+        """Horizontal frequencies of an image, the frequencies of a sound (the last axis)."""
+        return self.freqs[-1]
+
+
+def log_power_spectrum(image, period: int, *, dims: int = 2) -> Spectrum:
     """Log power spectrum of the grey-level image with the artifact frequencies marked.
 
     The image is averaged over channels, its mean removed and multiplied by a 2-D Hann
     window (so that its borders do not smear energy along the axes), then
     ``log10(|FFT|^2 + 1e-12)`` is centred with ``fftshift``. A ``P``-periodic artifact
-    shows as bright dots at ``(i/P, j/P)``.
+    shows as bright dots at ``(i/P, j/P)``. The same for any rank (``dims``): a sound's
+    spectrum has its ``P``-periodic artifact as tones at ``i/P`` cycles/sample (``i``
+    times the sample rate over ``P``), a volume's as dots at ``(i/P, j/P, l/P)``.
     """
-    x = _as_image(image, period, min_side=2).mean(axis=2)
+    x = _as_image(image, period, min_side=2, dims=dims).mean(axis=-1)
     x = x - x.mean()
-    h, w = x.shape
-    window = np.outer(np.hanning(h), np.hanning(w))
-    power = np.abs(np.fft.fft2(x * window)) ** 2 / (window ** 2).sum()
+    window = outer_product([np.hanning(n) for n in x.shape])  # separable Hann window
+    power = np.abs(np.fft.fftn(x * window)) ** 2 / (window ** 2).sum()
     log_power = np.log10(np.fft.fftshift(power) + 1e-12)
-    fy = np.fft.fftshift(np.fft.fftfreq(h))
-    fx = np.fft.fftshift(np.fft.fftfreq(w))
-    return Spectrum(fy=fy, fx=fx, log_power=log_power, markers=artifact_frequencies(period),
-                    period=period)
+    freqs = tuple(np.fft.fftshift(np.fft.fftfreq(n)) for n in x.shape)
+    return Spectrum(freqs=freqs, log_power=log_power,
+                    markers=artifact_frequencies(period, dims=dims), period=period)
 
 
 #: Beyond this period the P*P - 1 artifact circles would hide the spectrum.
@@ -441,10 +482,48 @@ def spectra_figure(spectra: Sequence[tuple[str, Spectrum]], *, per_row: int | No
     return fig
 
 
+def sound_spectrum_figure(spectrum: Spectrum, title: str | None = None, *,
+                          rate: float | None = None):
+    """A 1-D log power spectrum (a sound's) as a line over the positive frequencies, the
+    artifact frequencies ``k / P`` dashed (``k * rate / P`` Hz when ``rate`` is given)."""
+    import plotly.graph_objects as go
+
+    f = spectrum.fx
+    keep = np.flatnonzero((f >= 0) | (f == -0.5))  # the Nyquist bin sits at -1/2 once shifted
+    keep = keep[np.argsort(np.abs(f[keep]))]
+    unit, scale = ("Hz", float(rate)) if rate else ("cycles/sample", 1.0)
+    fig = go.Figure(go.Scatter(
+        x=np.abs(f[keep]) * scale, y=spectrum.log_power[keep], mode="lines", name="log10 power",
+        hovertemplate=f"%{{x:.4g}} {unit}<br>log10 power %{{y:.2f}}<extra></extra>"))
+    tones = np.unique(np.abs(spectrum.markers[:, 0]))
+    if tones.size <= 16:  # beyond, dashed lines would hide the spectrum: the marks stay
+        for tone in tones:
+            fig.add_vline(x=tone * scale, line={"color": "red", "dash": "dash", "width": 1})
+    if tones.size:
+        fig.add_trace(go.Scatter(
+            x=tones * scale, y=[float(np.max(spectrum.log_power))] * tones.size, mode="markers",
+            marker={"symbol": "triangle-down", "color": "red", "size": 10},
+            name=f"artifact frequencies k/{spectrum.period}",
+            hovertemplate=f"artifact frequency %{{x:.4g}} {unit} (k/{spectrum.period})"
+                          "<extra></extra>"))
+    fig.update_layout(title={"text": title or ""}, xaxis_title=f"frequency ({unit})",
+                      yaxis_title="log10 power", showlegend=False,
+                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10})
+    return fig
+
+
 def spectrum_figure(spectrum: Spectrum, title: str | None = None, *,
                     colorscale: str | list = "Viridis"):
     """One log power spectrum with the artifact frequencies circled: the one-panel case of
-    :func:`spectra_figure`."""
+    :func:`spectra_figure` (a 1-D spectrum: :func:`sound_spectrum_figure`; a 3-D one: its
+    central slice along the first axis)."""
+    if len(spectrum.freqs) == 1:
+        return sound_spectrum_figure(spectrum, title)
+    if len(spectrum.freqs) == 3:
+        centre = spectrum.log_power.shape[0] // 2
+        markers = spectrum.markers[spectrum.markers[:, 0] == 0][:, 1:]
+        spectrum = Spectrum(freqs=spectrum.freqs[1:], log_power=spectrum.log_power[centre],
+                            markers=markers, period=spectrum.period)
     fig = spectra_figure([(title or "", spectrum)], colorscale=colorscale)
     if not title:
         fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10})
@@ -456,7 +535,7 @@ def spectrum_figure(spectrum: Spectrum, title: str | None = None, *,
 # ---------------------------------------------------------------------------------------
 
 
-def polyphase_gains(weight, stride: int) -> np.ndarray:
+def polyphase_gains(weight, stride: int, *, dims: int = 2) -> np.ndarray:
     """Sum of the taps that feed each output phase of a transposed convolution.
 
     A transposed convolution at stride ``s`` writes ``x[i] * w[t]`` to output pixel
@@ -471,39 +550,51 @@ def polyphase_gains(weight, stride: int) -> np.ndarray:
     array or tensor). Returns ``(s, s)`` or ``(C_in, C_out, s, s)``;
     ``gains[..., a, b]`` sums taps ``(t, u)`` with ``t mod s == a``, ``u mod s == b``
     (tap phases: the output phase is this shifted by ``padding``, which only relabels
-    the entries).
+    the entries). Any rank alike (``dims``): a ``ConvTranspose1d`` weight
+    ``(C_in, C_out, k)`` gives ``(C_in, C_out, s)``, a ``ConvTranspose3d`` one
+    ``(C_in, C_out, s, s, s)``; ``stride`` may be a tuple, one per axis.
     """
-    if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
-        raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+    dims = _check_dims(dims)
+    strides = (stride,) * dims if not isinstance(stride, tuple | list) else tuple(stride)
+    if len(strides) != dims or any(isinstance(v, bool) or not isinstance(v, int | np.integer)
+                                   or v < 1 for v in strides):
+        raise ValueError(f"stride must be an integer >= 1 (or {dims} of them), got {stride!r}")
     if hasattr(weight, "detach"):
         weight = weight.detach().cpu().numpy()
     w = np.asarray(weight, dtype=np.float64)
-    if w.ndim not in (2, 4):
-        raise ValueError(f"weight must be (k, k) or (C_in, C_out, k, k), got shape {w.shape}")
-    kh, kw = w.shape[-2:]
+    if w.ndim not in (dims, dims + 2):
+        k = ", ".join(["k"] * dims)
+        raise ValueError(f"weight must be ({k}) or (C_in, C_out, {k}), got shape {w.shape}")
+    lead = w.ndim - dims
     # Zero-pad the kernel to whole periods, then fold each axis into (taps, phase).
-    ph, pw = -(-kh // stride) * stride, -(-kw // stride) * stride
-    pad = [(0, 0)] * (w.ndim - 2) + [(0, ph - kh), (0, pw - kw)]
-    w = np.pad(w, pad)
-    w = w.reshape(*w.shape[:-2], ph // stride, stride, pw // stride, stride)
-    return w.sum(axis=(-4, -2))
+    sides = [-(-k // st) * st for k, st in zip(w.shape[lead:], strides, strict=True)]
+    w = np.pad(w, [(0, 0)] * lead + [(0, side - k) for side, k
+                                      in zip(sides, w.shape[lead:], strict=True)])
+    split = [n for side, st in zip(sides, strides, strict=True) for n in (side // st, st)]
+    w = w.reshape(*w.shape[:lead], *split)  # (..., taps_0, s_0, taps_1, s_1, ...)
+    return w.sum(axis=tuple(lead + 2 * i for i in range(dims)))
 
 
-def gain_imbalance(gains) -> float:
+def gain_imbalance(gains, *, dims: int = 2) -> float:
     """How unequal the phase gains are: ``mean over channel pairs of (max - min over the
     phases)``, divided by the RMS of all gains. 0 for every fix (equal phases); a few
     tenths to over 1 for a randomly initialised 3x3, stride-2 transposed convolution.
 
     ``gains``: ``(s, s)`` or ``(C_in, C_out, s, s)`` (:func:`polyphase_gains`, or
-    :func:`core.maths.phase_gains.phase_gains`).
+    :func:`core.maths.phase_gains.phase_gains`); with ``dims`` phase axes in general
+    (``(s,)`` / ``(C_in, C_out, s)`` for a sound, ``(s, s, s)`` / ``(C_in, C_out, s, s, s)``
+    for a volume).
     """
+    dims = _check_dims(dims)
     g = np.asarray(gains, dtype=np.float64)
-    if g.ndim not in (2, 4):
-        raise ValueError(f"gains must be (s, s) or (C_in, C_out, s, s), got shape {g.shape}")
+    if g.ndim not in (dims, dims + 2):
+        s = ", ".join(["s"] * dims)
+        raise ValueError(f"gains must be ({s}) or (C_in, C_out, {s}), got shape {g.shape}")
     rms = float(np.sqrt(np.mean(g ** 2)))
     if rms == 0.0:
         return 0.0
-    spread = g.max(axis=(-2, -1)) - g.min(axis=(-2, -1))
+    phases = tuple(range(-dims, 0))
+    spread = g.max(axis=phases) - g.min(axis=phases)
     return float(np.mean(spread) / rms)
 
 

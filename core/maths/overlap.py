@@ -33,7 +33,9 @@ PyTorch's arguments, all honoured here:
 
 Everything is separable: with an all-ones kernel on an all-ones input, the number of
 pairs ``(i_h, i_w, t_h, t_w)`` writing output ``(y, x)`` is the product of the 1-D
-counts, so the 2-D map is ``np.multiply.outer(rows, cols)``. Stacking ``layers``
+counts, so the 2-D map is ``np.multiply.outer(rows, cols)``, and a map of any rank (a
+1-D signal, a 3-D volume ``(D, H, W)``) is the outer product of its per-axis 1-D maps:
+one code path for every rank, nothing copied per dimension. Stacking ``layers``
 identical layers feeds each count map into the next all-ones transposed convolution,
 so the final number is the number of *paths* from the input to an output cell (the
 stacked figure of the Distill article); it stays separable because every layer is.
@@ -47,7 +49,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Pair = tuple[int, int]
+Pair = tuple[int, ...]  # one int per spatial axis (1-D, 2-D or 3-D)
+
+#: Names of the spatial axes by rank, used in error messages.
+AXES = {1: ("",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 
 #: Largest map (in cells) that ``coverage_map`` builds; beyond it a ValueError.
 MAX_CELLS = 64_000_000
@@ -216,10 +221,11 @@ def _dims(
 ) -> tuple[list[Dim], list[str]]:
     if isinstance(input_size, (int, np.integer)) and not isinstance(input_size, bool):
         nd = 1
-    elif isinstance(input_size, (tuple, list)) and len(input_size) == 2:
-        nd = 2
+    elif isinstance(input_size, (tuple, list)) and len(input_size) in AXES:
+        nd = len(input_size)
     else:
-        raise ValueError(f"input_size must be an int (1-D) or a pair (h, w) (2-D), got {input_size!r}")
+        raise ValueError("input_size must be an int (1-D), a pair (h, w) (2-D) or a triple "
+                         f"(d, h, w) (3-D), got {input_size!r}")
     ns = _pair(input_size, "input_size", nd)
     ks = _pair(kernel_size, "kernel_size", nd)
     ss = _pair(stride, "stride", nd)
@@ -227,8 +233,7 @@ def _dims(
     ds = _pair(dilation, "dilation", nd)
     ops = _pair(output_padding, "output_padding", nd)
     dims = [Dim(*args) for args in zip(ns, ks, ss, ps, ds, ops, strict=True)]
-    axes = [""] if nd == 1 else ["height", "width"]
-    return dims, axes
+    return dims, list(AXES[nd])
 
 
 def output_size(
@@ -259,9 +264,10 @@ def coverage_map(
 
     Exactly ``conv_transpose1d/2d(ones(input), ones(kernel), stride, padding,
     output_padding, dilation=dilation)`` chained ``layers`` times, as integers.
-    ``input_size`` an int gives a 1-D map of shape ``(out,)``; a pair ``(h, w)`` a 2-D
-    map of shape ``(out_h, out_w)`` (the outer product of the two 1-D maps, see the
-    module docstring). Raises ``ValueError`` naming the rule for configurations PyTorch
+    ``input_size`` an int (or a 1-tuple) gives a 1-D map of shape ``(out,)``; a pair
+    ``(h, w)`` a 2-D map ``(out_h, out_w)``; a triple ``(d, h, w)`` a 3-D map
+    ``(out_d, out_h, out_w)``: the outer product of the per-axis 1-D maps (see the module
+    docstring). Raises ``ValueError`` naming the rule for configurations PyTorch
     refuses.
     """
     dims, axes = _dims(kernel_size, stride, input_size, padding, dilation, output_padding)
@@ -275,10 +281,16 @@ def coverage_map(
             f"the map would have {'x'.join(map(str, sizes))} cells, more than {MAX_CELLS:,}; "
             "use a smaller input, stride or fewer layers"
         )
-    maps = [_paths_1d(dim, layers) for dim in dims]
-    if len(maps) == 1:
-        return maps[0]
-    return np.multiply.outer(maps[0], maps[1])  # (out_h, out_w)
+    return outer_product([_paths_1d(dim, layers) for dim in dims])  # (out_1, ..., out_n)
+
+
+def outer_product(factors: list[np.ndarray]) -> np.ndarray:
+    """``factors[0] (x) factors[1] (x) ...``: the one way a separable per-axis quantity
+    (counts, masks, phase patterns) becomes its n-D map. One factor is returned as is."""
+    out = factors[0]
+    for factor in factors[1:]:
+        out = np.multiply.outer(out, factor)
+    return out
 
 
 def contributors(dim_args: Dim, out_index: int) -> list[tuple[int, int]]:
@@ -327,15 +339,16 @@ def _period(pattern: np.ndarray) -> int:
 class CoverageReport:
     """Everything the coverage page shows about one configuration.
 
-    ``phase_pattern`` is the interior count of each output phase: entry ``[a]`` (1-D) or
-    ``[a, b]`` (2-D) is the count of interior cells whose output index is ``a`` (row
-    ``a``, column ``b``) modulo the total stride ``stride ** layers``. For one layer with
+    ``phase_pattern`` is the interior count of each output phase: entry ``[a]`` (1-D),
+    ``[a, b]`` (2-D) or ``[a, b, c]`` (3-D) is the count of interior cells whose output
+    index is ``a`` (row ``a``, column ``b``; slice ``a``, row ``b``, column ``c``)
+    modulo the total stride ``stride ** layers``. For one layer with
     dilation 1 it is formula (2) shifted by the padding.
     """
 
-    counts: np.ndarray  # (out,) or (out_h, out_w)
+    counts: np.ndarray  # (out,), (out_h, out_w) or (out_d, out_h, out_w)
     interior: np.ndarray  # bool mask, same shape: no path from beyond the input's ends
-    phase_pattern: np.ndarray  # (P,) or (P_h, P_w)
+    phase_pattern: np.ndarray  # (P,), (P_h, P_w) or (P_d, P_h, P_w)
     periods: tuple[int, ...]  # smallest period of the interior pattern, per dimension
     interior_stats: Stats  # over the infinite-input (steady-state) pattern
     border_stats: Stats | None  # over this map's non-interior cells (None: no border)
@@ -378,11 +391,8 @@ def coverage_report(
     dims, _ = _dims(kernel_size, stride, input_size, padding, dilation, output_padding)
     masks = [_interior_1d(dim, layers)[0] for dim in dims]
     patterns = [phase_pattern_1d(dim, layers) for dim in dims]
-    if len(dims) == 1:
-        interior, pattern = masks[0], patterns[0]
-    else:
-        interior = np.logical_and.outer(masks[0], masks[1])
-        pattern = np.multiply.outer(patterns[0], patterns[1])
+    interior = outer_product(masks).astype(bool)  # product of bools = and
+    pattern = outer_product(patterns)
     border = counts[~interior]
     return CoverageReport(
         counts=counts,

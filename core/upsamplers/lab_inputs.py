@@ -14,7 +14,7 @@ from torch import nn
 
 from core.upsamplers.registry import make_upsampler
 
-__all__ = ["INPUT_KINDS", "build_stack", "lab_input", "upsample_image"]
+__all__ = ["INPUT_KINDS", "build_stack", "lab_input", "upsample_image", "upsample_sound"]
 
 #: Synthetic inputs of the layer lab (plus ``"photograph"`` and ``"upload"``).
 INPUT_KINDS = ("constant", "noise", "gradient", "photograph", "upload")
@@ -65,7 +65,8 @@ def build_stack(name: str, channels: int, layers: int, *, scale: int = 2, kernel
     """``layers`` randomly initialised upsamplers ``channels -> channels`` (seeded).
 
     ``activation`` between layers: ``"none"`` (the artifacts of the geometry alone) or
-    ``"relu"``. The stack upsamples by ``scale ** layers``.
+    ``"relu"``. The stack upsamples by ``scale ** layers``. ``dims=1`` (in ``options``)
+    builds a stack for sounds, ``dims=3`` for volumes.
     """
     if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
         raise ValueError(f"layers must be an integer >= 1, got {layers!r}")
@@ -95,3 +96,23 @@ def upsample_image(name: str, image: np.ndarray, *, layers: int = 1, scale: int 
     with torch.inference_mode():
         y = stack(x)[0]  # (C, H*s^L, W*s^L)
     return y.permute(1, 2, 0).contiguous().numpy()
+
+
+def upsample_sound(name: str, sound: np.ndarray, *, layers: int = 1, scale: int = 2,
+                   kernel_size: int = 3, seed: int = 0, activation: str = "none",
+                   trained: float = 0.0, **options) -> np.ndarray:
+    """Run a ``(L,)`` sound through a one-channel 1-D :func:`build_stack`; the raw float32
+    output ``(L * scale**layers,)``. ``trained > 0`` makes the output phases unequal as
+    training does (:func:`core.upsamplers.phases.unequal_phases_` with that spread)."""
+    from core.upsamplers.phases import unequal_phases_
+
+    x = np.asarray(sound, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(f"sound must be (L,), got shape {x.shape}")
+    stack = build_stack(name, 1, layers, scale=scale, kernel_size=kernel_size, seed=seed,
+                        activation=activation, dims=1, **options)
+    if trained:
+        unequal_phases_(stack, trained, seed=seed)
+    with torch.inference_mode():
+        y = stack(torch.from_numpy(np.ascontiguousarray(x))[None, None])  # (1, 1, L * s^layers)
+    return y[0, 0].contiguous().numpy()

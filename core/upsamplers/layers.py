@@ -1,7 +1,10 @@
 """The upsampling layers (every one but the fused resize-convolution) and their padding arithmetic.
 
 Every upsampler maps ``(N, C_in, H, W) -> (N, C_out, scale*H, scale*W)`` exactly,
-for any kernel size (odd or even) and any integer ``scale >= 2``. They are all built
+for any kernel size (odd or even) and any integer ``scale >= 2``. The transposed
+convolution, the resize-convolutions and the sub-pixel convolution also take ``dims``:
+``dims=1`` maps a sound ``(N, C_in, L) -> (N, C_out, scale*L)`` (the upsamplers of neural
+vocoders), ``dims=3`` a volume ``(N, C_in, D, H, W)``; one class per idea, every rank. They are all built
 through :func:`core.upsamplers.registry.make_upsampler`, which reads its ``UPSAMPLERS``; the layer lab, the
 training code and the tests look layers up there by name.
 
@@ -75,11 +78,46 @@ def _pad_mode(padding_mode: str) -> str:
 
 
 def _same_pad(x: torch.Tensor, kernel_size: int, padding_mode: str) -> torch.Tensor:
-    """Pad ``x`` (N, C, H, W) so that a k x k valid convolution keeps H x W."""
+    """Pad ``x`` (N, C, *spatial) so that a k x ... x k valid convolution keeps its size."""
     left, right = same_padding(kernel_size)
     if left == right == 0:
         return x
-    return F.pad(x, (left, right, left, right), mode=_pad_mode(padding_mode))
+    return F.pad(x, (left, right) * (x.dim() - 2), mode=_pad_mode(padding_mode))
+
+
+#: The ranks the rank-generic layers take, and torch's class of each per rank.
+RANKS = (1, 2, 3)
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_DECONV = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+#: ``F.interpolate``'s name for linear interpolation along every axis, per rank.
+LINEAR_MODE = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
+def _check_rank(dims) -> int:
+    if isinstance(dims, bool) or not isinstance(dims, int) or dims not in RANKS:
+        raise ValueError(f"dims (spatial axes) must be 1, 2 or 3, got {dims!r}")
+    return dims
+
+
+class PixelShuffleNd(nn.Module):
+    """``PixelShuffle`` for any rank: ``(N, C*s**d, n_1, ..) -> (N, C, s*n_1, ..)``.
+
+    Channel ``c * s**d + (a_1 * s + a_2) * s ...`` goes to output ``(s*i_1 + a_1, ...)`` of
+    channel ``c``, as ``nn.PixelShuffle`` does in 2-D (and the 1-D ``PixelShuffle1D`` of
+    audio super-resolution code: channel ``c*s + a`` to sample ``s*i + a``).
+    """
+
+    def __init__(self, scale: int, dims: int) -> None:
+        super().__init__()
+        self.scale, self.dims = scale, _check_rank(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C*s^d, *spatial)
+        n, cs, *sizes = x.shape
+        s, d = self.scale, self.dims
+        y = x.reshape(n, cs // s ** d, *([s] * d), *sizes)  # (N, C, a_1..a_d, n_1..n_d)
+        order = [0, 1] + [i for k in range(d) for i in (2 + d + k, 2 + k)]
+        y = y.permute(*order)  # (N, C, n_1, a_1, n_2, a_2, ...)
+        return y.reshape(n, cs // s ** d, *(s * m for m in sizes))
 
 
 # ---------------------------------------------------------------------------------------
@@ -96,21 +134,21 @@ class Deconv(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, scale: int, kernel_size: int,
-                 bias: bool = True) -> None:
+                 bias: bool = True, dims: int = 2) -> None:
         super().__init__()
-        self.scale, self.kernel_size = scale, kernel_size
+        self.scale, self.kernel_size, self.dims = scale, kernel_size, _check_rank(dims)
         padding, output_padding = transposed_padding(kernel_size, scale)
-        self.deconv = nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride=scale,
-                                         padding=padding, output_padding=output_padding,
-                                         bias=bias)
+        self.deconv = _DECONV[dims](in_channels, out_channels, kernel_size, stride=scale,
+                                    padding=padding, output_padding=output_padding, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W)
-        return self.deconv(x)  # (N, C_out, sH, sW)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W) or (N, C_in, L) ...
+        return self.deconv(x)  # (N, C_out, sH, sW) or (N, C_out, sL) ...
 
-    def macs(self, height: int, width: int) -> int:
-        """Multiply-adds for one image: every input pixel scatters a k x k x C_out patch."""
+    def macs(self, *sizes: int) -> int:
+        """Multiply-adds for one input: every input cell scatters a k^d x C_out patch."""
         c = self.deconv
-        return height * width * c.in_channels * c.out_channels * self.kernel_size ** 2
+        return int(np.prod(sizes)) * c.in_channels * c.out_channels \
+            * self.kernel_size ** self.dims
 
 
 class ResizeConv(nn.Module):
@@ -123,30 +161,31 @@ class ResizeConv(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, scale: int, kernel_size: int,
-                 mode: str = "nearest", padding_mode: str = "zeros", bias: bool = True) -> None:
+                 mode: str = "nearest", padding_mode: str = "zeros", bias: bool = True,
+                 dims: int = 2) -> None:
         super().__init__()
         if mode not in ("nearest", "bilinear"):
             raise ValueError(f"mode must be 'nearest' or 'bilinear', got {mode!r}")
         _pad_mode(padding_mode)
         self.scale, self.kernel_size, self.mode = scale, kernel_size, mode
-        self.padding_mode = padding_mode
+        self.padding_mode, self.dims = padding_mode, _check_rank(dims)
         # The padding is applied explicitly in forward (asymmetric for even k), so the
         # convolution itself is "valid"; only its weight and bias are state.
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias)
+        self.conv = _CONV[dims](in_channels, out_channels, kernel_size, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, H, W) or (N, C_in, L) ...
         if self.mode == "nearest":
             up = F.interpolate(x, scale_factor=self.scale, mode="nearest")
-        else:
-            up = F.interpolate(x, scale_factor=self.scale, mode="bilinear",
+        else:  # "bilinear": linear along every axis (linear in 1-D, trilinear in 3-D)
+            up = F.interpolate(x, scale_factor=self.scale, mode=LINEAR_MODE[self.dims],
                                align_corners=False)  # (N, C_in, sH, sW)
         return self.conv(_same_pad(up, self.kernel_size, self.padding_mode))  # (N, C_out, sH, sW)
 
-    def macs(self, height: int, width: int) -> int:
-        """k x k x C_in multiply-adds per output pixel and channel, at the large size."""
+    def macs(self, *sizes: int) -> int:
+        """k^d x C_in multiply-adds per output cell and channel, at the large size."""
         c = self.conv
-        return (self.scale ** 2 * height * width) * c.in_channels * c.out_channels \
-            * self.kernel_size ** 2
+        return (self.scale ** self.dims * int(np.prod(sizes))) * c.in_channels \
+            * c.out_channels * self.kernel_size ** self.dims
 
 
 class SubPixelConv(nn.Module):
@@ -172,12 +211,15 @@ class SubPixelConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, scale: int, kernel_size: int,
                  icnr: bool = False, padding_mode: str = "zeros", bias: bool = True,
-                 blur: bool = False) -> None:
+                 blur: bool = False, dims: int = 2) -> None:
         super().__init__()
         _pad_mode(padding_mode)
         self.scale, self.kernel_size, self.padding_mode = scale, kernel_size, padding_mode
-        self.conv = nn.Conv2d(in_channels, out_channels * scale ** 2, kernel_size, bias=bias)
-        self.shuffle = nn.PixelShuffle(scale)
+        self.dims = _check_rank(dims)
+        if blur and dims != 2:
+            raise ValueError("the blurred sub-pixel convolution is 2-D only (dims=2)")
+        self.conv = _CONV[dims](in_channels, out_channels * scale ** dims, kernel_size, bias=bias)
+        self.shuffle = nn.PixelShuffle(scale) if dims == 2 else PixelShuffleNd(scale, dims)
         self.blur = bool(blur)
         if self.blur:
             h = hold_kernel(scale, 0).float()
@@ -190,12 +232,13 @@ class SubPixelConv(nn.Module):
         y = self.shuffle(y)  # (N, C_out, sH, sW)
         return _hold_smooth(y, self.hold) if self.blur else y
 
-    def macs(self, height: int, width: int) -> int:
+    def macs(self, *sizes: int) -> int:
         c = self.conv
-        conv = height * width * c.in_channels * c.out_channels * self.kernel_size ** 2
+        cells = int(np.prod(sizes))
+        conv = cells * c.in_channels * c.out_channels * self.kernel_size ** self.dims
         if not self.blur:
             return conv
-        return conv + self.scale ** 2 * height * width * (c.out_channels // self.scale ** 2) \
+        return conv + self.scale ** 2 * cells * (c.out_channels // self.scale ** 2) \
             * self.hold.shape[-1] ** 2
 
 
@@ -208,12 +251,15 @@ def icnr_(weight: torch.Tensor, bias: torch.Tensor | None, scale: int,
     ``(C_out, C_in, k, k)`` is drawn with ``init`` and repeated ``s*s`` times so that
     ``weight[c*s*s + p] = w0[c]`` for every phase ``p`` (the channel order
     ``PixelShuffle`` expects); the bias is made equal within each group the same way.
+    Any rank: a ``Conv1d`` weight ``(C_out*s, C_in, k)`` has ``s`` phases, a ``Conv3d``
+    one ``s**3``.
     """
-    out_total, c_in, kh, kw = weight.shape
-    phases = scale * scale
+    out_total, c_in, *kernel = weight.shape
+    phases = scale ** len(kernel)
     if out_total % phases:
-        raise ValueError(f"ICNR needs out channels divisible by scale^2={phases}, got {out_total}")
-    w0 = torch.empty(out_total // phases, c_in, kh, kw, dtype=weight.dtype, device=weight.device)
+        raise ValueError(f"ICNR needs out channels divisible by scale^{len(kernel)}={phases}, "
+                         f"got {out_total}")
+    w0 = torch.empty(out_total // phases, c_in, *kernel, dtype=weight.dtype, device=weight.device)
     init(w0)
     weight.copy_(w0.repeat_interleave(phases, dim=0))
     if bias is not None:

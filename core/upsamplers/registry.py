@@ -28,6 +28,8 @@ class UpsamplerSpec:
     builder: Callable[..., nn.Module] = field(repr=False)
     description: str
     paper: str
+    #: Spatial ranks the layer takes (``dims``): 1 a sound, 2 an image, 3 a volume.
+    ranks: tuple[int, ...] = (2,)
 
 
 def _deconv(c_in: int, c_out: int, scale: int, k: int, **options) -> nn.Module:
@@ -76,25 +78,28 @@ UPSAMPLERS: dict[str, UpsamplerSpec] = {
         UpsamplerSpec(
             "deconv", _deconv,
             "Transposed convolution, stride = scale, padded to exactly scale x the size.",
-            "Odena, Dumoulin & Olah 2016, 'Deconvolution and Checkerboard Artifacts' (Distill)"),
+            "Odena, Dumoulin & Olah 2016, 'Deconvolution and Checkerboard Artifacts' (Distill)",
+            ranks=(1, 2, 3)),
         UpsamplerSpec(
             "resize_nearest", _resize_nearest,
             "Nearest-neighbour upsampling, then a k x k convolution (resize-convolution).",
-            "Odena, Dumoulin & Olah 2016, 'Deconvolution and Checkerboard Artifacts' (Distill)"),
+            "Odena, Dumoulin & Olah 2016, 'Deconvolution and Checkerboard Artifacts' (Distill)",
+            ranks=(1, 2, 3)),
         UpsamplerSpec(
             "resize_bilinear", _resize_bilinear,
-            "Bilinear upsampling, then a k x k convolution.",
-            "Odena, Dumoulin & Olah 2016, 'Deconvolution and Checkerboard Artifacts' (Distill)"),
+            "Bilinear upsampling (linear in 1-D, trilinear in 3-D), then a k x k convolution.",
+            "Odena, Dumoulin & Olah 2016, 'Deconvolution and Checkerboard Artifacts' (Distill)",
+            ranks=(1, 2, 3)),
         UpsamplerSpec(
             "subpixel", _subpixel,
             "k x k convolution to scale^2 x C_out channels, then PixelShuffle.",
             "Shi et al. 2016, 'Real-Time Single Image and Video Super-Resolution Using an "
-            "Efficient Sub-Pixel Convolutional Neural Network' (CVPR)"),
+            "Efficient Sub-Pixel Convolutional Neural Network' (CVPR)", ranks=(1, 2, 3)),
         UpsamplerSpec(
             "subpixel_icnr", _subpixel_icnr,
             "Sub-pixel convolution initialised with ICNR: nearest upsampling at init.",
             "Aitken et al. 2017, 'Checkerboard artifact free sub-pixel convolution' "
-            "(arXiv:1707.02937)"),
+            "(arXiv:1707.02937)", ranks=(1, 2, 3)),
         UpsamplerSpec(
             "subpixel_icnr_blur", _subpixel_icnr_blur,
             "ICNR sub-pixel convolution, then a fixed s x s box (zero-order hold) blur.",
@@ -124,21 +129,28 @@ UPSAMPLERS: dict[str, UpsamplerSpec] = {
 }
 
 
-def upsampler_names() -> list[str]:
-    """Registered names, in registry order."""
-    return list(UPSAMPLERS)
+def upsampler_names(dims: int = 2) -> list[str]:
+    """Registered names, in registry order (those that take ``dims`` spatial axes)."""
+    return [name for name, spec in UPSAMPLERS.items() if dims in spec.ranks]
 
 
 def make_upsampler(name: str, in_channels: int, out_channels: int, *, scale: int = 2,
-                   kernel_size: int = 3, **options) -> nn.Module:
+                   kernel_size: int = 3, dims: int = 2, **options) -> nn.Module:
     """Build the registered upsampler ``name``.
 
-    Maps ``(N, in_channels, H, W) -> (N, out_channels, scale*H, scale*W)``. ``options``
+    Maps ``(N, in_channels, H, W) -> (N, out_channels, scale*H, scale*W)``; with
+    ``dims=1`` ``(N, in_channels, L) -> (N, out_channels, scale*L)`` (a sound), with
+    ``dims=3`` a volume, for the names whose ``ranks`` hold it. ``options``
     are passed to the layer (e.g. ``bias=False``, ``padding_mode="reflect"`` for the
     resize and sub-pixel layers); an option the layer does not take is a ``ValueError``.
     """
     if name not in UPSAMPLERS:
         raise ValueError(f"unknown upsampler {name!r}; registered: {', '.join(UPSAMPLERS)}")
+    if dims not in UPSAMPLERS[name].ranks:
+        raise ValueError(f"upsampler {name!r} takes dims in {UPSAMPLERS[name].ranks}, got "
+                         f"{dims!r}; for dims={dims!r}: {', '.join(upsampler_names(dims)) or '-'}")
+    if dims != 2:
+        options = {**options, "dims": dims}
     for label, value, low in (("in_channels", in_channels, 1), ("out_channels", out_channels, 1),
                               ("scale", scale, 2), ("kernel_size", kernel_size, 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -157,8 +169,9 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def count_macs(module: nn.Module, height: int, width: int) -> int:
-    """Multiply-adds of one forward pass on one ``height x width`` image (analytic)."""
+def count_macs(module: nn.Module, *sizes: int) -> int:
+    """Multiply-adds of one forward pass on one ``height x width`` image (analytic); any
+    rank: ``count_macs(layer, length)`` for a sound, ``(depth, height, width)`` a volume."""
     if not hasattr(module, "macs"):
         raise ValueError(f"{type(module).__name__} has no macs() method")
-    return int(module.macs(height, width))
+    return int(module.macs(*sizes))

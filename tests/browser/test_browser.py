@@ -499,3 +499,26 @@ def test_diagnose_first_screen_holds_the_verdict_and_the_whole_pixel_picture(ser
         assert factor >= 4 and natural[0] % factor == 0
     finally:
         context.close()
+
+
+def test_hear_it_players_decode_at_the_stated_rates(server, browser):
+    """Only a browser decodes the WAVs: each player's sound lasts the one second made, at
+    a rate the browser plays (Chromium refused the 1,000 Hz input: error 4, no duration,
+    until it was played band-limited at 3,000 Hz); the tone lines are drawn."""
+    context, page = _open(browser, f"{server}/hear_it?snd_stride=4&snd_layers=2", "hear-it",
+                          CHART)
+    try:
+        _assert_no_exception(page)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('audio')].length === 2 && "
+            "[...document.querySelectorAll('audio')].every(a => a.readyState >= 1)",
+            timeout=60_000)
+        durations = page.evaluate(
+            "() => [...document.querySelectorAll('audio')].map(a => a.duration)")
+        assert durations == [1.0, 1.0], durations
+        assert page.get_by_text("1,000 samples per second, played at 3,000").count() == 1
+        assert page.get_by_text("16,000 samples per second").count() == 1
+        legend = page.locator('[data-testid="stPlotlyChart"]').first.text_content()
+        assert "artifact tones k·16,000/16 Hz" in legend
+    finally:
+        context.close()

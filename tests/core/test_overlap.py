@@ -140,7 +140,7 @@ def test_contributors_agree_with_counts():
         (dict(kernel_size=1, stride=1, input_size=1, padding=1), "output size"),
         (dict(kernel_size=0, stride=1, input_size=4), "kernel size"),
         (dict(kernel_size=3, stride=0, input_size=4), "stride"),
-        (dict(kernel_size=3, stride=1, input_size=(4, 4, 4)), "input_size"),
+        (dict(kernel_size=3, stride=1, input_size=(4, 4, 4, 4)), "input_size"),
         (dict(kernel_size=(3, 3, 3), stride=1, input_size=(4, 4)), "kernel_size"),
         (dict(kernel_size=3, stride=2, input_size=4, layers=0), "layers"),
         (dict(kernel_size=9, stride=5, input_size=(4000, 4000), layers=3), "cells"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.audit import importing, limits, sandbox
 from core.diagnose import batch, cli, diagnosis
 from core.experiment import checkpoints, data, outputs, tables, train
-from core.io import decode, photos, text
+from core.io import decode, photos, sounds, text
 from core.maths import matrix_case
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "limits.md"
@@ -40,7 +40,15 @@ def stated() -> list[str]:
             f"{_mib(outputs.MAX_FILE_BYTES)} | `core.experiment.outputs.MAX_FILE_BYTES`",
             f"{outputs.MAX_OUTPUT_PIXELS:,} pixels",
             f"| {diagnosis.MAX_SIDE} pixels |", f"at least {diagnosis.MIN_SIDE} pixels",
-            f"| {batch.MAX_ZIP_MEMBERS:,} entries |", f"| 1 to {cli.MAX_JOBS} |"]
+            f"| {batch.MAX_ZIP_MEMBERS:,} entries |", f"| 1 to {cli.MAX_JOBS} |",
+            f"{limits.DEFAULT_AUDIO_RATE:,} Hz", f"{limits.DEFAULT_VOLUME_SIDE} voxels",
+            f"{limits.MAX_LENGTH:,} samples", f"{sounds.MAX_SAMPLES:,} samples",
+            f"{sounds.MIN_RATE} to {sounds.MAX_RATE:,} Hz",
+            f"strides up to {limits.MAX_STRIDE}",
+            f"up to {limits.MAX_KERNEL_EXTENT} samples per axis",
+            f"{limits.MAX_GAIN_ELEMENTS:,} entries",
+            f"{limits.MAX_RESAMPLING_LAYERS} resampling layers",
+            f"{limits.MAX_TENSOR_ELEMENTS:,} elements"]
     for name, (lo, hi) in train.TRAIN_BOUNDS.items():
         if name in ("warmup", "collapse_min_steps"):
             continue  # not limits a hostile value meets (any count of steps is cheap)

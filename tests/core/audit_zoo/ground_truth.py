@@ -42,7 +42,7 @@ class ZooNet:
     name: str
     source: str  # repository and file it is transcribed from
     build: Callable[[], nn.Module]
-    input_shape: tuple[int, int, int, int]
+    input_shape: tuple[int, ...]  # (N, C, L), (N, C, H, W) or (N, C, D, H, W)
     layers: tuple[Truth, ...]
     total_up: float
     total_down: float
