@@ -8,6 +8,9 @@ import pytest
 from tests.conftest import ROOT, assert_clean, open_page, plotly_data
 from ui.story import STEPS
 
+#: The step that compares the fixes (step 8; the sound step follows it).
+FIXES = next(i for i, s in enumerate(STEPS, 1) if s.title.startswith("The fixes compared"))
+
 STORY = "pages/story.py"
 
 
@@ -129,8 +132,8 @@ def test_next_logs_no_session_state_warning(monkeypatch):
 def test_the_fixes_step_links_to_the_page_that_holds_its_chart():
     """Step 8's "Open the full page" led to the Layer lab, which has no such chart; the
     gallery's artifacts' life section (opened by the link) draws it."""
-    step = STEPS[-1]
-    at = open_page(STORY, {"step": str(len(STEPS))}, timeout=240)
+    step = STEPS[FIXES - 1]
+    at = open_page(STORY, {"step": str(FIXES)}, timeout=240)
     titles = {d["layout"]["title"]["text"] for d in _figures(at)}
     assert titles
     full = open_page(step.page, step.page_params, timeout=300)
@@ -169,7 +172,7 @@ def test_the_fixes_chart_tells_variants_apart_and_spreads_its_labels():
     def rgb(c):
         return np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
 
-    at = open_page(STORY, {"step": str(len(STEPS))}, timeout=240)
+    at = open_page(STORY, {"step": str(FIXES)}, timeout=240)
     traces = plotly_data(at, 0)
     names = [t["name"] for t in traces]
     assert {"deconv3", "deconv_foh"} <= set(names)
