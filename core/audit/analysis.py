@@ -268,8 +268,12 @@ def layer_coverage(layer: LayerAudit, size: int = 6) -> CoverageReport | None:
                                padding=args["padding"], dilation=args["dilation"],
                                output_padding=args["output_padding"])
     except ValueError:  # padding too large for a small map: the interior is the same
+        pass
+    try:
         return coverage_report(args["kernel_size"], args["stride"], shape,
                                dilation=args["dilation"])
+    except ValueError:  # a map too large to draw (a stride in the thousands): no evidence
+        return None
 
 
 def _dilate(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:

@@ -60,10 +60,10 @@ def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,
         others = ", ".join(repr(k) for k, _ in output_candidates(traced.output) if k != key)
         notes.append(f"the forward returns several outputs: audited output {key!r}, the "
                      f"largest image-like one (others: {others}; choose with --output)")
+    out_shape = list(y.shape)
+    guard.check_torch_output(out_shape, shape, probes)  # before any layer is analysed
     calls = traced.calls
     layers = [analyse_layer(f) for f in calls]
-    out_shape = list(y.shape)
-    guard.check_torch_output(out_shape, shape, probes)
     out_size = (out_shape[2], out_shape[3]) if len(out_shape) == 4 else None
     out_level = traced.level_of(y)
     chain = chain_of(layers, (shape[2], shape[3]), out_size, out_level)
