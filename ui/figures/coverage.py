@@ -262,15 +262,16 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
     if fold is None and presenting() and spec.dims == 2:
         # the page, presenting: the heatmap in three fifths of the width (its colour bar
         # beside it, not 400 px away), low enough for its column axis on the first
-        # screen, its numbers beside it
+        # screen, its statistics beside it, the rest below
         left, right = st.columns([3, 2])
         rows, cols = np.shape(report.counts)[:2]
         side = PRESENT_HEIGHT - 150  # the grid's height: less the title and the axis
         with left:
             show_plot(figure, key=f"{key}-heatmap", present_height=PRESENT_HEIGHT,
                       width=int(side * cols / max(rows, 1)) + 230)
-        with right:
-            _coverage_numbers(spec, report)
+        with right:  # two columns: a label in a third of this column was cut at 1280 px
+            _coverage_stats(report, columns=2)
+        _coverage_numbers(spec, report, stats=False)
         return report
     show_plot(figure, key=f"{key}-heatmap", height=height or (560 if spec.dims == 2 else 240))
     if spec.dims == 1:
@@ -285,19 +286,31 @@ def render_coverage(spec: CoverageSpec, *, key: str = "coverage",
     return report
 
 
-def _coverage_numbers(spec: CoverageSpec, report: CoverageReport) -> None:
-    """The statistics, the count per phase, the output-size formula and the code."""
+def _coverage_stats(report: CoverageReport, columns: int = 3) -> None:
+    """The six statistics, in ``columns`` columns."""
     interior = report.interior_stats
     border = report.border_stats
-    cols = st.columns(3)
-    cols[0].metric("Output size", " x ".join(map(str, report.output_size)))
-    cols[1].metric("Interior even?", "yes" if report.interior_even else "no")
-    cols[2].metric("Period", " x ".join(map(str, report.periods)),
-                   help="Smallest repeat of the interior pattern, in output cells.")
-    cols[0].metric("Interior min / max", f"{interior.min} / {interior.max}")
-    cols[1].metric("Interior max/min", "∞" if interior.min == 0 else f"{interior.ratio:.2f}",
-                   help="1.00 means every interior cell is painted equally often.")
-    cols[2].metric("Border min / max", "—" if border is None else f"{border.min} / {border.max}")
+    cols = st.columns(columns)
+    metrics = [
+        ("Output size", " x ".join(map(str, report.output_size)), None),
+        ("Interior even?", "yes" if report.interior_even else "no", None),
+        ("Period", " x ".join(map(str, report.periods)),
+         "Smallest repeat of the interior pattern, in output cells."),
+        ("Interior min / max", f"{interior.min} / {interior.max}", None),
+        ("Interior max/min", "∞" if interior.min == 0 else f"{interior.ratio:.2f}",
+         "1.00 means every interior cell is painted equally often."),
+        ("Border min / max", "—" if border is None else f"{border.min} / {border.max}", None),
+    ]
+    for i, (label, value, help_text) in enumerate(metrics):
+        cols[i % columns].metric(label, value, help=help_text)
+
+
+def _coverage_numbers(spec: CoverageSpec, report: CoverageReport, *,
+                      stats: bool = True) -> None:
+    """The statistics (unless drawn already), the count per phase, the output-size formula
+    and the code."""
+    if stats:
+        _coverage_stats(report)
     if not report.interior_in_map:
         st.info("This input is too small to have interior cells: the interior figures "
                 "are those of a long input.")
