@@ -330,8 +330,9 @@ def plain_verdict(layer: LayerAudit) -> str:
                    f"painted {layer.interior_max} times, the least {layer.interior_min})")
     if layer.phase_imbalance is not None and np.isfinite(layer.phase_imbalance) \
             and layer.phase_imbalance > 0:
-        why.append(f"its {len(layer.gains[0, 0]) if layer.gains is not None else 's'}x"
-                   f"{len(layer.gains[0, 0]) if layer.gains is not None else 's'} output "
+        phases = "x".join(map(str, layer.gains.shape[2:])) if layer.gains is not None \
+            else "sxs"  # 8 for a sound's layer, 4x4 an image's, 2x2x1 a volume's
+        why.append(f"its {phases} output "
                    "phases turn a flat input into unequal values (phase imbalance "
                    f"{layer.phase_imbalance:.2f}; 0 is balanced)")
     period = f" every {layer.period} pixels" if layer.period else ""

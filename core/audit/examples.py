@@ -33,7 +33,7 @@ from core.audit.onnx_graph import audit_onnx
 from core.audit.report import AuditReport
 
 __all__ = ["EXAMPLES", "Example", "audit_example", "dcgan_generator", "espcn",
-           "example_model", "example_names", "export_onnx", "vae_decoder"]
+           "example_model", "example_names", "export_onnx", "vae_decoder", "vocoder"]
 
 
 def export_onnx(module, input_shape: Sequence[int], *, dynamic_size: bool = False,
@@ -139,6 +139,24 @@ def vae_decoder(channels: int = 64, latent: int = 4, ups: int = 3):
     return Decoder()
 
 
+def vocoder(mels: int = 80, width: int = 32):
+    """A neural vocoder's upsampling path (MelGAN's and HiFi-GAN V1's layout, reduced): a
+    7-tap convolution from the mel channels, then transposed convolutions of kernel twice
+    the stride (16/8, 16/8, 8/4) with leaky ReLUs between, to one channel of audio: x256.
+    Built from the registry's 1-D layers (``make_upsampler(..., dims=1)``)."""
+    from torch import nn
+
+    from core.upsamplers.registry import make_upsampler
+
+    def up(c_in: int, c_out: int, scale: int) -> nn.Module:
+        return make_upsampler("deconv", c_in, c_out, scale=scale, kernel_size=2 * scale, dims=1)
+
+    return nn.Sequential(nn.Conv1d(mels, width, 7, padding=3), nn.LeakyReLU(0.1),
+                         up(width, width // 2, 8), nn.LeakyReLU(0.1),
+                         up(width // 2, width // 4, 8), nn.LeakyReLU(0.1),
+                         up(width // 4, 1, 4), nn.Tanh())  # (N, 80, T) -> (N, 1, 256 T)
+
+
 @dataclass(frozen=True)
 class Example:
     """A well-known layout built in code (our own networks come from the checkpoints)."""
@@ -146,7 +164,7 @@ class Example:
     name: str
     title: str
     description: str
-    input_shape: tuple[int, int, int, int]
+    input_shape: tuple[int, ...]  # (N, C, H, W); (N, C, L) for a sound network
     build: Callable[[], Any]  # the module, randomly initialised (call after seeding)
 
 
@@ -162,6 +180,11 @@ EXAMPLES: dict[str, Example] = {e.name: e for e in (
             "Stable Diffusion's decoder layout, reduced: nearest resize then a 3x3 "
             "convolution, three times, from a 4-channel 32x32 latent.", (1, 4, 32, 32),
             build=vae_decoder),
+    Example("vocoder", "Vocoder upsampler, 1-D (random init)",
+            "A mel spectrogram (80 channels, 32 frames) to audio through 1-D transposed "
+            "convolutions of kernel twice the stride (16/8, 16/8, 8/4), MelGAN's and "
+            "HiFi-GAN's layout: even overlap, but random phase gains, heard as tones at "
+            "multiples of the sample rate over 256.", (1, 80, 32), build=vocoder),
 )}
 
 

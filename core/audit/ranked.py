@@ -324,5 +324,35 @@ def report_ranked(source: str, kind: str, input_name: str, shape: list[int],
                          f"limit of {MAX_RESAMPLING_LAYERS}")
     layers = [analyse_ranked(f) for f in found]
     chain = chain_ranked(layers, shape[2:], out_shape[2:] if out_shape else None)
+    warnings = list(warnings) + unexplained_growth(layers, shape[2:],
+                                                   out_shape[2:] if out_shape else None)
     return AuditReport(source, kind, input_name, shape, out_shape, layers, chain, None,
                        notes, {"analysis": time.perf_counter() - t0}, warnings=warnings)
+
+
+def unexplained_growth(layers: list[LayerAudit], in_size: Sequence[int],
+                       out_size: Sequence[int] | None) -> list[str]:
+    """A warning when the output is resampled, along some axis, by more than the layers
+    found explain (the strides up over the strides down, the ratio rounded to a whole
+    factor): something resamples that this audit does not see (a 1-D pixel shuffle written
+    as reshapes, a custom op), so "no checkerboard layer" is not a verdict on the network."""
+    if not out_size or len(out_size) != len(in_size):
+        return []
+    out = []
+    for axis, (n_in, n_out) in enumerate(zip(in_size, out_size, strict=True)):
+        explained = 1.0
+        for layer in layers:
+            if layer.stride and len(layer.stride) > axis and layer.stride[axis]:
+                s = float(layer.stride[axis])
+                explained *= s if layer.direction == "up" else 1.0 / s
+        ratio = n_out / n_in if n_in else 1.0
+        # whole factors only: pads and kernel borders change sizes, not the resolution
+        # (8 -> 18 samples through a 4-tap, stride-2 layer is x2)
+        whole = round(ratio) if ratio >= 1 else 1 / max(1, round(1 / ratio))
+        if max(ratio, 1 / ratio) >= 1.5 and abs(whole - explained) > 1e-6 * whole:
+            out.append(f"the output is x{ratio:g} the input along axis {axis} "
+                       f"({n_in} -> {n_out}), but the {len(layers)} layer(s) found explain "
+                       f"x{explained:g}: something resamples that the audit does not see (a "
+                       "pixel shuffle written as reshapes, a custom op), so 'no checkerboard "
+                       "layer' is not a verdict on this network")
+    return out

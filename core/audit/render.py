@@ -104,6 +104,9 @@ def probe_spectrum_figure(probes: ProbeReport, name: str | None = None, *,
     result = probes.results.get(name) if name else None
     if result is None or result.spectrum is None:
         return None
+    if len(result.spectrum.freqs) == 1:  # a sound: a line, the tones k/P marked
+        return spectrum_figure(result.spectrum, f"Log power spectrum of the {name} output "
+                               f"(red: the artifact frequencies k/{probes.period})")
     return spectrum_figure(result.spectrum,
                            f"2-D log power spectrum of the {name} output (red circles: "
                            f"(i/{probes.period}, j/{probes.period}))", colorscale=colorscale)

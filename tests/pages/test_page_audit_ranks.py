@@ -48,3 +48,14 @@ def test_an_uploaded_3d_unet_is_audited():
     at, metrics = audited(exported(VOLUME_ZOO["unet_3d"]), "unet3d.onnx")
     assert metrics["Resampling layers"] == "8" and metrics["Offending"] == "4"
     assert any("nn.Conv3d" in c.value for c in at.code)
+
+
+def test_the_vocoder_example_needs_no_upload():
+    at = open_page(AUDIT, {"example": "vocoder"}, timeout=240)
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Resampling layers"] == "3" and metrics["Predicted period"].startswith("256")
+    assert any("nn.Upsample(scale_factor=8" in c.value and "nn.Conv1d(" in c.value
+               for c in at.code)
+    assert any("a sound of 8,192 samples" in c.value for c in at.caption)
