@@ -16,15 +16,15 @@ onnxruntime are imported only inside the functions that need them, so an ONNX-on
 starts without torch.
 """
 
-from core.audit.analysis import layer_coverage
-from core.audit.cli import main, parse_input_shape
-from core.audit.limits import DEFAULT_SIDE, IMBALANCE_TOLERANCE, MAX_BYTES, AuditError
-from core.audit.live import audit_module
-from core.audit.measured import ALL_LAYERS, attach_fixes, measure_fixes
-from core.audit.onnx_graph import audit_onnx, audit_onnx_files
-from core.audit.probes import azimuthal_average
-from core.audit.read import load_onnx
-from core.audit.report import AuditReport, Chain, LayerAudit, ProbeReport
+from .analysis import layer_coverage
+from .cli import main, parse_input_shape
+from .limits import DEFAULT_SIDE, IMBALANCE_TOLERANCE, MAX_BYTES, AuditError
+from .live import audit_module
+from .measured import ALL_LAYERS, attach_fixes, measure_fixes
+from .onnx_graph import audit_onnx, audit_onnx_files
+from .probes import azimuthal_average
+from .read import load_onnx
+from .report import AuditReport, Chain, LayerAudit, ProbeReport
 
 __all__ = [
     "ALL_LAYERS",

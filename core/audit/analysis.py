@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.limits import DOWN_OPS, IMBALANCE_TOLERANCE, UP_OPS
-from core.audit.report import Chain, LayerAudit, _fmt_pair
-from core.maths.metrics import (
+from ..maths.metrics import (
     gain_imbalance,
     polyphase_gains,
 )
-from core.maths.overlap import CoverageReport, coverage_report
+from ..maths.overlap import CoverageReport, coverage_report
+from .limits import DOWN_OPS, IMBALANCE_TOLERANCE, UP_OPS
+from .report import Chain, LayerAudit, _fmt_pair
 
 # ---------------------------------------------------------------------------------------
 # Analysis of one layer (shared by the ONNX and the torch paths)
@@ -268,7 +268,7 @@ def _evidence() -> list[str]:
     """What the lab's own trained networks measured for the fixes (comment lines computed
     from the shipped histories, :func:`core.experiment.front.remedy_lines`; none when the
     checkpoints are not beside the code). Imported late: only a fix suggestion needs it."""
-    from core.experiment.front import remedy_lines
+    from ..experiment.front import remedy_lines
 
     lines = list(remedy_lines())
     return ["", *lines] if lines else []

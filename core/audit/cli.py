@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.audit.limits import IMBALANCE_TOLERANCE, AuditError
-from core.audit.onnx_graph import audit_onnx
-from core.audit.report import AuditReport, LayerAudit
-from core.io.text import plain
-from core.maths.metrics import (
+from ..io.text import plain
+from ..maths.metrics import (
     format_score,
 )
+from .limits import IMBALANCE_TOLERANCE, AuditError
+from .onnx_graph import audit_onnx
+from .report import AuditReport, LayerAudit
 
 # ---------------------------------------------------------------------------------------
 # Command line
@@ -117,7 +117,7 @@ def verdict_line(report: AuditReport, fail_on: str) -> tuple[int, str]:
 def markdown_comment(report: AuditReport, limit: int = MARKDOWN_LIMIT) -> str:
     """The report as Markdown for a pull-request comment: tables, verdicts, the fix and its
     measured effect; no images and no plotly; cut at ``limit`` characters, saying so."""
-    from core.audit.render import to_markdown
+    from .render import to_markdown
 
     text = to_markdown(report, images=False)
     if len(text) <= limit:
@@ -194,6 +194,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--image", default=None, metavar="FILE", help="probe with this image, not the photograph")
     parser.add_argument("--no-probes", action="store_true",
                         help="analysis only, no probes and no measured fixes (faster)")
+    parser.add_argument("--sarif", default=None, metavar="FILE",
+                        help="also write the findings as SARIF 2.1.0 (GitHub code scanning "
+                             "shows them in the pull request)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only one line per offending or unjudged layer (nothing "
+                             "when there is none), as a pre-commit hook should")
     return parser
 
 
@@ -237,13 +243,13 @@ def _check_arguments(args: argparse.Namespace) -> None:
 def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditReport:
     image = None
     if args.image:
-        from core.io.photos import read_rgb
+        from ..io.photos import read_rgb
 
         image = read_rgb(args.image)
     if args.module is None:
         return audit_onnx(args.model, args.input_shape, probes=not args.no_probes, image=image)
-    from core.audit import importing
-    from core.audit.live import audit_module
+    from . import importing
+    from .live import audit_module
 
     # Refuse what can be refused before the user's code runs: arguments, then weights
     # (read without unpickling code), then import and build; then match the weights.
@@ -264,23 +270,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m core.audit (MODEL.onnx | --module PKG.MOD:NAME) [options]``; the exit
     status is 0, 1 (``--fail-on``) or 2 (refused or failed input)."""
     args = _parser().parse_args(argv)
-    outputs = {"--json": args.json_out, "--html": args.html, "--markdown": args.markdown}
+    outputs = {"--json": args.json_out, "--html": args.html, "--markdown": args.markdown,
+               "--sarif": args.sarif}
     try:
         _check_arguments(args)
         _check_outputs(outputs, {"model": args.model, "weights": args.weights,
                                  "image": args.image})
         if args.html or args.markdown:  # before --pythonpath can shadow anything
-            from core.audit.render import to_html  # noqa: F401
+            from .render import to_html  # noqa: F401
         report = _audit(args, outputs)
         text = report.json_text()
         if args.json_out:
             Path(args.json_out).write_text(text + "\n", encoding="utf-8")
         if args.html:
-            from core.audit.render import to_html
+            from .render import to_html
 
             Path(args.html).write_text(to_html(report), encoding="utf-8")
         if args.markdown:
             Path(args.markdown).write_text(markdown_comment(report), encoding="utf-8")
+        if args.sarif:
+            from .sarif import sarif_text
+
+            Path(args.sarif).write_text(sarif_text(report, model=args.model,
+                                                   module=args.module), encoding="utf-8")
     except AuditError as err:
         print(f"core.audit: refused: {plain(err, 2000)}", file=sys.stderr)
         return 2
@@ -288,6 +300,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"core.audit: error: {type(err).__name__}: {plain(err, 300)}", file=sys.stderr)
         return 2
     status, line = verdict_line(report, args.fail_on)
+    if args.quiet:
+        from .findings import finding_lines
+
+        lines = finding_lines(report)
+        if lines:
+            print("\n".join(lines))
+        return status
     try:
         print("\n".join(summary_lines(report)) if args.json_out else text)
         sys.stdout.flush()

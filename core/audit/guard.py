@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.audit.analysis import _Found
-from core.audit.limits import (
+from .analysis import _Found
+from .limits import (
     DEFAULT_SIDE,
     DOWN_OPS,
     MAX_GAIN_ELEMENTS,
@@ -27,7 +27,7 @@ from core.audit.limits import (
     UP_OPS,
     AuditError,
 )
-from core.audit.read import _walk_graphs
+from .read import _walk_graphs
 
 __all__ = ["check_blind_run", "check_graph", "check_layer", "check_probe_budget", "probe_side",
            "scale_warning", "subgraph_warnings"]

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.audit.analysis import _analyse, _chain
-from core.audit.limits import AuditError, short_error
-from core.audit.measured import ALL_LAYERS, measure_fixes
-from core.audit.probes import _run_probes
-from core.audit.report import AuditReport
-from core.audit.torch_trace import _eval_copy, _torch_runner, _trace_module
+from .analysis import _analyse, _chain
+from .limits import AuditError, short_error
+from .measured import ALL_LAYERS, measure_fixes
+from .probes import _run_probes
+from .report import AuditReport
+from .torch_trace import _eval_copy, _torch_runner, _trace_module
 
 
 def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import _analyse, _Found, fix_kernel
-from core.audit.limits import short_error
-from core.audit.report import AuditReport, LayerAudit, ProbeReport, _clean
-from core.audit.torch_trace import _eval_copy, _torch_runner, _trace_module
-from core.maths.metrics import (
+from ..maths.metrics import (
     checkerboard_score,
     to_unit_range,
 )
+from .analysis import _analyse, _Found, fix_kernel
+from .limits import short_error
+from .report import AuditReport, LayerAudit, ProbeReport, _clean
+from .torch_trace import _eval_copy, _torch_runner, _trace_module
 
 # ---------------------------------------------------------------------------------------
 # Measured fixes (live modules)
@@ -109,7 +109,7 @@ def _apply_fix(model, path: str, layer: LayerAudit, seed: int) -> str | None:
     """
     import torch
 
-    from core.upsamplers.layers import icnr_
+    from ..upsamplers.layers import icnr_
 
     target = model.get_submodule(path)
     torch.manual_seed(seed)

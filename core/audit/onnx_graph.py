@@ -11,18 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from core.audit import guard
-from core.audit.analysis import Filter, _analyse, _chain, _Found, box_filter, depthwise_filter
-from core.audit.limits import (
+from . import guard
+from .analysis import Filter, _analyse, _chain, _Found, box_filter, depthwise_filter
+from .limits import (
     DOWN_OPS,
     MAX_BYTES,
     MAX_TENSOR_ELEMENTS,
     UP_OPS,
     AuditError,
 )
-from core.audit.probes import _run_probes
-from core.audit.read import folder_reader, load_onnx, read_model_bytes, read_upload
-from core.audit.report import AuditReport
+from .probes import _run_probes
+from .read import folder_reader, load_onnx, read_model_bytes, read_upload
+from .report import AuditReport
 
 # ---------------------------------------------------------------------------------------
 # ONNX: finding the layers

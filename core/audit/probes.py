@@ -8,15 +8,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.audit.analysis import _integer
-from core.audit.limits import MAX_PSNR, MIN_IMAGE_SIDE, AuditError
-from core.audit.report import ProbeReport, ProbeResult
-from core.maths.metrics import (
+from ..maths.metrics import (
     Spectrum,
     checkerboard_score,
     log_power_spectrum,
     to_unit_range,
 )
+from .analysis import _integer
+from .limits import MAX_PSNR, MIN_IMAGE_SIDE, AuditError
+from .report import ProbeReport, ProbeResult
 
 # ---------------------------------------------------------------------------------------
 # Probes
@@ -54,7 +54,7 @@ def _photograph(shape: tuple[int, int, int], image: np.ndarray | None) -> np.nda
     Read with :mod:`core.io.photos` (not the layer lab's inputs, which import torch: an
     ONNX-only audit never imports torch).
     """
-    from core.io.photos import read_rgb, resize_center_crop, skimage_data_dir
+    from ..io.photos import read_rgb, resize_center_crop, skimage_data_dir
 
     h, w, c = shape
     side = max(h, w)

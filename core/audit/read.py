@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from core.audit.limits import MAX_BYTES, MAX_NODES, STANDARD_DOMAINS, AuditError
+from .limits import MAX_BYTES, MAX_NODES, STANDARD_DOMAINS, AuditError
 
 # ---------------------------------------------------------------------------------------
 # Reading an ONNX file safely

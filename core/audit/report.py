@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from core.maths.metrics import (
+from ..maths.metrics import (
     Spectrum,
     format_score,
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import Filter, _Found, box_filter, depthwise_filter
+from .analysis import Filter, _Found, box_filter, depthwise_filter
 
 # ---------------------------------------------------------------------------------------
 # Live torch modules

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.io.pixels import Region
+from ..io.pixels import Region
 
 __all__ = [
     "SCORE_SCALE",

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.upsamplers.registry import make_upsampler
+from .registry import make_upsampler
 
 __all__ = ["INPUT_KINDS", "build_stack", "lab_input", "upsample_image"]
 
@@ -30,7 +30,7 @@ def lab_input(kind: str, size: int, *, seed: int = 0, photo: str = "astronaut.pn
     ``upload`` the given ``image`` (float in [0, 1] or uint8, (H, W, 3)); the last two
     are resized so the short side is ``size`` and centre-cropped.
     """
-    from core.io.photos import read_rgb, resize_center_crop, skimage_data_dir
+    from ..io.photos import read_rgb, resize_center_crop, skimage_data_dir
 
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be an integer >= 1, got {size!r}")
