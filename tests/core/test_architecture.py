@@ -17,8 +17,8 @@ WINGS = ("io", "maths", "upsamplers", "experiment", "audit")
 #: Shared ui modules a page view may import (everything else in ui/ is one page's view).
 SHARED_UI = ("ui.common", "ui.catalog", "ui.errors", "ui.uploads", "ui.plots", "ui.pixels",
              "ui.urlstate", "ui.figures")
-#: Thin entry points kept for ``python -m core.train/history/outputs``.
-SHIMS = {"core.train", "core.history", "core.outputs"}
+#: Thin entry points: ``python -m core.train/history/outputs``, and ``checkerboard-lab``.
+SHIMS = {"core.train", "core.history", "core.outputs", "core.lab"}
 MAX_LINES = 800
 
 
