@@ -160,9 +160,17 @@ one-line summary on stderr.
 """
 
 
+def _prog() -> str:
+    """How the user called the audit: the installed command, or ``python -m`` this package
+    (``core.audit`` in a clone, ``checkerboard_lab.audit`` installed)."""
+    if Path(sys.argv[0]).name == "checkerboard-audit":
+        return "checkerboard-audit"
+    return f"python -m {__package__ or 'core.audit'}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m core.audit",
+        prog=_prog(),
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
         description="Audit a network for checkerboard artifacts: every up/downsampling "
                     "layer, its overlap and phase gains, the predicted period, probes. "

@@ -192,6 +192,12 @@ def test_install_puts_the_library_under_its_own_name_with_the_commands(lab):
         wings = {p.name for p in (ROOT / "core").iterdir() if (p / "__init__.py").is_file()}
         assert wings and all((site / "checkerboard_lab" / w / "__init__.py").is_file()
                              for w in wings), wings
+    every = run(["python", "-c", "import importlib, pkgutil, checkerboard_lab as p; "
+                 "names = [m.name for m in pkgutil.walk_packages(p.__path__, 'checkerboard_lab.')"
+                 " if not m.name.endswith('__main__')]; "
+                 "[importlib.import_module(n) for n in names]; print(len(names))"],
+                lab["venv"], lab["base"])
+    assert every.returncode == 0 and int(every.stdout) > 40, every.stderr  # every module
     meta = run(["python", "-c", "from importlib import metadata; "
                 "print('\\n'.join(metadata.requires('checkerboard-lab')))"],
                lab["venv"], lab["base"])
@@ -223,6 +229,9 @@ def test_the_audit_command_audits_a_users_own_core_package(lab, tmp_path):
     assert probe.stdout.strip() == "The user's own core package.", probe.stderr
     module = run(["python", "-m", "checkerboard_lab.audit", "--help"], lab["venv"], art)
     assert module.returncode == 0 and "--sarif" in module.stdout
+    assert module.stdout.startswith("usage: python -m checkerboard_lab.audit ")
+    command = run(["checkerboard-audit", "--help"], lab["venv"], art)
+    assert command.stdout.startswith("usage: checkerboard-audit "), command.stderr
 
 
 def test_the_diagnose_command_maps_to_core_diagnose(lab, tmp_path):
