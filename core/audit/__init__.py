@@ -7,7 +7,9 @@ type (:mod:`~core.audit.limits`); reading untrusted ONNX files safely
 per-layer analysis (:mod:`~core.audit.analysis`); probes (:mod:`~core.audit.probes`); the
 torch trace (:mod:`~core.audit.torch_trace`); measured fixes (:mod:`~core.audit.measured`);
 the two routes (:mod:`~core.audit.onnx_graph` for ONNX files, :mod:`~core.audit.live` for
-live modules); rendering as HTML and Markdown (:mod:`~core.audit.render`); the examples
+live modules); rendering as HTML and Markdown (:mod:`~core.audit.render`); the findings for
+CI tools, one per offending or unjudged layer (:mod:`~core.audit.findings`), and as SARIF
+for code scanning (:mod:`~core.audit.sarif`); the examples
 (:mod:`~core.audit.examples`); the command line (:mod:`~core.audit.cli`,
 ``python -m core.audit``) and its ``--module`` loader (:mod:`~core.audit.importing`: a
 user's own module imported by path, built and given its weights, for the command line
