@@ -35,10 +35,15 @@ def readme_hook() -> dict:
     return hook
 
 
-def ci_workflow() -> dict:
+def ci_workflow_text() -> str:
+    """docs/ci.md's workflow, as written."""
     text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
     (block,) = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
-    return yaml.safe_load(block)
+    return block
+
+
+def ci_workflow() -> dict:
+    return yaml.safe_load(ci_workflow_text())
 
 
 def test_the_manifest_is_valid_for_pre_commit():
@@ -123,3 +128,22 @@ def test_the_ci_workflow_has_every_step_the_issue_asks_for():
     assert uses["marocchino/sticky-pull-request-comment"]["with"]["path"] == markdown
     after = steps[[i for i, s in enumerate(steps) if s.get("run") == audit][0] + 1:]
     assert after and all("!cancelled()" in s["if"] for s in after)  # they run after a fail
+
+
+def _check_workflow(path: Path) -> subprocess.CompletedProcess:
+    """check-jsonschema's vendored GitHub workflow schema (offline: ``--builtin-schema``)."""
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+                           "vendor.github-workflows", str(path)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_ci_workflow_is_a_valid_github_workflow(tmp_path):
+    text = ci_workflow_text()  # as written: PyYAML would read the key `on` as True
+    good = tmp_path / "checkerboard.yml"
+    good.write_text(text)
+    done = _check_workflow(good)
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = tmp_path / "broken.yml"
+    bad.write_text(text.replace("runs-on:", "run-on:"))
+    done = _check_workflow(bad)
+    assert done.returncode == 1 and "runs-on" in done.stdout + done.stderr
