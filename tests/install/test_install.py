@@ -315,3 +315,30 @@ def test_every_command_of_the_ci_workflow(lab, tmp_path):
     assert len(art_results) == 2
     assert assert_valid_sarif(clean_repo / "checkerboard.sarif")["runs"][0]["results"] == []
     assert "**2 offending**" in art_summary.read_text()
+
+
+def test_the_readme_commands_of_use_it_in_your_project(lab, tmp_path):
+    """The README's block, line by line, in a fresh environment, from a user's repository
+    that is not a clone (the lab's URL pointed at the local git copy)."""
+    from tests.conftest import small_deconv_onnx
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Use it in your project"):]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    lines = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert [line.split()[0] for line in lines] == ["python", *COMMANDS[:1] * 2, *COMMANDS[1:]]
+    assert lines[0].startswith("python -m pip install ")
+    repo = user_repo(tmp_path / "user", DCGAN, package="my_pkg")
+    (repo / "model.onnx").write_bytes(small_deconv_onnx((1, 2, 16, 16)))
+    venv = fresh_venv(tmp_path / "venv")
+    done = [run(line.replace(DOC_REPO, lab["repo"].as_uri()), venv, repo) for line in lines]
+    install, onnx, module, diagnose, lab_command = done
+    assert install.returncode == 0, install.stderr
+    assert onnx.returncode == 1, onnx.stderr  # a 3x3 stride-2 transposed convolution
+    assert assert_valid_sarif(repo / "audit.sarif")["runs"][0]["results"]
+    assert module.returncode == 1 and len(module.stdout.splitlines()) == 2, module.stderr
+    if (ROOT / "core" / "diagnose" / "cli.py").is_file():
+        assert diagnose.returncode == 0, diagnose.stderr
+    else:
+        assert "No module named 'checkerboard_lab.diagnose'" in diagnose.stderr
+    assert lab_command.returncode == 2 and "runs from a clone" in lab_command.stderr
