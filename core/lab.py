@@ -114,8 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     steps = commands(args.port)
     if args.dry_run:
-        print(f"cd {shlex.quote(str(clone))}")
-        print("\n".join(shlex.join(step) for step in steps))
+        try:
+            print(f"cd {shlex.quote(str(clone))}")
+            print("\n".join(shlex.join(step) for step in steps), flush=True)
+        except BrokenPipeError:  # e.g. piped into `head`
+            pass
         return 0
     print(f"checkerboard-lab: starting the dashboard from {clone} on "
           f"http://localhost:{args.port} (Ctrl+C stops it)", file=sys.stderr)

@@ -224,7 +224,8 @@ def test_the_audit_command_audits_a_users_own_core_package(lab, tmp_path):
             for r in results] == ["core/models.py"] * 2
     assert (passed.returncode, passed.stdout, passed.stderr) == (0, "", "")
     # the library answers to its own name in that folder; the user's core stays theirs
-    probe = run(["python", "-c", "import checkerboard_lab.audit, core; print(core.__doc__)"],
+    probe = run(["python", "-c", "from checkerboard_lab.audit import audit_module; "
+                 "import core; print(core.__doc__)"],
                 lab["venv"], art)
     assert probe.stdout.strip() == "The user's own core package.", probe.stderr
     module = run(["python", "-m", "checkerboard_lab.audit", "--help"], lab["venv"], art)
