@@ -189,8 +189,12 @@ def variant_costs(variants: list[str], benchmark: dict | None) -> pd.DataFrame:
     return pd.DataFrame(out).set_index("variant") if out else pd.DataFrame()
 
 
-#: The shipped experiment's folder (the audit quotes its measurements).
+#: The shipped experiment's histories (the audit quotes its measurements): a clone's
+#: ``checkpoints/``; installed with pip, the copies of its ``<variant>/history.csv`` that
+#: the wheel carries (setup.py), since the checkpoints themselves stay in the clone.
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
+if not SHIPPED.is_dir():
+    SHIPPED = Path(__file__).resolve().parents[1] / "shipped_histories"
 
 
 @functools.lru_cache(maxsize=4)

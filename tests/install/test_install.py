@@ -142,12 +142,14 @@ def user_repo(folder: Path, models: str, package: str = "core") -> Path:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> dict[str, Path]:
     """``clone``: a copy of the checkout (checkpoints included), installed with ``pip
-    install CLONE`` into ``venv``; ``repo``: a git repository of the checkout (without
-    checkpoints), tagged, for the git-URL installs; ``git_venv``: installed from it by URL."""
+    install CLONE`` into ``venv``; ``repo``: a git repository of the checkout (of the
+    checkpoints only the histories, which the wheel carries), tagged, for the git-URL
+    installs; ``git_venv``: installed from it by URL."""
     base = tmp_path_factory.mktemp("lab")
     files = _checkout_files()
     clone = _copy(files, base / "clone")
-    repo = _copy([f for f in files if not f.startswith("checkpoints/")], base / "repo")
+    repo = _copy([f for f in files if not f.startswith("checkpoints/")
+                  or f.endswith("/history.csv")], base / "repo")
     _git("init", "-q", cwd=repo)
     _git("add", "-A", cwd=repo)
     _git("commit", "-q", "-m", "snapshot", cwd=repo)
@@ -192,6 +194,10 @@ def test_install_puts_the_library_under_its_own_name_with_the_commands(lab):
         wings = {p.name for p in (ROOT / "core").iterdir() if (p / "__init__.py").is_file()}
         assert wings and all((site / "checkerboard_lab" / w / "__init__.py").is_file()
                              for w in wings), wings
+        shipped = sorted(p.parent.name for p in
+                         (site / "checkerboard_lab" / "shipped_histories").glob("*/history.csv"))
+        assert shipped == sorted(p.parent.name for p in
+                                 (ROOT / "checkpoints").glob("*/history.csv")), shipped
     every = run(["python", "-c", "import importlib, pkgutil, checkerboard_lab as p; "
                  "names = [m.name for m in pkgutil.walk_packages(p.__path__, 'checkerboard_lab.')"
                  " if not m.name.endswith('__main__')]; "
@@ -219,6 +225,10 @@ def test_the_audit_command_audits_a_users_own_core_package(lab, tmp_path):
     lines = failed.stdout.splitlines()
     assert len(lines) == 2 and all("[artifact] net." in line for line in lines), failed.stdout
     assert failed.stderr == ""
+    fixes = [r["properties"]["fix"] for r in
+             assert_valid_sarif(art / "audit.sarif")["runs"][0]["results"]]
+    # the fix quotes the lab's own measurements, from the histories the wheel carries
+    assert all("Measured in this lab's shipped experiment" in fix for fix in fixes), fixes[0]
     results = assert_valid_sarif(art / "audit.sarif")["runs"][0]["results"]
     assert [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for r in results] == ["core/models.py"] * 2
