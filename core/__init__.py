@@ -16,4 +16,8 @@ so):
 5. :mod:`core.experiment` - the shipped experiment: the network, its training data,
    training, evaluation, checkpoints, histories, stored outputs and the catalog.
 6. :mod:`core.audit` - the network audit, one stage a module.
+
+``pip install`` installs this folder as the package ``checkerboard_lab`` (setup.py), so a
+user's own ``core`` package can sit beside it; every import inside it is relative
+(``tools/relative_imports.py`` keeps it so), which works under both names.
 """

@@ -1,6 +1,6 @@
 """``python -m core.history``: a thin entry point for :mod:`core.experiment.history`."""
 
-from core.experiment.history import main
+from .experiment.history import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,6 +1,6 @@
 """``python -m core.outputs``: a thin entry point for :mod:`core.experiment.outputs`."""
 
-from core.experiment.outputs import main
+from .experiment.outputs import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,6 +1,6 @@
 """``python -m core.train``: a thin entry point; training lives in :mod:`core.experiment`."""
 
-from core.experiment.cli import main
+from .experiment.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

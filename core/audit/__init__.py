@@ -16,7 +16,9 @@ of resolution along the graph (:mod:`~core.audit.torch_flow`); measured fixes
 layer, the chain, the report; :mod:`~core.audit.ranked_onnx` and
 :mod:`~core.audit.ranked_live`, its routes; :mod:`~core.audit.ranked_probes`, its probes and
 measured fixes); the two routes (:mod:`~core.audit.onnx_graph` for ONNX
-files, :mod:`~core.audit.live` for live modules); rendering as HTML and Markdown (:mod:`~core.audit.render`); the examples
+files, :mod:`~core.audit.live` for live modules); rendering as HTML and Markdown (:mod:`~core.audit.render`); the findings for
+CI tools, one per offending or unjudged layer (:mod:`~core.audit.findings`), and as SARIF
+for code scanning (:mod:`~core.audit.sarif`); the examples
 (:mod:`~core.audit.examples`); the command line (:mod:`~core.audit.cli`,
 ``python -m core.audit``) and its ``--module`` loader (:mod:`~core.audit.importing`: a
 user's own module imported by path, built and given its weights, for the command line
@@ -25,16 +27,16 @@ onnxruntime are imported only inside the functions that need them, so an ONNX-on
 starts without torch.
 """
 
-from core.audit.analysis import layer_coverage
-from core.audit.cli import main, parse_input_shape
-from core.audit.limits import DEFAULT_SIDE, IMBALANCE_TOLERANCE, MAX_BYTES, AuditError
-from core.audit.live import audit_module
-from core.audit.measured import ALL_LAYERS, attach_fixes, measure_fixes
-from core.audit.onnx_graph import audit_onnx, audit_onnx_files
-from core.audit.probes import azimuthal_average
-from core.audit.read import load_onnx
-from core.audit.report import AuditReport, Chain, LayerAudit, ProbeReport
-from core.audit.verdict import NETWORK_VERDICTS, layer_offends, network_verdict
+from .analysis import layer_coverage
+from .cli import main, parse_input_shape
+from .limits import DEFAULT_SIDE, IMBALANCE_TOLERANCE, MAX_BYTES, AuditError
+from .live import audit_module
+from .measured import ALL_LAYERS, attach_fixes, measure_fixes
+from .onnx_graph import audit_onnx, audit_onnx_files
+from .probes import azimuthal_average
+from .read import load_onnx
+from .report import AuditReport, Chain, LayerAudit, ProbeReport
+from .verdict import NETWORK_VERDICTS, layer_offends, network_verdict
 
 __all__ = [
     "ALL_LAYERS",

@@ -1,5 +1,5 @@
 """``python -m core.audit``: the audit's command line (:mod:`core.audit.cli`)."""
 
-from core.audit.cli import main
+from .cli import main
 
 raise SystemExit(main())

@@ -10,14 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.limits import DOWN_OPS, IMBALANCE_TOLERANCE, MIN_IMAGE_SIDE, UP_OPS, AuditError
-from core.audit.report import Chain, LayerAudit, format_pair
-from core.audit.verdict import ARTIFACT, GRADIENT, NOT_JUDGED, OK, imbalanced, layer_offends
-from core.maths.metrics import (
+from ..maths.metrics import (
     gain_imbalance,
     polyphase_gains,
 )
-from core.maths.overlap import CoverageReport, coverage_report
+from ..maths.overlap import CoverageReport, coverage_report
+from .limits import DOWN_OPS, IMBALANCE_TOLERANCE, MIN_IMAGE_SIDE, UP_OPS, AuditError
+from .report import Chain, LayerAudit, format_pair
+from .verdict import ARTIFACT, GRADIENT, NOT_JUDGED, OK, imbalanced, layer_offends
 
 # ---------------------------------------------------------------------------------------
 # Analysis of one layer (shared by the ONNX and the torch paths)
@@ -394,7 +394,7 @@ def remedy_evidence() -> list[str]:
     """What the lab's own trained networks measured for the fixes (comment lines computed
     from the shipped histories, :func:`core.experiment.front.remedy_lines`; none when the
     checkpoints are not beside the code). Imported late: only a fix suggestion needs it."""
-    from core.experiment.front import remedy_lines
+    from ..experiment.front import remedy_lines
 
     lines = list(remedy_lines())
     return ["", *lines] if lines else []

@@ -13,16 +13,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.audit.limits import IMBALANCE_TOLERANCE, AuditError
-from core.audit.onnx_graph import audit_onnx, audit_onnx_files
-from core.audit.paths import check_output_paths, imported_files
-from core.audit.read import folder_reader, read_model_bytes
-from core.audit.report import AuditReport, LayerAudit
-from core.audit.verdict import FAIL_ON, failing, grid_periods, layer_offends
-from core.io.text import plain
-from core.maths.metrics import (
+from ..io.text import plain
+from ..maths.metrics import (
     format_score,
 )
+from .limits import IMBALANCE_TOLERANCE, AuditError
+from .onnx_graph import audit_onnx, audit_onnx_files
+from .paths import check_output_paths, imported_files
+from .read import folder_reader, read_model_bytes
+from .report import AuditReport, LayerAudit
+from .verdict import FAIL_ON, failing, grid_periods, layer_offends
 
 # ---------------------------------------------------------------------------------------
 # Command line
@@ -126,7 +126,7 @@ def verdict_line(report: AuditReport, fail_on: str,
 def markdown_comment(report: AuditReport, limit: int = MARKDOWN_LIMIT) -> str:
     """The report as Markdown for a pull-request comment: tables, verdicts, the fix and its
     measured effect; no images and no plotly; cut at ``limit`` characters, saying so."""
-    from core.audit.render import to_markdown
+    from .render import to_markdown
 
     text = to_markdown(report, images=False)
     if len(text) <= limit:
@@ -188,9 +188,17 @@ prints a one-line summary on stderr.
 """
 
 
+def _prog() -> str:
+    """How the user called the audit: the installed command, or ``python -m`` this package
+    (``core.audit`` in a clone, ``checkerboard_lab.audit`` installed)."""
+    if Path(sys.argv[0]).name == "checkerboard-audit":
+        return "checkerboard-audit"
+    return f"python -m {__package__ or 'core.audit'}"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m core.audit",
+        prog=_prog(),
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
         description="Audit a network for checkerboard artifacts: every up/downsampling "
                     "layer, its overlap and phase gains, the predicted period, probes. "
@@ -229,6 +237,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--image", default=None, metavar="FILE", help="probe with this image, not the photograph")
     parser.add_argument("--no-probes", action="store_true",
                         help="analysis only, no probes and no measured fixes (faster)")
+    parser.add_argument("--sarif", default=None, metavar="FILE",
+                        help="also write the findings as SARIF 2.1.0 (GitHub code scanning "
+                             "shows them in the pull request)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only one line per offending or unjudged layer (nothing "
+                             "when there is none), as a pre-commit hook should")
     return parser
 
 
@@ -263,7 +277,7 @@ def _is_zip(path: str | Path) -> bool:
 def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditReport:
     image = None
     if args.image:
-        from core.io.photos import read_rgb
+        from ..io.photos import read_rgb
 
         image = read_rgb(args.image)
     if args.module is None:
@@ -272,8 +286,8 @@ def _audit(args: argparse.Namespace, outputs: dict[str, str | None]) -> AuditRep
                                     probes=not args.no_probes, image=image, output=args.output)
         return audit_onnx(args.model, args.input_shape, probes=not args.no_probes, image=image,
                           output=args.output, external=args.external)
-    from core.audit import importing
-    from core.audit.live import audit_module
+    from . import importing
+    from .live import audit_module
 
     # Refuse what can be refused before the user's code runs: arguments, then weights
     # (read without unpickling code), then import and build; then match the weights.
@@ -296,13 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m core.audit (MODEL.onnx | --module PKG.MOD:NAME) [options]``; the exit
     status is 0, 1 (``--fail-on``) or 2 (refused or failed input)."""
     args = _parser().parse_args(argv)
-    outputs = {"--json": args.json_out, "--html": args.html, "--markdown": args.markdown}
+    outputs = {"--json": args.json_out, "--html": args.html, "--markdown": args.markdown,
+               "--sarif": args.sarif}
     try:
         _check_arguments(args)
         _check_outputs(outputs, {"model": args.model, "weights": args.weights,
                                  "image": args.image})
         if args.html or args.markdown:  # before --pythonpath can shadow anything
-            from core.audit.render import to_html  # noqa: F401
+            from .render import to_html  # noqa: F401
         args.external = folder_reader(Path(args.model).absolute().parent) if args.model else None
         report = _audit(args, outputs)
         _check_outputs(outputs, {"model": args.model, "weights": args.weights, "image":
@@ -313,11 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json_out:
             Path(args.json_out).write_text(text + "\n", encoding="utf-8")
         if args.html:
-            from core.audit.render import to_html
+            from .render import to_html
 
             Path(args.html).write_text(to_html(report), encoding="utf-8")
         if args.markdown:
             Path(args.markdown).write_text(markdown_comment(report), encoding="utf-8")
+        if args.sarif:
+            from .sarif import sarif_text
+
+            Path(args.sarif).write_text(sarif_text(report, model=args.model,
+                                                   module=args.module), encoding="utf-8")
     except AuditError as err:
         print(f"core.audit: refused: {plain(err, 2000)}", file=sys.stderr)
         return 2
@@ -325,6 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"core.audit: error: {type(err).__name__}: {plain(err, 300)}", file=sys.stderr)
         return 2
     status, line = verdict_line(report, args.fail_on, args.allow_unjudged)
+    if args.quiet:
+        from .findings import finding_lines
+
+        lines = finding_lines(report)
+        if lines:
+            print("\n".join(lines))
+        return status
     try:
         print("\n".join(summary_lines(report)) if args.json_out else text)
         sys.stdout.flush()

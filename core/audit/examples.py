@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.limits import DEFAULT_SIDE, AuditError
-from core.audit.measured import attach_fixes
-from core.audit.onnx_graph import audit_onnx
-from core.audit.report import AuditReport
+from .limits import DEFAULT_SIDE, AuditError
+from .measured import attach_fixes
+from .onnx_graph import audit_onnx
+from .report import AuditReport
 
 __all__ = ["EXAMPLES", "Example", "audit_example", "dcgan_generator", "espcn",
            "example_model", "example_names", "export_onnx", "vae_decoder", "vocoder"]
@@ -146,7 +146,7 @@ def vocoder(mels: int = 80, width: int = 32):
     Built from the registry's 1-D layers (``make_upsampler(..., dims=1)``)."""
     from torch import nn
 
-    from core.upsamplers.registry import make_upsampler
+    from ..upsamplers.registry import make_upsampler
 
     def up(c_in: int, c_out: int, scale: int) -> nn.Module:
         return make_upsampler("deconv", c_in, c_out, scale=scale, kernel_size=2 * scale, dims=1)
@@ -197,7 +197,7 @@ def example_model(name: str, *, checkpoints: str | Path = "checkpoints", seed: i
         ex = EXAMPLES[name]
         torch.manual_seed(seed)
         return ex.build().eval(), ex.input_shape, ex.title
-    from core.experiment.checkpoints import list_checkpoints, load_model
+    from ..experiment.checkpoints import list_checkpoints, load_model
 
     df = list_checkpoints(checkpoints)
     df = df[(df["variant"] == name) & df["ok"]]
@@ -212,8 +212,8 @@ def example_model(name: str, *, checkpoints: str | Path = "checkpoints", seed: i
 def example_names(checkpoints: str | Path = "checkpoints") -> list[str]:
     """Our variants with a readable checkpoint under ``checkpoints``, then the in-code
     examples."""
-    from core.experiment.catalog import variant_order
-    from core.experiment.checkpoints import list_checkpoints
+    from ..experiment.catalog import variant_order
+    from ..experiment.checkpoints import list_checkpoints
 
     df = list_checkpoints(checkpoints)
     ours = variant_order(sorted(set(df.loc[df["ok"], "variant"])))

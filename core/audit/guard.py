@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.audit.analysis import Found
-from core.audit.limits import (
+from .analysis import Found
+from .limits import (
     DEFAULT_SIDE,
     DOWN_OPS,
     MAX_GAIN_ELEMENTS,
@@ -28,7 +28,7 @@ from core.audit.limits import (
     UP_OPS,
     AuditError,
 )
-from core.audit.read import walk_graphs
+from .read import walk_graphs
 
 __all__ = ["check_blind_run", "check_graph", "check_layer", "check_probe_budget",
            "check_torch_module", "check_torch_output", "probe_side", "scale_warning",

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.audit.limits import MAX_TENSOR_BYTES, AuditError, short_error
+from .limits import MAX_TENSOR_BYTES, AuditError, short_error
 
 #: ``package.module:attribute`` (the attribute may be dotted: ``Outer.build``).
 _SPEC = re.compile(r"^(?P<mod>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"

@@ -9,15 +9,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.audit import guard
-from core.audit.analysis import analyse_layer, chain_of, resolution_warning
-from core.audit.limits import AuditError, short_error
-from core.audit.measured import ALL_LAYERS, measure_fixes
-from core.audit.probes import run_probes, trace_input
-from core.audit.ranked import RANKS
-from core.audit.ranked_live import audit_ranked_module
-from core.audit.report import AuditReport
-from core.audit.torch_trace import eval_copy, output_candidates, select_output, torch_runner, trace
+from . import guard
+from .analysis import analyse_layer, chain_of, resolution_warning
+from .limits import AuditError, short_error
+from .measured import ALL_LAYERS, measure_fixes
+from .probes import run_probes, trace_input
+from .ranked import RANKS
+from .ranked_live import audit_ranked_module
+from .report import AuditReport
+from .torch_trace import eval_copy, output_candidates, select_output, torch_runner, trace
 
 
 def audit_module(module, input_shape: Sequence[int], *, probes: bool = True,

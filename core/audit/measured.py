@@ -9,16 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import Found, analyse_layer, fix_kernel
-from core.audit.limits import short_error
-from core.audit.probes import trace_input
-from core.audit.report import AuditReport, LayerAudit, ProbeReport, json_safe
-from core.audit.torch_trace import eval_copy, torch_runner, trace_module
-from core.maths.metrics import (
+from ..maths.metrics import (
     checkerboard_score,
     to_unit_range,
 )
-from core.maths.overlap import conv_transpose_output_size
+from ..maths.overlap import conv_transpose_output_size
+from .analysis import Found, analyse_layer, fix_kernel
+from .limits import short_error
+from .probes import trace_input
+from .report import AuditReport, LayerAudit, ProbeReport, json_safe
+from .torch_trace import eval_copy, torch_runner, trace_module
 
 # ---------------------------------------------------------------------------------------
 # Measured fixes (live modules)
@@ -112,7 +112,7 @@ def _apply_fix(model, path: str, layer: LayerAudit, seed: int) -> str | None:
     """
     import torch
 
-    from core.upsamplers.layers import icnr_
+    from ..upsamplers.layers import icnr_
 
     target = model.get_submodule(path)
     torch.manual_seed(seed)
@@ -208,7 +208,7 @@ def attach_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditReport:
     if not (report.probes and report.probes.scored_on and report.offending):
         return report
     if len(report.input_shape) != 4:  # a sound or a volume: core.audit.ranked_probes
-        from core.audit.ranked_live import attach_ranked_fixes
+        from .ranked_live import attach_ranked_fixes
 
         return attach_ranked_fixes(report, module, seed=seed)
     module, _ = eval_copy(module)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import (
+from .analysis import (
     RESHAPE_OPS,
     Filter,
     Found,

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from core.audit import guard, sandbox
-from core.audit.analysis import (
+from ..maths.overlap import conv_transpose_output_size
+from . import guard, sandbox
+from .analysis import (
     Filter,
     Found,
     analyse_layer,
@@ -22,15 +23,15 @@ from core.audit.analysis import (
     resolution_warning,
     size_fixup,
 )
-from core.audit.limits import (
+from .limits import (
     DOWN_OPS,
     MAX_BYTES,
     MAX_TENSOR_ELEMENTS,
     UP_OPS,
     AuditError,
 )
-from core.audit.onnx_flow import trace_levels
-from core.audit.onnx_lookup import (
+from .onnx_flow import trace_levels
+from .onnx_lookup import (
     OnnxGraph,
     attrs,
     bn_scale,
@@ -43,11 +44,10 @@ from core.audit.onnx_lookup import (
     weight_module_path,
     weight_shape,
 )
-from core.audit.probes import run_probes, trace_input
-from core.audit.ranked_onnx import audit_ranked_onnx, ranked_input
-from core.audit.read import folder_reader, load_onnx, read_model_bytes, read_upload
-from core.audit.report import AuditReport
-from core.maths.overlap import conv_transpose_output_size
+from .probes import run_probes, trace_input
+from .ranked_onnx import audit_ranked_onnx, ranked_input
+from .read import folder_reader, load_onnx, read_model_bytes, read_upload
+from .report import AuditReport
 
 # ---------------------------------------------------------------------------------------
 # ONNX: finding the layers

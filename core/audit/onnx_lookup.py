@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.limits import MAX_NAME_SCOPES_CHARS
+from .limits import MAX_NAME_SCOPES_CHARS
 
 
 def known(dims) -> bool:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from core.audit.limits import AuditError
+from .limits import AuditError
 
 __all__ = ["check_output_paths", "imported_files"]
 

@@ -8,8 +8,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from core.audit.analysis import integer_factor
-from core.audit.limits import (
+from ..maths.metrics import (
+    Spectrum,
+    checkerboard_score,
+    high_pass,
+    log_power_spectrum,
+    to_unit_range,
+)
+from .analysis import integer_factor
+from .limits import (
     GRID_PERIODS,
     GRID_RATIO,
     GRID_Z,
@@ -17,14 +24,7 @@ from core.audit.limits import (
     MIN_IMAGE_SIDE,
     AuditError,
 )
-from core.audit.report import ProbeReport, ProbeResult
-from core.maths.metrics import (
-    Spectrum,
-    checkerboard_score,
-    high_pass,
-    log_power_spectrum,
-    to_unit_range,
-)
+from .report import ProbeReport, ProbeResult
 
 # ---------------------------------------------------------------------------------------
 # Probes
@@ -62,7 +62,7 @@ def _photograph(shape: tuple[int, int, int], image: np.ndarray | None) -> np.nda
     Read with :mod:`core.io.photos` (not the layer lab's inputs, which import torch: an
     ONNX-only audit never imports torch).
     """
-    from core.io.photos import read_rgb, resize_center_crop, skimage_data_dir
+    from ..io.photos import read_rgb, resize_center_crop, skimage_data_dir
 
     h, w, c = shape
     side = max(h, w)

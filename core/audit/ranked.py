@@ -33,17 +33,17 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import layer_coverage
-from core.audit.limits import (
+from ..maths.metrics import gain_imbalance, polyphase_gains
+from .analysis import layer_coverage
+from .limits import (
     MAX_GAIN_ELEMENTS,
     MAX_KERNEL_EXTENT,
     MAX_RESAMPLING_LAYERS,
     MAX_STRIDE,
     AuditError,
 )
-from core.audit.report import AuditReport, Chain, LayerAudit
-from core.audit.verdict import ARTIFACT, GRADIENT, NOT_JUDGED, OK, imbalanced, layer_offends
-from core.maths.metrics import gain_imbalance, polyphase_gains
+from .report import AuditReport, Chain, LayerAudit
+from .verdict import ARTIFACT, GRADIENT, NOT_JUDGED, OK, imbalanced, layer_offends
 
 #: Input ranks this module audits, and the spatial axes of each.
 RANKS = {3: 1, 5: 3}

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.guard import check_probe_budget
-from core.audit.limits import MAX_LENGTH, AuditError, short_error
-from core.audit.ranked import RANKS, RankedFound, report_ranked, shape_text
-from core.audit.report import AuditReport
+from .guard import check_probe_budget
+from .limits import MAX_LENGTH, AuditError, short_error
+from .ranked import RANKS, RankedFound, report_ranked, shape_text
+from .report import AuditReport
 
 _CALLS = {
     "conv_transpose1d": ("ConvTranspose", 1), "conv_transpose3d": ("ConvTranspose", 3),
@@ -126,8 +126,8 @@ def audit_ranked_module(module, shape: list[int], *, probes: bool = True, measur
     swapped for its fix at initialisation and the probes' score measured."""
     import torch
 
-    from core.audit.ranked_probes import measure_ranked_fixes, probe_input, run_ranked_probes
-    from core.audit.torch_trace import eval_copy
+    from .ranked_probes import measure_ranked_fixes, probe_input, run_ranked_probes
+    from .torch_trace import eval_copy
 
     t0 = time.perf_counter()
     if len(shape) not in RANKS or min(shape) < 1 or max(shape[2:]) > MAX_LENGTH:
@@ -173,8 +173,8 @@ def attach_ranked_fixes(report: AuditReport, module, *, seed: int = 0) -> AuditR
     by module path and op. Returns ``report``."""
     import torch
 
-    from core.audit.ranked_probes import measure_ranked_fixes, probe_input
-    from core.audit.torch_trace import eval_copy
+    from .ranked_probes import measure_ranked_fixes, probe_input
+    from .torch_trace import eval_copy
 
     if not (report.probes and report.probes.scored_on and report.offending):
         return report

@@ -12,16 +12,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.audit.guard import check_probe_budget
-from core.audit.limits import (
+from .guard import check_probe_budget
+from .limits import (
     DEFAULT_AUDIO_RATE,
     DEFAULT_VOLUME_SIDE,
     MAX_LENGTH,
     MAX_TENSOR_ELEMENTS,
     AuditError,
 )
-from core.audit.ranked import RANKS, RankedFound, input_rank, report_ranked, shape_text
-from core.audit.report import AuditReport
+from .ranked import RANKS, RankedFound, input_rank, report_ranked, shape_text
+from .report import AuditReport
 
 _FOLDABLE = ("Constant", "Identity", "Cast", "Mul", "Div", "Add", "Sub", "Sqrt", "Pow",
              "ReduceL2", "ReduceSum", "Reshape", "Unsqueeze", "Squeeze", "Neg", "Abs")
@@ -171,7 +171,7 @@ def onnx_ranked_layers(model, sizes: dict[str, list[int | None]], dims: int) -> 
     """The resampling nodes of a 1-D or 3-D graph, with their sizes and folded weights."""
     from onnx import numpy_helper
 
-    from core.audit.onnx_lookup import node_module_path
+    from .onnx_lookup import node_module_path
 
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     producer = {o: n for n in model.graph.node for o in n.output}
@@ -223,7 +223,7 @@ def _sizes_by_running(model, input_name: str, shape: list[int], names: list[str]
     """The shapes of ``names``, measured by running the model once on the first probe."""
     import onnx
 
-    from core.audit.ranked_probes import onnx_runner, probe_input
+    from .ranked_probes import onnx_runner, probe_input
 
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
@@ -277,7 +277,7 @@ def audit_ranked_onnx(model, data: bytes, input_shape: Sequence[int] | None, *, 
         warnings.append("some sizes could not be inferred: periods may be missing")
     report = report_ranked(name, "onnx", input_name, shape, out_shape, found, notes, warnings, t0)
     if probes:
-        from core.audit.ranked_probes import onnx_runner, run_ranked_probes
+        from .ranked_probes import onnx_runner, run_ranked_probes
 
         check_probe_budget(shape, out_shape)
         t1 = time.perf_counter()

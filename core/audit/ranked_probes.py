@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.limits import GRID_RATIO, AuditError, short_error
-from core.audit.report import AuditReport, ProbeReport, ProbeResult, json_safe
-from core.maths.metrics import checkerboard_score, log_power_spectrum, to_unit_range
-from core.maths.overlap import conv_transpose_output_size
+from ..maths.metrics import checkerboard_score, log_power_spectrum, to_unit_range
+from ..maths.overlap import conv_transpose_output_size
+from .limits import GRID_RATIO, AuditError, short_error
+from .report import AuditReport, ProbeReport, ProbeResult, json_safe
 
 #: The sample rate a sound probe is made at (its length is the input's).
 PROBE_RATE = 8000
@@ -45,7 +45,7 @@ def _smooth(shape: tuple[int, ...], seed: int) -> np.ndarray:
 
 def _sound(kind: str, length: int, channels: int, seed: int) -> np.ndarray:
     """A generated sound of ``length`` samples in every channel, ``(L, C)`` around 0.5."""
-    from core.io.sounds import MIN_RATE, make_sound
+    from ..io.sounds import MIN_RATE, make_sound
 
     rate = max(PROBE_RATE, MIN_RATE)
     x = make_sound(kind, rate, max(length, 1) / rate, freq=330.0, seed=seed)[:length]

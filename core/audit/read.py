@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.audit.limits import (
+from .limits import (
     MAX_BYTES,
     MAX_METADATA_BYTES,
     MAX_NODES,

@@ -15,12 +15,12 @@ import re
 import numpy as np
 import plotly.graph_objects as go
 
-from core.audit.analysis import layer_coverage
-from core.audit.limits import MAX_PSNR
-from core.audit.report import AuditReport, LayerAudit, ProbeReport
-from core.io.pixels import magnify_nearest, to_png_bytes
-from core.io.text import html_escape, md_escape
-from core.maths.metrics import artifact_frequencies, format_score, spectrum_figure
+from ..io.pixels import magnify_nearest, to_png_bytes
+from ..io.text import html_escape, md_escape
+from ..maths.metrics import artifact_frequencies, format_score, spectrum_figure
+from .analysis import layer_coverage
+from .limits import MAX_PSNR
+from .report import AuditReport, LayerAudit, ProbeReport
 
 __all__ = ["output_crop", "predicted_radii", "probe_spectrum_figure", "radial_figure",
            "score_text", "shift_figure", "to_html", "to_markdown"]

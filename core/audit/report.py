@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.verdict import NOT_JUDGED, network_verdict, unjudged_lines
-from core.maths.metrics import (
+from ..maths.metrics import (
     Spectrum,
     format_score,
 )
+from .verdict import NOT_JUDGED, network_verdict, unjudged_lines
 
 # ---------------------------------------------------------------------------------------
 # The report

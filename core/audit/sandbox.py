@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from core.audit.limits import AuditError
+from .limits import AuditError
 
 __all__ = ["MAX_INFER_SECONDS", "MAX_RUN_SECONDS", "MAX_SANDBOX_BYTES", "Sandbox",
            "inferred_sizes"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.audit.analysis import (
+from .analysis import (
     RESHAPE_OPS,
     Filter,
     Found,

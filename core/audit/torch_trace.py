@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audit.analysis import (
+from .analysis import (
     Filter,
     Found,
     box_filter,
@@ -18,7 +18,7 @@ from core.audit.analysis import (
     level_factor,
     size_fixup,
 )
-from core.audit.torch_flow import FlowTracker
+from .torch_flow import FlowTracker
 
 # ---------------------------------------------------------------------------------------
 # Live torch modules
@@ -459,7 +459,7 @@ def select_output(y, wanted: str | int | None = None) -> tuple[str | None, Any]:
     an int), by default the largest image-like (4-D) one, the first on a tie. Returns
     ``(key, tensor)``; the key is None for a single tensor. AuditError when ``wanted``
     names none of them, or when the forward returns no tensor."""
-    from core.audit.limits import AuditError
+    from .limits import AuditError
 
     found = output_candidates(y)
     if not found:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from core.audit.limits import IMBALANCE_TOLERANCE
+from .limits import IMBALANCE_TOLERANCE
 
 #: A layer's severities: an offending upsampler, an uneven downsampler (a checkerboard in
 #: the gradient only), nothing found, and found but not judged.

@@ -12,8 +12,8 @@ text) and :mod:`core.maths` (the checkerboard score, fine detail, phase patterns
 and may import those two wings only; the audit links to it in words, not in code.
 """
 
-from core.diagnose.diagnosis import MIN_GRID_LEVELS, diagnose, load_picture
-from core.diagnose.lattice import ALPHA, MAX_PERIOD
-from core.diagnose.result import Diagnosis
+from .diagnosis import MIN_GRID_LEVELS, diagnose, load_picture
+from .lattice import ALPHA, MAX_PERIOD
+from .result import Diagnosis
 
 __all__ = ["ALPHA", "MAX_PERIOD", "MIN_GRID_LEVELS", "Diagnosis", "diagnose", "load_picture"]

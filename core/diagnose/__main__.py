@@ -9,6 +9,6 @@ import os
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-from core.diagnose.cli import main  # noqa: E402
+from .cli import main  # noqa: E402
 
 raise SystemExit(main())

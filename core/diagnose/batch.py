@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.diagnose.diagnosis import diagnose
-from core.diagnose.result import Diagnosis
-from core.io.decode import DEFAULT_MAX_BYTES, ImageLoadError
-from core.io.photos import MAX_FOLDER_ENTRIES, find_images
-from core.io.text import safe_text
+from ..io.decode import DEFAULT_MAX_BYTES, ImageLoadError
+from ..io.photos import MAX_FOLDER_ENTRIES, find_images
+from ..io.text import safe_text
+from .diagnosis import diagnose
+from .result import Diagnosis
 
 #: Most members a zip may hold (folders inside it included).
 MAX_ZIP_MEMBERS = MAX_FOLDER_ENTRIES

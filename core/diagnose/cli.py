@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from core.diagnose.batch import CSV_FIELDS, InputError, Skipped, csv_row, diagnose_all
-from core.diagnose.result import Diagnosis
-from core.io.text import plain
+from ..io.text import plain
+from .batch import CSV_FIELDS, InputError, Skipped, csv_row, diagnose_all
+from .result import Diagnosis
 
 #: Most worker processes.
 MAX_JOBS = 64

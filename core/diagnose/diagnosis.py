@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.diagnose.compression import jpeg_blocks
-from core.diagnose.lattice import ALPHA, MAX_PERIOD, detail, find_grid, grid_amplitude, luma
-from core.diagnose.meaning import fix, meaning
-from core.diagnose.result import Diagnosis
-from core.io.decode import DEFAULT_MAX_BYTES, ImageLoadError, load_image_bytes
-from core.io.files import open_regular
-from core.io.text import safe_text
-from core.maths.metrics import checkerboard_score, most_artifacted_region, phase_pattern
+from ..io.decode import DEFAULT_MAX_BYTES, ImageLoadError, load_image_bytes
+from ..io.files import open_regular
+from ..io.text import safe_text
+from ..maths.metrics import checkerboard_score, most_artifacted_region, phase_pattern
+from .compression import jpeg_blocks
+from .lattice import ALPHA, MAX_PERIOD, detail, find_grid, grid_amplitude, luma
+from .meaning import fix, meaning
+from .result import Diagnosis
 
 #: A picture larger than this on a side is cropped to its centre (never resampled).
 MAX_SIDE = 2048
@@ -156,7 +156,7 @@ def grid_map(pixels: np.ndarray, diagnosis: Diagnosis) -> tuple[np.ndarray, int,
     ``share=True``) at the grid's square period. Returns ``(shares, y0, x0, window)``:
     ``shares[i, j]`` belongs to the window of side ``window`` whose top-left pixel is
     ``(y0 + i * L, x0 + j * L)``."""
-    from core.maths.metrics import local_checkerboard_map
+    from ..maths.metrics import local_checkerboard_map
 
     lattice = diagnosis.lattice_period
     grey = luma(pixels)

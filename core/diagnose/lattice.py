@@ -68,7 +68,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from core.maths.metrics import high_pass
+from ..maths.metrics import high_pass
 
 #: Family-wise false-positive rate of the detection, over every class tested.
 ALPHA = 0.01

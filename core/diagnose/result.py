@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.io.pixels import Region
-from core.maths.metrics import SCORE_SCALE
+from ..io.pixels import Region
+from ..maths.metrics import SCORE_SCALE
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core.experiment.checkpoints import list_checkpoints, load_model, read_manifest
-from core.experiment.history import HISTORY_NAME, read_histories
-from core.experiment.models import FACTOR, VARIANTS
-from core.io.text import safe_text
+from ..io.text import safe_text
+from .checkpoints import list_checkpoints, load_model, read_manifest
+from .history import HISTORY_NAME, read_histories
+from .models import FACTOR, VARIANTS
 
 #: The project folder: paths inside it are shown relative to it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

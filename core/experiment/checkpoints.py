@@ -36,11 +36,11 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from core.experiment.models import TransformNet, TransformNetConfig
-from core.experiment.tables import MAX_EPOCH, VARIANT_RE, read_csv_table
-from core.experiment.tables import show_value as _show
-from core.io.files import atomic_write_bytes, open_regular
-from core.io.text import clip, is_utf8, safe_text
+from ..io.files import atomic_write_bytes, open_regular
+from ..io.text import clip, is_utf8, safe_text
+from .models import TransformNet, TransformNetConfig
+from .tables import MAX_EPOCH, VARIANT_RE, read_csv_table
+from .tables import show_value as _show
 
 SCHEMA_VERSION = 1
 METADATA_KEY = "checkerboard_lab"
@@ -290,7 +290,7 @@ def check_model_config(raw: Any) -> TransformNetConfig:
     :data:`CONFIG_BOUNDS`, a known upsampler, a buildable architecture of at most
     :data:`MAX_PARAMETERS` parameters. ``ValueError`` naming the field otherwise, so a
     run can never store what the loader would then refuse."""
-    from core.upsamplers.registry import upsampler_names
+    from ..upsamplers.registry import upsampler_names
 
     if not isinstance(raw, dict):
         raise ValueError(f"the model config is {_show(raw)}, not an object")

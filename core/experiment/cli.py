@@ -12,13 +12,13 @@ import time
 
 import torch
 
-from core.experiment.checkpoints import (
+from ..io.text import plain
+from .checkpoints import (
     write_manifest,
 )
-from core.experiment.models import VARIANTS
-from core.experiment.runfolder import check_output_folder, held_env, run_lock
-from core.experiment.train import PROGRESS, TrainConfig, _dist_info, run
-from core.io.text import plain
+from .models import VARIANTS
+from .runfolder import check_output_folder, held_env, run_lock
+from .train import PROGRESS, TrainConfig, _dist_info, run
 
 
 def _parser() -> argparse.ArgumentParser:

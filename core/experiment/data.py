@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.io.photos import (
+from ..io.photos import (
     GREY_WEIGHT,
     HELDOUT_SIZE,
     IMAGE_EXTENSIONS,
@@ -42,7 +42,7 @@ from core.io.photos import (
     sklearn_images_dir,
     unseen_images,
 )
-from core.io.text import safe_text
+from ..io.text import safe_text
 
 #: A training image whose 8-bit levels span at most this many steps is "flat".
 FLAT_LEVELS = 2

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from core.experiment.models import FACTOR, TransformNet
-from core.maths.metrics import checkerboard_score, gain_imbalance
-from core.maths.phase_gains import phase_gains
+from ..maths.metrics import checkerboard_score, gain_imbalance
+from ..maths.phase_gains import phase_gains
+from .models import FACTOR, TransformNet
 
 # ----------------------------------------------------------------------------- evaluation
 

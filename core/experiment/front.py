@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.maths.metrics import SCORE_SCALE
+from ..maths.metrics import SCORE_SCALE
 
 __all__ = ["SETS", "Answer", "answer", "front_points", "on_front", "points_at", "remedy_lines",
            "variant_costs"]
@@ -169,8 +169,8 @@ def variant_costs(variants: list[str], benchmark: dict | None) -> pd.DataFrame:
     (``benchmark`` is ``benchmarks/results/upsampling.json`` as a dict; times are NaN when
     it is missing or lacks the layer). ``resize_nearest`` trains and runs through the fused
     layer (the same function), so its time is ``fused_resize``'s."""
-    from core.experiment.models import VARIANTS, build_model
-    from core.upsamplers.registry import count_macs, count_parameters, make_upsampler
+    from ..upsamplers.registry import count_macs, count_parameters, make_upsampler
+    from .models import VARIANTS, build_model
 
     rows = [r for r in (benchmark or {}).get("rows", []) if isinstance(r, dict)]
     shape = rows[0].get("shape") if rows else None
@@ -189,8 +189,12 @@ def variant_costs(variants: list[str], benchmark: dict | None) -> pd.DataFrame:
     return pd.DataFrame(out).set_index("variant") if out else pd.DataFrame()
 
 
-#: The shipped experiment's folder (the audit quotes its measurements).
+#: The shipped experiment's histories (the audit quotes its measurements): a clone's
+#: ``checkpoints/``; installed with pip, the copies of its ``<variant>/history.csv`` that
+#: the wheel carries (setup.py), since the checkpoints themselves stay in the clone.
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
+if not SHIPPED.is_dir():
+    SHIPPED = Path(__file__).resolve().parents[1] / "shipped_histories"
 
 
 @functools.lru_cache(maxsize=4)
@@ -201,7 +205,7 @@ def remedy_lines(root: str | None = None) -> tuple[str, ...]:
     histories are missing or unreadable: the audit then quotes nothing."""
     # the few history files, by core.experiment.history.read_history (torch-free: an
     # ONNX-only audit must not import torch); an unreadable one is left out
-    from core.experiment.history import HISTORY_NAME, read_history
+    from .history import HISTORY_NAME, read_history
 
     frames = []
     for variant in (DECONV, POST_FIX, *KEEP_CAPACITY):

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.experiment.tables import read_csv_table
-from core.io.files import atomic_write_bytes
-from core.io.text import clip, escape, is_utf8, plain, safe_text
+from ..io.files import atomic_write_bytes
+from ..io.text import clip, escape, is_utf8, plain, safe_text
+from .tables import read_csv_table
 
 HISTORY_NAME = "history.csv"
 
@@ -86,8 +86,8 @@ def history_from_checkpoints(root: str | Path, variant: str) -> list[dict[str, A
     """History rows rebuilt from the stored checkpoints of ``<root>/<variant>``: the
     metrics each readable file's metadata records (a header read), and the imbalance
     computed from its weights only when the metadata lacks it."""
-    from core.experiment.checkpoints import list_checkpoints, load_model, read_metadata
-    from core.experiment.evaluation import upsampler_imbalance
+    from .checkpoints import list_checkpoints, load_model, read_metadata
+    from .evaluation import upsampler_imbalance
 
     df = list_checkpoints(root)
     df = df[df["ok"] & (df["variant"] == variant)].sort_values("epoch")
@@ -108,7 +108,7 @@ def history_from_checkpoints(root: str | Path, variant: str) -> list[dict[str, A
 def backfill_histories(root: str | Path) -> list[str]:
     """Write ``history.csv`` for every variant folder of ``root`` that has none (from its
     checkpoints); returns the variants written."""
-    from core.experiment.checkpoints import list_checkpoints
+    from .checkpoints import list_checkpoints
 
     root = Path(root)
     written = []

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.upsamplers.registry import make_upsampler
+from ..upsamplers.registry import make_upsampler
 
 #: Total down/up-sampling factor of the network (two stride-2 stages).
 FACTOR = 4

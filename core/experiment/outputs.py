@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.experiment.catalog import PERIOD, apply_model, load_model_fast
-from core.experiment.checkpoints import checkpoint_path, list_checkpoints
-from core.io.files import atomic_write_bytes, open_regular
-from core.io.pixels import content_hash, to_png_bytes, to_uint8
-from core.io.text import plain
-from core.maths.metrics import checkerboard_score
+from ..io.files import atomic_write_bytes, open_regular
+from ..io.pixels import content_hash, to_png_bytes, to_uint8
+from ..io.text import plain
+from ..maths.metrics import checkerboard_score
+from .catalog import PERIOD, apply_model, load_model_fast
+from .checkpoints import checkpoint_path, list_checkpoints
 
 #: Bump when what is stored changes: older files are then recomputed, never misread.
 #: (2: each image's shape and its PNG's SHA-256 are stored and checked.)
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", default="checkpoints", help="checkpoint folder (default: %(default)s)")
     ap.add_argument("--force", action="store_true", help="recompute files that are current")
     args = ap.parse_args(argv)
-    from core.io.photos import heldout_images
+    from ..io.photos import heldout_images
 
     if not Path(args.root).is_dir():
         print(f"no checkpoint folder {args.root!r}: nothing to do")

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.io.text import safe_text
+from ..io.text import safe_text
 
 LOCK_NAME = ".train.lock"
 #: Set by a parent that holds the lock of this (resolved) output folder for its children.

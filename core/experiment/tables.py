@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.io.files import read_csv_file
-from core.io.text import clip, safe_text
+from ..io.files import read_csv_file
+from ..io.text import clip, safe_text
 
 #: Largest epoch number taken seriously (the experiments store tens).
 MAX_EPOCH = 10_000

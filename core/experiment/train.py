@@ -70,7 +70,11 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 from tqdm import tqdm
 
-from core.experiment.checkpoints import (
+from ..io.files import atomic_write_bytes
+from ..io.text import plain
+from ..upsamplers.fused import FusedResizeConv
+from ..upsamplers.layers import ResizeConv
+from .checkpoints import (
     FILE_RE,
     MAX_EPOCH,
     check_model_config,
@@ -79,15 +83,11 @@ from core.experiment.checkpoints import (
     save_checkpoint,
     write_manifest,
 )
-from core.experiment.data import DataSource, RandomCrops, default_source, folder_source
-from core.experiment.evaluation import collapse_problem, evaluate
-from core.experiment.history import HISTORY_NAME, history_row, read_history, write_history
-from core.experiment.models import FACTOR, VARIANTS, TransformNet, TransformNetConfig
-from core.experiment.runfolder import run_lock
-from core.io.files import atomic_write_bytes
-from core.io.text import plain
-from core.upsamplers.fused import FusedResizeConv
-from core.upsamplers.layers import ResizeConv
+from .data import DataSource, RandomCrops, default_source, folder_source
+from .evaluation import collapse_problem, evaluate
+from .history import HISTORY_NAME, history_row, read_history, write_history
+from .models import FACTOR, VARIANTS, TransformNet, TransformNetConfig
+from .runfolder import run_lock
 
 RESUME_NAME = ".resume.safetensors"
 #: Settings that change the result of a run: ``--resume`` refuses to mix them.

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.io.pixels import content_hash
+from .pixels import content_hash
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # a file larger than this is refused unread
 DEFAULT_MAX_PIXELS = 40_000_000  # declared W*H above this is refused from the header

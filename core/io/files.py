@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.io.text import clip, safe_text
+from .text import clip, safe_text
 
 __all__ = ["atomic_write_bytes", "open_regular", "read_csv_file"]
 

@@ -24,16 +24,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.io.decode import (
+from .decode import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DECODE_BYTES,
     DEFAULT_MAX_PIXELS,
     check_header,
     float_grey,
 )
-from core.io.files import open_regular
-from core.io.pixels import to_uint8
-from core.io.text import safe_text
+from .files import open_regular
+from .pixels import to_uint8
+from .text import safe_text
 
 #: Most files and folders a data folder may hold, all levels together (``find_images``).
 MAX_FOLDER_ENTRIES = 200_000

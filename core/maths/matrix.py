@@ -49,7 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.maths.overlap import conv_transpose_output_size
+from .overlap import conv_transpose_output_size
 
 __all__ = [
     "MAX_DENSE_INPUT",

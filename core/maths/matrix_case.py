@@ -8,7 +8,7 @@ from functools import cached_property
 
 import numpy as np
 
-from core.maths.matrix import (
+from .matrix import (
     DeconvComparison,
     DeconvCosts,
     compare_deconvolutions,

@@ -51,8 +51,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.io.pixels import Region
-from core.maths.overlap import outer_product
+from ..io.pixels import Region
+from .overlap import outer_product
 
 __all__ = [
     "SCORE_SCALE",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.maths.metrics import artifact_frequencies
+from .metrics import artifact_frequencies
 
 __all__ = ["Spectrogram", "artifact_tones", "spectrogram"]
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.upsamplers.layers import same_padding
+from .layers import same_padding
 
 # ---------------------------------------------------------------------------------------
 # Resize-convolution at transposed-convolution cost

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.upsamplers.registry import make_upsampler
+from .registry import make_upsampler
 
 __all__ = ["INPUT_KINDS", "build_stack", "lab_input", "upsample_image", "upsample_sound"]
 
@@ -30,7 +30,7 @@ def lab_input(kind: str, size: int, *, seed: int = 0, photo: str = "astronaut.pn
     ``upload`` the given ``image`` (float in [0, 1] or uint8, (H, W, 3)); the last two
     are resized so the short side is ``size`` and centre-cropped.
     """
-    from core.io.photos import read_rgb, resize_center_crop, skimage_data_dir
+    from ..io.photos import read_rgb, resize_center_crop, skimage_data_dir
 
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be an integer >= 1, got {size!r}")
@@ -104,7 +104,7 @@ def upsample_sound(name: str, sound: np.ndarray, *, layers: int = 1, scale: int 
     """Run a ``(L,)`` sound through a one-channel 1-D :func:`build_stack`; the raw float32
     output ``(L * scale**layers,)``. ``trained > 0`` makes the output phases unequal as
     training does (:func:`core.upsamplers.phases.unequal_phases_` with that spread)."""
-    from core.upsamplers.phases import unequal_phases_
+    from .phases import unequal_phases_
 
     x = np.asarray(sound, dtype=np.float32)
     if x.ndim != 1:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.upsamplers.layers import Deconv, ResizeConv, SubPixelConv
+from .layers import Deconv, ResizeConv, SubPixelConv
 
 __all__ = ["unequal_phases_"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from core.upsamplers.fused import FusedResizeConv
-from core.upsamplers.layers import BilinearAdditive, Deconv, DeconvHold, ResizeConv, SubPixelConv
+from .fused import FusedResizeConv
+from .layers import BilinearAdditive, Deconv, DeconvHold, ResizeConv, SubPixelConv
 
 # ---------------------------------------------------------------------------------------
 # The registry

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from core.upsamplers.registry import count_macs, count_parameters, make_upsampler
+from .registry import count_macs, count_parameters, make_upsampler
 
 __all__ = ["cost_rows", "cuda_round_robin_medians", "median_time", "peak_memory_bytes",
            "round_robin_medians", "round_robin_times"]

@@ -18,8 +18,8 @@ WINGS = ("io", "maths", "diagnose", "upsamplers", "experiment", "audit")
 #: Shared ui modules a page view may import (everything else in ui/ is one page's view).
 SHARED_UI = ("ui.common", "ui.catalog", "ui.errors", "ui.uploads", "ui.plots", "ui.pixels",
              "ui.urlstate", "ui.figures")
-#: Thin entry points kept for ``python -m core.train/history/outputs``.
-SHIMS = {"core.train", "core.history", "core.outputs"}
+#: Thin entry points: ``python -m core.train/history/outputs``, and ``checkerboard-lab``.
+SHIMS = {"core.train", "core.history", "core.outputs", "core.lab"}
 MAX_LINES = 800
 
 
@@ -35,14 +35,23 @@ def _modules(folder: str) -> dict[str, Path]:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports (top level and inside functions), absolute names."""
+    """Every module ``path`` imports (top level and inside functions), absolute names: a
+    relative import inside core (``from ..io.text import plain`` in core/audit) is read as
+    the absolute one (``core.io.text``)."""
+    package = list(path.resolve().relative_to(ROOT).parent.parts)
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            if module:
+                found.add(module)
+                found.update(f"{module}.{a.name}" for a in node.names)
     return found
 
 
@@ -150,6 +159,14 @@ def test_a_page_view_imports_no_other_page_view():
             hit = next((v for v in views if target == v or target.startswith(v + ".")), None)
             if hit and hit != name:
                 pytest.fail(f"{name} imports the page view {hit} ({target}); share it via ui.figures")
+
+
+def test_relative_imports_are_read_as_absolute_ones():
+    """The checker itself: core's imports are relative (tools/relative_imports.py), and a
+    wing rule that reads only absolute imports would hold vacuously."""
+    imports = _imports(ROOT / "core" / "audit" / "cli.py")
+    assert {"core.io.text", "core.io.text.plain", "core.audit.limits"} <= imports
+    assert "core.audit.analysis.layer_coverage" in _imports(ROOT / "core" / "audit" / "__init__.py")
 
 
 def test_the_graph_check_catches_a_circle():

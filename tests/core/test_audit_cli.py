@@ -1,7 +1,8 @@
 """The audit where users work (issue 22): ``python -m core.audit --module ...`` on a small
 throw-away package written to a temporary folder, every flag and every bad input by
-subprocess, the exit statuses a CI job acts on, and the pre-commit hook and CI step the
-README shows (run as they are written).
+subprocess, and the exit statuses a CI job acts on. The pre-commit hook and the CI workflow
+the README and docs/ci.md show are run by tests/core/test_hooks.py and, installed,
+tests/install/test_install.py.
 
 Subprocesses run a few at a time (:func:`run_all`); probes are off wherever a test does
 not look at them.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shlex
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -28,33 +28,6 @@ from core.audit.live import audit_module
 from tests.conftest import small_deconv_onnx, synthetic_photo
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# The README's "Audit in your CI" (/work/notes/22-readme.md holds the same text): a
-# pre-commit hook and a CI step, run by test_pre_commit_hook_and_ci_step as written.
-HOOK_YAML = """\
-repos:
-  - repo: local
-    hooks:
-      - id: checkerboard-audit
-        name: checkerboard audit of the generator
-        language: system
-        entry: env PYTHONPATH=../checkerboard-lab python -m core.audit --pythonpath . --module my_pkg.models:Generator --input-shape 1,100,1,1 --fail-on artifact --no-probes --json /dev/null
-        pass_filenames: false
-        files: ^my_pkg/
-"""
-CI_COMMAND = ("PYTHONPATH=checkerboard-lab python -m core.audit --pythonpath . "
-              "--module my_pkg.models:Generator --input-shape 1,100,1,1 --fail-on artifact "
-              "--json checkerboard-audit.json --markdown checkerboard-audit.md")
-CI_STEP = f"""\
-      - uses: actions/checkout@v4
-        with:
-          repository: your-org/checkerboard-lab
-          path: checkerboard-lab
-      - name: Checkerboard audit
-        run: |
-          pip install -r checkerboard-lab/requirements.txt
-          {CI_COMMAND}
-"""
 
 # --------------------------------------------------------------------------- the package
 
@@ -505,45 +478,3 @@ def test_markdown_is_capped_and_says_so():
     cut = markdown_comment(report, limit=600)
     assert len(cut) <= 600 and cut.startswith(whole[:200])
     assert f"the whole one is {len(whole):,} characters, over the 600" in cut
-
-
-def test_pre_commit_hook_and_ci_step(repos):
-    """The README's hook and CI step, run as written in an artifact checkout (exit 1) and
-    a clean one (exit 0). The hook runs its ``entry`` from the repository root, as
-    pre-commit's ``language: system`` does; the CI step's audit line runs in bash."""
-    assert "  - repo: local\n" in HOOK_YAML and "pass_filenames: false" in HOOK_YAML
-    (entry,) = [line.split("entry:", 1)[1].strip() for line in HOOK_YAML.splitlines()
-                if line.strip().startswith("entry:")]
-    assert "--fail-on artifact" in entry and "--fail-on artifact" in CI_COMMAND
-    assert CI_STEP.rstrip().endswith(CI_COMMAND)
-
-    def hook(cwd: Path) -> subprocess.CompletedProcess:
-        return subprocess.run(shlex.split(entry), cwd=cwd, env=_env(), capture_output=True,
-                              text=True, timeout=300)
-
-    def ci(cwd: Path) -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", "-c", CI_COMMAND], cwd=cwd, env=_env(),
-                              capture_output=True, text=True, timeout=300)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        runs = {(how.__name__, name): pool.submit(how, repos[name])
-                for how in (hook, ci) for name in ("art", "clean")}
-        done = {key: f.result() for key, f in runs.items()}
-    assert {key: d.returncode for key, d in done.items()} == {
-        ("hook", "art"): 1, ("hook", "clean"): 0, ("ci", "art"): 1, ("ci", "clean"): 0}, {
-        key: d.stderr for key, d in done.items()}
-    assert one_line(done[("ci", "art")]).startswith("core.audit: fail: 2 layer(s)")
-    assert one_line(done[("hook", "clean")]).startswith("core.audit: pass:")
-    # the hook prints a few summary lines, not the 20 KB JSON report, on every run
-    assert all(len(done[("hook", name)].stdout) < 2000 for name in ("art", "clean"))
-    md = (repos["art"] / "checkerboard-audit.md").read_text()
-    assert "**2 offending**" in md and len(md) < MARKDOWN_LIMIT
-    data = json.loads((repos["clean"] / "checkerboard-audit.json").read_text())
-    assert data["chain"]["offending_layers"] == 0 and data["probes"] is not None
-
-
-def test_readme_shows_this_hook_and_step():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    if "Audit in your CI" not in readme:
-        pytest.skip("the README's 'Audit in your CI' section is not there yet")
-    assert HOOK_YAML in readme and CI_STEP in readme
