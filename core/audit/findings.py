@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..io.text import plain
-
-#: A layer's severity when the audit found it but has no evidence either way.
-NOT_JUDGED = "not judged"
+from .verdict import NOT_JUDGED, grid_periods
 
 
 @dataclass(frozen=True)
@@ -76,13 +74,6 @@ class Finding:
         return self.module_path or self.name
 
 
-def _grid_periods(report: Any) -> list[int]:
-    """Periods at which the probes measured a grid no layer explains (none when the
-    probes did not run or do not check for one)."""
-    grid = getattr(report.probes, "grid", None) if report.probes is not None else None
-    return [int(p) for p, g in (grid or {}).items() if isinstance(g, dict) and g.get("grid")]
-
-
 def findings(report: Any) -> list[Finding]:
     """The report's findings: offending layers, then what was not judged (layers, then the
     report's warnings: parts of the graph the audit does not reach or recognise), then an
@@ -97,7 +88,7 @@ def findings(report: Any) -> list[Finding]:
                                plain(layer.module_path) if layer.module_path else None,
                                layer.op, layer.fix_code))
     out += [Finding(NOT_JUDGED, plain(w, 2000)) for w in report.warnings]
-    periods = _grid_periods(report)
+    periods = grid_periods(report.probes)
     if periods and not any(f.kind == "artifact" for f in out):
         out.append(Finding("unexplained grid",
                            f"the probes measure a grid at period "
