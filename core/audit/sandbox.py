@@ -31,7 +31,7 @@ import numpy as np
 
 from core.audit.limits import AuditError
 
-__all__ = ["MAX_INFER_SECONDS", "MAX_RUN_SECONDS", "MAX_SANDBOX_BYTES", "Sandbox",
+__all__ = ["MAX_INFER_SECONDS", "MAX_RUN_SECONDS", "MAX_SANDBOX_BYTES", "Sandbox", "early",
            "inferred_sizes"]
 
 #: Wall time of creating the model's onnxruntime session, and of each run of it (one probe,
@@ -42,8 +42,11 @@ MAX_INFER_SECONDS = 20.0
 #: Memory the child may allocate (its data segment: heap and anonymous mappings, the
 #: model's weights and every tensor onnxruntime allocates): 2 GiB.
 MAX_SANDBOX_BYTES = 2 * 2**30
-#: Wall time a fresh child may take to start (Python, numpy and onnxruntime imported).
+#: Wall time a fresh child may take to start (Python and numpy imported).
 _START_SECONDS = 60.0
+#: Modules a child may import as soon as it starts (``Sandbox(preload=...)``), before its
+#: first request: what shape inference and a session need.
+_PRELOADS = ("onnx", "onnxruntime")
 
 # The child: limits first, then the imports, then one request after another.
 _CHILD = r"""
@@ -83,6 +86,8 @@ def dims(vi):
             for d in t.shape.dim]
 
 send({"ok": True, "ready": True})  # each request imports what it needs (onnx or onnxruntime)
+for name in sys.argv[2:]:  # what the parent said its first request needs, imported while
+    __import__(name)       # the parent does its own work (a request waits for it)
 session = None
 while True:
     request = json.loads(read_frame())
@@ -139,18 +144,31 @@ class Sandbox:
     manager) to end the child; it also ends when this object is collected.
     """
 
-    def __init__(self, memory_bytes: int | None = None) -> None:
+    def __init__(self, memory_bytes: int | None = None, preload: Sequence[str] = (),
+                 wait: bool = True) -> None:
         self.memory_bytes = int(memory_bytes or MAX_SANDBOX_BYTES)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(self.memory_bytes)],
+            [sys.executable, "-c", _CHILD, str(self.memory_bytes),
+             *[m for m in preload if m in _PRELOADS]],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
                  "MALLOC_ARENA_MAX": "2"})
-        try:  # the child's start (Python, onnx, onnxruntime) is not the model's time
+        self._started = False
+        if wait:
+            self._wait_started()
+
+    def _wait_started(self) -> None:
+        """The child's start (Python and numpy; not the model's time), waited for once:
+        at construction, or (``wait=False``, a child started early beside the parent's
+        own work) before the first request."""
+        if self._started:
+            return
+        try:
             self._reply("starting the audit's child process", _START_SECONDS)
         except BaseException:
             self.close()
             raise
+        self._started = True
 
     # -- plumbing --------------------------------------------------------------------
     def close(self) -> None:
@@ -177,6 +195,7 @@ class Sandbox:
             pass
 
     def _send(self, header: dict, blobs: Sequence[bytes] = ()) -> None:
+        self._wait_started()
         try:
             raw = json.dumps(header).encode()
             self._proc.stdin.write(struct.pack("<Q", len(raw)) + raw)
@@ -263,10 +282,19 @@ def session(model_bytes: bytes, threads: int | None = None) -> Sandbox:
         raise
 
 
-def inferred_sizes(model) -> dict[str, list[int | None]]:
-    """Shape inference of ``model`` (an ``onnx.ModelProto``) in a fresh child within
-    :data:`MAX_INFER_SECONDS` and :data:`MAX_SANDBOX_BYTES`: ``{tensor: dims}``, a dim
-    None where unknown. Raises :class:`SandboxError` past a budget, RuntimeError when
-    shape inference itself fails."""
-    with Sandbox() as box:
+def early() -> Sandbox:
+    """A child started now, without waiting for it, importing onnx at once: the audit
+    starts it before its own imports and parsing, so the child's start runs beside them
+    (:func:`inferred_sizes` with ``box=``, then its session). Close it when done."""
+    return Sandbox(preload=("onnx",), wait=False)
+
+
+def inferred_sizes(model, box: Sandbox | None = None) -> dict[str, list[int | None]]:
+    """Shape inference of ``model`` (an ``onnx.ModelProto``) in a child (``box``, or a
+    fresh one) within :data:`MAX_INFER_SECONDS` and :data:`MAX_SANDBOX_BYTES`:
+    ``{tensor: dims}``, a dim None where unknown. Raises :class:`SandboxError` past a
+    budget, RuntimeError when shape inference itself fails."""
+    if box is not None:
         return box.infer(model.SerializeToString())
+    with Sandbox() as fresh:
+        return fresh.infer(model.SerializeToString())
