@@ -42,7 +42,8 @@ MAX_INFER_SECONDS = 20.0
 #: Memory the child may allocate (its data segment: heap and anonymous mappings, the
 #: model's weights and every tensor onnxruntime allocates): 2 GiB.
 MAX_SANDBOX_BYTES = 2 * 2**30
-#: Wall time a fresh child may take to start (Python and numpy imported).
+#: Wall time a fresh child may take to start (Python alone: each request loads what it
+#: needs, onnx's shape inference or onnxruntime).
 _START_SECONDS = 60.0
 #: Modules a child may import as soon as it starts (``Sandbox(preload=...)``), before its
 #: first request: what shape inference and a session need.
@@ -54,7 +55,6 @@ import io, json, os, resource, struct, sys
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-import numpy as np
 
 rfd, wfd = sys.stdin.buffer, sys.stdout.buffer
 
@@ -68,6 +68,7 @@ def read_frame():
 def send(header, arrays=()):
     blobs = []
     for a in arrays:
+        import numpy as np
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
         blobs.append(buf.getvalue())
@@ -85,24 +86,46 @@ def dims(vi):
     return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
             for d in t.shape.dim]
 
-send({"ok": True, "ready": True})  # each request imports what it needs (onnx or onnxruntime)
-for name in sys.argv[2:]:  # what the parent said its first request needs, imported while
-    __import__(name)       # the parent does its own work (a request waits for it)
+def onnx_inference():
+    # ONNX shape inference is onnx's C++ extension, and its result a ModelProto: those two
+    # modules loaded from onnx's folder without the package's __init__, which imports
+    # ml_dtypes, numpy and onnx's Python helpers (about 1 s of CPU; these two, 0.06 s)
+    import importlib.machinery, importlib.util
+    folder = importlib.util.find_spec("onnx").submodule_search_locations
+    loaded = []
+    for name in ("onnx.onnx_cpp2py_export", "onnx.onnx_ml_pb2"):
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.machinery.PathFinder.find_spec(name, folder)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        loaded.append(module)
+    return loaded[0].shape_inference.infer_shapes, loaded[1].ModelProto
+
+def load(name):
+    if name == "onnx":
+        return onnx_inference()
+    import onnxruntime
+    return onnxruntime
+
+send({"ok": True, "ready": True})  # each request loads what it needs (onnx or onnxruntime)
+for name in sys.argv[2:]:  # what the parent said its first request needs, loaded while
+    load(name)             # the parent does its own work (a request waits for it)
 session = None
 while True:
     request = json.loads(read_frame())
     try:
         if request["op"] == "infer":
-            import onnx
-            model = onnx.load_from_string(read_frame())
-            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False,
-                                                         data_prop=True)
-            del model
+            infer_shapes, ModelProto = onnx_inference()
+            # onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
+            # data_prop=True) on the model's bytes, as that function calls it
+            inferred = ModelProto.FromString(infer_shapes(read_frame(), False, False, True))
             g = inferred.graph
             sizes = {vi.name: dims(vi) for vi in [*g.input, *g.value_info, *g.output]}
             send({"ok": True, "dims": {k: v for k, v in sizes.items() if v is not None}})
         elif request["op"] == "session":
-            import onnxruntime as ort
+            ort = load("onnxruntime")
             options = ort.SessionOptions()
             options.log_severity_level = 3
             if request.get("threads"):
@@ -111,6 +134,7 @@ while True:
                                            providers=["CPUExecutionProvider"])
             send({"ok": True})
         elif request["op"] == "run":
+            import numpy as np
             feeds = {name: np.load(io.BytesIO(read_frame()), allow_pickle=False)
                      for name in request["feeds"]}
             outs = session.run(request["outputs"], feeds)
