@@ -168,8 +168,9 @@ def _zoo_exports(folder: Path) -> dict[str, Path]:
 def bench_cold_cli(repeats: int) -> list[dict]:
     """``python -m core.audit MODEL.onnx --no-probes`` in a fresh process, wall time, on the
     zoo's largest networks (the most ONNX nodes, and the largest file, of both shelves),
-    side by side with a bare ``python -c pass`` in the same rounds (the order rotated each
-    round; the first round warms the disk cache and is dropped). Median of ``repeats``."""
+    side by side with a bare ``python -c pass`` and ``python -c "import onnx"`` in the same
+    rounds (the order rotated each round; the first round warms the disk cache and is
+    dropped). Median of ``repeats``; each row also gives its ratio to both."""
     import subprocess
     import tempfile
 
@@ -187,7 +188,8 @@ def bench_cold_cli(repeats: int) -> list[dict]:
         kbytes = {n: round(p.stat().st_size / 1e3) for n, p in paths.items()}
         picks = dict.fromkeys([max(nodes, key=nodes.get),
                                max(paths, key=kbytes.get)])
-        jobs = {"python -c pass": [sys.executable, "-c", "pass"]}
+        jobs = {"python -c pass": [sys.executable, "-c", "pass"],
+                "python -c 'import onnx'": [sys.executable, "-c", "import onnx"]}
         for name in picks:
             jobs[name] = [sys.executable, "-c", code, str(paths[name]),
                           str(Path(tmp) / f"{name}.json")]
@@ -201,16 +203,22 @@ def bench_cold_cli(repeats: int) -> list[dict]:
                                      check=True)
                 if i:
                     times[key].append(time.perf_counter() - start)
-                if key != "python -c pass":
+                if key in picks:
                     torch_seen[key] = out.stdout.split()[-2] == "1"
     bare = statistics.median(times["python -c pass"])
+    onnx_s = statistics.median(times["python -c 'import onnx'"])
     rows = [{"what": "cold start, bare", "model": "python -c pass", "route": None,
-             "median_s": round(bare, 3)}]
+             "median_s": round(bare, 3)},
+            {"what": "cold start, onnx imported", "model": "python -c 'import onnx'",
+             "route": None, "median_s": round(onnx_s, 3), "bare_python_s": round(bare, 3),
+             "x_bare": round(onnx_s / bare, 1)}]
     for name in picks:
         seconds = statistics.median(times[name])
         rows.append({"what": "cold CLI, no probes", "model": name, "route": "torchscript",
                      "onnx_nodes": nodes[name], "onnx_kB": kbytes[name],
                      "median_s": round(seconds, 3), "bare_python_s": round(bare, 3),
+                     "x_bare": round(seconds / bare, 1),
+                     "x_import_onnx": round(seconds / onnx_s, 2),
                      "goal_s": GOAL_COLD_CLI_S, "meets_goal": seconds < GOAL_COLD_CLI_S,
                      "imports_torch": torch_seen[name]})
     return rows
@@ -277,7 +285,8 @@ def main() -> None:
     if args.cold:
         rows = bench_cold_cli(args.repeats)
         print_table(rows, ["what", "model", "onnx_nodes", "onnx_kB", "median_s",
-                           "bare_python_s", "goal_s", "meets_goal", "imports_torch"])
+                           "bare_python_s", "x_bare", "x_import_onnx", "goal_s", "meets_goal",
+                           "imports_torch"])
         path = write_results("audit_cold", rows, goals={"cold_cli_s": GOAL_COLD_CLI_S},
                              repeats=args.repeats)
         print(f"\nwrote {path.relative_to(ROOT)}")

@@ -462,8 +462,8 @@ def _shape_text(dims) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
 
 
-def _session(data: bytes, threads: int | None = None):
-    return sandbox.session(data, threads)  # a child process with time and memory budgets
+def _session(box: sandbox.Sandbox, data: bytes, threads: int | None = None):
+    return box.open(data, threads)  # the child process with time and memory budgets
 
 
 def _ort_error(err: Exception, shape: Sequence[int]) -> AuditError:
@@ -498,9 +498,23 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
     ``output`` names the graph output to audit (its name or index); by default the
     largest image-like one, and the report says which (``output_name``).
     """
+    t0 = time.perf_counter()
+    # the sandbox's child (shape inference, then the session) starts first: its Python and
+    # onnx imports run beside this process's own (onnx, the parsing and the checks)
+    box = sandbox.early()
+    try:
+        return _audit_in(box, t0, source, input_shape, probes=probes, image=image, name=name,
+                         max_bytes=max_bytes, seed=seed, threads=threads, external=external,
+                         output=output)
+    finally:
+        box.close()
+
+
+def _audit_in(box: sandbox.Sandbox, t0: float, source, input_shape, *, probes, image, name,
+              max_bytes, seed, threads, external, output) -> AuditReport:
+    """:func:`audit_onnx` with its sandbox child ``box`` started."""
     import onnx
 
-    t0 = time.perf_counter()
     if name is None:
         name = Path(source).name if isinstance(source, (str, Path)) else "uploaded model"
     data = read_model_bytes(source, max_bytes)
@@ -515,9 +529,12 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
                                  threads=threads, t0=t0)
     input_name, shape, notes = _fix_input(model, input_shape)
     g = OnnxGraph(model)
+    for node, f in _onnx_candidates(g):  # strides and kernels read from the attributes:
+        if f.op not in ("Resize", "Upsample"):  # refused before shape inference (a resize's
+            guard.check_layer(node, f, g.array, g.sizes)  # factor waits for the sizes)
     folded = fold_shape_inputs(model, g)
     try:
-        g.sizes.update(sandbox.inferred_sizes(model))  # bounded in time and memory
+        g.sizes.update(sandbox.inferred_sizes(model, box))  # bounded in time and memory
     except AuditError:
         raise
     except Exception as err:  # noqa: BLE001 - shape inference is best effort
@@ -551,7 +568,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         for n in extra:
             model.graph.output.append(onnx.ValueInfoProto(name=n))
         try:
-            session = _session(model.SerializeToString(), threads)
+            session = _session(box, model.SerializeToString(), threads)
             outs = session.run(missing, {input_name: trace_input(shape, seed).astype(dtype)})
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own types
             raise _ort_error(err, shape) from err
@@ -591,7 +608,7 @@ def audit_onnx(source: bytes | str | Path, input_shape: Sequence[int] | None = N
         guard.check_probe_budget(shape, out_dims)
         t1 = time.perf_counter()
         try:
-            session = session or _session(data, threads)
+            session = session or _session(box, data, threads)
         except Exception as err:  # noqa: BLE001
             raise _ort_error(err, shape) from err
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from .limits import AuditError
 
-__all__ = ["MAX_INFER_SECONDS", "MAX_RUN_SECONDS", "MAX_SANDBOX_BYTES", "Sandbox",
+__all__ = ["MAX_INFER_SECONDS", "MAX_RUN_SECONDS", "MAX_SANDBOX_BYTES", "Sandbox", "early",
            "inferred_sizes"]
 
 #: Wall time of creating the model's onnxruntime session, and of each run of it (one probe,
@@ -42,8 +42,12 @@ MAX_INFER_SECONDS = 20.0
 #: Memory the child may allocate (its data segment: heap and anonymous mappings, the
 #: model's weights and every tensor onnxruntime allocates): 2 GiB.
 MAX_SANDBOX_BYTES = 2 * 2**30
-#: Wall time a fresh child may take to start (Python, numpy and onnxruntime imported).
+#: Wall time a fresh child may take to start (Python alone: each request loads what it
+#: needs, onnx's shape inference or onnxruntime).
 _START_SECONDS = 60.0
+#: Modules a child may import as soon as it starts (``Sandbox(preload=...)``), before its
+#: first request: what shape inference and a session need.
+_PRELOADS = ("onnx", "onnxruntime")
 
 # The child: limits first, then the imports, then one request after another.
 _CHILD = r"""
@@ -51,7 +55,6 @@ import io, json, os, resource, struct, sys
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-import numpy as np
 
 rfd, wfd = sys.stdin.buffer, sys.stdout.buffer
 
@@ -65,6 +68,7 @@ def read_frame():
 def send(header, arrays=()):
     blobs = []
     for a in arrays:
+        import numpy as np
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
         blobs.append(buf.getvalue())
@@ -82,22 +86,46 @@ def dims(vi):
     return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
             for d in t.shape.dim]
 
-send({"ok": True, "ready": True})  # each request imports what it needs (onnx or onnxruntime)
+def onnx_inference():
+    # ONNX shape inference is onnx's C++ extension, and its result a ModelProto: those two
+    # modules loaded from onnx's folder without the package's __init__, which imports
+    # ml_dtypes, numpy and onnx's Python helpers (about 1 s of CPU; these two, 0.06 s)
+    import importlib.machinery, importlib.util
+    folder = importlib.util.find_spec("onnx").submodule_search_locations
+    loaded = []
+    for name in ("onnx.onnx_cpp2py_export", "onnx.onnx_ml_pb2"):
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.machinery.PathFinder.find_spec(name, folder)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        loaded.append(module)
+    return loaded[0].shape_inference.infer_shapes, loaded[1].ModelProto
+
+def load(name):
+    if name == "onnx":
+        return onnx_inference()
+    import onnxruntime
+    return onnxruntime
+
+send({"ok": True, "ready": True})  # each request loads what it needs (onnx or onnxruntime)
+for name in sys.argv[2:]:  # what the parent said its first request needs, loaded while
+    load(name)             # the parent does its own work (a request waits for it)
 session = None
 while True:
     request = json.loads(read_frame())
     try:
         if request["op"] == "infer":
-            import onnx
-            model = onnx.load_from_string(read_frame())
-            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False,
-                                                         data_prop=True)
-            del model
+            infer_shapes, ModelProto = onnx_inference()
+            # onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
+            # data_prop=True) on the model's bytes, as that function calls it
+            inferred = ModelProto.FromString(infer_shapes(read_frame(), False, False, True))
             g = inferred.graph
             sizes = {vi.name: dims(vi) for vi in [*g.input, *g.value_info, *g.output]}
             send({"ok": True, "dims": {k: v for k, v in sizes.items() if v is not None}})
         elif request["op"] == "session":
-            import onnxruntime as ort
+            ort = load("onnxruntime")
             options = ort.SessionOptions()
             options.log_severity_level = 3
             if request.get("threads"):
@@ -106,6 +134,7 @@ while True:
                                            providers=["CPUExecutionProvider"])
             send({"ok": True})
         elif request["op"] == "run":
+            import numpy as np
             feeds = {name: np.load(io.BytesIO(read_frame()), allow_pickle=False)
                      for name in request["feeds"]}
             outs = session.run(request["outputs"], feeds)
@@ -139,18 +168,31 @@ class Sandbox:
     manager) to end the child; it also ends when this object is collected.
     """
 
-    def __init__(self, memory_bytes: int | None = None) -> None:
+    def __init__(self, memory_bytes: int | None = None, preload: Sequence[str] = (),
+                 wait: bool = True) -> None:
         self.memory_bytes = int(memory_bytes or MAX_SANDBOX_BYTES)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(self.memory_bytes)],
+            [sys.executable, "-c", _CHILD, str(self.memory_bytes),
+             *[m for m in preload if m in _PRELOADS]],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
                  "MALLOC_ARENA_MAX": "2"})
-        try:  # the child's start (Python, onnx, onnxruntime) is not the model's time
+        self._started = False
+        if wait:
+            self._wait_started()
+
+    def _wait_started(self) -> None:
+        """The child's start (Python and numpy; not the model's time), waited for once:
+        at construction, or (``wait=False``, a child started early beside the parent's
+        own work) before the first request."""
+        if self._started:
+            return
+        try:
             self._reply("starting the audit's child process", _START_SECONDS)
         except BaseException:
             self.close()
             raise
+        self._started = True
 
     # -- plumbing --------------------------------------------------------------------
     def close(self) -> None:
@@ -177,6 +219,7 @@ class Sandbox:
             pass
 
     def _send(self, header: dict, blobs: Sequence[bytes] = ()) -> None:
+        self._wait_started()
         try:
             raw = json.dumps(header).encode()
             self._proc.stdin.write(struct.pack("<Q", len(raw)) + raw)
@@ -263,10 +306,19 @@ def session(model_bytes: bytes, threads: int | None = None) -> Sandbox:
         raise
 
 
-def inferred_sizes(model) -> dict[str, list[int | None]]:
-    """Shape inference of ``model`` (an ``onnx.ModelProto``) in a fresh child within
-    :data:`MAX_INFER_SECONDS` and :data:`MAX_SANDBOX_BYTES`: ``{tensor: dims}``, a dim
-    None where unknown. Raises :class:`SandboxError` past a budget, RuntimeError when
-    shape inference itself fails."""
-    with Sandbox() as box:
+def early() -> Sandbox:
+    """A child started now, without waiting for it, importing onnx at once: the audit
+    starts it before its own imports and parsing, so the child's start runs beside them
+    (:func:`inferred_sizes` with ``box=``, then its session). Close it when done."""
+    return Sandbox(preload=("onnx",), wait=False)
+
+
+def inferred_sizes(model, box: Sandbox | None = None) -> dict[str, list[int | None]]:
+    """Shape inference of ``model`` (an ``onnx.ModelProto``) in a child (``box``, or a
+    fresh one) within :data:`MAX_INFER_SECONDS` and :data:`MAX_SANDBOX_BYTES`:
+    ``{tensor: dims}``, a dim None where unknown. Raises :class:`SandboxError` past a
+    budget, RuntimeError when shape inference itself fails."""
+    if box is not None:
         return box.infer(model.SerializeToString())
+    with Sandbox() as fresh:
+        return fresh.infer(model.SerializeToString())

@@ -746,3 +746,25 @@ def test_audit_findings_are_a_live_audit_of_the_shipped_checkpoints(shipped_audi
         f"at epoch {epoch} the test measures",
         f"ICNR takes a randomly initialised ESPCN's score from "
         f"{fix['original_at_init'] * 1e3:.0f} to {fix['fixed_at_init'] * 1e3:.2f} ×10⁻³.")
+
+
+def test_audit_cold_figures_are_audit_cold_json():
+    """The audit section's speed paragraph: each cold command line's median, the bare
+    python and ``import onnx`` beside it, the ratios and the load, from audit_cold.json."""
+    r = results("audit_cold")
+    readme = flat((ROOT / "README.md").read_text(encoding="utf-8"))
+    rows = {row["model"]: row for row in r["rows"]}
+    bare, onnx = rows["python -c pass"], rows["python -c 'import onnx'"]
+    cli = [row for row in r["rows"] if row["what"] == "cold CLI, no probes"]
+    assert cli and all(row["meets_goal"] == (row["median_s"] < row["goal_s"]) for row in cli)
+    ratios = " and ".join(f"{row['x_import_onnx']:.2f}" for row in cli)
+    expected = [f"load average {r['machine']['load_average_1min']:.1f} on 2 cores",
+                f"beside a bare `python -c pass` at {bare['median_s']:.3f} s and "
+                f"`python -c \"import onnx\"` at {onnx['median_s']:.2f} s in the same rounds "
+                f"({ratios} times that "
+                "import); goal < 2 s"]
+    expected += [f"{row['model']} ({row['onnx_nodes']} nodes, {row['onnx_kB']} kB) "
+                 f"**{row['median_s']:.2f} s**" for row in cli]
+    missing = [t for t in expected if flat(t) not in readme]
+    assert not missing, "README.md's cold paragraph should say:\n\n" + "\n\n".join(missing)
+    assert not any(row["imports_torch"] for row in cli)
