@@ -256,6 +256,6 @@ def render_sound_step() -> None:
                  result.spec.rate_out)
     panels = [(f"{r.spec.name}", r.spec_out) for r in results]
     show_plot(spectrogram_figure(panels, results[0].tones, first.period, first.rate_out),
-              key="story-sound-spectrogram", height=340, present_height=360)
+              key="story-sound-spectrogram", height=300, present_height=290)
     if not presenting():
         st.caption(tones_sentence(results[0]))
