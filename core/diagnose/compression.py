@@ -115,7 +115,8 @@ def block_growth_p(grey: np.ndarray, old: tuple[int, int], new: tuple[int, int],
     hb, wb = (h - oy) // BLOCK * BLOCK, (w - ox) // BLOCK * BLOCK
     blocks = grey[oy:oy + hb, ox:ox + wb].reshape(hb // BLOCK, BLOCK, wb // BLOCK, BLOCK)
     dct = _dct_matrix()
-    coeffs = np.einsum("ky,aybx,lx->abkl", dct, blocks, dct).reshape(-1, BLOCK, BLOCK)
+    blocks = blocks.transpose(0, 2, 1, 3).reshape(-1, BLOCK, BLOCK)  # (n, 8, 8)
+    coeffs = dct @ blocks @ dct.T  # each block's DCT
     n = coeffs.shape[0]
     if n < 4:
         return 1.0
