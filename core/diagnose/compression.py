@@ -17,6 +17,11 @@ pattern differs from the blocks'.
 Measured on the packaged photographs (``benchmarks/diagnose.py``): the ratio reads
 1.00-1.05 on the PNGs and above :data:`BLOCK_RATIO` at JPEG qualities up to 90; above
 that the blocks are too faint to matter to the test, and a file's format still says JPEG.
+
+A network's grid inside a JPEG is requantised with the blocks and echoes at their period
+(a 4x4 grid reads 4x8): :func:`block_growth_p` tells the echo from a grid that really
+repeats every 8 pixels, from the blocks' own DCT coefficients
+(:func:`core.diagnose.lattice.find_grid` asks it before a grid grows within the block).
 """
 
 from __future__ import annotations
