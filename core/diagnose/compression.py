@@ -17,6 +17,11 @@ pattern differs from the blocks'.
 Measured on the packaged photographs (``benchmarks/diagnose.py``): the ratio reads
 1.00-1.05 on the PNGs and above :data:`BLOCK_RATIO` at JPEG qualities up to 90; above
 that the blocks are too faint to matter to the test, and a file's format still says JPEG.
+
+A network's grid inside a JPEG is requantised with the blocks and echoes at their period
+(a 4x4 grid reads 4x8): :func:`block_growth_p` tells the echo from a grid that really
+repeats every 8 pixels, from the blocks' own DCT coefficients
+(:func:`core.diagnose.lattice.find_grid` asks it before a grid grows within the block).
 """
 
 from __future__ import annotations
@@ -67,3 +72,65 @@ def jpeg_blocks(detail: np.ndarray, *, from_file: bool = False) -> JpegBlocks:
         offsets.append((k + 1 + 2) % BLOCK)  # step k -> k + 1; the detail starts 2 px in
     found = from_file or min(ratios) >= BLOCK_RATIO
     return JpegBlocks(found, (ratios[0], ratios[1]), (offsets[0], offsets[1]), from_file)
+
+
+#: In a JPEG, growth of a grid within the 8x8 block is the network's only when the block
+#: DCT coefficients the smaller grid cannot reach hold power at this false-positive rate.
+ECHO_ALPHA = 0.01
+
+
+def _dct_matrix() -> np.ndarray:
+    """The orthonormal 8-point DCT-II, ``(8, 8)``: row ``k`` is basis function ``k``."""
+    k, y = np.arange(BLOCK)[:, None], np.arange(BLOCK)[None, :]
+    basis = np.cos(np.pi * (2 * y + 1) * k / (2 * BLOCK))
+    basis[0] /= np.sqrt(2.0)
+    return basis * np.sqrt(2.0 / BLOCK)
+
+
+def reachable(period: int) -> np.ndarray:
+    """Boolean ``(8,)``: the DCT coefficients of an 8-pixel block that a pattern repeating
+    every ``period`` pixels (``period`` divides 8) can reach."""
+    dct = _dct_matrix()
+    phases = np.arange(BLOCK) % period  # one pattern per phase: its indicator, tiled
+    indicators = (phases[None, :] == np.arange(period)[:, None]).astype(float)  # (period, 8)
+    return np.abs(indicators @ dct.T).max(axis=0) > 1e-9
+
+
+def block_growth_p(grey: np.ndarray, old: tuple[int, int], new: tuple[int, int],
+                   offset: tuple[int, int] = (0, 0)) -> float:
+    """The p-value of growing a grid from periods ``old`` to ``new`` (each dividing 8) in a
+    JPEG, against the growth being the encoder's echo of the ``old`` grid.
+
+    A JPEG quantises each 8x8 block's DCT coefficients on its own. Averaged over the
+    blocks, what that does to a grid repeating in every block is to shrink each of the
+    grid's DCT coefficients by its own factor (the dead zone around 0 swallows small ones
+    more often); a shrink that differs from coefficient to coefficient no longer repeats
+    at the grid's periods: it *echoes* at the block's (a 4x4 grid reads 4x8 or 8x8), but
+    it stays on the coefficients the grid had. A network's grid at the larger periods also
+    puts power on the coefficients only they reach (:func:`reachable`). So: the blocks of
+    the luma ``grey`` (starting at ``offset``), each one's DCT; on those coefficients,
+    the mean over the blocks squared over its variance (the blocks' spread over their
+    count) is a chi-square variable with one degree of freedom each when no grid is
+    there; the p-value of their sum.
+    """
+    from scipy.special import gammaincc
+
+    h, w = grey.shape
+    oy, ox = offset[0] % BLOCK, offset[1] % BLOCK
+    hb, wb = (h - oy) // BLOCK * BLOCK, (w - ox) // BLOCK * BLOCK
+    blocks = grey[oy:oy + hb, ox:ox + wb].reshape(hb // BLOCK, BLOCK, wb // BLOCK, BLOCK)
+    dct = _dct_matrix()
+    blocks = blocks.transpose(0, 2, 1, 3).reshape(-1, BLOCK, BLOCK)  # (n, 8, 8)
+    coeffs = dct @ blocks @ dct.T  # each block's DCT
+    n = coeffs.shape[0]
+    if n < 4:
+        return 1.0
+    mean = coeffs.mean(axis=0)
+    var = coeffs.var(axis=0, ddof=1) / n
+    only_new = (reachable(new[0])[:, None] & reachable(new[1])[None, :]) \
+        & ~(reachable(old[0])[:, None] & reachable(old[1])[None, :])
+    k = int(only_new.sum())
+    if k == 0:
+        return 1.0
+    stat = float(np.sum(mean[only_new] ** 2 / np.maximum(var[only_new], 1e-30)))
+    return float(gammaincc(k / 2.0, stat / 2.0))

@@ -111,7 +111,12 @@ def diagnose(source, *, name: str | None = None, alpha: float = ALPHA,
     grey = luma(pixels)  # (H, W)
     fine = detail(grey)
     blocks = jpeg_blocks(fine, from_file=is_jpeg_file)
-    finding = find_grid(grey, alpha=alpha, jpeg_lines=blocks.found, fine=fine)
+    # A JPEG file's blocks start at its first pixel, unless it was cropped to MAX_SIDE;
+    # otherwise where the pixels show them.
+    cropped = max(grey.shape) >= MAX_SIDE
+    offset = (0, 0) if blocks.from_file and not cropped else blocks.offset
+    finding = find_grid(grey, alpha=alpha, jpeg_lines=blocks.found, fine=fine,
+                        block_offset=offset)
     rows_cols = finding.periods or (4, 4)
     amp = grid_amplitude(fine, *rows_cols, finding.null)
     grid = finding.periods is not None and 255.0 * amp.rms >= MIN_GRID_LEVELS

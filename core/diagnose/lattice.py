@@ -69,6 +69,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..maths.metrics import high_pass
+from .compression import BLOCK, ECHO_ALPHA, block_growth_p
 
 #: Family-wise false-positive rate of the detection, over every class tested.
 ALPHA = 0.01
@@ -395,7 +396,8 @@ MAX_ROUNDS = 8
 #: network output's spectrum has strong images of its content around the lattice; with 4,
 #: the shipped deconv3 at epoch 1 read 4 x 16 instead of 4 x 4).
 MAX_GROWTH = 2
-#: In a JPEG, the least share of the grid's power a class adding a factor 2 must carry.
+#: In a JPEG, the least share of the grid's power a class must carry when it adds a
+#: factor 2 beyond the 8x8 block (a period-3 grid's echoes repeat every 24 pixels).
 JPEG_SHARE = 0.1
 #: Significant classes tried a round, strongest first, for the lock to the lattice.
 MAX_CANDIDATES = 4
@@ -424,7 +426,8 @@ def _twos(n: int) -> int:
 
 def _next_class(d: np.ndarray, evidence: LatticeEvidence, sig: np.ndarray,
                 periods: tuple[int, int] | None, square_limit: int,
-                jpeg_lines: bool, energy: float) -> tuple[int, int] | None:
+                energy: float, grey: np.ndarray | None = None,
+                block_offset: tuple[int, int] = (0, 0)) -> tuple[int, int] | None:
     """The class a round adds to the grid, or None.
 
     The first round takes the strongest significant class (the most power beyond the
@@ -432,12 +435,19 @@ def _next_class(d: np.ndarray, evidence: LatticeEvidence, sig: np.ndarray,
     significant, never as strong); later ones the significant class that grows the grid
     least (ties: the stronger), so a grid's periods build up
     from its factors and a stray class far beyond it (the picture's own strong edges)
-    comes last. Refused: a square period over ``square_limit`` or over
-    :data:`MAX_GROWTH` times the grid's so far; in a JPEG, a class that adds a factor 2
-    to a period and carries under :data:`JPEG_SHARE` of the grid's power so far (the 8x8
-    blocks requantise a grid, and their products with it repeat at the grid's period times
-    a power of 2: weaker echoes, not the network's); and a class that does not peak on the
-    lattice (:func:`on_lattice`). ``energy``: the grid's power so far.
+    comes last; in a JPEG (``grey`` given, the luma, with its blocks at ``block_offset``)
+    the first round tries classes that do not reach the block's period 8 first, so that a
+    grid's block echo (below) cannot stand in for the grid. Refused: a square period over
+    ``square_limit`` or over :data:`MAX_GROWTH` times the grid's so far; in a JPEG, growth
+    within the 8x8 block with no power of its own on the block DCT coefficients the grid so
+    far cannot reach (:func:`core.diagnose.compression.block_growth_p` over
+    :data:`~core.diagnose.compression.ECHO_ALPHA`: the encoder's requantisation of that
+    grid, not the network's); in a JPEG, growth beyond the block by a factor 2 within the
+    least common multiple of the grid's period and the block's that carries under
+    :data:`JPEG_SHARE` of the grid's power so far ``energy`` (the blocks' products with a
+    period-3 grid repeat every 24 pixels: weaker echoes; a period-8 grid is the same in
+    every block and has no echo at 16); and a class that does not peak on the lattice
+    (:func:`on_lattice`).
     """
     def grown(pq: tuple[int, int]) -> tuple[int, int]:
         p, q = pq
@@ -447,7 +457,12 @@ def _next_class(d: np.ndarray, evidence: LatticeEvidence, sig: np.ndarray,
     def strength(pq: tuple[int, int]) -> float:
         return -float(evidence.excess[pq[0] - 1, pq[1] - 1])
 
-    if periods is None:
+    def in_block(pq: tuple[int, int]) -> bool:  # both periods divide the block's
+        return BLOCK % pq[0] == 0 and BLOCK % pq[1] == 0
+
+    if periods is None and grey is not None:
+        order = sorted(classes, key=lambda pq: (in_block(pq) and BLOCK in pq, strength(pq)))
+    elif periods is None:
         order = sorted(classes, key=strength)
     else:
         order = sorted(classes, key=lambda pq: (math.lcm(*grown(pq)), strength(pq)))
@@ -460,9 +475,13 @@ def _next_class(d: np.ndarray, evidence: LatticeEvidence, sig: np.ndarray,
         if periods is not None:
             if square > MAX_GROWTH * math.lcm(*periods):
                 continue
-            if jpeg_lines and any(_twos(new) > _twos(old) for new, old
-                                  in zip((rows, cols), periods, strict=True)) \
-                    and -strength(pq) < JPEG_SHARE * energy:
+            if grey is not None and in_block((rows, cols)):
+                if (rows, cols) != periods and \
+                        block_growth_p(grey, periods, (rows, cols), block_offset) > ECHO_ALPHA:
+                    continue
+            elif grey is not None and -strength(pq) < JPEG_SHARE * energy and any(
+                    _twos(new) > _twos(old) and math.lcm(old, BLOCK) % new == 0
+                    for new, old in zip((rows, cols), periods, strict=True)):
                 continue
         if tried == MAX_CANDIDATES:
             return None
@@ -474,7 +493,7 @@ def _next_class(d: np.ndarray, evidence: LatticeEvidence, sig: np.ndarray,
 
 def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
               jpeg_lines: bool = False, fine: np.ndarray | None = None,
-              min_rms: float = 0.0) -> GridFinding:
+              min_rms: float = 0.0, block_offset: tuple[int, int] = (0, 0)) -> GridFinding:
     """The grid's periods, class by class.
 
     A strong grid leaks a little power onto every lattice frequency near its own (the
@@ -487,7 +506,9 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
     ones) and joins by least common multiple. At most :data:`MAX_ROUNDS` rounds; the
     grid's square period (the least common multiple of its row and column periods) at
     most the longest tested, and at most an eighth of the picture's shorter side. ``fine``: the picture's :func:`detail`, when the caller
-    has it already.
+    has it already. ``jpeg_lines``: the picture carries JPEG blocks, starting at
+    ``block_offset`` (row, column): block lines get their own null and block echoes of the
+    grid are refused (:func:`_next_class`).
     """
     d = detail(image) if fine is None else fine
     # The grid's square period (the lcm of rows and cols) must fit 8 times in the picture.
@@ -500,12 +521,14 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
     first = evidence_of_detail(d, null, max_period=max_period, alpha=alpha, dft=dft0)
     evidence, found = first, []
     periods: tuple[int, int] | None = None
-    energy = 0.0
+    grey = (image if np.ndim(image) == 2 else luma(image)) if jpeg_lines else None
+    energy = 0.0  # the grid's power so far
     for _ in range(MAX_ROUNDS):
         sig = evidence.significant(min_rms)
         if not sig.any():
             break
-        chosen = _next_class(d, evidence, sig, periods, square_limit, jpeg_lines, energy)
+        chosen = _next_class(d, evidence, sig, periods, square_limit, energy, grey,
+                             block_offset)
         if chosen is None:
             break
         p, q = chosen

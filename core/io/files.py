@@ -10,10 +10,12 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .text import clip, safe_text
+
+if TYPE_CHECKING:  # pandas takes a quarter to half a second to import: only read_csv_file
+    import pandas as pd  # needs it, and the diagnose command's every process opens files
 
 __all__ = ["atomic_write_bytes", "open_regular", "read_csv_file"]
 
@@ -67,6 +69,8 @@ def read_csv_file(path: str | Path, required: tuple[str, ...] = (), what: str = 
     """A CSV file as a DataFrame, or a ``ValueError`` naming the file and the problem when
     it is a link, not a regular file (a FIFO is refused, never waited on), larger than
     ``max_bytes``, not UTF-8, not CSV, or lacks a ``required`` column."""
+    import pandas as pd
+
     p = Path(path)
     where = f"{what} {clip(safe_text(p), 300)!r}"
     fd, size = open_regular(p, max_bytes, what)
