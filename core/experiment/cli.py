@@ -18,7 +18,7 @@ from .checkpoints import (
 )
 from .models import VARIANTS
 from .runfolder import check_output_folder, held_env, run_lock
-from .train import PROGRESS, TrainConfig, _dist_info, run
+from .train import PROGRESS, TrainConfig, dist_info, run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads is not None:
         torch.set_num_threads(max(1, a.threads))
     try:
-        if a.jobs > 1 and _dist_info()[0] == 1:
+        if a.jobs > 1 and dist_info()[0] == 1:
             return run_jobs(cfg, a.jobs, a.threads)
         run(cfg, progress=not a.no_progress)
     except ValueError as exc:  # TrainingError included

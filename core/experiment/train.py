@@ -255,7 +255,7 @@ def _load_resume(path: Path, model: TransformNet, opt: torch.optim.Optimizer,
 # ----------------------------------------------------------------------------- training
 
 
-def _dist_info() -> tuple[int, int, int]:
+def dist_info() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -524,7 +524,7 @@ def _repaired_history(out: Path, variant: str, existing: list[int],
 
 def run(cfg: TrainConfig, *, log=print, progress: bool = True) -> dict[str, list[dict[str, Any]]]:
     """Train every variant of ``cfg`` (in the order given); DDP when WORLD_SIZE > 1."""
-    world, rank, local = _dist_info()
+    world, rank, local = dist_info()
     device = _pick_device(cfg.device, local)
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":

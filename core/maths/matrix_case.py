@@ -73,15 +73,15 @@ def _is_number(text: str) -> bool:
 
 def format_grid(values: np.ndarray) -> str:
     """The inverse of :func:`parse_grid`: ``"1 2 3; 4 5 6"``."""
-    return "; ".join(" ".join(_fmt(v) for v in row) for row in np.asarray(values))
+    return "; ".join(" ".join(format_number(v) for v in row) for row in np.asarray(values))
 
 
-def _pair_text(pair: tuple[int, int]) -> str:
+def pair_text(pair: tuple[int, int]) -> str:
     """``(1, 1)`` -> ``"1"``; ``(0, 1)`` -> ``"(0, 1)"`` (as one would write it in PyTorch)."""
     return str(pair[0]) if pair[0] == pair[1] else str(tuple(pair))
 
 
-def _fmt(v: float) -> str:
+def format_number(v: float) -> str:
     v = float(v)
     return str(int(v)) if v.is_integer() else f"{v:.3g}"
 

@@ -19,9 +19,9 @@ from core.maths.matrix import (
 from core.maths.matrix_case import (
     MatrixCase,
     MatrixSpec,
-    _fmt,
-    _pair_text,
     build_case,
+    format_number,
+    pair_text,
 )
 from ui.common import explain, lazy_section
 from ui.plots import scale_for, show_plot, show_table
@@ -189,7 +189,7 @@ def matrix_figure(case: MatrixCase, *, transpose: bool = False, row: int | None 
                       annotate=annotate, faint_label="·")
     if taps.size <= MAX_HOVER_CELLS:
         # per cell: kernel position, its output (i, j), input cell index and (r, c), weight name
-        names = np.array([f"weight K[{a},{b}] = {_fmt(case.kernel[a, b])}"
+        names = np.array([f"weight K[{a},{b}] = {format_number(case.kernel[a, b])}"
                           for a in range(k_h) for b in range(k_w)]
                          + ["not covered by the kernel: 0"], dtype=object)
         rows = np.broadcast_to(np.arange(n_out)[:, None], taps.shape)
@@ -254,12 +254,12 @@ def row_equation(case: MatrixCase, pos: int) -> str:
     terms = []
     for r, c, a, b in case.footprint(pos):
         if 0 <= r < case.spec.in_h and 0 <= c < case.spec.in_w:
-            xv = _fmt(case.x[r, c])
-            terms.append(f"{_fmt(case.kernel[a, b])}·{f'({xv})' if xv.startswith('-') else xv}")
+            xv = format_number(case.x[r, c])
+            terms.append(f"{format_number(case.kernel[a, b])}·{f'({xv})' if xv.startswith('-') else xv}")
     shown = " + ".join(terms[:MAX_TERMS]) + (" + …" if len(terms) > MAX_TERMS else "")
     if not terms:
         shown = "0 (the kernel covers only padding here)"
-    return f"y[{i},{j}] = (row {pos} of C) · x = {shown} = {_fmt(case.y[i, j])}"
+    return f"y[{i},{j}] = (row {pos} of C) · x = {shown} = {format_number(case.y[i, j])}"
 
 
 def position_stepper(n_positions: int, *, key: str = "mx_pos") -> int:
@@ -417,7 +417,7 @@ def _transpose_constructions(case: MatrixCase, key: str) -> None:
     explain(
         "**Zero insertion** builds the same result with an ordinary convolution: put "
         f"`stride - 1 = {s.stride - 1}` zeros between the values, pad by "
-        f"`dilation·(k - 1) - padding` (plus `output_padding = {_pair_text(op)}` at the "
+        f"`dilation·(k - 1) - padding` (plus `output_padding = {pair_text(op)}` at the "
         "bottom/right), "
         "and slide the **flipped** kernel over it at stride 1."
     )
@@ -489,7 +489,7 @@ def _transpose_costs(case: MatrixCase) -> None:
     s = case.spec
     st.code(
         f"F.conv_transpose2d(y, K, stride={s.stride}, padding={s.padding}, "
-        f"dilation={s.dilation}, output_padding={_pair_text(case.comparison.output_padding)})",
+        f"dilation={s.dilation}, output_padding={pair_text(case.comparison.output_padding)})",
         language="python", wrap_lines=True,
     )
     st.markdown("**What each construction costs** (this configuration, one channel)")
