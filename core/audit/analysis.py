@@ -715,3 +715,20 @@ def resolution_warning(in_size: tuple[int, int] | None, out_size: tuple[int, int
             f"{out_size[0]}x{out_size[1]} px), but the {len(layers)} layer(s) found explain "
             f"{judged}: something resamples that the audit does not see, so 'no checkerboard "
             "layer' is not a verdict on this network"]
+
+
+@dataclass
+class Flow:
+    """What is known of one tensor: the level at which it was last an image, that
+    image's spatial size and channels, and the chain of calls since."""
+
+    level: float | None  # None: global context (a 1x1 pooled map), or unknown
+    ref: tuple[int, int] | None
+    channels: int | None
+    chain: tuple[str, ...] = ()
+    filters: list[Filter] = field(default_factory=list)
+    linear: bool = True
+    #: A data operation (a matmul, a linear layer) computed the chain: its end is a new
+    #: image at the chain's level, not pixels moved by reshapes.
+    mixed: bool = False
+    tail: Found | None = None  # the upsampler whose output the chain starts from

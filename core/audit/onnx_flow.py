@@ -12,7 +12,7 @@ it (DeepLabV3+'s image pooling) is not upsampling. Imports only the analysis sta
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from .analysis import (
     RESHAPE_OPS,
     Filter,
+    Flow,
     Found,
     depthwise_filter,
     level_factor,
@@ -35,20 +36,6 @@ SHAPE_OPS = frozenset({"Reshape", "Transpose", "Expand", "Tile", "Flatten", "Uns
 _NO_PIXELS = frozenset({"Shape", "Size", "Constant", "ConstantOfShape", "Range",
                         "NonZero"})
 _SCALAR_OPS = frozenset({"Mul", "Div", "Add", "Sub"})
-
-
-@dataclass
-class _Flow:
-    level: float | None
-    ref: tuple[int, int] | None
-    channels: int | None
-    chain: tuple[str, ...] = ()
-    filters: list[Filter] = field(default_factory=list)
-    linear: bool = True
-    #: A data operation (a matmul, a linear layer) computed the chain: its end is a new
-    #: image at the chain's level, not pixels moved by reshapes.
-    mixed: bool = False
-    tail: Found | None = None  # the upsampler whose output the chain starts from
 
 
 @dataclass
@@ -75,9 +62,9 @@ def trace_levels(nodes: Sequence[Any], sizes: dict[str, list[int | None]], input
     (``name_of``/``path_of`` name them)."""
     dims_in = sizes.get(input_name)
     batch = dims_in[0] if dims_in else None
-    state: dict[str, _Flow] = {}
+    state: dict[str, Flow] = {}
     if dims_in and len(dims_in) == 4:
-        state[input_name] = _Flow(1.0, (dims_in[2], dims_in[3]), dims_in[1])
+        state[input_name] = Flow(1.0, (dims_in[2], dims_in[3]), dims_in[1])
     by_node = {id(node): f for node, f in candidates}
     written = {f.tail for _, f in candidates} | {f.src for _, f in candidates}
     tails = {f.tail: f for _, f in candidates if f.tail}
@@ -95,7 +82,7 @@ def trace_levels(nodes: Sequence[Any], sizes: dict[str, list[int | None]], input
             new = f.level * factor if f.level is not None and factor is not None else None
             for out in node.output:
                 dims = sizes.get(out)
-                state[out] = _Flow(new, (dims[2], dims[3]) if _image_dims(dims, batch) else None,
+                state[out] = Flow(new, (dims[2], dims[3]) if _image_dims(dims, batch) else None,
                                    dims[1] if dims and len(dims) == 4 else None)
             continue
         if not ins:
@@ -126,39 +113,39 @@ def trace_levels(nodes: Sequence[Any], sizes: dict[str, list[int | None]], input
         if pooled and any(_image_dims(d := sizes.get(n), batch) and (d[2], d[3]) != (1, 1)
                           for n in ins):
             level = None  # global pooling (to 1x1, or to a vector): context, not a level
-        state[out] = _Flow(level, (dims[2], dims[3]) if _image_dims(dims, batch) else None,
+        state[out] = Flow(level, (dims[2], dims[3]) if _image_dims(dims, batch) else None,
                            dims[1] if dims and len(dims) == 4 else None)
     result.level = {name: flow.level for name, flow in state.items()}
     return result
 
 
-def _end_chain(flow: _Flow, node, dims, known: bool, result: Levels, name_of, path_of) -> _Flow:
+def _end_chain(flow: Flow, node, dims, known: bool, result: Levels, name_of, path_of) -> Flow:
     """A chain of shape ops reached an image: a pad or crop (same level), or a resampling
     written as reshapes (a new Found, unless a pattern already recorded it)."""
     hw = (int(dims[2]), int(dims[3]))
     if flow.mixed or not any(op in RESHAPE_OPS for op in flow.chain):
-        return _Flow(flow.level, hw, dims[1])
+        return Flow(flow.level, hw, dims[1])
     r = near_integer(hw[0] / flow.ref[0])
     level = flow.level * r if flow.level is not None else None
     if same_level(hw[0] / flow.ref[0]) and same_level(hw[1] / flow.ref[1]):
         if flow.tail is not None and flow.linear and flow.filters:
             flow.tail.filters.extend(flow.filters)  # a blur written with reshapes
             flow.tail.tail = node.output[0]
-        return _Flow(flow.level, hw, dims[1])
+        return Flow(flow.level, hw, dims[1])
     if known:  # already recorded by its pattern (zero insertion, unpooling)
-        return _Flow(level, hw, dims[1])
+        return Flow(level, hw, dims[1])
     found = reshape_resampling(flow.ref, hw, flow.channels, int(dims[1]), flow.chain,
                                flow.filters if flow.linear else [], flow.level)
     if found is None:
         result.unrecognised.append((node, f"reshapes change the spatial size from "
                                           f"{flow.ref[0]}x{flow.ref[1]} to {hw[0]}x{hw[1]} "
                                           "in a way the audit does not recognise"))
-        return _Flow(None, hw, dims[1])
+        return Flow(None, hw, dims[1])
     found.name = name_of(node)
     found.module_path = path_of(node)
     found.tail = node.output[0]
     result.found.append((node, found))
-    return _Flow(level, hw, dims[1])
+    return Flow(level, hw, dims[1])
 
 
 def _single_channel_filter(node, array) -> Filter | None:

@@ -15,12 +15,13 @@ Imported by :mod:`core.audit.torch_trace` only; torch is imported inside the fun
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from .analysis import (
     RESHAPE_OPS,
     Filter,
+    Flow,
     Found,
     depthwise_filter,
     near_integer,
@@ -37,23 +38,6 @@ SHAPE_OPS = frozenset({
 #: Linear steps a chain may hold and still hand its filters on.
 _SCALAR_OPS = frozenset({"add", "sub", "mul", "div", "iadd", "isub", "imul", "itruediv",
                          "truediv"})
-
-
-@dataclass
-class Flow:
-    """What is known of one tensor: the level at which it was last an image, that
-    image's spatial size and channels, and the chain of calls since."""
-
-    level: float | None  # None: global context (a 1x1 pooled map), or unknown
-    ref: tuple[int, int] | None
-    channels: int | None
-    chain: tuple[str, ...] = ()
-    filters: list[Filter] = field(default_factory=list)
-    linear: bool = True
-    #: A data operation (a matmul, a linear layer) computed the chain: its end is a new
-    #: image at the chain's level, not pixels moved by reshapes.
-    mixed: bool = False
-    tail: Found | None = None  # the upsampler whose output the chain starts from
 
 
 def tensors(value) -> list:
