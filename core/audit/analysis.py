@@ -171,35 +171,36 @@ _COPY_OPS = frozenset({"expand", "expand_as", "repeat", "repeat_interleave", "ti
                        "Tile"})
 
 
-def reshape_resampling(in_size: tuple[int, int], out_size: tuple[int, int],
+def reshape_resampling(in_size: tuple[int, ...], out_size: tuple[int, ...],
                        in_channels: int | None, out_channels: int, chain: Sequence[str],
                        filters: Sequence[Filter], level: float | None) -> Found | None:
-    """The resampling layer a chain of reshapes wrote between two images, from the sizes,
-    channels and the ops of the chain (torch call names or ONNX operators): pixel
-    unshuffle (C r^2 channels at 1/r: SpaceToDepth), pixel shuffle (C / r^2 at r:
-    DepthToSpace), zero insertion (a pad at r, same channels, with the fixed ``filters``
-    met on the chain) or nearest upsampling (an expand or tile at r); None when none fits
-    (the caller says it was not judged)."""
-    rh, rw = out_size[0] / in_size[0], out_size[1] / in_size[1]
-    if abs(rh - rw) > 1e-9 or in_channels is None:
+    """The resampling layer a chain of reshapes wrote between two images (or, at any rank,
+    two signals or volumes: sizes of 1 or 3 axes), from the sizes, channels and the ops of
+    the chain (torch call names or ONNX operators): pixel unshuffle (C r^d channels at 1/r:
+    SpaceToDepth), pixel shuffle (C / r^d at r: DepthToSpace), zero insertion (a pad at r,
+    same channels, with the fixed ``filters`` met on the chain) or nearest upsampling (an
+    expand or tile at r); None when none fits (the caller says it was not judged)."""
+    ratios = [o / i for i, o in zip(in_size, out_size, strict=True)]
+    rh, d = ratios[0], len(ratios)
+    if any(abs(rh - v) > 1e-9 for v in ratios) or in_channels is None:
         return None
     base = dict(name="", in_size=tuple(in_size), out_size=tuple(out_size),
                 in_channels=in_channels, out_channels=out_channels, level=level)
     if rh < 1:
         r = round(1 / rh)
-        if abs(1 / rh - r) > 1e-6 or r < 2 or out_channels != in_channels * r * r:
+        if abs(1 / rh - r) > 1e-6 or r < 2 or out_channels != in_channels * r ** d:
             return None
-        return Found(**base, op="SpaceToDepth", block=r, stride=(r, r))
+        return Found(**base, op="SpaceToDepth", block=r, stride=(r,) * d)
     r = round(rh)
     if abs(rh - r) > 1e-6 or r < 2:
         return None
-    if in_channels == out_channels * r * r:
-        return Found(**base, op="DepthToSpace", block=r, stride=(r, r), d2s_mode="CRD")
+    if in_channels == out_channels * r ** d:
+        return Found(**base, op="DepthToSpace", block=r, stride=(r,) * d, d2s_mode="CRD")
     if in_channels != out_channels:
         return None
     if any(op in ("pad", "Pad") for op in chain):
-        return Found(**base, op="ZeroInsertion", block=r, stride=(r, r), kernel=(1, 1),
-                     pads=(0, 0, 0, 0), filters=list(filters))
+        return Found(**base, op="ZeroInsertion", block=r, stride=(r,) * d, kernel=(1,) * d,
+                     pads=(0,) * (2 * d), filters=list(filters))
     if any(op in _COPY_OPS for op in chain):
         return Found(**base, op="Resize", mode="nearest")
     return None
@@ -287,19 +288,22 @@ def _dilate(weight: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _subpixel_gains(weight: np.ndarray, block: int, mode: str) -> np.ndarray:
-    """``(C_in, C_out, r, r)`` tap sums of the conv feeding a DepthToSpace.
+def subpixel_gains(weight: np.ndarray, block: int, mode: str = "CRD",
+                   dims: int = 2) -> np.ndarray:
+    """``(C_in, C_out, r, ..., r)`` tap sums (``dims`` phase axes) of the conv feeding a
+    DepthToSpace (a pixel shuffle of rank ``dims``).
 
-    CRD (PyTorch's PixelShuffle): channel ``c*r*r + a*r + b`` goes to phase ``(a, b)`` of
-    channel ``c``; DCR: channel ``(a*r + b)*C + c``.
+    CRD (PyTorch's PixelShuffle, and its 1-D/3-D versions): channel ``c*r*r + a*r + b`` goes
+    to phase ``(a, b)`` of channel ``c``; DCR: channel ``(a*r + b)*C + c``.
     """
-    sums = weight.reshape(weight.shape[0], weight.shape[1], -1).sum(axis=2)  # (C*r*r, C_in)
-    c = sums.shape[0] // (block * block)
+    sums = weight.reshape(weight.shape[0], weight.shape[1], -1).sum(axis=2)  # (C*r^d, C_in)
+    c = sums.shape[0] // (block ** dims)
+    phases = tuple(range(dims))
     if mode.upper() == "DCR":
-        g = sums.reshape(block, block, c, -1)  # (a, b, C_out, C_in)
-        return g.transpose(3, 2, 0, 1)
-    g = sums.reshape(c, block, block, -1)  # (C_out, a, b, C_in)
-    return g.transpose(3, 0, 1, 2)
+        g = sums.reshape(*(block,) * dims, c, -1)  # (a.., C_out, C_in)
+        return g.transpose(dims + 1, dims, *phases)
+    g = sums.reshape(c, *(block,) * dims, -1)  # (C_out, a.., C_in)
+    return g.transpose(dims + 1, 0, *(p + 1 for p in phases))
 
 
 def _gains(found: Found) -> tuple[np.ndarray | None, str | None]:
@@ -330,7 +334,7 @@ def _gains(found: Found) -> tuple[np.ndarray | None, str | None]:
     if found.op == "DepthToSpace" and found.block:
         if weight.ndim != 4 or weight.shape[0] % (found.block ** 2):
             return None, "the convolution feeding it does not fit the block size"
-        return _subpixel_gains(weight, found.block, found.d2s_mode), None
+        return subpixel_gains(weight, found.block, found.d2s_mode), None
     return None, None
 
 

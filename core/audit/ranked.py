@@ -12,10 +12,14 @@ input), its phase gains (:func:`core.maths.metrics.polyphase_gains` with ``dims`
 imbalance, and the same verdict rule (:func:`core.audit.verdict.layer_offends`).
 
 What is found: transposed convolutions, strided convolutions and poolings, nearest and
-linear resizes (``Resize``/``Upsample``, ``F.interpolate``) at an integer factor per axis.
-What is not: pixel-shuffle-like reshapes in 1-D/3-D and fixed filters after a layer (a
-layer is judged alone; a blur after it is not credited) - such a network reads "not
-judged" or "artifact", never a clean verdict it has not earned.
+linear resizes (``Resize``/``Upsample``, ``F.interpolate``) at an integer factor per axis,
+and pixel shuffles written as reshapes (``(N, C*r, L) -> (N, C, r, L) -> permute ->
+(N, C, L*r)``, its 3-D kin), recognised by the image audit's
+:func:`~core.audit.analysis.reshape_resampling` and judged as the 2-D sub-pixel layer is
+(phase gains from the convolution feeding it, :func:`~core.audit.analysis.subpixel_gains`).
+What is not: fixed filters after a layer (a layer is judged alone; a blur after it is not
+credited) - such a network reads "not judged" or "artifact", never a clean verdict it has
+not earned.
 
 A free length is audited at a stated default: one second of audio at
 :data:`~core.audit.limits.DEFAULT_AUDIO_RATE` Hz, i.e. ``ceil(rate / upsampling)`` frames,
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..maths.metrics import gain_imbalance, polyphase_gains
-from .analysis import layer_coverage
+from .analysis import layer_coverage, reshape_resampling, subpixel_gains
 from .limits import (
     MAX_GAIN_ELEMENTS,
     MAX_KERNEL_EXTENT,
@@ -69,7 +73,7 @@ class RankedFound:
     """A candidate layer of a 1-D or 3-D network, every tuple one entry per axis."""
 
     name: str
-    op: str  # ConvTranspose, Conv, MaxPool, AveragePool, Resize
+    op: str  # ConvTranspose, Conv, MaxPool, AveragePool, Resize, DepthToSpace
     dims: int
     kernel: tuple[int, ...] | None = None
     stride: tuple[int, ...] | None = None
@@ -82,7 +86,8 @@ class RankedFound:
     out_channels: int | None = None
     in_size: tuple[int, ...] | None = None
     out_size: tuple[int, ...] | None = None
-    weight: np.ndarray | None = None  # ConvTranspose: (C_in, C_out / groups, *k)
+    weight: np.ndarray | None = None  # ConvTranspose: (C_in, C_out / groups, *k);
+    # DepthToSpace: the stride-1 Conv feeding it, (C_out * r^d, C_in, *k), or None
     module_path: str | None = None
     module: Any = None  # the live nn.Module (torch route)
     notes: list[str] = field(default_factory=list)
@@ -109,6 +114,9 @@ def _overlap_args(f: RankedFound) -> dict[str, tuple[int, ...]] | None:
                 "dilation": f.dilation or ones,
                 "output_padding": (f.output_padding or zeros) if f.op == "ConvTranspose"
                 else zeros}
+    if f.op == "DepthToSpace" and f.stride:
+        return {"kernel_size": f.stride, "stride": f.stride, "padding": zeros,
+                "dilation": ones, "output_padding": zeros}
     if f.op == "Resize":
         scale = _scale(f)
         length = {"nearest": 1, "linear": 2}.get((f.mode or "nearest").lower())
@@ -132,7 +140,33 @@ def _direction(f: RankedFound) -> str:
     if f.op == "Resize":
         scale = _scale(f)
         return "down" if scale is not None and max(scale) < 1 else "up"
-    return "up" if f.op == "ConvTranspose" else "down"
+    return "up" if f.op in ("ConvTranspose", "DepthToSpace") else "down"
+
+
+def reshape_found(name: str, in_size: Sequence[int], out_size: Sequence[int],
+                  in_channels: int, out_channels: int, chain: Sequence[str],
+                  weight: np.ndarray | None) -> RankedFound | None:
+    """The layer a chain of reshapes (torch call names or ONNX operators in ``chain``)
+    wrote between two signals or volumes, as the image audit reads it
+    (:func:`~core.audit.analysis.reshape_resampling`): a pixel shuffle (``DepthToSpace``,
+    with ``weight`` the stride-1 convolution feeding it when known) or a nearest upsampling
+    by copies; None for any other (the caller's growth warning stands)."""
+    found = reshape_resampling(tuple(in_size), tuple(out_size), in_channels, out_channels,
+                               chain, [], None)
+    if found is None or found.op not in ("DepthToSpace", "Resize"):
+        return None
+    d = len(in_size)
+    f = RankedFound(name=name, op=found.op, dims=d, in_size=tuple(in_size),
+                    out_size=tuple(out_size), in_channels=in_channels,
+                    out_channels=out_channels, mode=found.mode)
+    if found.op == "DepthToSpace":
+        f.stride, f.mode = tuple(found.stride), found.d2s_mode
+        if weight is not None and weight.ndim == d + 2 and \
+                weight.shape[0] == in_channels and in_channels % found.block ** d == 0:
+            f.weight = np.asarray(weight, np.float64)
+        f.notes.append(f"a pixel shuffle written as reshapes ({' -> '.join(chain)}): "
+                       f"{in_channels} channels to {out_channels} at x{found.block}")
+    return f
 
 
 def _dilate(weight: np.ndarray, dilation: tuple[int, ...]) -> np.ndarray:
@@ -254,6 +288,13 @@ def analyse_ranked(f: RankedFound) -> LayerAudit:
             layer.worst_pair = (int(i), int(o))
         elif f.op == "ConvTranspose":
             why = "weights are not constants of the graph"
+        elif f.op == "DepthToSpace" and f.weight is not None and f.stride:
+            gains = subpixel_gains(f.weight, f.stride[0], f.mode or "CRD", dims=d)
+            layer.gains = gains
+            layer.phase_imbalance = gain_imbalance(gains, dims=d)
+        elif f.op == "DepthToSpace":
+            why = ("no convolution with known weights feeds it directly: phase gains not "
+                   "computed")
         elif f.op == "Resize" and layer.overlap is not None:
             layer.phase_imbalance = 0.0  # a fixed interpolation: every phase sums to one
         elif f.op == "Resize":
@@ -334,8 +375,8 @@ def unexplained_growth(layers: list[LayerAudit], in_size: Sequence[int],
                        out_size: Sequence[int] | None) -> list[str]:
     """A warning when the output is resampled, along some axis, by more than the layers
     found explain (the strides up over the strides down, the ratio rounded to a whole
-    factor): something resamples that this audit does not see (a 1-D pixel shuffle written
-    as reshapes, a custom op), so "no checkerboard layer" is not a verdict on the network."""
+    factor): something resamples that this audit does not see (reshapes it does not
+    recognise, such as zero insertion by stacking zeros; a custom op), so "no checkerboard layer" is not a verdict on the network."""
     if not out_size or len(out_size) != len(in_size):
         return []
     out = []
@@ -352,7 +393,7 @@ def unexplained_growth(layers: list[LayerAudit], in_size: Sequence[int],
         if max(ratio, 1 / ratio) >= 1.5 and abs(whole - explained) > 1e-6 * whole:
             out.append(f"the output is x{ratio:g} the input along axis {axis} "
                        f"({n_in} -> {n_out}), but the {len(layers)} layer(s) found explain "
-                       f"x{explained:g}: something resamples that the audit does not see (a "
-                       "pixel shuffle written as reshapes, a custom op), so 'no checkerboard "
+                       f"x{explained:g}: something resamples that the audit does not see "
+                       "(reshapes it does not recognise, a custom op), so 'no checkerboard "
                        "layer' is not a verdict on this network")
     return out

@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from .analysis import RESHAPE_OPS
 from .guard import check_probe_budget
 from .limits import MAX_LENGTH, AuditError, short_error
-from .ranked import RANKS, RankedFound, report_ranked, shape_text
+from .ranked import RANKS, RankedFound, report_ranked, reshape_found, shape_text
 from .report import AuditReport
 
 _CALLS = {
@@ -52,6 +53,56 @@ def trace_ranked(module, x) -> tuple[Any, list[RankedFound]]:
     found: list[RankedFound] = []
     names = {getattr(F, n): n for n in _CALLS}
 
+    from torch.utils.weak import WeakIdKeyDictionary
+
+    from .torch_flow import SHAPE_OPS
+
+    # Each signal (a tensor of the input's rank and batch): (its size, channels, the
+    # reshapes since, the weight of the stride-1 convolution that made it); a tensor
+    # reshaped from a signal carries its origin's entry with the reshapes met.
+    flows: Any = WeakIdKeyDictionary()
+    rank, batch = x.ndim, int(x.shape[0])
+
+    def is_signal(t) -> bool:
+        return isinstance(t, torch.Tensor) and t.ndim == rank and int(t.shape[0]) == batch
+
+    def follow(func, fname, args, kwargs, out) -> None:
+        """Resolution along the graph: a chain of reshapes from one signal to another of
+        another size is a pixel shuffle (or a nearest upsampling by copies)."""
+        if not isinstance(out, torch.Tensor):
+            return
+        call = getattr(func, "__name__", "")
+        src = next((t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor)),
+                   None)
+        flow = flows.get(src) if src is not None else None
+        if call in SHAPE_OPS and flow is not None:
+            size, channels, chain, weight = flow
+            chain = chain + (call,)
+            if is_signal(out) and any(op in RESHAPE_OPS for op in chain):
+                if tuple(out.shape[2:]) != size:
+                    path, _sub = stack[-1]
+                    f = reshape_found(path or type(module).__name__, size,
+                                      tuple(out.shape[2:]), channels, int(out.shape[1]),
+                                      chain, weight)
+                    if f is not None:
+                        f.module_path, f.module = path or None, _sub
+                        found.append(f)
+                flows[out] = (tuple(out.shape[2:]), int(out.shape[1]), (), None)
+            else:
+                flows[out] = (size, channels, chain, weight)
+            return
+        if is_signal(out):
+            weight = None
+            if fname in ("conv1d", "conv3d"):
+                bound = dict(zip(_ARGS["Conv"], args, strict=False))
+                bound.update(kwargs)
+                stride = bound.get("stride")
+                if stride in (None, []) or max(_tuple(stride, rank - 2, 1)) == 1:
+                    weight = bound["weight"].detach().cpu().double().numpy()
+            flows[out] = (tuple(out.shape[2:]), int(out.shape[1]), (), weight)
+
+    flows[x] = (tuple(x.shape[2:]), int(x.shape[1]), (), None)
+
     class Mode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
@@ -59,6 +110,7 @@ def trace_ranked(module, x) -> tuple[Any, list[RankedFound]]:
             fname = names.get(func)
             if fname is not None:
                 record(fname, args, kwargs, out)
+            follow(func, fname, args, kwargs, out)
             return out
 
     def record(fname: str, args, kwargs, out) -> None:

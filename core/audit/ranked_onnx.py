@@ -20,7 +20,7 @@ from .limits import (
     MAX_TENSOR_ELEMENTS,
     AuditError,
 )
-from .ranked import RANKS, RankedFound, input_rank, report_ranked, shape_text
+from .ranked import RANKS, RankedFound, input_rank, report_ranked, reshape_found, shape_text
 from .report import AuditReport
 
 _FOLDABLE = ("Constant", "Identity", "Cast", "Mul", "Div", "Add", "Sub", "Sqrt", "Pow",
@@ -216,6 +216,54 @@ def onnx_ranked_layers(model, sizes: dict[str, list[int | None]], dims: int) -> 
 
 
 _RESAMPLING = ("ConvTranspose", "Conv", "MaxPool", "AveragePool", "Resize", "Upsample")
+#: Operators that only move data: a chain of them between two signals of different sizes
+#: is a pixel shuffle written as reshapes (or a nearest upsampling by copies).
+_SHAPE = ("Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze", "Flatten", "Expand",
+          "Tile")
+
+
+def onnx_reshape_layers(model, sizes: dict[str, list[int | None]],
+                        dims: int) -> list[RankedFound]:
+    """The pixel shuffles a 1-D or 3-D graph writes as Reshape/Transpose chains, each with
+    the stride-1 Conv feeding it (its folded weights give the phase gains)."""
+    from onnx import numpy_helper
+
+    from .onnx_lookup import node_module_path
+
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    producer = {o: n for n in model.graph.node for o in n.output}
+
+    def signal(name: str) -> list[int] | None:
+        d = sizes.get(name)
+        return d if d is not None and len(d) == dims + 2 and None not in d else None
+
+    chains: dict[str, tuple[str, tuple[str, ...]]] = {}  # tensor -> (origin signal, ops)
+    found = []
+    for node in model.graph.node:
+        if node.op_type not in _SHAPE or not node.input or not node.output:
+            continue
+        src = node.input[0]
+        origin, ops = chains.get(src, (src, ()))
+        start, end = signal(origin), signal(node.output[0])
+        if start is None:
+            continue
+        ops = ops + (node.op_type,)
+        if end is None or end[0] != start[0]:
+            chains[node.output[0]] = (origin, ops)
+            continue
+        if end[2:] == start[2:]:
+            continue  # a same-size rearrangement: the chain restarts here
+        conv = producer.get(origin)
+        weight = None
+        if conv is not None and conv.op_type == "Conv" and \
+                max(_attr(conv, "strides", [1] * dims)) == 1 and len(conv.input) > 1:
+            weight = _fold(conv.input[1], producer, inits)
+        f = reshape_found(node.name or node.op_type, start[2:], end[2:], start[1], end[1],
+                          ops, weight)
+        if f is not None:
+            f.module_path = node_module_path(node)
+            found.append(f)
+    return found
 
 
 def _sizes_by_running(model, input_name: str, shape: list[int], names: list[str], seed: int,
@@ -257,7 +305,8 @@ def audit_ranked_onnx(model, data: bytes, input_shape: Sequence[int] | None, *, 
         notes.append(f"shape inference failed ({' '.join(str(err).split())[:120]})")
     sizes[input_name] = list(shape)
     output_name = model.graph.output[0].name
-    wanted = [output_name] + [t for node in model.graph.node if node.op_type in _RESAMPLING
+    wanted = [output_name] + [t for node in model.graph.node
+                              if node.op_type in _RESAMPLING + _SHAPE and node.input
                               for t in (node.input[0], node.output[0])]
     missing = [t for t in dict.fromkeys(wanted) if sizes.get(t) is None or None in sizes[t]]
     if missing:  # computed pads (F.pad exported as graph arithmetic) hide the sizes: run once
@@ -266,7 +315,7 @@ def audit_ranked_onnx(model, data: bytes, input_shape: Sequence[int] | None, *, 
         if None not in d and math.prod(d) > MAX_TENSOR_ELEMENTS:
             raise AuditError(f"tensor {tensor!r} would hold {math.prod(d):,} elements at input "
                              f"shape {shape_text(shape)}, above the audit's limit")
-    found = onnx_ranked_layers(model, sizes, dims)
+    found = onnx_ranked_layers(model, sizes, dims) + onnx_reshape_layers(model, sizes, dims)
     out_dims = sizes.get(output_name)
     out_shape = list(out_dims) if out_dims and None not in out_dims else None
     warnings = []
