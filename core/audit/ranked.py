@@ -211,6 +211,30 @@ def fix_code(layer: LayerAudit, dims: int) -> str | None:
                       f"#   nn.ConvTranspose{nd}({c_in}, {c_out}, kernel_size={even}, "
                       f"stride={s_txt})"]
         return "\n".join(lines)
+    if layer.op == "DepthToSpace":
+        r = stride[0] if stride else 2
+        return "\n".join([
+            "import torch",
+            "import torch.nn as nn",
+            "",
+            "# ICNR (Aitken et al. 2017): the r phases of every output channel start as copies",
+            "# of one kernel, so at initialisation the layer is a convolution then nearest",
+            f"# upsampling. `conv` is the nn.Conv{nd} feeding this pixel shuffle (channel",
+            f"# c * {r}**{dims} + phase goes to that phase of channel c).",
+            f"def icnr_(conv: nn.Conv{nd}, scale: int = {r}) -> None:",
+            f"    n = scale ** {dims}",
+            "    sub = torch.empty(conv.weight.shape[0] // n, *conv.weight.shape[1:])",
+            "    nn.init.kaiming_normal_(sub)",
+            "    with torch.no_grad():",
+            "        conv.weight.copy_(sub.repeat_interleave(n, dim=0))",
+            "        if conv.bias is not None:",
+            "            conv.bias.copy_(conv.bias[::n].repeat_interleave(n))",
+            "",
+            "# Or resize-convolution, with no phases to learn apart:",
+            f"#   nn.Sequential(nn.Upsample(scale_factor={r}, mode=\"nearest\"),",
+            f"#                 nn.Conv{nd}(in_channels, {c_out}, kernel_size=3, padding=1))",
+            f"# (core.upsamplers.registry.make_upsampler(\"subpixel_icnr\", ..., dims={dims}))",
+        ])
     if layer.op in ("Conv", "MaxPool", "AveragePool") and layer.uneven:
         even = tuple(s * max(1, math.ceil(kk / s)) for kk, s in
                      zip(layer.kernel, stride, strict=True))

@@ -102,3 +102,17 @@ def test_growth_no_layer_explains_is_still_a_warning_and_not_clean():
     report = audit_module(ZeroStack(), (1, 1, 64), probes=False)
     assert report.layers == [] and report.verdict == "not judged"
     assert any("x2 the input along axis 0" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("dims", (1, 3))
+def test_the_fix_code_of_a_random_sub_pixel_layer_makes_it_clean(dims):
+    """The ICNR code the report gives, run on the live module's convolution, turns the
+    artifact into a clean verdict."""
+    shape, r = CASES[dims]
+    model = build("subpixel", dims)
+    layer = audit_module(model, shape, probes=False).layers[0]
+    assert layer.fix_code and f"nn.Conv{dims}d" in layer.fix_code
+    scope: dict = {}
+    exec(compile(layer.fix_code, "fix", "exec"), scope)  # the report's own code
+    scope["icnr_"](model.conv, r)
+    assert audit_module(model, shape, probes=False).verdict == "clean"
