@@ -241,6 +241,11 @@ def measure_ranked_fixes(module, shape: Sequence[int], found: Sequence, report: 
         entry: dict[str, Any] = {"as_given": probes.checkerboard_score, "probe": name,
                                  "period": period}
         conv_t = f.module
+        if f.op == "DepthToSpace":
+            entry["fix"] = ("not swappable automatically (a pixel shuffle: run its fix code, "
+                            "ICNR, on the convolution feeding it)")
+            out[layer.name] = json_safe(entry)
+            continue
         if not isinstance(conv_t, (nn.ConvTranspose1d, nn.ConvTranspose3d)) or not f.module_path:
             entry["fix"] = "not swappable automatically (a functional call, no nn layer)"
             out[layer.name] = json_safe(entry)

@@ -116,3 +116,11 @@ def test_the_fix_code_of_a_random_sub_pixel_layer_makes_it_clean(dims):
     exec(compile(layer.fix_code, "fix", "exec"), scope)  # the report's own code
     scope["icnr_"](model.conv, r)
     assert audit_module(model, shape, probes=False).verdict == "clean"
+
+
+def test_the_probes_score_a_1d_sub_pixel_layer_at_its_period_and_name_its_fix():
+    report = audit_module(build("subpixel", 1), (1, 2, 2048))
+    assert report.probes.period == 4 and report.probes.checkerboard_score > 0
+    measured = report.layers[0].fix_measured
+    assert measured["as_given"] == report.probes.checkerboard_score
+    assert "pixel shuffle" in measured["fix"] and "ICNR" in measured["fix"]
