@@ -13,6 +13,11 @@ rehearses), then with headless Chromium at ``--size`` (default 1920x1080, a proj
    <= 1 s.
 3. **Play** (gallery): seconds between the epochs shown. Goal: median within 10 % of the
    promised interval (``ui.gallery.PLAY_INTERVAL``), none over twice it.
+4. **Streamlit's floor**, interleaved with 1. (after each step, in fresh sessions on a
+   second server started the same way): ``benchmarks/floor_app.py``, a bare page, and the
+   same page with one small plotly chart. No page of a Streamlit app opens faster than the
+   first, and no page with a chart faster than the second: the story's own cost is the
+   difference.
 
 Prints a table and writes ``benchmarks/results/presenter.json``, with the machine's load.
 """
@@ -65,7 +70,9 @@ async def run(args) -> dict:
     from playwright.async_api import async_playwright
 
     proc, base = start_server(None)
+    floor_proc, floor_base = start_server(None, script="benchmarks/floor_app.py")
     q = "&present=true" if args.present else ""
+    floor = {"bare": [], "chart": []}
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -75,12 +82,20 @@ async def run(args) -> dict:
                 await context.close()
             _, context, _ = await visit(browser, f"{base}/gallery")
             await context.close()
-            # 1. each step by URL, fresh session
+            for chart in ("0", "1"):  # the floor's server warmed alike
+                _, context, _ = await visit(browser, f"{floor_base}/?chart={chart}", args.size)
+                await context.close()
+            # 1. each step by URL, fresh session; 4. the floor's two pages after each
             by_url = {}
             for n in range(1, len(STEPS) + 1):
                 seconds, context, _ = await visit(browser, f"{base}/story?step={n}{q}", args.size)
                 by_url[n] = seconds
                 await context.close()
+                for kind, chart in (("chart", "1"), ("bare", "0")):
+                    seconds, context, _ = await visit(browser, f"{floor_base}/?chart={chart}",
+                                                      args.size)
+                    floor[kind].append(seconds)
+                    await context.close()
             # 2. Next, from step 1 onwards
             _, context, page = await visit(browser, f"{base}/story?step=1{q}", args.size)
             nexts = {}
@@ -97,7 +112,8 @@ async def run(args) -> dict:
             await browser.close()
     finally:
         stop_server(proc)
-    return {"by_url": by_url, "next": nexts, "intervals": intervals}
+        stop_server(floor_proc)
+    return {"by_url": by_url, "next": nexts, "intervals": intervals, "floor": floor}
 
 
 def main() -> int:
@@ -128,10 +144,17 @@ def main() -> int:
          "goal": f"<= {GOAL_NEXT_S:g} s", "met": "yes" if next_max <= GOAL_NEXT_S else "no"},
         play_row(r["intervals"], f" over {len(r['intervals'])} intervals", PLAY_INTERVAL),
     ]
+    for kind, what in (("bare", "Streamlit's floor: a bare page by URL"),
+                       ("chart", "Streamlit's floor: a page with one small chart by URL")):
+        seconds = r["floor"][kind]
+        rows.append({"measure": what, "value": f"{statistics.median(seconds):.2f} s",
+                     "detail": f"median; max {max(seconds):.2f} s over {len(seconds)} visits "
+                     "(benchmarks/floor_app.py)", "goal": "reference", "met": ""})
     print_table(rows, ["measure", "value", "detail", "goal", "met"])
     path = write_results(
         args.out, rows, present=args.present, step_by_url_s=r["by_url"], next_s=r["next"],
-        play_intervals_s=r["intervals"], **run_record(load_before),
+        play_intervals_s=r["intervals"], floor_bare_s=r["floor"]["bare"],
+        floor_chart_s=r["floor"]["chart"], **run_record(load_before),
         server="warm: every step and the gallery opened once before measuring",
         window=f"{args.size[0]}x{args.size[1]}",
     )

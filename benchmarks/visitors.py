@@ -118,15 +118,17 @@ def browser_cpu_seconds() -> float:
     return total
 
 
-def start_server(root: str | None, project: Path = ROOT) -> tuple[subprocess.Popen, str]:
+def start_server(root: str | None, project: Path = ROOT, script: str = "dashboard.py"
+                 ) -> tuple[subprocess.Popen, str]:
     """``streamlit run dashboard.py`` as ``make run`` starts it, on a free port, in
-    ``project`` (another checkout: the same measurement of an older release)."""
+    ``project`` (another checkout: the same measurement of an older release); ``script``
+    another app file (``benchmarks/floor_app.py``)."""
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if root:
         env["CHECKERBOARD_CHECKPOINTS"] = root
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.address", "127.0.0.1"],
         cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

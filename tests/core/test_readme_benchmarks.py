@@ -376,15 +376,21 @@ def test_visitors_table_is_visitors_and_visitors_before23_json():
 
 
 def test_presenting_table_is_presenter_json():
-    """Presenting: a story step by URL, Next and Play on a warm server, with goals."""
+    """Presenting: a story step by URL, Next and Play on a warm server, with goals, and
+    Streamlit's own floor measured beside them (benchmarks/floor_app.py)."""
     r = results("presenter")
     assert r["present"] and "--present" in r["command"]
     by_url, nexts, play = r["step_by_url_s"], r["next_s"], r["play_intervals_s"]
-    url_goal, next_goal, promised = (goal_s(row) for row in r["rows"])
+    bare, chart = r["floor_bare_s"], r["floor_chart_s"]
+    assert len(bare) == len(chart) == len(by_url), "the floor is visited after every step"
+    url_goal, next_goal, promised = (goal_s(row) for row in r["rows"][:3])
+    assert [row["goal"] for row in r["rows"][3:]] == ["reference", "reference"]
     slow_url, slow_next = max(by_url, key=by_url.get), max(nexts, key=nexts.get)
     checks = [by_url[slow_url] <= url_goal, nexts[slow_next] <= next_goal,
               play_met(play, promised)]
-    assert [row["met"] == "yes" for row in r["rows"]] == checks, r["rows"]
+    assert [row["met"] == "yes" for row in r["rows"][:3]] == checks, r["rows"]
+    floor = statistics.median(chart)
+    over = sorted(s - floor for s in by_url.values())
     table = "\n".join([
         "| what a person feels | measured | goal | met |",
         "|---|---|---|---|",
@@ -397,14 +403,21 @@ def test_presenting_table_is_presenter_json():
         f"| Play: seconds between epochs (median; slowest) | {statistics.median(play):.2f} s; "
         f"{max(play):.2f} s | {promised:g} s (median within 10 %, none over "
         f"{2 * promised:g} s) | {met(checks[2])} |",
+        f"| Streamlit's floor: a bare page by URL (median; slowest) | "
+        f"{statistics.median(bare):.2f} s; {max(bare):.2f} s | reference | |",
+        f"| Streamlit's floor: one small chart by URL (median; slowest) | "
+        f"{floor:.2f} s; {max(chart):.2f} s | reference | |",
     ])
     assert_stated(
         "benchmarks/results/presenter.json",
         f"### Presenting ({command(r)})",
         f"the story in presentation mode, one headless Chromium at {r['window']}.",
-        f"chart library in a hidden empty chart; in this run it took {nexts['2']:.2f} s.",
         f"Measured {day(r['date'])}, "
         f"{load(r['load_average_before'][0], r['load_average_after'][0])}.",
+        f"in this run Next into step 2 took {nexts['2']:.2f} s.",
+        f"a bare page {statistics.median(bare):.2f} s, the same page with one small plotly "
+        f"chart {floor:.2f} s",
+        f"The story's steps take {over[0]:.2f} s to {over[-1]:.2f} s more than that floor",
         table)
 
 
