@@ -14,7 +14,7 @@ import torch
 from core.audit import audit_module, audit_onnx
 from core.maths.metrics import polyphase_gains
 from core.upsamplers.registry import make_upsampler
-from tests.core.audit_zoo import quiet_export
+from tests.core.audit_zoo import one_thread, quiet_export  # noqa: F401 (one_thread: autouse)
 
 CASES = {1: ((1, 2, 64), 4), 3: ((1, 2, 6, 6, 6), 2)}  # dims: (input shape, factor)
 ROUTES = ("torch", "torchscript", "dynamo")
@@ -32,13 +32,6 @@ def audit(model, shape, route: str, tmp_path):
     quiet_export(model, shape, str(path), dynamo=route == "dynamo")
     return audit_onnx(path, probes=False)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("route", ROUTES)

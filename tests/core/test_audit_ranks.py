@@ -17,7 +17,7 @@ import torch
 
 from core.audit import AuditError, audit_module, audit_onnx, parse_input_shape
 from core.upsamplers.registry import make_upsampler
-from tests.core.audit_zoo import quiet_export
+from tests.core.audit_zoo import built, one_thread, quiet_export  # noqa: F401 (one_thread: autouse)
 from tests.core.audit_zoo.audio import AUDIO_ZOO
 from tests.core.audit_zoo.volumes import VOLUME_ZOO
 
@@ -27,16 +27,8 @@ ROUTES = ("torch", "torchscript", "dynamo")
 
 
 def build(name: str) -> torch.nn.Module:
-    torch.manual_seed(0)
-    return RANKED[name].build().eval()
+    return built(RANKED[name])
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -26,17 +26,10 @@ from torch import nn
 
 from core.audit import AuditError, audit_module, audit_onnx, main
 from core.audit.verdict import layer_offends
-from tests.core.audit_zoo import quiet_export
+from tests.core.audit_zoo import one_thread, quiet_export  # noqa: F401 (one_thread: autouse)
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def exported(module: nn.Module, shape) -> bytes:

@@ -25,7 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 from core.audit import AuditError, attach_fixes, audit_module, audit_onnx
 from core.audit.onnx_graph import audit_onnx_files
 from core.audit.onnx_lookup import module_path_from_name
-from tests.core.audit_zoo import ZOO, Truth, quiet_export
+from tests.core.audit_zoo import ZOO, Truth, built, one_thread, quiet_export  # noqa: F401 (one_thread: autouse)
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Networks also exported with the dynamo exporter (the default) in the tests: the whole
@@ -33,20 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DYNAMO = tuple(ZOO)
 
 
-def build(name: str):
-    torch.manual_seed(0)
-    return ZOO[name].build().eval()
+def build(name: str) -> torch.nn.Module:
+    return built(ZOO[name])
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: these networks are tiny, and with two the thread pool's waits cost
-    more than the work (measured on the shared 2-core machine: an ENet forward pass 0.25 CPU
-    seconds with two threads, 0.001 with one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import onnx
 import pytest
 import torch
 
-from tests.core.audit_zoo import quiet_export
+from tests.core.audit_zoo import built, one_thread, quiet_export  # noqa: F401 (one_thread: autouse)
 from tests.core.audit_zoo.audio import AUDIO_ZOO
 from tests.core.audit_zoo.volumes import VOLUME_ZOO
 
@@ -17,16 +17,8 @@ RANKED = {**AUDIO_ZOO, **VOLUME_ZOO}
 
 
 def build(name: str) -> torch.nn.Module:
-    torch.manual_seed(0)
-    return RANKED[name].build().eval()
+    return built(RANKED[name])
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", sorted(RANKED))

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from core.audit import audit_module, audit_onnx
-from tests.core.audit_zoo import quiet_export
+from tests.core.audit_zoo import built, one_thread, quiet_export  # noqa: F401 (one_thread: autouse)
 from tests.core.audit_zoo.ground_truth import Truth
 from tests.core.audit_zoo.shelf2 import SHELF2
 
@@ -29,18 +29,9 @@ KERNEL_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "MaxUnpool", "Z
 MERGED_CALLS = {"spade"}
 
 
-def build(name: str):
-    torch.manual_seed(0)
-    return SHELF2[name].build().eval()
+def build(name: str) -> torch.nn.Module:
+    return built(SHELF2[name])
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: the networks are tiny (see tests/core/test_audit_zoo.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class _Audits(dict):
