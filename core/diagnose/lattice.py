@@ -69,7 +69,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..maths.metrics import high_pass
-from .compression import BLOCK, ECHO_ALPHA, block_growth_p
+from .compression import BLOCK, ECHO_ALPHA, block_growth_p, block_periods
 
 #: Family-wise false-positive rate of the detection, over every class tested.
 ALPHA = 0.01
@@ -402,8 +402,9 @@ MAX_GROWTH = 3
 #: The least share of the grid's power a class must carry when it multiplies the grid's
 #: square period by 3 (a stride-3 layer's part of a grid is most of its frequencies; a
 #: significant class with next to no power is the grid's residue where its amplitude
-#: varies, clipped at black); and, in a JPEG, when it adds a factor 2 beyond the 8x8
-#: block (a period-3 grid's echoes repeat every 24 pixels).
+#: varies, clipped at black); in a JPEG, when it adds a factor 2 beyond the 8x8 block (a
+#: period-3 grid's echoes repeat every 24 pixels); and in a JPEG, the most the block
+#: echoes trimmed off a grid may carry (:func:`find_grid`).
 MINOR_SHARE = 0.1
 #: Significant classes tried a round, strongest first, for the lock to the lattice.
 MAX_CANDIDATES = 4
@@ -519,7 +520,10 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
     (:data:`MIN_REPEATS`). ``fine``: the picture's :func:`detail`, when the caller
     has it already. ``jpeg_lines``: the picture carries JPEG blocks, starting at
     ``block_offset`` (row, column): block lines get their own null and block echoes of the
-    grid are refused (:func:`_next_class`).
+    grid are refused (:func:`_next_class`), and the grid found is trimmed to the smallest
+    periods whose block echo it could be (:func:`echo_periods` beyond the block,
+    :func:`core.diagnose.compression.block_periods` within it) when what is trimmed off
+    carries under :data:`MINOR_SHARE` of its power.
     """
     d = detail(image) if fine is None else fine
     # The grid's square period (the lcm of rows and cols) must fit MIN_REPEATS times.
@@ -554,7 +558,54 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
         d = remove_periodic(original, rows, cols)
         dft = dft0 - periodic_dft((h, w), pattern, fy, fx)
         evidence = evidence_of_detail(d, null, max_period=max_period, alpha=alpha, dft=dft)
+    if periods is not None and grey is not None:  # a JPEG: its block echoes trimmed off
+        periods = echo_periods(first, periods)
+        trimmed = block_periods(grey, periods, block_offset)
+        # The echo is weaker than the grid: what it leaves holds nearly all of the power.
+        if class_power(first, trimmed) >= (1.0 - MINOR_SHARE) * class_power(first, periods):
+            periods = trimmed
     return GridFinding(first=first, periods=periods, rounds=tuple(found), null=null)
+
+
+def class_power(evidence: LatticeEvidence, periods: tuple[int, int]) -> float:
+    """The power beyond the picture's own on every class of a ``rows x cols`` grid (the
+    classes ``(p, q)`` with ``p`` dividing ``rows`` and ``q`` dividing ``cols``; a class
+    below the picture's own counts 0)."""
+    rows, cols = periods
+    size = evidence.excess.shape[0]
+    p = np.arange(1, size + 1)
+    take = ((rows % p == 0) & (p <= rows))[:, None] & ((cols % p == 0) & (p <= cols))[None, :]
+    return float(np.maximum(evidence.excess, 0.0)[take].sum())
+
+
+def echo_periods(evidence: LatticeEvidence, periods: tuple[int, int]) -> tuple[int, int]:
+    """In a JPEG, the smallest periods ``(r, c)`` whose block echo could read as
+    ``periods`` and that carry all but :data:`MINOR_SHARE` of its power (``evidence``: the
+    picture's own, before peeling).
+
+    Beyond the block, a grid's phase against the blocks changes from block to block: the
+    encoder requantises an ``r``-periodic grid differently in each, and its echo repeats
+    every ``lcm(r, 8)`` pixels (a 12x12 grid reads 24x12). Periods ``R`` that an echo of
+    ``r`` can take are those dividing ``lcm(r, 8)`` that ``r`` divides; the echo is a
+    distortion of the grid, weaker than it, so ``r`` is the network's when the classes
+    beyond it carry under :data:`MINOR_SHARE` of the power (a random ``2r``-periodic
+    pattern puts about half there). Grids within the block are
+    :func:`core.diagnose.compression.block_periods`' (their echoes stay on the block DCT
+    coefficients the grid reaches).
+    """
+    rows, cols = periods
+    if BLOCK % rows == 0 and BLOCK % cols == 0:
+        return periods
+    total = class_power(evidence, periods)
+    best = (rows * cols, periods)
+    def echoed(n: int) -> list[int]:  # the periods whose block echo can read as n
+        return [r for r in range(1, n + 1) if n % r == 0 and math.lcm(r, BLOCK) % n == 0]
+
+    for r in echoed(rows):
+        for c in echoed(cols):
+            if class_power(evidence, (r, c)) >= (1.0 - MINOR_SHARE) * total:
+                best = min(best, (r * c, (r, c)))
+    return best[1]
 
 
 def on_lattice(d: np.ndarray, p: int, q: int) -> bool:
