@@ -21,7 +21,11 @@ that the blocks are too faint to matter to the test, and a file's format still s
 A network's grid inside a JPEG is requantised with the blocks and echoes at their period
 (a 4x4 grid reads 4x8): :func:`block_growth_p` tells the echo from a grid that really
 repeats every 8 pixels, from the blocks' own DCT coefficients
-(:func:`core.diagnose.lattice.find_grid` asks it before a grid grows within the block).
+(:func:`core.diagnose.lattice.find_grid` asks it before a grid grows within the block),
+and :func:`block_periods` trims a grid found within the block to the smallest periods
+whose block pattern it is (a 4x2 grid whose weak half-period columns the encoder
+quantised away reads 4x8 in the spectrum, yet its blocks hold nothing a 4x2 pattern
+cannot reach).
 """
 
 from __future__ import annotations
@@ -96,6 +100,39 @@ def reachable(period: int) -> np.ndarray:
     return np.abs(indicators @ dct.T).max(axis=0) > 1e-9
 
 
+def block_means(grey: np.ndarray, offset: tuple[int, int] = (0, 0)
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The blocks of the luma ``grey`` (starting at ``offset``), each one's DCT: the mean of
+    each of the 64 coefficients over the blocks and that mean's variance (the blocks'
+    spread over their count), ``((8, 8), (8, 8))``; None with under 4 blocks."""
+    h, w = grey.shape
+    oy, ox = offset[0] % BLOCK, offset[1] % BLOCK
+    hb, wb = (h - oy) // BLOCK * BLOCK, (w - ox) // BLOCK * BLOCK
+    blocks = grey[oy:oy + hb, ox:ox + wb].reshape(hb // BLOCK, BLOCK, wb // BLOCK, BLOCK)
+    dct = _dct_matrix()
+    blocks = blocks.transpose(0, 2, 1, 3).reshape(-1, BLOCK, BLOCK)  # (n, 8, 8)
+    coeffs = dct @ blocks @ dct.T  # each block's DCT
+    n = coeffs.shape[0]
+    if n < 4:
+        return None
+    return coeffs.mean(axis=0), np.maximum(coeffs.var(axis=0, ddof=1) / n, 1e-30)
+
+
+def _reach(periods: tuple[int, int]) -> np.ndarray:
+    """Boolean ``(8, 8)``: the block DCT coefficients a ``rows x cols`` pattern reaches."""
+    return reachable(periods[0])[:, None] & reachable(periods[1])[None, :]
+
+
+def _chi2_p(mean: np.ndarray, var: np.ndarray, where: np.ndarray) -> float:
+    """P-value of the coefficients ``where`` all having mean 0 (a chi-square sum)."""
+    from scipy.special import gammaincc
+
+    k = int(where.sum())
+    if k == 0:
+        return 1.0
+    return float(gammaincc(k / 2.0, float(np.sum(mean[where] ** 2 / var[where])) / 2.0))
+
+
 def block_growth_p(grey: np.ndarray, old: tuple[int, int], new: tuple[int, int],
                    offset: tuple[int, int] = (0, 0)) -> float:
     """The p-value of growing a grid from periods ``old`` to ``new`` (each dividing 8) in a
@@ -113,24 +150,61 @@ def block_growth_p(grey: np.ndarray, old: tuple[int, int], new: tuple[int, int],
     count) is a chi-square variable with one degree of freedom each when no grid is
     there; the p-value of their sum.
     """
-    from scipy.special import gammaincc
+    stats = block_means(grey, offset)
+    if stats is None:
+        return 1.0
+    only_new = _reach(new) & ~_reach(old)
+    return _chi2_p(*stats, only_new)
 
-    h, w = grey.shape
-    oy, ox = offset[0] % BLOCK, offset[1] % BLOCK
-    hb, wb = (h - oy) // BLOCK * BLOCK, (w - ox) // BLOCK * BLOCK
-    blocks = grey[oy:oy + hb, ox:ox + wb].reshape(hb // BLOCK, BLOCK, wb // BLOCK, BLOCK)
-    dct = _dct_matrix()
-    blocks = blocks.transpose(0, 2, 1, 3).reshape(-1, BLOCK, BLOCK)  # (n, 8, 8)
-    coeffs = dct @ blocks @ dct.T  # each block's DCT
-    n = coeffs.shape[0]
-    if n < 4:
-        return 1.0
-    mean = coeffs.mean(axis=0)
-    var = coeffs.var(axis=0, ddof=1) / n
-    only_new = (reachable(new[0])[:, None] & reachable(new[1])[None, :]) \
-        & ~(reachable(old[0])[:, None] & reachable(old[1])[None, :])
-    k = int(only_new.sum())
-    if k == 0:
-        return 1.0
-    stat = float(np.sum(mean[only_new] ** 2 / np.maximum(var[only_new], 1e-30)))
-    return float(gammaincc(k / 2.0, stat / 2.0))
+
+#: A grid within the block is trimmed to a divisor of its periods when the block DCT
+#: coefficients only the full periods reach show no sign of a pattern (their p-value above
+#: this), or hold under :data:`ECHO_SHARE` of the block pattern's power.
+ECHO_KEEP = 0.1
+#: The share of the block pattern's power below which what the full periods alone reach
+#: is a second-order product of the smaller grid (clipping at black or white), not a grid.
+ECHO_SHARE = 1e-3
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def block_periods(grey: np.ndarray, periods: tuple[int, int],
+                  offset: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+    """The smallest periods ``(r, c)`` (``r`` dividing ``periods[0]``, ``c`` dividing
+    ``periods[1]``, both dividing 8) that explain the block pattern of a grid found at
+    ``periods`` in a JPEG: ``periods`` itself unless a divisor does.
+
+    The encoder quantises each block's DCT coefficients on its own, so its echo of a grid
+    that repeats in every block stays on the coefficients the grid reaches (:func:`reachable`),
+    however the spectrum reads it (a 4x2 grid can read 4x8 once its weak half-period
+    columns are quantised away). So a divisor ``(r, c)`` explains the grid when the mean over
+    the blocks of the coefficients only ``periods`` reaches is consistent with 0 (p-value
+    above :data:`ECHO_KEEP`) or carries under :data:`ECHO_SHARE` of the power of all the
+    coefficients ``periods`` reaches (the second-order trace of a strong grid clipped at
+    black or white). Ties (as many pixels to a tile): the divisor with the least sign of
+    anything beyond it. The DCT must see the grid at all: where even ``(1, 1)`` explains
+    it, the spectrum's finding is kept.
+    """
+    rows, cols = periods
+    if BLOCK % rows or BLOCK % cols:
+        return periods
+    stats = block_means(grey, offset)
+    if stats is None:
+        return periods
+    mean, var = stats
+    full = _reach(periods)
+    full[0, 0] = False  # the blocks' mean brightness is no pattern
+    power = np.maximum(mean ** 2 - var, 0.0)  # each coefficient's, its noise taken off
+    total = float(power[full].sum())
+    if _chi2_p(mean, var, full) > ECHO_KEEP:
+        return periods  # the block DCT does not see this grid: nothing to trim by
+    best = (rows * cols, 0.0, periods)
+    for r in _divisors(rows):
+        for c in _divisors(cols):
+            beyond = full & ~_reach((r, c))
+            p = _chi2_p(mean, var, beyond)
+            if p > ECHO_KEEP or float(power[beyond].sum()) < ECHO_SHARE * total:
+                best = min(best, (r * c, -p, (r, c)))
+    return best[2]

@@ -69,14 +69,16 @@ from functools import lru_cache
 import numpy as np
 
 from ..maths.metrics import high_pass
-from .compression import BLOCK, ECHO_ALPHA, block_growth_p
+from .compression import BLOCK, ECHO_ALPHA, block_growth_p, block_periods
 
 #: Family-wise false-positive rate of the detection, over every class tested.
 ALPHA = 0.01
 #: Longest period tested, rows and columns alike.
 MAX_PERIOD = 32
-#: A period is tested only where the picture holds this many of it (rows or columns).
-MIN_REPEATS = 8
+#: A period is tested only where the picture holds this many of it (rows or columns): six
+#: repeats of 16 fit in 96 rows (with eight, a 16x16 grid in a picture 106 rows tall read
+#: 8x8); the lattice frequencies are resolved all the same.
+MIN_REPEATS = 6
 #: Half-width, in FFT bins, of the neighbourhood that estimates the spectral density.
 NULL_RADIUS = 6
 #: Half-length, in bins, of the neighbourhood along a line (axes, JPEG block lines).
@@ -391,14 +393,19 @@ def remove_periodic(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 #: Most rounds of peeling: each finds one more class of a grid's frequencies.
 MAX_ROUNDS = 8
-#: A round may multiply the grid's square period by at most this (one more stride-2
-#: layer): a class far beyond the grid found is the picture's own content (a blurry
+#: A round may multiply the grid's square period by at most this (one more upsampler, of
+#: stride 2 or 3): a class far beyond the grid found is the picture's own content (a blurry
 #: network output's spectrum has strong images of its content around the lattice; with 4,
-#: the shipped deconv3 at epoch 1 read 4 x 16 instead of 4 x 4).
-MAX_GROWTH = 2
-#: In a JPEG, the least share of the grid's power a class must carry when it adds a
-#: factor 2 beyond the 8x8 block (a period-3 grid's echoes repeat every 24 pixels).
-JPEG_SHARE = 0.1
+#: the shipped deconv3 at epoch 1 read 4 x 16 instead of 4 x 4). Beyond a factor 2, the
+#: class must carry :data:`MINOR_SHARE` of the grid's power so far.
+MAX_GROWTH = 3
+#: The least share of the grid's power a class must carry when it multiplies the grid's
+#: square period by 3 (a stride-3 layer's part of a grid is most of its frequencies; a
+#: significant class with next to no power is the grid's residue where its amplitude
+#: varies, clipped at black); in a JPEG, when it adds a factor 2 beyond the 8x8 block (a
+#: period-3 grid's echoes repeat every 24 pixels); and in a JPEG, the most the block
+#: echoes trimmed off a grid may carry (:func:`find_grid`).
+MINOR_SHARE = 0.1
 #: Significant classes tried a round, strongest first, for the lock to the lattice.
 MAX_CANDIDATES = 4
 
@@ -437,14 +444,17 @@ def _next_class(d: np.ndarray, evidence: LatticeEvidence, sig: np.ndarray,
     from its factors and a stray class far beyond it (the picture's own strong edges)
     comes last; in a JPEG (``grey`` given, the luma, with its blocks at ``block_offset``)
     the first round tries classes that do not reach the block's period 8 first, so that a
-    grid's block echo (below) cannot stand in for the grid. Refused: a square period over
-    ``square_limit`` or over :data:`MAX_GROWTH` times the grid's so far; in a JPEG, growth
+    grid's block echo (below) cannot stand in for the grid. Refused: a class that does not
+    grow the grid (its residue where its amplitude varies over the picture, clipped at
+    black: taking it again would stall every later round on the same periods); a square
+    period over ``square_limit`` or over :data:`MAX_GROWTH` times the grid's so far, or
+    over twice it with under :data:`MINOR_SHARE` of the grid's power so far; in a JPEG, growth
     within the 8x8 block with no power of its own on the block DCT coefficients the grid so
     far cannot reach (:func:`core.diagnose.compression.block_growth_p` over
     :data:`~core.diagnose.compression.ECHO_ALPHA`: the encoder's requantisation of that
     grid, not the network's); in a JPEG, growth beyond the block by a factor 2 within the
     least common multiple of the grid's period and the block's that carries under
-    :data:`JPEG_SHARE` of the grid's power so far ``energy`` (the blocks' products with a
+    :data:`MINOR_SHARE` of the grid's power so far ``energy`` (the blocks' products with a
     period-3 grid repeat every 24 pixels: weaker echoes; a period-8 grid is the same in
     every block and has no echo at 16); and a class that does not peak on the lattice
     (:func:`on_lattice`).
@@ -470,16 +480,17 @@ def _next_class(d: np.ndarray, evidence: LatticeEvidence, sig: np.ndarray,
     for pq in order:
         rows, cols = grown(pq)
         square = math.lcm(rows, cols)
-        if square > square_limit:
+        if square > square_limit or (rows, cols) == periods:
             continue
         if periods is not None:
-            if square > MAX_GROWTH * math.lcm(*periods):
+            if square > MAX_GROWTH * math.lcm(*periods) or (
+                    square > 2 * math.lcm(*periods) and -strength(pq) < MINOR_SHARE * energy):
                 continue
             if grey is not None and in_block((rows, cols)):
                 if (rows, cols) != periods and \
                         block_growth_p(grey, periods, (rows, cols), block_offset) > ECHO_ALPHA:
                     continue
-            elif grey is not None and -strength(pq) < JPEG_SHARE * energy and any(
+            elif grey is not None and -strength(pq) < MINOR_SHARE * energy and any(
                     _twos(new) > _twos(old) and math.lcm(old, BLOCK) % new == 0
                     for new, old in zip((rows, cols), periods, strict=True)):
                 continue
@@ -505,13 +516,17 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
     part of the grid too (a 4x4 grid's quarter-period frequencies after its half-period
     ones) and joins by least common multiple. At most :data:`MAX_ROUNDS` rounds; the
     grid's square period (the least common multiple of its row and column periods) at
-    most the longest tested, and at most an eighth of the picture's shorter side. ``fine``: the picture's :func:`detail`, when the caller
+    most the longest tested, and at most a sixth of the picture's shorter side
+    (:data:`MIN_REPEATS`). ``fine``: the picture's :func:`detail`, when the caller
     has it already. ``jpeg_lines``: the picture carries JPEG blocks, starting at
     ``block_offset`` (row, column): block lines get their own null and block echoes of the
-    grid are refused (:func:`_next_class`).
+    grid are refused (:func:`_next_class`), and the grid found is trimmed to the smallest
+    periods whose block echo it could be (:func:`echo_periods` beyond the block,
+    :func:`core.diagnose.compression.block_periods` within it) when what is trimmed off
+    carries under :data:`MINOR_SHARE` of its power.
     """
     d = detail(image) if fine is None else fine
-    # The grid's square period (the lcm of rows and cols) must fit 8 times in the picture.
+    # The grid's square period (the lcm of rows and cols) must fit MIN_REPEATS times.
     square_limit = min(max_period, min(d.shape) // MIN_REPEATS)
     null = SpectralNull(d, lines=(8, 16) if jpeg_lines else ())
     h, w = d.shape
@@ -543,7 +558,54 @@ def find_grid(image, *, max_period: int = MAX_PERIOD, alpha: float = ALPHA,
         d = remove_periodic(original, rows, cols)
         dft = dft0 - periodic_dft((h, w), pattern, fy, fx)
         evidence = evidence_of_detail(d, null, max_period=max_period, alpha=alpha, dft=dft)
+    if periods is not None and grey is not None:  # a JPEG: its block echoes trimmed off
+        periods = echo_periods(first, periods)
+        trimmed = block_periods(grey, periods, block_offset)
+        # The echo is weaker than the grid: what it leaves holds nearly all of the power.
+        if class_power(first, trimmed) >= (1.0 - MINOR_SHARE) * class_power(first, periods):
+            periods = trimmed
     return GridFinding(first=first, periods=periods, rounds=tuple(found), null=null)
+
+
+def class_power(evidence: LatticeEvidence, periods: tuple[int, int]) -> float:
+    """The power beyond the picture's own on every class of a ``rows x cols`` grid (the
+    classes ``(p, q)`` with ``p`` dividing ``rows`` and ``q`` dividing ``cols``; a class
+    below the picture's own counts 0)."""
+    rows, cols = periods
+    size = evidence.excess.shape[0]
+    p = np.arange(1, size + 1)
+    take = ((rows % p == 0) & (p <= rows))[:, None] & ((cols % p == 0) & (p <= cols))[None, :]
+    return float(np.maximum(evidence.excess, 0.0)[take].sum())
+
+
+def echo_periods(evidence: LatticeEvidence, periods: tuple[int, int]) -> tuple[int, int]:
+    """In a JPEG, the smallest periods ``(r, c)`` whose block echo could read as
+    ``periods`` and that carry all but :data:`MINOR_SHARE` of its power (``evidence``: the
+    picture's own, before peeling).
+
+    Beyond the block, a grid's phase against the blocks changes from block to block: the
+    encoder requantises an ``r``-periodic grid differently in each, and its echo repeats
+    every ``lcm(r, 8)`` pixels (a 12x12 grid reads 24x12). Periods ``R`` that an echo of
+    ``r`` can take are those dividing ``lcm(r, 8)`` that ``r`` divides; the echo is a
+    distortion of the grid, weaker than it, so ``r`` is the network's when the classes
+    beyond it carry under :data:`MINOR_SHARE` of the power (a random ``2r``-periodic
+    pattern puts about half there). Grids within the block are
+    :func:`core.diagnose.compression.block_periods`' (their echoes stay on the block DCT
+    coefficients the grid reaches).
+    """
+    rows, cols = periods
+    if BLOCK % rows == 0 and BLOCK % cols == 0:
+        return periods
+    total = class_power(evidence, periods)
+    best = (rows * cols, periods)
+    def echoed(n: int) -> list[int]:  # the periods whose block echo can read as n
+        return [r for r in range(1, n + 1) if n % r == 0 and math.lcm(r, BLOCK) % n == 0]
+
+    for r in echoed(rows):
+        for c in echoed(cols):
+            if class_power(evidence, (r, c)) >= (1.0 - MINOR_SHARE) * total:
+                best = min(best, (r * c, (r, c)))
+    return best[1]
 
 
 def on_lattice(d: np.ndarray, p: int, q: int) -> bool:

@@ -1,5 +1,6 @@
 """A network's grid saved as JPEG: the encoder's block echoes of it are not the grid's
-periods (core.diagnose.compression.block_growth_p), and a JPEG's own blocks are still
+periods (core.diagnose.compression.block_growth_p and block_periods within the block,
+core.diagnose.lattice.echo_periods beyond it), and a JPEG's own blocks are still
 compression, not a grid."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.diagnose import diagnose
-from core.diagnose.compression import block_growth_p, reachable
+from core.diagnose.compression import block_growth_p, block_periods, reachable
 from core.io.photos import read_rgb, skimage_data_dir
 
 
@@ -84,3 +85,49 @@ def test_the_echo_test_tells_an_echo_from_a_grid():
     grid = grey(with_grid(photo("astronaut"), 8, 4, 8.0, seed=60))
     assert block_growth_p(echo, (4, 4), (8, 4)) > 0.01
     assert block_growth_p(grid, (4, 4), (8, 4)) < 1e-6
+
+
+@pytest.mark.parametrize("rows, cols, seed", [(4, 2, 1), (4, 2, 2), (2, 4, 0)])
+def test_a_grid_within_the_block_is_trimmed_to_what_the_blocks_hold(rows, cols, seed):
+    """Strong 4x2 and 2x4 grids in a JPEG q85 read 8x8, 4x8 or 2x8 before: the growth
+    beyond them was real block power, but on DCT coefficients the smaller grid reaches
+    (its echo); the smallest periods that explain the block pattern are the grid's."""
+    result = diagnose(jpeg(with_grid(photo("coffee", 240), rows, cols, 8.0, seed=seed), 85))
+    assert result.jpeg_blocks and result.grid and result.period == (rows, cols), result.period
+
+
+def test_block_periods_keeps_what_the_blocks_need():
+    def grey(img, quality):
+        decoded = np.asarray(Image.open(io.BytesIO(jpeg(img, quality))).convert("RGB"), float)
+        return decoded @ np.array([0.299, 0.587, 0.114])
+
+    g = grey(with_grid(photo("coffee", 240), 4, 2, 8.0, seed=1), 85)
+    assert block_periods(g, (8, 8)) == (4, 2)
+    assert block_periods(g, (4, 2)) == (4, 2)
+    g = grey(with_grid(photo("coffee", 240), 8, 4, 8.0, seed=60), 75)
+    assert block_periods(g, (8, 4)) == (8, 4)
+    assert block_periods(g, (3, 5)) == (3, 5)  # beyond the block: not its business
+
+
+def test_a_12x12_grid_in_a_jpeg_is_not_read_at_its_lcm_with_the_block():
+    """lcm(12, 8) = 24: the blocks requantise the grid differently at each of its three
+    phases against them, an echo every 24 rows (read 24x12 before); the 12x12 part holds
+    over nine tenths of the power."""
+    result = diagnose(jpeg(with_grid(photo("chelsea", 288), 12, 12, 4.0, seed=2), 85))
+    assert result.jpeg_blocks and result.grid and result.period == (12, 12), result.period
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "motorcycle_left"])
+def test_a_trim_keeps_nine_tenths_of_the_grids_power(name):
+    """A 4x2 grid whose period-4 rows sit on odd block DCT coefficients (which a period-2
+    pattern reaches too): the block test alone would trim it to 2x2, but the 2x2 part
+    holds too little of the power the spectrum sees for the rest to be its echo."""
+    rows = np.array([[1.35], [0.78], [0.26], [-0.31]])
+    cols = np.array([[1.46], [1.96], [1.80], [1.32]]) * np.array([[0.2, -0.2]])
+    pattern = rows + cols  # (4, 2)
+    pattern = (pattern - pattern.mean()) / np.sqrt(np.mean((pattern - pattern.mean()) ** 2))
+    img = photo(name, 200).astype(np.float64)
+    h, w = img.shape[:2]
+    x = img + 2.0 * np.tile(pattern, (h // 4 + 1, w // 2 + 1))[:h, :w, None]
+    result = diagnose(jpeg(np.clip(np.rint(x), 0, 255).astype(np.uint8), 85))
+    assert result.jpeg_blocks and result.grid and result.period == (4, 2), result.period
