@@ -256,3 +256,35 @@ def assert_url_fallback(page: str, query: dict[str, str], defaults: dict[str, in
         assert f"{key}={value}" in texts, (key, texts)
     for key, value in defaults.items():
         assert at.slider(key=key).value == value, key
+
+
+# --- forbidden steps: "refused before X" checked by X never running, not by a clock ---
+
+class Forbidden(BaseException):
+    """Raised by a step a test forbids (:func:`forbid`). A ``BaseException``, so no
+    ``except Exception`` in the code under test can turn it into an ordinary refusal."""
+
+
+def forbid(monkeypatch, target, name: str, what: str, calls: list | None = None) -> list:
+    """Replace ``target.name`` by a function that records its call and raises
+    :class:`Forbidden` ("<what> ran"). Returns the list of calls (their arguments; ``calls``
+    when given, to share one list), so a test can also assert it stayed empty."""
+    calls = [] if calls is None else calls
+
+    def forbidden(*args, **kwargs):
+        calls.append(args)
+        raise Forbidden(f"{what} ran")
+
+    monkeypatch.setattr(target, name, forbidden)
+    return calls
+
+
+def forbid_pixel_decoding(monkeypatch) -> list:
+    """Pillow's pixel decoding forbidden from now on (build the test's files first):
+    ``Image.Image.load`` and ``ImageFile.load``, the route of every plugin to its decoder
+    (``np.asarray``, ``convert`` and ``tobytes`` go through them too). A refusal "from the
+    header" must come before it. Returns the calls (:func:`forbid`)."""
+    from PIL import ImageFile
+
+    calls = forbid(monkeypatch, Image.Image, "load", "Pillow's pixel decoding")
+    return forbid(monkeypatch, ImageFile.ImageFile, "load", "Pillow's pixel decoding", calls)
