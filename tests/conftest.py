@@ -19,8 +19,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.experiment.checkpoints import (
+    CONFIG_BOUNDS,
     METADATA_KEY,
     checkpoint_path,
+    expected_shapes,
     save_checkpoint,
     write_manifest,
 )
@@ -288,3 +290,24 @@ def forbid_pixel_decoding(monkeypatch) -> list:
 
     calls = forbid(monkeypatch, Image.Image, "load", "Pillow's pixel decoding")
     return forbid(monkeypatch, ImageFile.ImageFile, "load", "Pillow's pixel decoding", calls)
+
+
+def oversized_builds(monkeypatch) -> list:
+    """Configs outside :data:`~core.experiment.checkpoints.CONFIG_BOUNDS` that anything
+    tries to build as a TransformNet (on the meta device too): recorded, and stopped
+    before the build (:class:`Forbidden`). The cache of built shapes is emptied first, so
+    a config built by an earlier test cannot hide a build."""
+    expected_shapes.cache_clear()
+    oversized: list = []
+    real_init = TransformNet.__init__
+
+    def init(self, config=None, *args, **kwargs):
+        values = {f: getattr(config, f, None) for f in CONFIG_BOUNDS}
+        if any(isinstance(v, int) and not lo <= v <= hi
+               for v, (lo, hi) in zip(values.values(), CONFIG_BOUNDS.values(), strict=True)):
+            oversized.append(values)
+            raise Forbidden(f"a TransformNet of {values} was built")
+        real_init(self, config, *args, **kwargs)
+
+    monkeypatch.setattr(TransformNet, "__init__", init)
+    return oversized

@@ -36,7 +36,14 @@ from core.experiment.checkpoints import (
     write_manifest,
 )
 from core.experiment.models import TransformNet, TransformNetConfig
-from tests.conftest import forbid, join_safetensors, set_meta, split_safetensors, with_meta
+from tests.conftest import (
+    forbid,
+    join_safetensors,
+    oversized_builds,
+    set_meta,
+    split_safetensors,
+    with_meta,
+)
 
 VARIANT = "deconv3"
 
@@ -256,12 +263,15 @@ def test_hostile_file_is_listed_as_broken_with_its_reason(root, monkeypatch, cas
     path = checkpoint_path(root, VARIANT, 1)
     spoil(path)
     reads = ReadCounter(monkeypatch, root)
+    oversized = oversized_builds(monkeypatch)
     df = list_checkpoints(root)
     assert df["ok"].tolist() == [True, False]
     assert words in df.loc[1, "error"], df.loc[1, "error"]
     catalog = build_catalog(root)
-    # headers only: no file read past its header (the good one's header was read)
+    # headers only: no file read past its header (the good one's header was read), and
+    # no network of a config beyond the bounds built, not even on the meta device
     assert not reads.beyond_headers(), reads.beyond_headers()
+    assert not oversized, oversized
     assert reads.read[checkpoint_path(root, VARIANT, 0)] > 8
     monkeypatch.undo()
     assert catalog.epochs(VARIANT) == [0] and len(catalog.broken) == 1
@@ -281,6 +291,7 @@ def test_gigantic_config_is_refused_unbuilt(root, monkeypatch):
     path = checkpoint_path(root, VARIANT, 1)
     for field in ("width", "res_blocks"):
         with_meta(set_meta("config", field, 100_000))(path)
+        checkpoints.expected_shapes.cache_clear()  # no shapes built by an earlier test
         with monkeypatch.context() as m:
             built = forbid(m, TransformNet, "__init__", "building a TransformNet")
             forbid(m, checkpoints, "load_checkpoint", "reading the weights", built)

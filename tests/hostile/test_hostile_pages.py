@@ -19,17 +19,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.experiment.checkpoints import CONFIG_BOUNDS, MAX_PROBLEM_CHARS, checkpoint_path
-from core.experiment.models import TransformNet
+from core.experiment.checkpoints import MAX_PROBLEM_CHARS, checkpoint_path
 from core.io.decode import ACCEPTED_TEXT
 from core.io.pixels import to_png_bytes
 from tests.conftest import (
     ROOT,
-    Forbidden,
     assert_clean,
     encode,
     make_checkpoints,
     open_page,
+    oversized_builds,
     psd,
     set_meta,
     with_meta,
@@ -179,25 +178,6 @@ HOSTILE_FOLDERS = [
     ("symlink-etc-passwd", _symlink_passwd, "error", "symbolic link"),
     ("manifest-epoch-abc", _manifest_epoch_abc, "info", "epoch 'abc'"),
 ]
-
-
-def oversized_builds(monkeypatch) -> list:
-    """Configs outside :data:`~core.experiment.checkpoints.CONFIG_BOUNDS` that anything
-    tries to build as a TransformNet (on the meta device too): recorded, and stopped
-    before the build (:class:`tests.conftest.Forbidden`)."""
-    oversized: list = []
-    real_init = TransformNet.__init__
-
-    def init(self, config=None, *args, **kwargs):
-        values = {f: getattr(config, f, None) for f in CONFIG_BOUNDS}
-        if any(isinstance(v, int) and not lo <= v <= hi
-               for v, (lo, hi) in zip(values.values(), CONFIG_BOUNDS.values(), strict=True)):
-            oversized.append(values)
-            raise Forbidden(f"a TransformNet of {values} was built")
-        real_init(self, config, *args, **kwargs)
-
-    monkeypatch.setattr(TransformNet, "__init__", init)
-    return oversized
 
 
 @pytest.mark.parametrize("page", [GALLERY, COMPARE, STORY])
