@@ -260,6 +260,9 @@ LISTING_ONLY = {"epoch-disagrees-with-path", "variant-disagrees-with-path"}
 @pytest.mark.parametrize("case, spoil, words", HOSTILE_FILES, ids=[c[0] for c in HOSTILE_FILES])
 def test_hostile_file_is_listed_as_broken_with_its_reason(root, monkeypatch, case, spoil,
                                                           words):
+    """Listed from the headers alone (how far each file is read, and no network of a
+    config beyond the bounds built); the listing's time is ``benchmarks/robustness.py``'s
+    "list" row."""
     path = checkpoint_path(root, VARIANT, 1)
     spoil(path)
     reads = ReadCounter(monkeypatch, root)
