@@ -8,9 +8,10 @@ core.audit``. Both work because every import inside core/ is relative
 without an edit here.
 
 The wheel also carries the shipped experiment's histories
-(``checkpoints/<variant>/history.csv``, about 110 KB) as ``checkerboard_lab/shipped_histories``:
-the audit quotes what the lab's trained networks measured for each fix
-(:func:`core.experiment.front.remedy_lines`). The checkpoints themselves (the networks)
+(``checkpoints/<variant>/history.csv``, about 110 KB) and the lines computed from them
+(``checkpoints/remedies.json``) as ``checkerboard_lab/shipped_histories``: the audit quotes
+what the lab's trained networks measured for each fix
+(:func:`core.experiment.remedies.remedy_lines`). The checkpoints themselves (the networks)
 stay in the clone, with the dashboard.
 """
 
@@ -33,6 +34,9 @@ class BuildWithHistories(build_py):
             out = target / history.parent.name / history.name
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(history, out)
+        stored = HERE / "checkpoints" / "remedies.json"  # read without pandas while current
+        if stored.is_file():
+            shutil.copyfile(stored, target / stored.name)
 
 
 setup(

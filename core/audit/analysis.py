@@ -396,9 +396,10 @@ def folds_evenly(filters: Sequence[Filter], s: int, tolerance: float = 1e-9) -> 
 
 def remedy_evidence() -> list[str]:
     """What the lab's own trained networks measured for the fixes (comment lines computed
-    from the shipped histories, :func:`core.experiment.front.remedy_lines`; none when the
-    checkpoints are not beside the code). Imported late: only a fix suggestion needs it."""
-    from ..experiment.front import remedy_lines
+    from the shipped histories, :func:`core.experiment.remedies.remedy_lines`: stored
+    beside them, so pandas is not imported; none when the histories are not beside the
+    code). Imported late: only a fix suggestion needs it."""
+    from ..experiment.remedies import remedy_lines
 
     lines = list(remedy_lines())
     return ["", *lines] if lines else []

@@ -14,7 +14,6 @@ words are computed from the data they describe.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,20 +22,20 @@ import numpy as np
 import pandas as pd
 
 from ..maths.metrics import SCORE_SCALE
+from .shipped import DECONV, HISTORY_NAME, KEEP_CAPACITY, POST_FIX, QUOTED, SHIPPED
 
-__all__ = ["SETS", "Answer", "answer", "front_points", "on_front", "points_at", "remedy_lines",
-           "variant_costs"]
+__all__ = ["SETS", "SHIPPED", "Answer", "answer", "computed_remedy_lines", "front_points",
+           "on_front", "points_at", "variant_costs"]
 
 #: (label, PSNR column, checkerboard column) of the two photograph sets.
 SETS = {
     "held-out": ("val_psnr", "checkerboard"),
     "unseen": ("unseen_psnr", "unseen_checkerboard"),
 }
-#: The post's recommendation and the layer it replaces.
-POST_FIX, DECONV = "resize_nearest", "deconv3"
-#: Variants whose upsampler is a transposed convolution followed by a fixed smoothing, or a
-#: sub-pixel convolution followed by one: the remedies that keep the learned upsampler.
-KEEP_CAPACITY = ("deconv_zoh", "deconv_foh", "subpixel_icnr_blur")
+#: The post's recommendation (POST_FIX) and the layer it replaces (DECONV); KEEP_CAPACITY:
+#: variants whose upsampler is a transposed convolution followed by a fixed smoothing, or a
+#: sub-pixel convolution followed by one: the remedies that keep the learned upsampler
+#: (all three in :mod:`core.experiment.shipped`).
 
 
 def front_points(histories: pd.DataFrame, epochs: tuple[int, ...] = (1, 10, 40),
@@ -189,26 +188,19 @@ def variant_costs(variants: list[str], benchmark: dict | None) -> pd.DataFrame:
     return pd.DataFrame(out).set_index("variant") if out else pd.DataFrame()
 
 
-#: The shipped experiment's histories (the audit quotes its measurements): a clone's
-#: ``checkpoints/``; installed with pip, the copies of its ``<variant>/history.csv`` that
-#: the wheel carries (setup.py), since the checkpoints themselves stay in the clone.
-SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"
-if not SHIPPED.is_dir():
-    SHIPPED = Path(__file__).resolve().parents[1] / "shipped_histories"
-
-
-@functools.lru_cache(maxsize=4)
-def remedy_lines(root: str | None = None) -> tuple[str, ...]:
-    """Comment lines for the audit's fix code: what the shipped experiment measured for the
-    post's fix and the remedies at its last epoch and at the post's epoch 10 (held-out
-    photographs), and the remedy the data favours (:func:`answer`). Empty when the
-    histories are missing or unreadable: the audit then quotes nothing."""
+def computed_remedy_lines(root: str | None = None) -> tuple[str, ...]:
+    """Comment lines for the audit's fix code, computed from ``root``'s histories (default:
+    the shipped ones): what the experiment measured for the post's fix and the remedies at
+    its last epoch and at the post's epoch 10 (held-out photographs), and the remedy the
+    data favours (:func:`answer`). Empty when the histories are missing or unreadable: the
+    audit then quotes nothing. The audit reads them through
+    :func:`core.experiment.remedies.remedy_lines` (stored lines while current)."""
     # the few history files, by core.experiment.history.read_history (torch-free: an
     # ONNX-only audit must not import torch); an unreadable one is left out
-    from .history import HISTORY_NAME, read_history
+    from .history import read_history
 
     frames = []
-    for variant in (DECONV, POST_FIX, *KEEP_CAPACITY):
+    for variant in QUOTED:
         try:
             rows = read_history(Path(root or SHIPPED) / variant / HISTORY_NAME)
         except (OSError, ValueError):
@@ -226,7 +218,7 @@ def remedy_lines(root: str | None = None) -> tuple[str, ...]:
         return ()
     lines = ["# Measured in this lab's shipped experiment (held-out photographs; PSNR, dB /"
              " checkerboard, x1e-3; `python -m core.history checkpoints`):"]
-    for variant in (DECONV, POST_FIX, *KEEP_CAPACITY):
+    for variant in QUOTED:
         cells = []
         for epoch in epochs:
             at = points_at(points, epoch).get(variant)

@@ -26,9 +26,8 @@ import pandas as pd
 
 from ..io.files import atomic_write_bytes
 from ..io.text import clip, escape, is_utf8, plain, safe_text
+from .shipped import HISTORY_NAME
 from .tables import read_csv_table
-
-HISTORY_NAME = "history.csv"
 
 #: Columns of ``<variant>/history.csv`` (one row per epoch, stored or not).
 HISTORY_COLUMNS = ("epoch", "stored", "train_loss", "val_psnr", "val_ssim", "checkerboard",

@@ -87,8 +87,8 @@ def test_the_audit_quotes_the_shipped_measurements_and_the_favoured_remedy(tmp_p
     figures, computed from its histories (the same numbers as the front), and nothing when
     the histories are absent."""
     from core.audit.analysis import remedy_evidence
-    from core.experiment.front import SHIPPED, remedy_lines
     from core.experiment.history import read_histories
+    from core.experiment.remedies import SHIPPED, remedy_lines
 
     lines = remedy_lines()
     assert lines and remedy_evidence()[1:] == list(lines)
@@ -103,3 +103,98 @@ def test_the_audit_quotes_the_shipped_measurements_and_the_favoured_remedy(tmp_p
                          & (points["epoch"] == last)][["psnr", "score"]].iloc[0]
     assert f"epoch {last}: {psnr:.1f} dB / {score:.2f}" in "\n".join(lines)
     assert remedy_lines(str(tmp_path)) == ()
+
+
+# --------------------------------------------------------------------------- stored lines
+
+
+def test_the_shipped_lines_are_stored_current_and_equal_to_the_computed_ones():
+    """``checkpoints/remedies.json`` holds what the histories give now; when a history
+    changes, this fails until ``python -m core.history checkpoints --remedies`` is run."""
+    from core.experiment.front import computed_remedy_lines
+    from core.experiment.remedies import SHIPPED, stored_lines
+
+    stored = stored_lines(SHIPPED)
+    assert stored is not None, "stale or missing: python -m core.experiment.remedies checkpoints"
+    assert stored == computed_remedy_lines(str(SHIPPED))
+
+
+def _shipped_copy(tmp_path):
+    import shutil
+
+    from core.experiment.remedies import QUOTED, REMEDIES_NAME, SHIPPED
+
+    for variant in QUOTED:
+        (tmp_path / variant).mkdir()
+        shutil.copyfile(SHIPPED / variant / "history.csv", tmp_path / variant / "history.csv")
+    shutil.copyfile(SHIPPED / REMEDIES_NAME, tmp_path / REMEDIES_NAME)
+    return tmp_path
+
+
+def test_stored_lines_are_used_only_while_the_histories_hash_the_same(tmp_path):
+    from core.experiment.front import computed_remedy_lines
+    from core.experiment.remedies import remedy_lines, store_remedy_lines, stored_lines
+
+    root = _shipped_copy(tmp_path)
+    assert stored_lines(root) == remedy_lines(root) == computed_remedy_lines(str(root))
+    # one history retrained (its last epoch's PSNR changed): the stored lines are stale
+    path = root / "deconv3" / "history.csv"
+    rows = path.read_text().splitlines()
+    last = rows[-1].split(",")
+    header = rows[0].split(",")
+    last[header.index("val_psnr")] = "12.5"
+    path.write_text("\n".join([*rows[:-1], ",".join(last)]) + "\n")
+    assert stored_lines(root) is None
+    fresh = remedy_lines(root)  # computed from the files as they are now
+    assert fresh == computed_remedy_lines(str(root)) and "12.5 dB" in "\n".join(fresh)
+    store_remedy_lines(root)
+    assert stored_lines(root) == fresh
+    # a history removed changes the digest too
+    (root / "deconv_zoh" / "history.csv").unlink()
+    assert stored_lines(root) is None
+
+
+@pytest.mark.parametrize("tamper", ["code line", "newline", "control", "not a list", "large",
+                                    "not json"])
+def test_a_stored_file_is_data_never_code(tmp_path, tamper):
+    """Only ``#`` comment lines of printable text, from a small well-formed file, are taken;
+    anything else is ignored and the lines are computed."""
+    import json
+
+    from core.experiment.front import computed_remedy_lines
+    from core.experiment.remedies import REMEDIES_NAME, remedy_lines, stored_lines
+
+    root = _shipped_copy(tmp_path)
+    path = root / REMEDIES_NAME
+    record = json.loads(path.read_text())
+    if tamper == "code line":
+        record["lines"].append("import os; os.remove('x')")
+    elif tamper == "newline":
+        record["lines"][0] += "\nimport os"
+    elif tamper == "control":
+        record["lines"][0] += "\x1b[31m"
+    elif tamper == "not a list":
+        record["lines"] = "# one line"
+    if tamper == "large":
+        path.write_text(json.dumps(record) + " " * 70_000)
+    elif tamper == "not json":
+        path.write_bytes(b"\xff{")
+    else:
+        path.write_text(json.dumps(record))
+    assert stored_lines(root) is None
+    assert remedy_lines(root) == computed_remedy_lines(str(root))
+
+
+def test_the_audits_measured_lines_do_not_import_pandas():
+    """The cold command line's fix code quotes the shipped measurements from the stored
+    lines: neither pandas nor numpy's pandas-side imports are paid for them."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys; from core.audit.analysis import remedy_evidence; "
+            "lines = remedy_evidence(); print(len(lines), 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=120).stdout.split()
+    assert int(out[0]) > 2 and out[1] == "False", out

@@ -149,7 +149,8 @@ def lab(tmp_path_factory) -> dict[str, Path]:
     files = _checkout_files()
     clone = _copy(files, base / "clone")
     repo = _copy([f for f in files if not f.startswith("checkpoints/")
-                  or f.endswith("/history.csv")], base / "repo")
+                  or f.endswith("/history.csv") or f == "checkpoints/remedies.json"],
+                 base / "repo")
     _git("init", "-q", cwd=repo)
     _git("add", "-A", cwd=repo)
     _git("commit", "-q", "-m", "snapshot", cwd=repo)
@@ -198,6 +199,9 @@ def test_install_puts_the_library_under_its_own_name_with_the_commands(lab):
                          (site / "checkerboard_lab" / "shipped_histories").glob("*/history.csv"))
         assert shipped == sorted(p.parent.name for p in
                                  (ROOT / "checkpoints").glob("*/history.csv")), shipped
+        # the lines computed from them, read without pandas (core.experiment.remedies)
+        assert (site / "checkerboard_lab" / "shipped_histories" / "remedies.json").read_bytes() \
+            == (ROOT / "checkpoints" / "remedies.json").read_bytes()
     every = run(["python", "-c", "import importlib, pkgutil, checkerboard_lab as p; "
                  "names = [m.name for m in pkgutil.walk_packages(p.__path__, 'checkerboard_lab.')"
                  " if not m.name.endswith('__main__')]; "
