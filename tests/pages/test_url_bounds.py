@@ -103,3 +103,18 @@ def test_matrix_kernel_position_at_its_bounds():
         at = open_page("pages/matrix.py", {"mx_pos": raw}, timeout=300)
         assert any(f"mx_pos={raw}" in w.value for w in at.warning), raw
         assert at.slider(key="mx_pos").value == 0, raw
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u202e", "\ufeff"],
+                         ids=["zero-width space", "right-to-left override", "byte-order mark"])
+def test_an_invisible_character_in_a_url_integer_is_named_not_hidden(hidden):
+    """``?step=8`` followed by an invisible character (a link pasted from a chat) is refused
+    with a warning that shows the character as its escape, so the reader sees why an '8'
+    was not taken; the story stays at its first step."""
+    at = open_page("pages/story.py", {"step": f"8{hidden}"}, timeout=300)
+    assert_clean(at)
+    escaped = f"\\u{ord(hidden):04x}"
+    warnings = [w.value for w in at.warning]
+    assert any(f"step=8{escaped}" in w for w in warnings), warnings
+    assert not any(hidden in w for w in warnings), "the raw character reached the page"
+    assert at.header[0].value.startswith("Step 1 of ")
