@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.diagnose import add_grid
 from core.diagnose import MIN_GRID_LEVELS, Diagnosis, diagnose
 from core.diagnose.compression import jpeg_blocks
 from core.diagnose.lattice import detail, dft_at, find_grid, lattice_dft, lattice_frequencies
@@ -26,15 +27,9 @@ def photo(name: str = "astronaut", size: int = 256, top: int = 61, left: int = 9
 
 def with_grid(img: np.ndarray, rows: int, cols: int, levels: float, *, seed: int = 0,
               multiply: bool = False) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    pattern = rng.standard_normal((rows, cols))
-    pattern -= pattern.mean()
-    pattern /= np.sqrt(np.mean(pattern ** 2))
-    h, w = img.shape[:2]
-    tiled = np.tile(pattern, (h // rows + 1, w // cols + 1))[:h, :w, None]
-    x = img.astype(np.float64)
-    x = x * (1 + tiled * levels / x.mean()) if multiply else x + tiled * levels
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    """``img`` with a random ``rows x cols`` grid of RMS ``levels`` grey levels, made by the
+    evaluation set's own generator (benchmarks/diagnose.py) from ``seed``."""
+    return add_grid(img, rows, cols, levels, multiply, np.random.default_rng(seed))
 
 
 def jpeg(img: np.ndarray, quality: int) -> bytes:

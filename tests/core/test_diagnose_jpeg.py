@@ -13,28 +13,16 @@ from PIL import Image
 
 from core.diagnose import diagnose
 from core.diagnose.compression import block_growth_p, block_periods, reachable
-from core.io.photos import read_rgb, skimage_data_dir
+from tests.core.test_diagnose import jpeg, photo, with_grid
+
+#: The crop side the tests below read unless they say another (photo's own default is 256).
+SIDE = 300
 
 
-def photo(name: str, size: int = 300) -> np.ndarray:
-    img = read_rgb(skimage_data_dir() / f"{name}.png")
-    return np.ascontiguousarray(img[61:61 + size, 97:97 + size])
-
-
-def with_grid(img: np.ndarray, rows: int, cols: int, levels: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    pattern = rng.standard_normal((rows, cols))
-    pattern -= pattern.mean()
-    pattern /= np.sqrt(np.mean(pattern ** 2))
-    h, w = img.shape[:2]
-    tiled = np.tile(pattern, (h // rows + 1, w // cols + 1))[:h, :w, None]
-    return np.clip(np.rint(img + tiled * levels), 0, 255).astype(np.uint8)
-
-
-def jpeg(img: np.ndarray, quality: int) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "JPEG", quality=quality)
-    return buf.getvalue()
+def luma(img: np.ndarray, quality: int) -> np.ndarray:
+    """``img`` saved as JPEG at ``quality`` and decoded: its luma, as the block tests read it."""
+    decoded = np.asarray(Image.open(io.BytesIO(jpeg(img, quality))).convert("RGB"), float)
+    return decoded @ np.array([0.299, 0.587, 0.114])
 
 
 def test_the_coefficients_a_period_reaches_in_a_block():
@@ -46,14 +34,14 @@ def test_the_coefficients_a_period_reaches_in_a_block():
 @pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "motorcycle_left"])
 def test_a_4x4_grid_in_a_jpeg_q75_is_not_read_4x8(name):
     """The encoder echoes a strong 4x4 grid at 4x8 or 8x4 (before: read 4x8 on all four)."""
-    result = diagnose(jpeg(with_grid(photo(name), 4, 4, 8.0, seed=32), 75))
+    result = diagnose(jpeg(with_grid(photo(name, SIDE), 4, 4, 8.0, seed=32), 75))
     assert result.jpeg_blocks and result.grid and result.period == (4, 4), result.period
 
 
 @pytest.mark.parametrize("name, levels", [("astronaut", 8.0), ("chelsea", 8.0),
                                           ("coffee", 2.0), ("motorcycle_left", 2.0)])
 def test_a_4x8_grid_in_a_jpeg_q75_reads_4x8(name, levels):
-    result = diagnose(jpeg(with_grid(photo(name), 4, 8, levels, seed=36), 75))
+    result = diagnose(jpeg(with_grid(photo(name, SIDE), 4, 8, levels, seed=36), 75))
     assert result.jpeg_blocks and result.grid and result.period == (4, 8), result.period
 
 
@@ -61,28 +49,24 @@ def test_a_4x8_grid_in_a_jpeg_q75_reads_4x8(name, levels):
 def test_a_period_2_grid_in_a_jpeg_reads_2x2(name):
     """2x4 before: the echo of a 2x2 grid at the block's period, or (the old share rule) a
     2x4 grid's weaker quarter-period frequencies refused."""
-    result = diagnose(jpeg(with_grid(photo(name), 2, 2, 4.0, seed=16), 85))
+    result = diagnose(jpeg(with_grid(photo(name, SIDE), 2, 2, 4.0, seed=16), 85))
     assert result.jpeg_blocks and result.grid and result.period == (2, 2), result.period
-    result = diagnose(jpeg(with_grid(photo(name), 2, 4, 8.0, seed=18), 75))
+    result = diagnose(jpeg(with_grid(photo(name, SIDE), 2, 4, 8.0, seed=18), 75))
     assert result.period == (2, 4), result.period
 
 
 @pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "motorcycle_left"])
 def test_a_jpegs_own_blocks_still_read_as_compression(name):
     for quality in (50, 75):
-        result = diagnose(jpeg(photo(name), quality))
+        result = diagnose(jpeg(photo(name, SIDE), quality))
         assert result.jpeg_blocks and not result.grid, (quality, result.period)
 
 
 def test_the_echo_test_tells_an_echo_from_a_grid():
     """Growth 4x4 -> 8x4 in a JPEG: an echo of a 4x4 grid stays on the coefficients a
     4x4 pattern reaches (p not small), an 8x4 grid does not (p tiny)."""
-    def grey(img):
-        decoded = np.asarray(Image.open(io.BytesIO(jpeg(img, 75))).convert("RGB"), float)
-        return decoded @ np.array([0.299, 0.587, 0.114])
-
-    echo = grey(with_grid(photo("astronaut"), 4, 4, 8.0, seed=32))
-    grid = grey(with_grid(photo("astronaut"), 8, 4, 8.0, seed=60))
+    echo = luma(with_grid(photo("astronaut", SIDE), 4, 4, 8.0, seed=32), 75)
+    grid = luma(with_grid(photo("astronaut", SIDE), 8, 4, 8.0, seed=60), 75)
     assert block_growth_p(echo, (4, 4), (8, 4)) > 0.01
     assert block_growth_p(grid, (4, 4), (8, 4)) < 1e-6
 
@@ -97,14 +81,10 @@ def test_a_grid_within_the_block_is_trimmed_to_what_the_blocks_hold(rows, cols, 
 
 
 def test_block_periods_keeps_what_the_blocks_need():
-    def grey(img, quality):
-        decoded = np.asarray(Image.open(io.BytesIO(jpeg(img, quality))).convert("RGB"), float)
-        return decoded @ np.array([0.299, 0.587, 0.114])
-
-    g = grey(with_grid(photo("coffee", 240), 4, 2, 8.0, seed=1), 85)
+    g = luma(with_grid(photo("coffee", 240), 4, 2, 8.0, seed=1), 85)
     assert block_periods(g, (8, 8)) == (4, 2)
     assert block_periods(g, (4, 2)) == (4, 2)
-    g = grey(with_grid(photo("coffee", 240), 8, 4, 8.0, seed=60), 75)
+    g = luma(with_grid(photo("coffee", 240), 8, 4, 8.0, seed=60), 75)
     assert block_periods(g, (8, 4)) == (8, 4)
     assert block_periods(g, (3, 5)) == (3, 5)  # beyond the block: not its business
 
