@@ -20,6 +20,7 @@ from .limits import (
     MAX_TENSOR_ELEMENTS,
     AuditError,
 )
+from .onnx_lookup import dims_of
 from .ranked import RANKS, RankedFound, input_rank, report_ranked, reshape_found, shape_text
 from .report import AuditReport
 
@@ -78,14 +79,6 @@ def _fold(name: str, producer: dict, inits: dict, depth: int = 0) -> np.ndarray 
     return None
 
 
-def _dims_of(vi) -> list[int | None] | None:
-    t = vi.type.tensor_type
-    if not t.HasField("shape"):
-        return None
-    return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-            for d in t.shape.dim]
-
-
 def _strides_product(model) -> int:
     """The upsampling the ConvTranspose strides and Resize scales of a graph multiply to
     (along their largest axis), read from attributes and constants only."""
@@ -117,7 +110,7 @@ def fix_ranked_input(model, input_shape: Sequence[int] | None) -> tuple[str, lis
     if len(inputs) != 1:
         raise AuditError(f"the model has {len(inputs)} inputs; the audit feeds one tensor")
     vi = inputs[0]
-    dims = _dims_of(vi)
+    dims = dims_of(vi)
     notes: list[str] = []
     if input_shape is not None:
         shape = [int(v) for v in input_shape]
@@ -298,7 +291,7 @@ def audit_ranked_onnx(model, data: bytes, input_shape: Sequence[int] | None, *, 
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
         for vi in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-            d = _dims_of(vi)
+            d = dims_of(vi)
             if d is not None:
                 sizes[vi.name] = d
     except Exception as err:  # noqa: BLE001 - shape inference is best effort
@@ -343,5 +336,5 @@ def ranked_input(model, input_shape: Sequence[int] | None) -> bool:
         return len(input_shape) in RANKS
     inits = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
-    dims = _dims_of(inputs[0]) if len(inputs) == 1 else None
+    dims = dims_of(inputs[0]) if len(inputs) == 1 else None
     return dims is not None and len(dims) in RANKS
