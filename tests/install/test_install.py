@@ -30,6 +30,7 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.core.test_audit_cli import CLEAN_MODELS as CLEAN  # resize-convolution
 from tests.core.test_hooks import ci_workflow, readme_hook
 from tests.core.test_sarif import OASIS_SHA256
 
@@ -54,24 +55,6 @@ class Generator(nn.Module):
             nn.ConvTranspose2d(nz, ngf * 2, 4, 1, 0, bias=False), nn.ReLU(),
             nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.ReLU(),
             nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh())
-
-    def forward(self, z):
-        return self.net(z)
-'''
-
-CLEAN = '''\
-"""A user's generator (throw-away): resize-convolution."""
-from torch import nn
-
-
-class Generator(nn.Module):
-    def __init__(self, nz=100, ngf=8):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 2, 4, 1, 0, bias=False), nn.ReLU(),
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ngf * 2, ngf, 3, 1, 1),
-            nn.ReLU(),
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ngf, 3, 3, 1, 1), nn.Tanh())
 
     def forward(self, z):
         return self.net(z)
