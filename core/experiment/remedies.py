@@ -42,10 +42,11 @@ def histories_digest(root: str | Path) -> str:
     return h.hexdigest()
 
 
-def stored_lines(root: str | Path) -> tuple[str, ...] | None:
+def stored_lines(root: str | Path, digest: str | None = None) -> tuple[str, ...] | None:
     """The lines stored in ``<root>/remedies.json`` if they were computed from the history
-    files now under ``root``; ``None`` when the file is missing, malformed, too large or
-    stale. Only comment lines of plain text are taken (the file is data, never code)."""
+    files now under ``root`` (``digest``: their :func:`histories_digest`, when the caller
+    has it); ``None`` when the file is missing, malformed, too large or stale. Only comment
+    lines of plain text are taken (the file is data, never code)."""
     path = Path(root) / REMEDIES_NAME
     try:
         if path.stat().st_size > MAX_STORED_BYTES:
@@ -53,7 +54,8 @@ def stored_lines(root: str | Path) -> tuple[str, ...] | None:
         stored = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(stored, dict) or stored.get("histories_sha256") != histories_digest(root):
+    if not isinstance(stored, dict) or stored.get("histories_sha256") != (
+            digest or histories_digest(root)):
         return None
     lines = stored.get("lines")
     if not isinstance(lines, list) or len(lines) > MAX_LINES or not all(
@@ -63,25 +65,28 @@ def stored_lines(root: str | Path) -> tuple[str, ...] | None:
     return tuple(lines)
 
 
-_COMPUTED: dict[tuple[str, str], tuple[str, ...]] = {}
+#: The lines given so far, per folder and histories' digest: an audit asks once per
+#: offending layer, and a folder's histories read the same until they change.
+_LINES: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
 def remedy_lines(root: str | Path | None = None) -> tuple[str, ...]:
     """Comment lines for the audit's fix code, from ``root``'s histories (default: the
     shipped ones): the stored lines when current (:func:`stored_lines`), else computed
-    (:func:`core.experiment.front.computed_remedy_lines`, remembered per folder and
-    histories' digest). Empty when the histories are missing or unreadable: the audit then
+    (:func:`core.experiment.front.computed_remedy_lines`); remembered per folder and
+    histories' digest. Empty when the histories are missing or unreadable: the audit then
     quotes nothing."""
     folder = Path(root) if root is not None else SHIPPED
-    lines = stored_lines(folder)
-    if lines is not None:
-        return lines
-    key = (str(folder.resolve()), histories_digest(folder))
-    if key not in _COMPUTED:
-        from .front import computed_remedy_lines  # pandas: only when nothing current is stored
+    digest = histories_digest(folder)
+    key = (str(folder.resolve()), digest)
+    if key not in _LINES:
+        lines = stored_lines(folder, digest)
+        if lines is None:
+            from .front import computed_remedy_lines  # pandas: only when nothing is stored
 
-        _COMPUTED[key] = computed_remedy_lines(str(folder))
-    return _COMPUTED[key]
+            lines = computed_remedy_lines(str(folder))
+        _LINES[key] = lines
+    return _LINES[key]
 
 
 def store_remedy_lines(root: str | Path) -> Path:
