@@ -358,23 +358,31 @@ ROUND3 = {
 def round3_cases() -> list[dict]:
     """Time and peak memory of each refusal of issue 20 and of the largest input each
     surface accepts, each in a fresh process (peak above its imports and set-up)."""
-    from tests.conftest import make_checkpoints
-
     rows = []
     for label, (setup, work) in ROUND3.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            make_checkpoints(Path(tmp) / "ck", variants=("deconv3",), epochs=1)
-            script = _CASE.replace("{setup}", setup).replace("{work}", work)
-            out = subprocess.run([sys.executable, "-c", script, str(ROOT), tmp],
-                                 capture_output=True, text=True, timeout=600)
-            if out.returncode != 0 or not out.stdout.strip():
-                raise RuntimeError(f"{label}: {out.stderr[-2000:]}")
-            peak, seconds, outcome = out.stdout.strip().splitlines()[-1].split("\t")
-            rows.append({"measure": "issue 20", "case": label,
-                         "ms": round(float(seconds) * 1000, 1),
-                         "peak_mib": round(int(peak) / 2**20, 1), "outcome": outcome})
+        peak, seconds, outcome = _run_case(label, _CASE, setup, work, exit_zero=True)
+        rows.append({"measure": "issue 20", "case": label,
+                     "ms": round(float(seconds) * 1000, 1),
+                     "peak_mib": round(int(peak) / 2**20, 1), "outcome": outcome})
     rows.append(_lock_refusal())  # in-process: a lock needs a second holder
     return rows
+
+
+def _run_case(label: str, template: str, setup: str, work: str, *, exit_zero: bool
+              ) -> list[str]:
+    """One case of a round in a fresh process, beside a folder of one small checkpoint
+    (``<tmp>/ck``): ``template`` with its set-up and work filled in; the tab-separated
+    fields of its last output line. ``exit_zero``: the process must also exit 0."""
+    from tests.conftest import make_checkpoints
+
+    with tempfile.TemporaryDirectory() as tmp:
+        make_checkpoints(Path(tmp) / "ck", variants=("deconv3",), epochs=1)
+        script = template.replace("{setup}", setup).replace("{work}", work)
+        out = subprocess.run([sys.executable, "-c", script, str(ROOT), tmp],
+                             capture_output=True, text=True, timeout=600)
+    if (exit_zero and out.returncode != 0) or not out.stdout.strip():
+        raise RuntimeError(f"{label}: {out.stderr[-2000:]}")
+    return out.stdout.strip().splitlines()[-1].split("\t")
 
 
 # Issue 30's cases: as _CASE, with this process's peak reset after the set-up (writing 5
@@ -492,24 +500,15 @@ ROUND4 = {
 def round4_cases() -> list[dict]:
     """Time and peak memory (this process's and the sandbox child's) of each refusal of
     issue 30, each in a fresh process."""
-    from tests.conftest import make_checkpoints
-
     rows = []
     for label, (setup, work) in ROUND4.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            make_checkpoints(Path(tmp) / "ck", variants=("deconv3",), epochs=1)
-            script = _CASE4.replace("{setup}", setup).replace("{work}", work)
-            out = subprocess.run([sys.executable, "-c", script, str(ROOT), tmp],
-                                 capture_output=True, text=True, timeout=600)
-            if not out.stdout.strip():
-                raise RuntimeError(f"{label}: {out.stderr[-2000:]}")
-            child, peak, seconds, outcome = out.stdout.strip().splitlines()[-1].split("\t")
-            rows.append({"measure": "issue 30", "case": label,
-                         "ms": round(float(seconds) * 1000, 1),
-                         "peak_mib": round(int(peak) / 2**20, 1),
-                         "child_peak_mib": round(int(child) / 2**20, 1), "outcome": outcome})
-            print(f"  {label}: {rows[-1]['ms']} ms, {rows[-1]['peak_mib']} MiB, child "
-                  f"{rows[-1]['child_peak_mib']} MiB", flush=True)
+        child, peak, seconds, outcome = _run_case(label, _CASE4, setup, work, exit_zero=False)
+        rows.append({"measure": "issue 30", "case": label,
+                     "ms": round(float(seconds) * 1000, 1),
+                     "peak_mib": round(int(peak) / 2**20, 1),
+                     "child_peak_mib": round(int(child) / 2**20, 1), "outcome": outcome})
+        print(f"  {label}: {rows[-1]['ms']} ms, {rows[-1]['peak_mib']} MiB, child "
+              f"{rows[-1]['child_peak_mib']} MiB", flush=True)
     return rows
 
 
