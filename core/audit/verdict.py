@@ -14,7 +14,6 @@ attributes, so the report module can use it without a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from .limits import IMBALANCE_TOLERANCE
@@ -107,8 +106,3 @@ def failing(report: Any, fail_on: str, allow_unjudged: bool = False) -> list[str
     if not allow_unjudged:
         out += [f"not judged: {line}" for line in unjudged_lines(report)]
     return out
-
-
-def severity_counts(layers: Sequence[Any]) -> dict[str, int]:
-    """How many layers have each severity (for summaries)."""
-    return {s: sum(1 for la in layers if la.severity == s) for s in SEVERITIES}

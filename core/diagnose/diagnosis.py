@@ -24,7 +24,6 @@ import numpy as np
 
 from ..io.decode import DEFAULT_MAX_BYTES, ImageLoadError, load_image_bytes
 from ..io.files import open_regular
-from ..io.text import safe_text
 from ..maths.metrics import checkerboard_score, most_artifacted_region, phase_pattern
 from .compression import jpeg_blocks
 from .lattice import ALPHA, MAX_PERIOD, detail, find_grid, grid_amplitude, luma
@@ -149,10 +148,6 @@ def diagnose(source, *, name: str | None = None, alpha: float = ALPHA,
         notices=notices,
     )
 
-
-def describe_refusal(name: object, err: Exception) -> str:
-    """One line for a file that cannot be diagnosed (name made safe to print)."""
-    return f"{safe_text(name)}: skipped, {safe_text(err)}"
 
 
 def grid_map(pixels: np.ndarray, diagnosis: Diagnosis) -> tuple[np.ndarray, int, int, int]:
