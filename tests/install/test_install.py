@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from tests.core.test_audit_cli import CLEAN_MODELS as CLEAN  # resize-convolution
+from tests.core.test_audit_cli import MODELS as DCGAN  # Generator: DCGAN-like, net.*
 from tests.core.test_hooks import ci_workflow, readme_hook
 from tests.core.test_sarif import OASIS_SHA256
 
@@ -42,23 +43,6 @@ pytestmark = [pytest.mark.install, pytest.mark.skipif(
 #: Where docs/ci.md says the lab lives, and the tag it installs.
 DOC_REPO, DOC_REV = "https://github.com/your-org/checkerboard-lab", "v0.1.0"
 COMMANDS = ("checkerboard-audit", "checkerboard-diagnose", "checkerboard-lab")
-
-DCGAN = '''\
-"""A user's generator (throw-away): DCGAN-like transposed convolutions."""
-from torch import nn
-
-
-class Generator(nn.Module):
-    def __init__(self, nz=100, ngf=8):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.ConvTranspose2d(nz, ngf * 2, 4, 1, 0, bias=False), nn.ReLU(),
-            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.ReLU(),
-            nn.ConvTranspose2d(ngf, 3, 4, 2, 1, bias=False), nn.Tanh())
-
-    def forward(self, z):
-        return self.net(z)
-'''
 
 
 # --------------------------------------------------------------------------- set-up
